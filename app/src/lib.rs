@@ -1,0 +1,57 @@
+//! Liaison's user interface: the HTML shell, the router and the pages. Compiles to wasm (feature
+//! `hydrate`) and to native code (feature `ssr`), where it also carries the `Backend` seam.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="description" content="Liaison keeps your organisation's connections to third-party services."/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/liaison.css"/>
+        <Title text="Liaison"/>
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path=api::HOME/> }/>
+                <Route path=path!("/setup") view=pages::setup::SetupPage/>
+                <Route path=path!("/login") view=pages::login::LoginPage/>
+                <Route
+                    path=path!("/settings/developer-space/connections")
+                    view=pages::connections::ConnectionsPage
+                />
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,40 @@
+//! One module per screen.
+
+pub mod connections;
+pub mod login;
+pub mod setup;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="centered">
+            <div class="card">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <a class="button" href=crate::api::HOME>"Go to Connections"</a>
+            </div>
+        </main>
+    }
+}
+
+/// The banner for an error that belongs to no single field.
+#[component]
+pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <div class="alert alert-error" role="alert" hidden=move || error.get().is_none()>
+            {move || error.get().map(|e| e.message)}
+        </div>
+    }
+}
+
+/// The message of a field from the last result of an action, if it failed on that field.
+pub fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
+    Signal::derive(move || error.get().and_then(|e| e.field(field).map(str::to_string)))
+}

@@ -1,0 +1,8 @@
+//! The hydrate entry point: cargo-leptos builds this crate to wasm, and the page's script calls
+//! `hydrate()` to bring the server-rendered HTML to life.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,5 @@
+//! Who is asking: passwords, sessions, and the same-origin rule for state-changing requests.
+
+pub mod csrf;
+pub mod password;
+pub mod session;

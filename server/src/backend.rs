@@ -1,0 +1,132 @@
+//! `impl app::backend::Backend`: the server surface the UI may call. Each method checks who is
+//! asking, then delegates to the store and the auth modules.
+
+use crate::auth::{password, session};
+use crate::error::Error;
+use crate::store::{orgs, sessions, users, Clock, Store};
+use app::backend::{Backend, SessionHandle, SessionStart};
+use app::error::{AppError, ErrorCode, Result};
+use app::model::{EmailAddress, Password, Role, SetupForm};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub struct ServerBackend {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub cookies: session::CookieSettings,
+    /// Once a user exists the setup page closes for good; remembered to save a query per page.
+    setup_done: AtomicBool,
+}
+
+impl ServerBackend {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, cookies: session::CookieSettings) -> Self {
+        Self {
+            store,
+            clock,
+            cookies,
+            setup_done: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether any user exists (cached once true).
+    pub async fn has_users(&self) -> crate::error::Result<bool> {
+        if self.setup_done.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let exist = users::any_exist(&self.store.pool).await?;
+        if exist {
+            self.setup_done.store(true, Ordering::Relaxed);
+        }
+        Ok(exist)
+    }
+
+    /// Resolves a session token from a cookie.
+    pub async fn session_viewer(&self, token: &str) -> crate::error::Result<(SessionHandle, Option<app::model::Viewer>)> {
+        let hash = session::token_hash(token);
+        let viewer = sessions::viewer(&self.store.pool, &hash, self.clock.now_ms()).await?;
+        Ok((SessionHandle(hash), viewer))
+    }
+
+    async fn start_session(&self, org_id: i64, user_id: i64) -> crate::error::Result<SessionStart> {
+        let token = session::new_token();
+        let hash = session::token_hash(&token);
+        let now = self.clock.now_ms();
+        let expires = now + (self.cookies.max_age_secs as i64) * 1000;
+        sessions::create(&self.store.pool, &hash, org_id, user_id, now, expires).await?;
+        let viewer = sessions::viewer(&self.store.pool, &hash, now)
+            .await?
+            .ok_or_else(|| Error::Invalid("the new session could not be read back".into()))?;
+        Ok(SessionStart {
+            viewer,
+            set_cookie: self.cookies.set(&token),
+        })
+    }
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidCredentials,
+        "That email and password do not match an account. Check them and try again.",
+    )
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn setup_needed(&self) -> Result<bool> {
+        Ok(!self.has_users().await?)
+    }
+
+    async fn create_first_admin(&self, form: SetupForm) -> Result<SessionStart> {
+        let hash = password::hash(form.password.expose().to_string()).await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await.map_err(Error::from)?;
+        // Claimed first: a concurrent setup waits here and then fails, instead of racing.
+        orgs::claim_setup(&mut *tx, now).await?;
+        if users::any_exist(&mut *tx).await? {
+            return Err(Error::SetupComplete.into());
+        }
+        let org_id = orgs::create(&mut *tx, form.org_name.as_str(), now).await?;
+        let user = users::NewUser {
+            org_id,
+            email: form.email.as_str(),
+            name: form.name.as_str(),
+            role: Role::Admin,
+            password_hash: &hash,
+        };
+        let user_id = users::create(&mut *tx, user, now).await?;
+        tx.commit().await.map_err(Error::from)?;
+        self.setup_done.store(true, Ordering::Relaxed);
+        tracing::info!(org_id, user_id, "first organisation and admin created");
+        Ok(self.start_session(org_id, user_id).await?)
+    }
+
+    async fn sign_in(&self, email: &str, password: &Password) -> Result<SessionStart> {
+        let Ok(email) = EmailAddress::parse(email) else {
+            return Err(invalid_credentials());
+        };
+        let creds = users::credentials_by_email(&self.store.pool, email.as_str()).await?;
+        let ok = password::verify(
+            password.expose().to_string(),
+            creds.as_ref().map(|c| c.password_hash.clone()),
+        )
+        .await?;
+        match creds {
+            Some(c) if ok => {
+                tracing::info!(user_id = c.id, org_id = c.org_id, "signed in");
+                Ok(self.start_session(c.org_id, c.id).await?)
+            }
+            _ => {
+                tracing::info!("sign-in refused");
+                Err(invalid_credentials())
+            }
+        }
+    }
+
+    async fn sign_out(&self, session: Option<&SessionHandle>) -> Result<String> {
+        if let Some(SessionHandle(hash)) = session {
+            sessions::delete(&self.store.pool, hash).await?;
+        }
+        Ok(self.cookies.clear())
+    }
+}

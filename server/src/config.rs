@@ -1,0 +1,420 @@
+//! Configuration, layered once at start-up: built-in defaults → a TOML file → `LIAISON_*`
+//! environment variables (`LIAISON_<KEY>`; secrets may instead come from `LIAISON_<KEY>_FILE`).
+//! Unknown keys are refused with a message naming them. The result is passed in state, never global.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting, its kind, its default and what it does. The README's reference is checked
+/// against this list by a test, so a setting cannot go undocumented.
+pub const SETTINGS: &[Setting] = &[
+    Setting { key: "listen", kind: Kind::Str, secret: false, default: "127.0.0.1:3000",
+        doc: "Address and port to listen on. Port 0 picks a free port (the log says which)." },
+    Setting { key: "public_url", kind: Kind::Str, secret: false, default: "http://<listen address>",
+        doc: "The URL people and providers use to reach Liaison (OAuth callbacks and the same-origin check are built from it). Set it when Liaison runs behind a reverse proxy." },
+    Setting { key: "data_dir", kind: Kind::Str, secret: false, default: "data",
+        doc: "Directory for the embedded SQLite database (created on first run)." },
+    Setting { key: "database_url", kind: Kind::Str, secret: true, default: "(SQLite in data_dir)",
+        doc: "A postgres:// URL to use PostgreSQL instead of the embedded SQLite (needed to run several instances). Also read from DATABASE_URL." },
+    Setting { key: "db_max_connections", kind: Kind::Int, secret: false, default: "8",
+        doc: "Size of the database connection pool." },
+    Setting { key: "log", kind: Kind::Str, secret: false, default: "info",
+        doc: "Log filter in tracing's EnvFilter syntax, e.g. `info,server=debug`." },
+    Setting { key: "log_format", kind: Kind::Str, secret: false, default: "text",
+        doc: "`text` for people, `json` for log collectors." },
+    Setting { key: "site_root", kind: Kind::Str, secret: false, default: "target/site",
+        doc: "Directory holding the built front end (`pkg/`); cargo-leptos's LEPTOS_SITE_ROOT is honoured when this is not set." },
+    Setting { key: "session_ttl_hours", kind: Kind::Int, secret: false, default: "12",
+        doc: "How long a sign-in lasts, in hours (1 to 720)." },
+    Setting { key: "shutdown_grace_seconds", kind: Kind::Int, secret: false, default: "30",
+        doc: "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish." },
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Int,
+}
+
+#[derive(Debug)]
+pub struct Setting {
+    pub key: &'static str,
+    pub kind: Kind,
+    /// May also be given as `LIAISON_<KEY>_FILE`, whose content is the value.
+    pub secret: bool,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+impl Setting {
+    pub fn env_name(&self) -> String {
+        format!("LIAISON_{}", self.key.to_uppercase())
+    }
+}
+
+/// Environment variables that are not settings but are read by the command line.
+const NON_SETTING_ENV: &[&str] = &["LIAISON_CONFIG"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the configuration file {path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("unknown setting `{key}` in {origin}. Known settings: {known}")]
+    Unknown { key: String, origin: String, known: String },
+    #[error("bad value for `{key}` ({origin}): {message}")]
+    Invalid { key: String, origin: String, message: String },
+}
+
+/// The settings Liaison runs with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    public_url: Option<String>,
+    #[serde(default)]
+    data_dir: Option<String>,
+    #[serde(default)]
+    database_url: Option<String>,
+    #[serde(default)]
+    db_max_connections: Option<i64>,
+    #[serde(default)]
+    log: Option<String>,
+    #[serde(default)]
+    log_format: Option<String>,
+    #[serde(default)]
+    site_root: Option<String>,
+    #[serde(default)]
+    session_ttl_hours: Option<i64>,
+    #[serde(default)]
+    shutdown_grace_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub public_url: Option<url::Url>,
+    pub data_dir: PathBuf,
+    /// Holds a password when PostgreSQL is used: never printed (see the `Debug` impl).
+    pub database_url: Option<String>,
+    pub db_max_connections: u32,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub site_root: PathBuf,
+    pub session_ttl_hours: u32,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "[set]"))
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("site_root", &self.site_root)
+            .field("session_ttl_hours", &self.session_ttl_hours)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where each value came from, for messages.
+type Origins = BTreeMap<String, String>;
+
+impl Config {
+    /// Loads defaults → `file` (if given) → the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// As [`Config::load`], with the environment passed in (tests).
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::new();
+        let mut origins = Origins::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let file_table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml {
+                path: path.to_path_buf(),
+                message: e.message().to_string(),
+            })?;
+            for (key, value) in file_table {
+                let origin = format!("the configuration file {}", path.display());
+                if setting(&key).is_none() {
+                    return Err(unknown(&key, origin));
+                }
+                origins.insert(key.clone(), origin);
+                table.insert(key, value);
+            }
+        }
+        apply_env(env, &mut table, &mut origins)?;
+        let raw: Raw = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid {
+                key: "?".into(),
+                origin: "configuration".into(),
+                message: e.message().to_string(),
+            }
+        })?;
+        Self::validate(raw, &origins, env)
+    }
+
+    fn validate(raw: Raw, origins: &Origins, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let bad = |key: &str, message: String| ConfigError::Invalid {
+            key: key.into(),
+            origin: origins.get(key).cloned().unwrap_or_else(|| "default".into()),
+            message,
+        };
+        let listen = raw.listen.as_deref().unwrap_or("127.0.0.1:3000");
+        let listen: SocketAddr = listen
+            .parse()
+            .map_err(|_| bad("listen", format!("`{listen}` is not an address like 127.0.0.1:3000")))?;
+        let public_url = match raw.public_url.as_deref() {
+            None => None,
+            Some(s) => Some(parse_public_url(s).map_err(|m| bad("public_url", m))?),
+        };
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log_format", format!("`{other}` is neither `text` nor `json`"))),
+        };
+        let log = raw.log.unwrap_or_else(|| "info".into());
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|e| bad("log", format!("`{log}` is not a valid log filter: {e}")))?;
+        let database_url = raw
+            .database_url
+            .or_else(|| lookup(env, "DATABASE_URL"))
+            .filter(|s| !s.trim().is_empty());
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
+                // The value may hold a password: the message shows only its scheme.
+                let scheme = url.split(':').next().unwrap_or("");
+                return Err(bad(
+                    "database_url",
+                    format!("expected a postgres:// (or sqlite:) URL, got one starting with `{scheme}:`"),
+                ));
+            }
+        }
+        let in_range = |key: &str, v: Option<i64>, default: i64, lo: i64, hi: i64| -> Result<i64, ConfigError> {
+            let v = v.unwrap_or(default);
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(key, format!("{v} is outside {lo}..={hi}")))
+            }
+        };
+        let site_root = raw
+            .site_root
+            .or_else(|| lookup(env, "LEPTOS_SITE_ROOT"))
+            .unwrap_or_else(|| "target/site".into());
+        Ok(Config {
+            listen,
+            public_url,
+            data_dir: PathBuf::from(raw.data_dir.unwrap_or_else(|| "data".into())),
+            database_url,
+            db_max_connections: in_range("db_max_connections", raw.db_max_connections, 8, 1, 1000)? as u32,
+            log,
+            log_format,
+            site_root: PathBuf::from(site_root),
+            session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
+            shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)?
+                as u64,
+        })
+    }
+
+    /// The public URL: configured, or derived from the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> Result<url::Url, url::ParseError> {
+        match &self.public_url {
+            Some(url) => Ok(url.clone()),
+            None => url::Url::parse(&format!("http://{bound}/")),
+        }
+    }
+}
+
+fn setting(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+fn unknown(key: &str, origin: String) -> ConfigError {
+    ConfigError::Unknown {
+        key: key.into(),
+        origin,
+        known: SETTINGS.iter().map(|s| s.key).collect::<Vec<_>>().join(", "),
+    }
+}
+
+fn lookup(env: &[(String, String)], name: &str) -> Option<String> {
+    env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
+fn apply_env(env: &[(String, String)], table: &mut toml::Table, origins: &mut Origins) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("LIAISON_") else { continue };
+        if NON_SETTING_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let lower = rest.to_lowercase();
+        let (key, value, origin) = match setting(&lower) {
+            Some(s) => (s, value.clone(), format!("environment variable {name}")),
+            None => match lower.strip_suffix("_file").and_then(setting).filter(|s| s.secret) {
+                Some(s) => {
+                    let content = std::fs::read_to_string(value).map_err(|e| ConfigError::Invalid {
+                        key: s.key.into(),
+                        origin: format!("environment variable {name}"),
+                        message: format!("cannot read the file {value}: {e}"),
+                    })?;
+                    (s, content.trim_end_matches(['\r', '\n']).to_string(), format!("the file named by {name}"))
+                }
+                None => {
+                    return Err(ConfigError::Unknown {
+                        key: name.clone(),
+                        origin: "the environment".into(),
+                        known: SETTINGS.iter().map(Setting::env_name).collect::<Vec<_>>().join(", "),
+                    })
+                }
+            },
+        };
+        let parsed = match key.kind {
+            Kind::Str => toml::Value::String(value),
+            Kind::Int => toml::Value::Integer(value.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: key.key.into(),
+                origin: origin.clone(),
+                message: format!("`{value}` is not a whole number"),
+            })?),
+        };
+        origins.insert(key.key.into(), origin);
+        table.insert(key.key.into(), parsed);
+    }
+    Ok(())
+}
+
+/// An absolute http(s) URL with a host, no credentials, no query and no fragment.
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("`{s}` is not an absolute URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("`{s}` must start with https:// (or http://)"));
+    }
+    if url.host().is_none() {
+        return Err(format!("`{s}` has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the URL must not contain a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{s}` must not have a query (?…) or a fragment (#…)"));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+        assert!(c.database_url.is_none());
+        assert_eq!(c.session_ttl_hours, 12);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("liaison.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:4000\"\nsession_ttl_hours = 5\n").unwrap();
+        let c = Config::load_from(Some(&path), &env(&[("LIAISON_SESSION_TTL_HOURS", "7")])).unwrap();
+        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.session_ttl_hours, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("liaison.toml");
+        std::fs::write(&path, "lisen = \"127.0.0.1:4000\"\n").unwrap();
+        let e = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(e.starts_with("unknown setting `lisen` in the configuration file"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_LISEN", "x")])).unwrap_err().to_string();
+        assert!(e.starts_with("unknown setting `LIAISON_LISEN` in the environment"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_where_it_came_from() {
+        let e = Config::load_from(None, &env(&[("LIAISON_LISTEN", "nowhere")])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "bad value for `listen` (environment variable LIAISON_LISTEN): `nowhere` is not an address like 127.0.0.1:3000"
+        );
+        let e = Config::load_from(None, &env(&[("LIAISON_SESSION_TTL_HOURS", "ten")])).unwrap_err().to_string();
+        assert!(e.contains("`ten` is not a whole number"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_SESSION_TTL_HOURS", "0")])).unwrap_err().to_string();
+        assert!(e.contains("0 is outside 1..=720"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_LOG_FORMAT", "xml")])).unwrap_err().to_string();
+        assert!(e.contains("`xml` is neither `text` nor `json`"), "{e}");
+        for (url, msg) in [
+            ("ftp://x.example", "must start with https://"),
+            ("https://u:p@x.example", "must not contain a user name or password"),
+            ("https://x.example/#a", "must not have a query"),
+            ("x.example", "is not an absolute URL"),
+        ] {
+            let e = Config::load_from(None, &env(&[("LIAISON_PUBLIC_URL", url)])).unwrap_err().to_string();
+            assert!(e.contains(msg), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn database_url_errors_never_show_the_url() {
+        let e = Config::load_from(None, &env(&[("LIAISON_DATABASE_URL", "mysql://root:s3cr3t@db/x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        assert!(e.contains("`mysql:`"), "{e}");
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_and_database_url_from_the_plain_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        std::fs::write(&path, "postgres://u:pw@localhost/db\n").unwrap();
+        let c = Config::load_from(None, &env(&[("LIAISON_DATABASE_URL_FILE", path.to_str().unwrap())])).unwrap();
+        assert_eq!(c.database_url.as_deref(), Some("postgres://u:pw@localhost/db"));
+        assert!(!format!("{c:?}").contains("pw@"));
+        let c = Config::load_from(None, &env(&[("DATABASE_URL", "postgres://h/db")])).unwrap();
+        assert_eq!(c.database_url.as_deref(), Some("postgres://h/db"));
+        // Only secrets have a _FILE form.
+        let e = Config::load_from(None, &env(&[("LIAISON_LISTEN_FILE", "/x")])).unwrap_err().to_string();
+        assert!(e.contains("LIAISON_LISTEN_FILE"), "{e}");
+    }
+
+    #[test]
+    fn readme_documents_every_setting() {
+        let readme = include_str!("../../README.md");
+        for s in SETTINGS {
+            assert!(readme.contains(&format!("`{}`", s.key)), "README lacks `{}`", s.key);
+            assert!(readme.contains(&s.env_name()), "README lacks {}", s.env_name());
+        }
+    }
+}

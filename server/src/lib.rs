@@ -1,0 +1,125 @@
+//! Liaison's server: storage, sessions, configuration and the HTTP surface. The `liaison` binary
+//! (main.rs) is a thin command line over this library.
+
+pub mod auth;
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod store;
+
+use crate::auth::session::CookieSettings;
+use crate::backend::ServerBackend;
+use crate::config::{Config, LogFormat};
+use crate::error::Result;
+use crate::store::{Clock, Store, SystemClock};
+use leptos::config::{Env, LeptosOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Sets up structured logging from the configuration.
+pub fn init_logging(config: &Config) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let result = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("liaison: logging was already set up: {e}");
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the grace
+/// period).
+pub async fn serve(config: Config) -> Result<()> {
+    let store = Store::open(&config).await?;
+    store.migrate().await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let bound = listener.local_addr()?;
+    let public_url = config
+        .public_url_for(bound)
+        .map_err(|e| crate::error::Error::Invalid(format!("cannot form the public URL: {e}")))?;
+    let cookies = CookieSettings {
+        secure: public_url.scheme() == "https",
+        max_age_secs: u64::from(config.session_ttl_hours) * 3600,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let backend = Arc::new(ServerBackend::new(store.clone(), clock.clone(), cookies));
+    let leptos = LeptosOptions::builder()
+        .output_name("liaison")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(bound)
+        .env(match std::env::var("LEPTOS_ENV").as_deref() {
+            Ok("DEV") | Ok("development") => Env::DEV,
+            _ => Env::PROD,
+        })
+        .build();
+    let state = routes::AppState {
+        leptos,
+        backend,
+        public_origin: public_url.origin().ascii_serialization(),
+        trust_host: config.public_url.is_none(),
+    };
+    spawn_session_sweeper(store.clone(), clock);
+    let app = routes::router(state);
+    tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
+
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stopping_tx.send(true);
+    });
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!("grace period over: exiting with requests still in flight"),
+    }
+    store.pool.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_session_sweeper(store: Store, clock: Arc<dyn Clock>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match store::sessions::purge_expired(&store.pool, clock.now_ms()).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

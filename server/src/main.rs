@@ -1,0 +1,131 @@
+//! The `liaison` command line: `serve` (the default), `migrate`, `admin create`.
+
+use app::model::{check_new_password, DisplayName, EmailAddress, Password, Role};
+use clap::{Parser, Subcommand};
+use server::config::Config;
+use server::error::{Error, Result};
+use server::store::{orgs, users, Clock, Store, SystemClock};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "liaison", version, about = "Liaison: a self-hosted connections manager.")]
+struct Cli {
+    /// A TOML configuration file (settings in the README).
+    #[arg(long, env = "LIAISON_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage users from the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Add a user. The password is read from --password-file, or else from the first line of
+    /// standard input (never from the command line, where other users could see it).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The organisation to add the user to; created if it does not exist.
+        #[arg(long)]
+        org: String,
+        /// admin or member.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("liaison: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    server::init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("liaison: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => server::serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::Admin { command } => admin(&config, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("liaison: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: &Config) -> Result<()> {
+    let store = Store::open(config).await?;
+    store.migrate().await?;
+    println!("database schema is up to date ({:?})", store.kind);
+    Ok(())
+}
+
+async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
+    let AdminCommand::Create { email, name, org, role, password_file } = command;
+    let email = EmailAddress::parse(&email).map_err(|m| Error::Invalid(format!("--email: {m}")))?;
+    let name = DisplayName::parse(&name, "a name").map_err(|m| Error::Invalid(format!("--name: {m}")))?;
+    let org = DisplayName::parse(&org, "an organisation name").map_err(|m| Error::Invalid(format!("--org: {m}")))?;
+    let role = Role::parse(&role).ok_or_else(|| Error::Invalid("--role: use admin or member.".into()))?;
+    let password = read_password(password_file)?;
+    check_new_password(&password, &password).map_err(|m| Error::Invalid(format!("password: {m}")))?;
+
+    let store = Store::open(config).await?;
+    store.migrate().await?;
+    let hash = server::auth::password::hash(password.expose().to_string()).await?;
+    let now = SystemClock.now_ms();
+    let mut tx = store.pool.begin().await?;
+    let org_id = match orgs::id_by_name(&mut *tx, org.as_str()).await? {
+        Some(id) => id,
+        None => orgs::create(&mut *tx, org.as_str(), now).await?,
+    };
+    let user = users::NewUser { org_id, email: email.as_str(), name: name.as_str(), role, password_hash: &hash };
+    let user_id = users::create(&mut *tx, user, now).await?;
+    tx.commit().await?;
+    println!("created {} {} (user {user_id}) in {} (organisation {org_id})", role.as_str(), email.as_str(), org.as_str());
+    Ok(())
+}
+
+fn read_password(file: Option<PathBuf>) -> Result<Password> {
+    let raw = match file {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| Error::Invalid(format!("cannot read --password-file {}: {e}", path.display())))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line
+        }
+    };
+    Ok(Password::new(raw.trim_end_matches(['\r', '\n'])))
+}

@@ -1,0 +1,144 @@
+//! The axum router: Leptos pages and server functions, `/healthz`, and the middleware every
+//! request passes: tracing (method and path only, never a query string), the same-origin rule,
+//! the session lookup, and the page guard that sends people to setup or sign-in.
+
+use crate::auth::csrf;
+use crate::backend::ServerBackend;
+use app::backend::{Backend, RequestIdentity};
+use app::error::{AppError, ErrorCode};
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub backend: Arc<ServerBackend>,
+    /// `scheme://host[:port]` of the public URL.
+    pub public_origin: String,
+    /// No public URL was configured: the same-origin rule compares `Origin` with `Host`.
+    pub trust_host: bool,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let backend: Arc<dyn Backend> = state.backend.clone();
+    let context = move || provide_context(backend.clone());
+    let options = state.leptos.clone();
+    let routes = generate_route_list(app::App);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), guard_pages))
+        .layer(middleware::from_fn_with_state(state.clone(), identify))
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'self'"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.backend.store.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable" }))).into_response()
+        }
+    }
+}
+
+fn error_response(e: AppError) -> Response {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(e)).into_response()
+}
+
+async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if csrf::is_same_origin(req.method(), req.headers(), &state.public_origin, state.trust_host) {
+        return next.run(req).await;
+    }
+    tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");
+    error_response(AppError::new(
+        ErrorCode::CrossOriginRefused,
+        "This request did not come from Liaison's own pages, so it was refused. Reload Liaison and try again.",
+    ))
+}
+
+async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| state.backend.cookies.read(v))
+        .map(str::to_string);
+    let mut identity = RequestIdentity::default();
+    if let Some(token) = token {
+        match state.backend.session_viewer(&token).await {
+            Ok((handle, viewer)) => {
+                identity.session = Some(handle);
+                identity.viewer = viewer;
+            }
+            Err(e) => return error_response(e.into()),
+        }
+    }
+    req.extensions_mut().insert(identity);
+    next.run(req).await
+}
+
+/// Full page loads: setup while nobody exists, sign-in before the settings pages.
+async fn guard_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let page = matches!(path, "/" | "/setup" | "/login") || path.starts_with("/settings");
+    if req.method() != axum::http::Method::GET || !page {
+        return next.run(req).await;
+    }
+    let has_users = match state.backend.has_users().await {
+        Ok(b) => b,
+        Err(e) => return error_response(e.into()),
+    };
+    let signed_in = req
+        .extensions()
+        .get::<RequestIdentity>()
+        .is_some_and(|i| i.viewer.is_some());
+    let target = match (path, has_users, signed_in) {
+        ("/setup", false, _) => None,
+        (_, false, _) => Some("/setup"),
+        ("/setup" | "/login", true, true) => Some(app::api::HOME),
+        ("/setup", true, false) => Some("/login"),
+        ("/login", true, false) => None,
+        (_, true, false) => Some("/login"),
+        _ => None,
+    };
+    match target {
+        Some(to) => Redirect::to(to).into_response(),
+        None => next.run(req).await,
+    }
+}

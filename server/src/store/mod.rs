@@ -1,0 +1,165 @@
+//! Storage: one sqlx pool over SQLite (the embedded default, a file in the data directory, WAL) or
+//! PostgreSQL (`database_url`). The same SQL runs on both (`$n` parameters, BIGINT millisecond
+//! times); each table family has a module of small functions that take an executor and, where rows
+//! belong to an organisation, the organisation, so no query can forget the tenant.
+
+pub mod orgs;
+pub mod sessions;
+pub mod users;
+
+use crate::config::Config;
+use crate::error::Result;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+use sqlx::Executor;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: AnyPool,
+    pub kind: DbKind,
+}
+
+/// The SQLite file inside the data directory.
+pub const SQLITE_FILE: &str = "liaison.db";
+
+impl Store {
+    /// Opens the configured database (creating the SQLite file and its directory on first run).
+    pub async fn open(config: &Config) -> Result<Store> {
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => {
+                create_private_dir(&config.data_dir)?;
+                format!("sqlite://{}?mode=rwc", config.data_dir.join(SQLITE_FILE).display())
+            }
+        };
+        Self::connect(&url, config.db_max_connections).await
+    }
+
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let kind = if url.starts_with("sqlite:") { DbKind::Sqlite } else { DbKind::Postgres };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if kind == DbKind::Sqlite {
+            // Persistent in the file: readers never block the writer.
+            pool.execute("PRAGMA journal_mode = WAL;").await?;
+        }
+        Ok(Store { pool, kind })
+    }
+
+    /// Brings the schema up to date. Idempotent.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.kind {
+            DbKind::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
+            DbKind::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A trivial round trip, for the health endpoint.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The current time in Unix milliseconds. Time is a parameter: store functions take `now`.
+pub trait Clock: Send + Sync + 'static {
+    fn now_ms(&self) -> i64;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Fresh databases for store tests: a SQLite file always, and a PostgreSQL database too when
+    //! `TEST_DATABASE_URL` names a server where the user may create databases (CI sets it).
+
+    use super::*;
+
+    pub struct TestDb {
+        pub store: Store,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join(SQLITE_FILE).display());
+        let store = Store::connect(&url, 4).await.unwrap();
+        store.migrate().await.unwrap();
+        TestDb { store, _dir: Some(dir) }
+    }
+
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            // CI must test both databases: a missing PostgreSQL there is a failure, not a skip.
+            assert!(std::env::var_os("CI").is_none(), "CI runs need TEST_DATABASE_URL (see .ci/run)");
+            return None;
+        };
+        let url = fresh_postgres_database(&admin_url).await;
+        let store = Store::connect(&url, 4).await.unwrap();
+        store.migrate().await.unwrap();
+        Some(TestDb { store, _dir: None })
+    }
+
+    /// Creates an empty database beside the one `admin_url` names and returns its URL.
+    pub async fn fresh_postgres_database(admin_url: &str) -> String {
+        use rand::Rng;
+        sqlx::any::install_default_drivers();
+        let name = format!("liaison_t{:016x}", rand::thread_rng().gen::<u64>());
+        let admin = Store::connect(admin_url, 1).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.unwrap();
+        admin.pool.close().await;
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        url.to_string()
+    }
+
+    /// Every database the store tests run on.
+    pub async fn all() -> Vec<TestDb> {
+        let mut dbs = vec![sqlite().await];
+        dbs.extend(postgres().await);
+        dbs
+    }
+}

@@ -1,0 +1,102 @@
+//! Browser sessions. The cookie holds a random token; the table holds its SHA-256, so a copy of
+//! the database cannot be used to sign in.
+
+use crate::error::Result;
+use crate::store::users::role_from_db;
+use app::model::Viewer;
+use sqlx::{Any, Executor, Row};
+
+pub async fn create<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    org_id: i64,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(org_id)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The user behind a live session, or `None` for an unknown or expired one.
+pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str, now: i64) -> Result<Option<Viewer>> {
+    let row = sqlx::query(
+        "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role \
+         FROM sessions s \
+         JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
+         JOIN organisations o ON o.id = u.org_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(Viewer {
+            user_id: r.get("user_id"),
+            org_id: r.get("org_id"),
+            org_name: r.get("org_name"),
+            name: r.get("name"),
+            email: r.get("email"),
+            role: role_from_db(r.get::<String, _>("role").as_str())?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes expired sessions; returns how many.
+pub async fn purge_expired<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{orgs, testing, users};
+    use app::model::Role;
+
+    #[tokio::test]
+    async fn sessions_resolve_until_they_expire() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            let org = orgs::create(pool, "Acme", 1).await.unwrap();
+            let user = users::create(
+                pool,
+                users::NewUser { org_id: org, email: "ada@example.com", name: "Ada", role: Role::Admin, password_hash: "h" },
+                1,
+            )
+            .await
+            .unwrap();
+            create(pool, "hash-1", org, user, 1_000, 2_000).await.unwrap();
+            let v = viewer(pool, "hash-1", 1_500).await.unwrap().unwrap();
+            assert_eq!((v.user_id, v.org_id, v.org_name.as_str(), v.role), (user, org, "Acme", Role::Admin));
+            assert!(viewer(pool, "hash-1", 2_000).await.unwrap().is_none(), "expired at expires_at");
+            assert!(viewer(pool, "other", 1_500).await.unwrap().is_none());
+            assert_eq!(purge_expired(pool, 2_000).await.unwrap(), 1);
+            create(pool, "hash-2", org, user, 1_000, 9_000).await.unwrap();
+            delete(pool, "hash-2").await.unwrap();
+            assert!(viewer(pool, "hash-2", 1_500).await.unwrap().is_none());
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Users: members of exactly one organisation, with an argon2id password hash.
+
+use crate::error::{is_unique_violation, Error, Result};
+use app::model::Role;
+use sqlx::{Any, Executor, Row};
+
+/// What sign-in needs to know about a user.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: i64,
+    pub org_id: i64,
+    pub password_hash: String,
+}
+
+pub struct NewUser<'a> {
+    pub org_id: i64,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+pub async fn create<'e>(db: impl Executor<'e, Database = Any>, user: NewUser<'_>, now: i64) -> Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO users (org_id, email, name, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(user.org_id)
+    .bind(user.email)
+    .bind(user.name)
+    .bind(user.role.as_str())
+    .bind(user.password_hash)
+    .bind(now)
+    .fetch_one(db)
+    .await
+    .map_err(|e| if is_unique_violation(&e) { Error::EmailTaken } else { e.into() })
+}
+
+pub async fn any_exist<'e>(db: impl Executor<'e, Database = Any>) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u")
+        .fetch_one(db)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Sign-in is the one lookup that is not scoped to an organisation: the email is the key.
+pub async fn credentials_by_email<'e>(db: impl Executor<'e, Database = Any>, email: &str) -> Result<Option<Credentials>> {
+    let row = sqlx::query("SELECT id, org_id, password_hash FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(|r| Credentials {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        password_hash: r.get("password_hash"),
+    }))
+}
+
+pub fn role_from_db(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| Error::Invalid(format!("unknown role {s:?} in the database")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{orgs, testing};
+
+    #[tokio::test]
+    async fn emails_are_unique_across_organisations() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            assert!(!any_exist(pool).await.unwrap());
+            let a = orgs::create(pool, "A", 1).await.unwrap();
+            let b = orgs::create(pool, "B", 1).await.unwrap();
+            let new = |org_id| NewUser { org_id, email: "ada@example.com", name: "Ada", role: Role::Admin, password_hash: "h" };
+            let id = create(pool, new(a), 1).await.unwrap();
+            assert!(any_exist(pool).await.unwrap());
+            assert!(matches!(create(pool, new(b), 1).await, Err(Error::EmailTaken)));
+            let c = credentials_by_email(pool, "ada@example.com").await.unwrap().unwrap();
+            assert_eq!((c.id, c.org_id, c.password_hash.as_str()), (id, a, "h"));
+            assert!(credentials_by_email(pool, "bob@example.com").await.unwrap().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_needs_an_existing_organisation_and_a_known_role() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            let orphan = NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
+            assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", db.store.kind);
+            let org = orgs::create(pool, "A", 1).await.unwrap();
+            let bad_role = sqlx::query(
+                "INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)",
+            )
+            .bind(org)
+            .execute(pool)
+            .await;
+            assert!(bad_role.is_err(), "role check enforced on {:?}", db.store.kind);
+        }
+    }
+}
