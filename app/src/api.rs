@@ -25,10 +25,9 @@ mod ssr {
     /// Gives the response the HTTP status that matches the error's code.
     pub fn finish<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(e) = &result {
-            if let (Some(opts), Ok(status)) = (
-                use_context::<leptos_axum::ResponseOptions>(),
-                http::StatusCode::from_u16(e.code.http_status()),
-            ) {
+            if let (Some(opts), Ok(status)) =
+                (use_context::<leptos_axum::ResponseOptions>(), http::StatusCode::from_u16(e.code.http_status()))
+            {
                 opts.set_status(status);
             }
         }
@@ -67,37 +66,43 @@ pub async fn create_first_admin(
     password: Password,
     password_confirm: Password,
 ) -> Result<(), AppError> {
-    ssr::finish(async {
-        let form = crate::model::SetupForm::parse(&org_name, &name, &email, password, &password_confirm)
-            .map_err(AppError::validation)?;
-        let started = ssr::backend()?.create_first_admin(form).await?;
-        ssr::set_cookie(&started.set_cookie)?;
-        leptos_axum::redirect(HOME);
-        Ok(())
-    }
-    .await)
+    ssr::finish(
+        async {
+            let form = crate::model::SetupForm::parse(&org_name, &name, &email, password, &password_confirm)
+                .map_err(AppError::validation)?;
+            let started = ssr::backend()?.create_first_admin(form).await?;
+            ssr::set_cookie(&started.set_cookie)?;
+            leptos_axum::redirect(HOME);
+            Ok(())
+        }
+        .await,
+    )
 }
 
 /// Signs in with email and password.
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: Password) -> Result<(), AppError> {
-    ssr::finish(async {
-        let started = ssr::backend()?.sign_in(&email, &password).await?;
-        ssr::set_cookie(&started.set_cookie)?;
-        leptos_axum::redirect(HOME);
-        Ok(())
-    }
-    .await)
+    ssr::finish(
+        async {
+            let started = ssr::backend()?.sign_in(&email, &password).await?;
+            ssr::set_cookie(&started.set_cookie)?;
+            leptos_axum::redirect(HOME);
+            Ok(())
+        }
+        .await,
+    )
 }
 
 /// Signs out of this browser.
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    ssr::finish(async {
-        let clear = ssr::backend()?.sign_out(ssr::identity().session.as_ref()).await?;
-        ssr::set_cookie(&clear)?;
-        leptos_axum::redirect("/login");
-        Ok(())
-    }
-    .await)
+    ssr::finish(
+        async {
+            let clear = ssr::backend()?.sign_out(ssr::identity().session.as_ref()).await?;
+            ssr::set_cookie(&clear)?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
 }

@@ -61,20 +61,12 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            fields: Vec::new(),
-        }
+        Self { code, message: message.into(), fields: Vec::new() }
     }
 
     /// A validation failure carrying one message per offending field.
     pub fn validation(fields: Vec<FieldError>) -> Self {
-        Self {
-            code: ErrorCode::Validation,
-            message: "Some fields need attention.".into(),
-            fields,
-        }
+        Self { code: ErrorCode::Validation, message: "Some fields need attention.".into(), fields }
     }
 
     pub fn internal() -> Self {
@@ -90,10 +82,7 @@ impl AppError {
 
     /// The message for one field, if that field has one.
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|f| f.field == name)
-            .map(|f| f.message.as_str())
+        self.fields.iter().find(|f| f.field == name).map(|f| f.message.as_str())
     }
 }
 
@@ -105,10 +94,9 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
-            E::Request(_) | E::Response(_) => Self::new(
-                ErrorCode::Transport,
-                "Liaison could not be reached. Check your connection and try again.",
-            ),
+            E::Request(_) | E::Response(_) => {
+                Self::new(ErrorCode::Transport, "Liaison could not be reached. Check your connection and try again.")
+            }
             _ => Self::new(
                 ErrorCode::Transport,
                 "Liaison answered in a way this page did not understand. Reload the page and try again.",
@@ -130,10 +118,8 @@ mod tests {
 
     #[test]
     fn field_lookup_finds_the_right_message() {
-        let e = AppError::validation(vec![FieldError {
-            field: "email".into(),
-            message: "Enter an email address.".into(),
-        }]);
+        let e =
+            AppError::validation(vec![FieldError { field: "email".into(), message: "Enter an email address.".into() }]);
         assert_eq!(e.field("email"), Some("Enter an email address."));
         assert_eq!(e.field("password"), None);
         assert_eq!(e.code.http_status(), 422);

@@ -134,8 +134,8 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// Checks a new password and its confirmation.
-pub fn check_new_password(password: &Password, confirm: &Password) -> Result<(), String> {
+/// Checks the length of a new password.
+pub fn check_new_password(password: &Password) -> Result<(), String> {
     let n = password.expose().chars().count();
     if n < MIN_PASSWORD_CHARS {
         return Err(format!("Use at least {MIN_PASSWORD_CHARS} characters."));
@@ -143,10 +143,16 @@ pub fn check_new_password(password: &Password, confirm: &Password) -> Result<(),
     if n > MAX_PASSWORD_CHARS {
         return Err(format!("Use at most {MAX_PASSWORD_CHARS} characters."));
     }
-    if password != confirm {
-        return Err("The two passwords do not match.".into());
-    }
     Ok(())
+}
+
+/// Checks that the confirmation repeats the password.
+pub fn check_confirmation(password: &Password, confirm: &Password) -> Result<(), String> {
+    if password == confirm {
+        Ok(())
+    } else {
+        Err("The two passwords do not match.".into())
+    }
 }
 
 /// The first-run form, parsed: every field valid or a message for each one that is not.
@@ -169,10 +175,7 @@ impl SetupForm {
         let mut errors = Vec::new();
         let mut note = |field: &str, r: Result<(), String>| {
             if let Err(message) = r {
-                errors.push(FieldError {
-                    field: field.into(),
-                    message,
-                });
+                errors.push(FieldError { field: field.into(), message });
             }
         };
         let org = DisplayName::parse(org_name, "the organisation's name");
@@ -181,14 +184,10 @@ impl SetupForm {
         note("org_name", org.as_ref().map(|_| ()).map_err(Clone::clone));
         note("name", person.as_ref().map(|_| ()).map_err(Clone::clone));
         note("email", mail.as_ref().map(|_| ()).map_err(Clone::clone));
-        note("password", check_new_password(&password, password_confirm));
+        note("password", check_new_password(&password));
+        note("password_confirm", check_confirmation(&password, password_confirm));
         match (org, person, mail) {
-            (Ok(org_name), Ok(name), Ok(email)) if errors.is_empty() => Ok(Self {
-                org_name,
-                name,
-                email,
-                password,
-            }),
+            (Ok(org_name), Ok(name), Ok(email)) if errors.is_empty() => Ok(Self { org_name, name, email, password }),
             _ => Err(errors),
         }
     }
@@ -203,11 +202,7 @@ mod tests {
         assert_eq!(EmailAddress::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
         assert_eq!(EmailAddress::parse("").unwrap_err(), "Enter an email address.");
         for bad in ["ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "a@.com"] {
-            assert_eq!(
-                EmailAddress::parse(bad).unwrap_err(),
-                "Enter an email address like name@example.com.",
-                "{bad}"
-            );
+            assert_eq!(EmailAddress::parse(bad).unwrap_err(), "Enter an email address like name@example.com.", "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(EmailAddress::parse(&long).unwrap_err(), "An email address has at most 254 characters.");
@@ -221,23 +216,20 @@ mod tests {
             DisplayName::parse(&"x".repeat(101), "the organisation's name").unwrap_err(),
             "Organisation's name has at most 100 characters."
         );
-        assert_eq!(
-            DisplayName::parse("a\u{7}b", "your name").unwrap_err(),
-            "Name cannot contain control characters."
-        );
+        assert_eq!(DisplayName::parse("a\u{7}b", "your name").unwrap_err(), "Name cannot contain control characters.");
     }
 
     #[test]
     fn password_rules_and_messages() {
         let p = |s: &str| Password::new(s);
-        assert_eq!(check_new_password(&p("short"), &p("short")).unwrap_err(), "Use at least 12 characters.");
+        assert_eq!(check_new_password(&p("short")).unwrap_err(), "Use at least 12 characters.");
         assert_eq!(
-            check_new_password(&p("correct horse battery"), &p("correct horse battery!")).unwrap_err(),
+            check_confirmation(&p("correct horse battery"), &p("correct horse battery!")).unwrap_err(),
             "The two passwords do not match."
         );
-        let long = "x".repeat(257);
-        assert_eq!(check_new_password(&p(&long), &p(&long)).unwrap_err(), "Use at most 256 characters.");
-        assert!(check_new_password(&p("correct horse battery"), &p("correct horse battery")).is_ok());
+        assert_eq!(check_new_password(&p(&"x".repeat(257))).unwrap_err(), "Use at most 256 characters.");
+        assert!(check_new_password(&p("correct horse battery")).is_ok());
+        assert!(check_confirmation(&p("correct horse battery"), &p("correct horse battery")).is_ok());
     }
 
     #[test]
@@ -248,9 +240,9 @@ mod tests {
 
     #[test]
     fn setup_form_reports_every_bad_field_at_once() {
-        let errs = SetupForm::parse("", "Ada", "nope", Password::new("short"), &Password::new("short")).unwrap_err();
+        let errs = SetupForm::parse("", "Ada", "nope", Password::new("short"), &Password::new("shorter")).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["org_name", "email", "password"]);
+        assert_eq!(fields, ["org_name", "email", "password", "password_confirm"]);
     }
 
     #[test]

@@ -21,12 +21,7 @@ pub struct ServerBackend {
 
 impl ServerBackend {
     pub fn new(store: Store, clock: Arc<dyn Clock>, cookies: session::CookieSettings) -> Self {
-        Self {
-            store,
-            clock,
-            cookies,
-            setup_done: AtomicBool::new(false),
-        }
+        Self { store, clock, cookies, setup_done: AtomicBool::new(false) }
     }
 
     /// Whether any user exists (cached once true).
@@ -42,7 +37,10 @@ impl ServerBackend {
     }
 
     /// Resolves a session token from a cookie.
-    pub async fn session_viewer(&self, token: &str) -> crate::error::Result<(SessionHandle, Option<app::model::Viewer>)> {
+    pub async fn session_viewer(
+        &self,
+        token: &str,
+    ) -> crate::error::Result<(SessionHandle, Option<app::model::Viewer>)> {
         let hash = session::token_hash(token);
         let viewer = sessions::viewer(&self.store.pool, &hash, self.clock.now_ms()).await?;
         Ok((SessionHandle(hash), viewer))
@@ -57,10 +55,7 @@ impl ServerBackend {
         let viewer = sessions::viewer(&self.store.pool, &hash, now)
             .await?
             .ok_or_else(|| Error::Invalid("the new session could not be read back".into()))?;
-        Ok(SessionStart {
-            viewer,
-            set_cookie: self.cookies.set(&token),
-        })
+        Ok(SessionStart { viewer, set_cookie: self.cookies.set(&token) })
     }
 }
 
@@ -106,11 +101,8 @@ impl Backend for ServerBackend {
             return Err(invalid_credentials());
         };
         let creds = users::credentials_by_email(&self.store.pool, email.as_str()).await?;
-        let ok = password::verify(
-            password.expose().to_string(),
-            creds.as_ref().map(|c| c.password_hash.clone()),
-        )
-        .await?;
+        let ok =
+            password::verify(password.expose().to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
         match creds {
             Some(c) if ok => {
                 tracing::info!(user_id = c.id, org_id = c.org_id, "signed in");

@@ -147,10 +147,8 @@ impl Config {
         let mut table = toml::Table::new();
         let mut origins = Origins::new();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
             let file_table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Toml {
                 path: path.to_path_buf(),
                 message: e.message().to_string(),
@@ -165,12 +163,10 @@ impl Config {
             }
         }
         apply_env(env, &mut table, &mut origins)?;
-        let raw: Raw = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
-            ConfigError::Invalid {
-                key: "?".into(),
-                origin: "configuration".into(),
-                message: e.message().to_string(),
-            }
+        let raw: Raw = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
+            key: "?".into(),
+            origin: "configuration".into(),
+            message: e.message().to_string(),
         })?;
         Self::validate(raw, &origins, env)
     }
@@ -182,9 +178,8 @@ impl Config {
             message,
         };
         let listen = raw.listen.as_deref().unwrap_or("127.0.0.1:3000");
-        let listen: SocketAddr = listen
-            .parse()
-            .map_err(|_| bad("listen", format!("`{listen}` is not an address like 127.0.0.1:3000")))?;
+        let listen: SocketAddr =
+            listen.parse().map_err(|_| bad("listen", format!("`{listen}` is not an address like 127.0.0.1:3000")))?;
         let public_url = match raw.public_url.as_deref() {
             None => None,
             Some(s) => Some(parse_public_url(s).map_err(|m| bad("public_url", m))?),
@@ -197,10 +192,7 @@ impl Config {
         let log = raw.log.unwrap_or_else(|| "info".into());
         tracing_subscriber::EnvFilter::try_new(&log)
             .map_err(|e| bad("log", format!("`{log}` is not a valid log filter: {e}")))?;
-        let database_url = raw
-            .database_url
-            .or_else(|| lookup(env, "DATABASE_URL"))
-            .filter(|s| !s.trim().is_empty());
+        let database_url = raw.database_url.or_else(|| lookup(env, "DATABASE_URL")).filter(|s| !s.trim().is_empty());
         if let Some(url) = &database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:")) {
                 // The value may hold a password: the message shows only its scheme.
@@ -219,10 +211,8 @@ impl Config {
                 Err(bad(key, format!("{v} is outside {lo}..={hi}")))
             }
         };
-        let site_root = raw
-            .site_root
-            .or_else(|| lookup(env, "LEPTOS_SITE_ROOT"))
-            .unwrap_or_else(|| "target/site".into());
+        let site_root =
+            raw.site_root.or_else(|| lookup(env, "LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
         Ok(Config {
             listen,
             public_url,
@@ -233,8 +223,7 @@ impl Config {
             log_format,
             site_root: PathBuf::from(site_root),
             session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
-            shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)?
-                as u64,
+            shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)? as u64,
         })
     }
 

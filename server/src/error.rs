@@ -32,10 +32,9 @@ impl From<Error> for AppError {
                 field: "email".into(),
                 message: "A user with this email address already exists.".into(),
             }]),
-            Error::SetupComplete => AppError::new(
-                ErrorCode::SetupComplete,
-                "Liaison is already set up. Sign in instead.",
-            ),
+            Error::SetupComplete => {
+                AppError::new(ErrorCode::SetupComplete, "Liaison is already set up. Sign in instead.")
+            }
             Error::Invalid(message) => AppError::new(ErrorCode::Validation, message),
             other => {
                 tracing::error!(error = %other, "request failed");

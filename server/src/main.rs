@@ -99,7 +99,7 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
     let org = DisplayName::parse(&org, "an organisation name").map_err(|m| Error::Invalid(format!("--org: {m}")))?;
     let role = Role::parse(&role).ok_or_else(|| Error::Invalid("--role: use admin or member.".into()))?;
     let password = read_password(password_file)?;
-    check_new_password(&password, &password).map_err(|m| Error::Invalid(format!("password: {m}")))?;
+    check_new_password(&password).map_err(|m| Error::Invalid(format!("password: {m}")))?;
 
     let store = Store::open(config).await?;
     store.migrate().await?;
@@ -113,7 +113,12 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
     let user = users::NewUser { org_id, email: email.as_str(), name: name.as_str(), role, password_hash: &hash };
     let user_id = users::create(&mut *tx, user, now).await?;
     tx.commit().await?;
-    println!("created {} {} (user {user_id}) in {} (organisation {org_id})", role.as_str(), email.as_str(), org.as_str());
+    println!(
+        "created {} {} (user {user_id}) in {} (organisation {org_id})",
+        role.as_str(),
+        email.as_str(),
+        org.as_str()
+    );
     Ok(())
 }
 

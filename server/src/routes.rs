@@ -51,17 +51,14 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("frame-ancestors 'self'"),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+        ))
         .with_state(state)
 }
 
@@ -124,10 +121,7 @@ async fn guard_pages(State(state): State<AppState>, req: Request, next: Next) ->
         Ok(b) => b,
         Err(e) => return error_response(e.into()),
     };
-    let signed_in = req
-        .extensions()
-        .get::<RequestIdentity>()
-        .is_some_and(|i| i.viewer.is_some());
+    let signed_in = req.extensions().get::<RequestIdentity>().is_some_and(|i| i.viewer.is_some());
     let target = match (path, has_users, signed_in) {
         ("/setup", false, _) => None,
         (_, false, _) => Some("/setup"),

@@ -36,10 +36,7 @@ pub async fn create<'e>(db: impl Executor<'e, Database = Any>, name: &str, now: 
 }
 
 pub async fn id_by_name<'e>(db: impl Executor<'e, Database = Any>, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1")
-        .bind(name)
-        .fetch_optional(db)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1").bind(name).fetch_optional(db).await?)
 }
 
 #[cfg(test)]

@@ -54,20 +54,13 @@ pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str,
 }
 
 pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash)
-        .execute(db)
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(db).await?;
     Ok(())
 }
 
 /// Removes expired sessions; returns how many.
 pub async fn purge_expired<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(db)
-        .await?
-        .rows_affected())
+    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(db).await?.rows_affected())
 }
 
 #[cfg(test)]
@@ -83,7 +76,13 @@ mod tests {
             let org = orgs::create(pool, "Acme", 1).await.unwrap();
             let user = users::create(
                 pool,
-                users::NewUser { org_id: org, email: "ada@example.com", name: "Ada", role: Role::Admin, password_hash: "h" },
+                users::NewUser {
+                    org_id: org,
+                    email: "ada@example.com",
+                    name: "Ada",
+                    role: Role::Admin,
+                    password_hash: "h",
+                },
                 1,
             )
             .await

@@ -37,23 +37,20 @@ pub async fn create<'e>(db: impl Executor<'e, Database = Any>, user: NewUser<'_>
 }
 
 pub async fn any_exist<'e>(db: impl Executor<'e, Database = Any>) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u")
-        .fetch_one(db)
-        .await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u").fetch_one(db).await?;
     Ok(n > 0)
 }
 
 /// Sign-in is the one lookup that is not scoped to an organisation: the email is the key.
-pub async fn credentials_by_email<'e>(db: impl Executor<'e, Database = Any>, email: &str) -> Result<Option<Credentials>> {
+pub async fn credentials_by_email<'e>(
+    db: impl Executor<'e, Database = Any>,
+    email: &str,
+) -> Result<Option<Credentials>> {
     let row = sqlx::query("SELECT id, org_id, password_hash FROM users WHERE email = $1")
         .bind(email)
         .fetch_optional(db)
         .await?;
-    Ok(row.map(|r| Credentials {
-        id: r.get("id"),
-        org_id: r.get("org_id"),
-        password_hash: r.get("password_hash"),
-    }))
+    Ok(row.map(|r| Credentials { id: r.get("id"), org_id: r.get("org_id"), password_hash: r.get("password_hash") }))
 }
 
 pub fn role_from_db(s: &str) -> Result<Role> {
@@ -72,7 +69,13 @@ mod tests {
             assert!(!any_exist(pool).await.unwrap());
             let a = orgs::create(pool, "A", 1).await.unwrap();
             let b = orgs::create(pool, "B", 1).await.unwrap();
-            let new = |org_id| NewUser { org_id, email: "ada@example.com", name: "Ada", role: Role::Admin, password_hash: "h" };
+            let new = |org_id| NewUser {
+                org_id,
+                email: "ada@example.com",
+                name: "Ada",
+                role: Role::Admin,
+                password_hash: "h",
+            };
             let id = create(pool, new(a), 1).await.unwrap();
             assert!(any_exist(pool).await.unwrap());
             assert!(matches!(create(pool, new(b), 1).await, Err(Error::EmailTaken)));
@@ -86,7 +89,8 @@ mod tests {
     async fn a_user_needs_an_existing_organisation_and_a_known_role() {
         for db in testing::all().await {
             let pool = &db.store.pool;
-            let orphan = NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
+            let orphan =
+                NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
             assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", db.store.kind);
             let org = orgs::create(pool, "A", 1).await.unwrap();
             let bad_role = sqlx::query(

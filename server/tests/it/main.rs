@@ -1,0 +1,8 @@
+//! Liaison's integration tests: one binary that spawns the real `liaison` server on port 0 with a
+//! fresh database (a SQLite file, and PostgreSQL when TEST_DATABASE_URL is set) and talks to it
+//! over HTTP, as a browser would.
+
+mod harness;
+
+mod cli;
+mod foundation;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds Liaison (release) and runs it on the embedded SQLite default at http://127.0.0.1:3000.
+# Data lives in ./data unless LIAISON_DATA_DIR (or a config file) says otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/env.sh
+tools/setup.sh
+export LIAISON_DATA_DIR="${LIAISON_DATA_DIR:-$PWD/data}"
+exec cargo leptos serve --release

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting and lints, unit tests, integration tests on SQLite and
+# PostgreSQL, and the Playwright tests in headless Chromium against a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/env.sh
+tools/setup.sh test
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  step "starting PostgreSQL"
+  TEST_DATABASE_URL=$(tools/postgres.sh)
+  export TEST_DATABASE_URL
+fi
+
+step "rustfmt"
+cargo fmt --all --check
+step "clippy (server side, and the wasm side)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p app -p frontend --features app/hydrate --target wasm32-unknown-unknown --locked -- -D warnings
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --workspace --locked
+step "browser tests (release build, Playwright, headless Chromium)"
+e2e_data=$(mktemp -d)
+trap 'rm -rf "$e2e_data"' EXIT
+LIAISON_DATA_DIR="$e2e_data/data" cargo leptos end-to-end --release
