@@ -39,8 +39,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page once the wasm has taken over: the browser tests wait for it.
-    #[cfg(feature = "hydrate")]
+    // Marks the page once the wasm has taken over: the browser tests wait for it. Gated on the
+    // target, not the feature: `cargo test --workspace` unifies features, and an effect must never
+    // run in the server.
+    #[cfg(target_arch = "wasm32")]
     Effect::new(|_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");

@@ -54,7 +54,7 @@ pub fn Tabs(
     }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(target_arch = "wasm32")]
 fn focus_tab(id: &str) {
     if let Some(el) = document().get_element_by_id(&format!("tab-{id}")) {
         use leptos::wasm_bindgen::JsCast;
@@ -64,5 +64,5 @@ fn focus_tab(id: &str) {
     }
 }
 
-#[cfg(not(feature = "hydrate"))]
+#[cfg(not(target_arch = "wasm32"))]
 fn focus_tab(_id: &str) {}

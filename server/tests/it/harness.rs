@@ -101,6 +101,8 @@ impl Server {
                 }
             });
         }
+        // Only the readers hold senders now: if the server dies, `recv` ends at once.
+        drop(tx);
         let url = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(url) => url,
             Err(_) => {
