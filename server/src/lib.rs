@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod routes;
 pub mod store;
+pub mod vault;
 
 use crate::auth::session::CookieSettings;
 use crate::backend::ServerBackend;

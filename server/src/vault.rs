@@ -1,0 +1,394 @@
+//! Secret custody: every secret at rest is sealed with AES-256-GCM under a key from the key ring,
+//! with the table, column and row id as associated data, so a ciphertext copied to another row or
+//! column does not open. Each sealed value names its format version and key id:
+//! `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`.
+//!
+//! The key ring is a list of 256-bit keys, the first one active. A key's id is the first 8 bytes
+//! of its SHA-256 in hex, so ids need no bookkeeping. Keys come from `master_key` (base64, one key
+//! or several separated by commas, active first) or from a key file with one base64 key per line;
+//! in the embedded default the key file is made on first run with mode 0600.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+const VERSION: &str = "v1";
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+/// A secret in memory: never printed, wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(Zeroizing::new(s.into()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where a sealed value lives: it opens only there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot<'a> {
+    pub table: &'a str,
+    pub column: &'a str,
+    pub row: i64,
+}
+
+impl Slot<'_> {
+    fn associated_data(&self, key_id: &str) -> Vec<u8> {
+        format!("liaison/{VERSION}/{}/{}/{}/{key_id}", self.table, self.column, self.row).into_bytes()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VaultError {
+    #[error("a stored secret is not in Liaison's sealed format")]
+    Malformed,
+    #[error(
+        "a stored secret was sealed with key {0}, which is not in the key ring: restore that key \
+         (master_key or the key file) to read it"
+    )]
+    UnknownKey(String),
+    #[error(
+        "a stored secret could not be decrypted: it was altered, moved from another row, or the key \
+         with its id is not the one it was sealed with"
+    )]
+    Undecryptable,
+    #[error("a secret is too large to seal")]
+    TooLarge,
+    #[error("the key ring is empty or holds a key that is not 32 bytes of base64: {0}")]
+    BadKey(String),
+    #[error("the key file {path}: {message}")]
+    KeyFile { path: String, message: String },
+}
+
+struct Key {
+    id: String,
+    cipher: Aes256Gcm,
+    material: Zeroizing<[u8; 32]>,
+}
+
+/// The keys Liaison seals and opens secrets with; the first is active.
+pub struct KeyRing {
+    keys: Vec<Key>,
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRing").field("key_ids", &self.key_ids()).finish()
+    }
+}
+
+/// The id of a key: the first 8 bytes of its SHA-256, in hex.
+fn key_id(material: &[u8; 32]) -> String {
+    Sha256::digest(material)[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl KeyRing {
+    pub fn from_keys(materials: Vec<Zeroizing<[u8; 32]>>) -> Result<KeyRing, VaultError> {
+        if materials.is_empty() {
+            return Err(VaultError::BadKey("no key".into()));
+        }
+        let keys = materials
+            .into_iter()
+            .map(|material| Key { id: key_id(&material), cipher: Aes256Gcm::new((&*material).into()), material })
+            .collect();
+        Ok(KeyRing { keys })
+    }
+
+    /// Parses base64 keys separated by commas or new lines, active first. Blank lines and lines
+    /// starting with `#` are ignored.
+    pub fn parse(text: &str) -> Result<KeyRing, VaultError> {
+        let mut materials = Vec::new();
+        for (i, item) in text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .flat_map(|line| line.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            let bytes = Zeroizing::new(
+                STANDARD
+                    .decode(item)
+                    .or_else(|_| URL_SAFE_NO_PAD.decode(item))
+                    .map_err(|_| VaultError::BadKey(format!("key {} is not base64", i + 1)))?,
+            );
+            let material: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| VaultError::BadKey(format!("key {} is {} bytes, not 32", i + 1, bytes.len())))?;
+            materials.push(Zeroizing::new(material));
+        }
+        Self::from_keys(materials)
+    }
+
+    /// A ring with one fresh random key.
+    pub fn generate() -> KeyRing {
+        let mut material = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(&mut *material);
+        KeyRing { keys: vec![] }.with_new_active_key(material)
+    }
+
+    /// This ring with `material` as the new active key (the others kept, for reading).
+    pub fn with_new_active_key(self, material: Zeroizing<[u8; 32]>) -> KeyRing {
+        let mut keys = vec![Key { id: key_id(&material), cipher: Aes256Gcm::new((&*material).into()), material }];
+        keys.extend(self.keys);
+        KeyRing { keys }
+    }
+
+    /// This ring without the keys whose ids are not in `keep` (the active key always stays).
+    pub fn retain(self, keep: &[String]) -> KeyRing {
+        let active = self.active_id().to_string();
+        KeyRing { keys: self.keys.into_iter().filter(|k| k.id == active || keep.contains(&k.id)).collect() }
+    }
+
+    pub fn active_id(&self) -> &str {
+        // A ring is never empty: every constructor checks it.
+        self.keys.first().map(|k| k.id.as_str()).unwrap_or_default()
+    }
+
+    pub fn key_ids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.id.as_str()).collect()
+    }
+
+    /// The ring as key-file text: one base64 key per line, active first.
+    pub fn to_file_text(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::from(
+            "# Liaison's key ring: one base64 AES-256 key per line, the active key first. Keep it secret.\n",
+        ));
+        for k in &self.keys {
+            out.push_str(&STANDARD.encode(*k.material));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Seals `plaintext` for `slot` under the active key.
+    pub fn seal(&self, slot: Slot<'_>, plaintext: &str) -> Result<String, VaultError> {
+        let key = &self.keys[0];
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = slot.associated_data(&key.id);
+        // Encryption fails only for inputs beyond 64 GiB.
+        let sealed = key
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .map_err(|_| VaultError::TooLarge)?;
+        let mut blob = Vec::with_capacity(NONCE_LEN + sealed.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        Ok(format!("{VERSION}.{}.{}", key.id, URL_SAFE_NO_PAD.encode(blob)))
+    }
+
+    /// Opens a sealed value, only in the slot it was sealed for.
+    pub fn open(&self, slot: Slot<'_>, sealed: &str) -> Result<Secret, VaultError> {
+        let (id, blob) = split(sealed)?;
+        let key = self.keys.iter().find(|k| k.id == id).ok_or_else(|| VaultError::UnknownKey(id.to_string()))?;
+        let blob = URL_SAFE_NO_PAD.decode(blob).map_err(|_| VaultError::Malformed)?;
+        if blob.len() < NONCE_LEN + TAG_LEN {
+            return Err(VaultError::Malformed);
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        let aad = slot.associated_data(id);
+        let plain = Zeroizing::new(
+            key.cipher
+                .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad })
+                .map_err(|_| VaultError::Undecryptable)?,
+        );
+        let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Undecryptable)?;
+        Ok(Secret::new(text))
+    }
+
+    /// Whether a sealed value is under a key other than the active one (rotation re-seals it).
+    pub fn needs_reseal(&self, sealed: &str) -> Result<bool, VaultError> {
+        Ok(split(sealed)?.0 != self.active_id())
+    }
+
+    /// The key id named by a sealed value.
+    pub fn key_id_of(sealed: &str) -> Result<&str, VaultError> {
+        Ok(split(sealed)?.0)
+    }
+}
+
+fn split(sealed: &str) -> Result<(&str, &str), VaultError> {
+    let mut parts = sealed.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(VERSION), Some(id), Some(blob)) if id.len() == 16 && !blob.is_empty() => Ok((id, blob)),
+        _ => Err(VaultError::Malformed),
+    }
+}
+
+/// Reads the key file, or creates it (mode 0600) with one fresh key when it does not exist.
+pub fn load_or_create_key_file(path: &Path) -> Result<KeyRing, VaultError> {
+    let err = |message: String| VaultError::KeyFile { path: path.display().to_string(), message };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            check_private(path).map_err(err)?;
+            KeyRing::parse(&text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let ring = KeyRing::generate();
+            write_key_file(path, &ring)?;
+            tracing::info!(path = %path.display(), key_id = ring.active_id(), "created a new key file");
+            Ok(ring)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+/// Replaces the key file atomically (write to a temporary file with mode 0600, then rename).
+pub fn write_key_file(path: &Path, ring: &KeyRing) -> Result<(), VaultError> {
+    use std::io::Write;
+    let err = |message: String| VaultError::KeyFile { path: path.display().to_string(), message };
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp).map_err(|e| err(e.to_string()))?;
+    file.write_all(ring.to_file_text().as_bytes()).map_err(|e| err(e.to_string()))?;
+    file.sync_all().map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+fn check_private(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(format!("is readable by other users (mode {:o}); run chmod 600 on it", mode & 0o777));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SLOT: Slot<'static> = Slot { table: "grants", column: "refresh_token", row: 7 };
+
+    #[test]
+    fn seals_and_opens_in_place() {
+        let ring = KeyRing::generate();
+        let sealed = ring.seal(SLOT, "tok-123").unwrap();
+        assert!(sealed.starts_with(&format!("v1.{}.", ring.active_id())), "{sealed}");
+        assert!(!sealed.contains("tok-123"));
+        assert_eq!(ring.open(SLOT, &sealed).unwrap().expose(), "tok-123");
+        assert_ne!(ring.seal(SLOT, "tok-123").unwrap(), sealed, "fresh nonce every time");
+    }
+
+    #[test]
+    fn a_moved_or_altered_ciphertext_does_not_open() {
+        let ring = KeyRing::generate();
+        let sealed = ring.seal(SLOT, "tok-123").unwrap();
+        for other in
+            [Slot { row: 8, ..SLOT }, Slot { column: "access_token", ..SLOT }, Slot { table: "services", ..SLOT }]
+        {
+            assert_eq!(ring.open(other, &sealed), Err(VaultError::Undecryptable), "{other:?}");
+        }
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(ring.open(SLOT, std::str::from_utf8(&tampered).unwrap()), Err(VaultError::Undecryptable));
+        assert_eq!(ring.open(SLOT, "plain text"), Err(VaultError::Malformed));
+        assert_eq!(ring.open(SLOT, "v1.0011223344556677.AAAA"), Err(VaultError::UnknownKey("0011223344556677".into())));
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_for_reading_until_retired() {
+        let old = KeyRing::generate();
+        let old_id = old.active_id().to_string();
+        let sealed = old.seal(SLOT, "s").unwrap();
+        let ring = old.with_new_active_key(Zeroizing::new([9u8; 32]));
+        assert_ne!(ring.active_id(), old_id);
+        assert!(ring.needs_reseal(&sealed).unwrap());
+        let resealed = ring.seal(SLOT, ring.open(SLOT, &sealed).unwrap().expose()).unwrap();
+        assert!(!ring.needs_reseal(&resealed).unwrap());
+        let ring = ring.retain(&[]);
+        assert_eq!(ring.key_ids().len(), 1);
+        assert!(matches!(ring.open(SLOT, &sealed), Err(VaultError::UnknownKey(id)) if id == old_id));
+        assert_eq!(ring.open(SLOT, &resealed).unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn key_text_round_trips_and_bad_keys_are_named() {
+        let ring = KeyRing::generate().with_new_active_key(Zeroizing::new([1u8; 32]));
+        let again = KeyRing::parse(&ring.to_file_text()).unwrap();
+        assert_eq!(again.key_ids(), ring.key_ids());
+        let env_form = format!("{},{}", STANDARD.encode([1u8; 32]), STANDARD.encode([2u8; 32]));
+        assert_eq!(KeyRing::parse(&env_form).unwrap().key_ids().len(), 2);
+        assert_eq!(KeyRing::parse("").unwrap_err(), VaultError::BadKey("no key".into()));
+        assert_eq!(KeyRing::parse("!!!").unwrap_err(), VaultError::BadKey("key 1 is not base64".into()));
+        assert_eq!(
+            KeyRing::parse(&STANDARD.encode([0u8; 16])).unwrap_err(),
+            VaultError::BadKey("key 1 is 16 bytes, not 32".into())
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+        let ring = KeyRing::generate();
+        assert!(!format!("{ring:?}").contains(&STANDARD.encode(*ring.keys[0].material)));
+    }
+
+    #[test]
+    fn the_key_file_is_created_private_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let ring = load_or_create_key_file(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            let again = load_or_create_key_file(&path).unwrap();
+            assert_eq!(again.key_ids(), ring.key_ids());
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = load_or_create_key_file(&path).unwrap_err().to_string();
+            assert!(e.contains("is readable by other users (mode 644)"), "{e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_secret_round_trips_only_in_its_slot(plain in ".{0,200}", row in any::<i64>(), other in any::<i64>()) {
+            let ring = KeyRing::generate();
+            let slot = Slot { table: "t", column: "c", row };
+            let sealed = ring.seal(slot, &plain).unwrap();
+            let opened = ring.open(slot, &sealed).unwrap();
+            prop_assert_eq!(opened.expose(), plain.as_str());
+            prop_assume!(other != row);
+            prop_assert_eq!(ring.open(Slot { row: other, ..slot }, &sealed), Err(VaultError::Undecryptable));
+        }
+    }
+}
