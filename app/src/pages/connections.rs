@@ -67,36 +67,44 @@ fn Signedin(viewer: Viewer) -> impl IntoView {
                 selected=tab
                 tabs=vec![("mine", "My Connections"), ("internal", "Internal Connections")]
             />
-            <section
-                id="panel-mine"
-                role="tabpanel"
-                aria-labelledby="tab-mine"
-                hidden=move || tab.get() != "mine"
-                class="panel"
-            >
-                <div class="empty">
-                    <h2>"No connections yet"</h2>
-                    <p>
-                        "Connections that you and your colleagues create appear here. Scripts call a \
-                         third-party API through a connection by naming its link name."
-                    </p>
-                </div>
-            </section>
-            <section
-                id="panel-internal"
-                role="tabpanel"
-                aria-labelledby="tab-internal"
-                hidden=move || tab.get() != "internal"
-                class="panel"
-            >
-                <div class="empty">
-                    <h2>"No internal connections"</h2>
-                    <p>
-                        "Built-in integrations create internal connections through the admin API. \
-                         They are listed here and cannot be edited or deleted."
-                    </p>
-                </div>
-            </section>
+            <EmptyPanel
+                id="mine"
+                selected=tab
+                title="No connections yet"
+                text="Connections that you and your colleagues create appear here. Scripts call a third-party API \
+                      through a connection by naming its link name."
+            />
+            <EmptyPanel
+                id="internal"
+                selected=tab
+                title="No internal connections"
+                text="Built-in integrations create internal connections through the admin API. They are listed here \
+                      and cannot be edited or deleted."
+            />
         </main>
+    }
+}
+
+/// A tab panel showing an empty state.
+#[component]
+fn EmptyPanel(
+    id: &'static str,
+    selected: RwSignal<&'static str>,
+    title: &'static str,
+    text: &'static str,
+) -> impl IntoView {
+    view! {
+        <section
+            id=format!("panel-{id}")
+            role="tabpanel"
+            aria-labelledby=format!("tab-{id}")
+            hidden=move || selected.get() != id
+            class="panel"
+        >
+            <div class="empty">
+                <h2>{title}</h2>
+                <p>{text}</p>
+            </div>
+        </section>
     }
 }
