@@ -89,6 +89,11 @@ async fn same_origin(State(state): State<AppState>, req: Request, next: Next) ->
 }
 
 async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Static files and the health check need no identity: no session lookup for them.
+    let path = req.uri().path();
+    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.ico" {
+        return next.run(req).await;
+    }
     let token = req
         .headers()
         .get_all(header::COOKIE)

@@ -14,7 +14,7 @@ pub fn ConnectionsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <main class="centered"><p>"Loading…"</p></main> }>
             {move || Suspend::new(async move {
                 match viewer.await {
-                    Ok(Some(v)) => view! { <Signedin viewer=v/> }.into_any(),
+                    Ok(Some(v)) => view! { <SignedIn viewer=v/> }.into_any(),
                     Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
                     Err(e) => view! {
                         <main class="centered"><div class="alert alert-error" role="alert">{e.message}</div></main>
@@ -26,7 +26,7 @@ pub fn ConnectionsPage() -> impl IntoView {
 }
 
 #[component]
-fn Signedin(viewer: Viewer) -> impl IntoView {
+fn SignedIn(viewer: Viewer) -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
     let tab = RwSignal::new("mine");
     let role = match viewer.role {
