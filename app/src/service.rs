@@ -20,6 +20,11 @@ macro_rules! choice {
                 }
             }
 
+            /// Every accepted spelling, for messages.
+            pub fn names() -> Vec<&'static str> {
+                vec![$($text),+]
+            }
+
             pub fn parse(s: &str) -> Option<$name> {
                 match s {
                     $($text => Some($name::$variant),)+

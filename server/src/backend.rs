@@ -2,6 +2,7 @@
 //! asking, then delegates to the store and the auth modules.
 
 use crate::auth::{password, session};
+use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::store::{orgs, sessions, users, Clock, Store};
 use app::backend::{Backend, SessionHandle, SessionStart};
@@ -15,13 +16,15 @@ pub struct ServerBackend {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub cookies: session::CookieSettings,
+    /// The predefined services in force.
+    pub catalog: Arc<Catalog>,
     /// Once a user exists the setup page closes for good; remembered to save a query per page.
     setup_done: AtomicBool,
 }
 
 impl ServerBackend {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, cookies: session::CookieSettings) -> Self {
-        Self { store, clock, cookies, setup_done: AtomicBool::new(false) }
+    pub fn new(store: Store, clock: Arc<dyn Clock>, cookies: session::CookieSettings, catalog: Arc<Catalog>) -> Self {
+        Self { store, clock, cookies, catalog, setup_done: AtomicBool::new(false) }
     }
 
     /// Whether any user exists (cached once true).

@@ -26,6 +26,8 @@ pub const SETTINGS: &[Setting] = &[
         doc: "`text` for people, `json` for log collectors." },
     Setting { key: "site_root", kind: Kind::Str, secret: false, default: "target/site",
         doc: "Directory holding the built front end (`pkg/`); cargo-leptos's LEPTOS_SITE_ROOT is honoured when this is not set." },
+    Setting { key: "catalog_file", kind: Kind::Str, secret: false, default: "(none)",
+        doc: "A TOML file of your own predefined services, in the format of server/catalog/predefined.toml. Its entries add to the shipped ones, or replace the one with the same id." },
     Setting { key: "session_ttl_hours", kind: Kind::Int, secret: false, default: "12",
         doc: "How long a sign-in lasts, in hours (1 to 720)." },
     Setting { key: "shutdown_grace_seconds", kind: Kind::Int, secret: false, default: "30",
@@ -90,6 +92,8 @@ struct Raw {
     #[serde(default)]
     site_root: Option<String>,
     #[serde(default)]
+    catalog_file: Option<String>,
+    #[serde(default)]
     session_ttl_hours: Option<i64>,
     #[serde(default)]
     shutdown_grace_seconds: Option<i64>,
@@ -113,6 +117,7 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub site_root: PathBuf,
+    pub catalog_file: Option<PathBuf>,
     pub session_ttl_hours: u32,
     pub shutdown_grace_seconds: u64,
 }
@@ -222,6 +227,7 @@ impl Config {
             log,
             log_format,
             site_root: PathBuf::from(site_root),
+            catalog_file: raw.catalog_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
             session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
             shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)? as u64,
         })

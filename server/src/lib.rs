@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod routes;
@@ -36,6 +37,10 @@ pub fn init_logging(config: &Config) {
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the grace
 /// period).
 pub async fn serve(config: Config) -> Result<()> {
+    let catalog = catalog::Catalog::load(config.catalog_file.as_deref()).map_err(|problems| {
+        crate::error::Error::Invalid(format!("the service catalogue has problems:\n  {}", problems.join("\n  ")))
+    })?;
+    tracing::info!(services = catalog.services().len(), "service catalogue loaded");
     let store = Store::open(&config).await?;
     store.migrate().await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -48,7 +53,7 @@ pub async fn serve(config: Config) -> Result<()> {
         max_age_secs: u64::from(config.session_ttl_hours) * 3600,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let backend = Arc::new(ServerBackend::new(store.clone(), clock.clone(), cookies));
+    let backend = Arc::new(ServerBackend::new(store.clone(), clock.clone(), cookies, Arc::new(catalog)));
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

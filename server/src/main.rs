@@ -30,6 +30,17 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The catalogue of predefined services.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Check the shipped catalogue and an operator's file (FILE, or the configured catalog_file).
+    Validate { file: Option<PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -74,6 +85,9 @@ fn main() -> ExitCode {
             Command::Serve => server::serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::Admin { command } => admin(&config, command).await,
+            Command::Catalog { command: CatalogCommand::Validate { file } } => {
+                validate_catalog(file.as_deref().or(config.catalog_file.as_deref()))
+            }
         }
     });
     match result {
@@ -120,6 +134,21 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
         org.as_str()
     );
     Ok(())
+}
+
+fn validate_catalog(file: Option<&std::path::Path>) -> Result<()> {
+    match server::catalog::Catalog::load(file) {
+        Ok(catalog) => {
+            let from = file.map(|f| format!(", including {}", f.display())).unwrap_or_default();
+            println!("catalogue OK: {} services{from}", catalog.services().len());
+            Ok(())
+        }
+        Err(problems) => Err(Error::Invalid(format!(
+            "the catalogue has {} problem(s):\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))),
+    }
 }
 
 fn read_password(file: Option<PathBuf>) -> Result<Password> {

@@ -106,3 +106,50 @@ async fn admin_create_adds_users_who_can_sign_in() {
         assert_eq!((me["role"].as_str(), me["org_name"].as_str()), (Some("member"), Some("Acme")));
     }
 }
+
+#[tokio::test]
+async fn catalog_validate_reports_each_problem_and_serve_refuses_a_bad_catalogue() {
+    let db = sqlite().await;
+    let (code, out, err) = run(&db, &["catalog", "validate"], &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("catalogue OK: "), "{out}");
+
+    let file = db.data_dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[service]]
+id = "intranet"
+name = "Intranet"
+auth_type = "oauth2"
+grant_type = "client_credentials"
+token_url = "http://intranet.example/token"
+api_base_urls = []
+docs_url = "https://intranet.example/docs"
+"#,
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (code, _, err) = run(&db, &["catalog", "validate", path], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("the catalogue has 2 problem(s)"), "{err}");
+    assert!(err.contains("service `intranet`: token_url: \"http://intranet.example/token\": Use https://"), "{err}");
+    assert!(err.contains("service `intranet`: api_base_urls: name at least one URL"), "{err}");
+
+    // The same file, configured, stops the server from starting.
+    let (code, _, err) = run(&db, &["serve"], &[("LIAISON_CATALOG_FILE", path), ("LIAISON_LISTEN", "127.0.0.1:0")], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("the service catalogue has problems"), "{err}");
+
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("http://", "https://")
+            .replace("[]", "[\"https://api.intranet.example\"]"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&db, &["catalog", "validate"], &[("LIAISON_CATALOG_FILE", path)], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("including {path}")), "{out}");
+}
