@@ -40,8 +40,10 @@ if ! command -v npm >/dev/null 2>&1; then
   say "installing Node.js and npm"
   apt_install nodejs npm
 fi
-if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-  say "installing end2end/ npm packages (Playwright, binaryen's wasm-opt)"
+# Before any test: the integration tests (cargo test) start oidc-provider from end2end/node_modules.
+if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ ! -f end2end/node_modules/oidc-provider/package.json ] \
+  || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+  say "installing end2end/ npm packages (Playwright, binaryen's wasm-opt, oidc-provider)"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 
