@@ -1,9 +1,15 @@
 //! The server functions. Each one is a few lines: who is asking → the Backend → the result.
 //! Every path is fixed (`/rpc/<name>`), so tests and other clients can name them.
 
+use crate::connection::{
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
+    ServiceSummary,
+};
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
+use crate::service::ServiceForm;
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -14,6 +20,21 @@ mod ssr {
 
     pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
         use_context::<Arc<dyn Backend>>().ok_or_else(AppError::internal)
+    }
+
+    /// The signed-in user, or the Unauthenticated error.
+    pub fn viewer() -> Result<crate::model::Viewer, AppError> {
+        identity().viewer.ok_or_else(AppError::unauthenticated)
+    }
+
+    /// Runs `f` with the backend and the signed-in user, and sets the HTTP status of an error.
+    pub async fn with_viewer<T, F, Fut>(f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(Arc<dyn Backend>, crate::model::Viewer) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let run = async { f(backend()?, viewer()?).await };
+        finish(run.await)
     }
 
     pub fn identity() -> RequestIdentity {
@@ -105,4 +126,93 @@ pub async fn sign_out() -> Result<(), AppError> {
         }
         .await,
     )
+}
+
+/// Every service a connection can use (Pick Your Service).
+#[server(prefix = "/rpc", endpoint = "services", input = Json)]
+pub async fn services() -> Result<Vec<ServiceSummary>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.services(&v).await }).await
+}
+
+/// A custom service, for its edit form.
+#[server(prefix = "/rpc", endpoint = "custom_service", input = Json)]
+pub async fn custom_service(id: i64) -> Result<CustomServiceView, AppError> {
+    ssr::with_viewer(|b, v| async move { b.custom_service(&v, id).await }).await
+}
+
+/// Creates a custom service (admins); returns its id.
+#[server(prefix = "/rpc", endpoint = "create_service", input = Json)]
+pub async fn create_service(form: ServiceForm) -> Result<i64, AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_service(&v, form).await }).await
+}
+
+/// Changes a custom service (admins).
+#[server(prefix = "/rpc", endpoint = "update_service", input = Json)]
+pub async fn update_service(id: i64, form: ServiceForm) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.update_service(&v, id, form).await }).await
+}
+
+/// Deletes a custom service no connection uses (admins).
+#[server(prefix = "/rpc", endpoint = "delete_service", input = Json)]
+pub async fn delete_service(id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.delete_service(&v, id).await }).await
+}
+
+/// A service form pre-filled from an issuer's OAuth metadata (RFC 8414).
+#[server(prefix = "/rpc", endpoint = "discover_service", input = Json)]
+pub async fn discover_service(issuer: String) -> Result<ServiceForm, AppError> {
+    ssr::with_viewer(|b, v| async move { b.discover_service(&v, issuer).await }).await
+}
+
+/// A page of the Connections list.
+#[server(prefix = "/rpc", endpoint = "connections", input = Json)]
+pub async fn connections(query: ConnectionQuery) -> Result<ConnectionPage, AppError> {
+    ssr::with_viewer(|b, v| async move { b.connections(&v, query).await }).await
+}
+
+/// One connection's details.
+#[server(prefix = "/rpc", endpoint = "connection", input = Json)]
+pub async fn connection(link_name: String) -> Result<ConnectionDetails, AppError> {
+    ssr::with_viewer(|b, v| async move { b.connection(&v, link_name).await }).await
+}
+
+/// Creates a connection and connects it, or says where the authorisation popup starts.
+#[server(prefix = "/rpc", endpoint = "create_connection", input = Json)]
+pub async fn create_connection(form: ConnectionForm) -> Result<(String, ConnectOutcome), AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_connection(&v, form).await }).await
+}
+
+/// Connect, Enable or Reconnect.
+#[server(prefix = "/rpc", endpoint = "connect", input = Json)]
+pub async fn connect(link_name: String, form: ConnectionForm) -> Result<ConnectOutcome, AppError> {
+    ssr::with_viewer(|b, v| async move { b.connect(&v, link_name, form).await }).await
+}
+
+/// Edit a connection's name and scopes.
+#[server(prefix = "/rpc", endpoint = "update_connection", input = Json)]
+pub async fn update_connection(link_name: String, name: String, scopes: Vec<String>) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.update_connection(&v, link_name, name, scopes).await }).await
+}
+
+/// Revoke a connection.
+#[server(prefix = "/rpc", endpoint = "revoke_connection", input = Json)]
+pub async fn revoke_connection(link_name: String) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.revoke_connection(&v, link_name).await }).await
+}
+
+/// Delete a connection.
+#[server(prefix = "/rpc", endpoint = "delete_connection", input = Json)]
+pub async fn delete_connection(link_name: String) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.delete_connection(&v, link_name).await }).await
+}
+
+/// How the authorisation with this ticket (started in this browser session) has ended.
+#[server(prefix = "/rpc", endpoint = "authorisation_status", input = Json)]
+pub async fn authorisation_status(ticket: String) -> Result<FlowStatus, AppError> {
+    let session = ssr::identity().session;
+    ssr::with_viewer(|b, v| async move {
+        let session = session.ok_or_else(AppError::unauthenticated)?;
+        b.flow_status(&v, &session, ticket).await
+    })
+    .await
 }

@@ -1,8 +1,13 @@
 //! The seam between the UI and the server (ssr only): every operation a page may ask of the server,
 //! in one trait. `server/` implements it; server functions call it and do nothing else.
 
+use crate::connection::{
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
+    ServiceSummary,
+};
 use crate::error::Result;
 use crate::model::{Password, SetupForm, Viewer};
+use crate::service::ServiceForm;
 use async_trait::async_trait;
 
 /// What the server learnt about the request before the server function ran: the signed-in user
@@ -34,4 +39,39 @@ pub trait Backend: Send + Sync + 'static {
     async fn sign_in(&self, email: &str, password: &Password) -> Result<SessionStart>;
     /// Ends the session (if any); returns the `Set-Cookie` value that clears the cookie.
     async fn sign_out(&self, session: Option<&SessionHandle>) -> Result<String>;
+
+    /// Every service a connection can use: the catalogue and the organisation's custom services.
+    async fn services(&self, viewer: &Viewer) -> Result<Vec<ServiceSummary>>;
+    /// A custom service, for its edit form.
+    async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView>;
+    /// Creates a custom service (admins); returns its id.
+    async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64>;
+    /// Changes a custom service (admins); an empty client secret keeps the stored one.
+    async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()>;
+    /// Deletes a custom service no connection uses (admins).
+    async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()>;
+    /// Pre-fills a service form from an issuer's RFC 8414 metadata.
+    async fn discover_service(&self, viewer: &Viewer, issuer: String) -> Result<ServiceForm>;
+    /// A page of the Connections list.
+    async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage>;
+    /// One connection's details.
+    async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails>;
+    /// Creates a connection and connects it (or says where the popup starts); returns its link name.
+    async fn create_connection(&self, viewer: &Viewer, form: ConnectionForm) -> Result<(String, ConnectOutcome)>;
+    /// Connect, Enable or Reconnect. For API key and Basic, the form carries the credential.
+    async fn connect(&self, viewer: &Viewer, link_name: String, form: ConnectionForm) -> Result<ConnectOutcome>;
+    /// Edit: the name and the scopes only.
+    async fn update_connection(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        name: String,
+        scopes: Vec<String>,
+    ) -> Result<()>;
+    /// Revoke: at the provider where possible, tokens erased, status Revoked.
+    async fn revoke_connection(&self, viewer: &Viewer, link_name: String) -> Result<()>;
+    /// Delete: revoked at the provider where possible, then gone with every grant.
+    async fn delete_connection(&self, viewer: &Viewer, link_name: String) -> Result<()>;
+    /// How an authorisation this browser session started has ended.
+    async fn flow_status(&self, viewer: &Viewer, session: &SessionHandle, ticket: String) -> Result<FlowStatus>;
 }

@@ -21,6 +21,21 @@ pub enum ErrorCode {
     SetupComplete,
     /// A state-changing request that did not come from Liaison's own pages.
     CrossOriginRefused,
+    /// The request clashes with the current state (e.g. a service still in use).
+    Conflict,
+    /// The provider refused or failed (token exchange, client credentials, revoke); the message
+    /// says what it answered, never a secret.
+    ProviderError,
+    /// An outbound call to a private, loopback or link-local address the operator has not allowed.
+    HostNotAllowed,
+    /// The provider did not answer in time.
+    UpstreamTimeout,
+    /// The authorisation flow is unknown, already used, expired, or from another browser session.
+    FlowInvalid,
+    /// The person declined access on the provider's page.
+    AccessDenied,
+    /// A stored secret cannot be decrypted with the keys Liaison has.
+    SecretUnreadable,
     /// The browser could not reach the server, or could not read its answer.
     Transport,
     /// Something failed on the server; the details are in its log, not here.
@@ -35,7 +50,11 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden | ErrorCode::CrossOriginRefused => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::SetupComplete => 409,
+            ErrorCode::SetupComplete | ErrorCode::Conflict => 409,
+            ErrorCode::FlowInvalid | ErrorCode::AccessDenied => 400,
+            ErrorCode::ProviderError | ErrorCode::HostNotAllowed => 502,
+            ErrorCode::UpstreamTimeout => 504,
+            ErrorCode::SecretUnreadable => 500,
             ErrorCode::Transport => 502,
             ErrorCode::Internal => 500,
         }

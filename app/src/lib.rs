@@ -5,6 +5,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
+pub mod connection;
 pub mod error;
 pub mod model;
 pub mod pages;

@@ -3,11 +3,21 @@
 
 use crate::auth::{password, session};
 use crate::catalog::Catalog;
+use crate::connections::Actor;
 use crate::error::Error;
+use crate::outbound::Outbound;
+use crate::services::OperatorClients;
 use crate::store::{orgs, sessions, users, Clock, Store};
+use crate::vault::KeyRing;
 use app::backend::{Backend, SessionHandle, SessionStart};
+use app::connection::{
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
+    ServiceSummary,
+};
 use app::error::{AppError, ErrorCode, Result};
+use app::model::Viewer;
 use app::model::{EmailAddress, Password, Role, SetupForm};
+use app::service::ServiceForm;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,13 +28,51 @@ pub struct ServerBackend {
     pub cookies: session::CookieSettings,
     /// The predefined services in force.
     pub catalog: Arc<Catalog>,
+    /// The OAuth clients the operator configured for predefined services.
+    pub clients: OperatorClients,
+    /// Seals and opens every secret at rest.
+    pub vault: Arc<KeyRing>,
+    /// The client for calls to providers (SSRF guard, no redirects, limits).
+    pub outbound: Outbound,
+    /// Liaison's public URL, ending in `/` (callback URLs are built from it).
+    pub public_url: String,
+    /// Plain-http service URLs are accepted (operator setting).
+    pub allow_http: bool,
+    /// SHA-256 of the admin API token, when the admin API is on.
+    pub admin_token_hash: Option<String>,
     /// Once a user exists the setup page closes for good; remembered to save a query per page.
     setup_done: AtomicBool,
 }
 
+/// What a `ServerBackend` is made of, besides the store.
+pub struct Parts {
+    pub clock: Arc<dyn Clock>,
+    pub cookies: session::CookieSettings,
+    pub catalog: Arc<Catalog>,
+    pub clients: OperatorClients,
+    pub vault: Arc<KeyRing>,
+    pub outbound: Outbound,
+    pub public_url: String,
+    pub allow_http: bool,
+    pub admin_token: Option<String>,
+}
+
 impl ServerBackend {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, cookies: session::CookieSettings, catalog: Arc<Catalog>) -> Self {
-        Self { store, clock, cookies, catalog, setup_done: AtomicBool::new(false) }
+    pub fn new(store: Store, p: Parts) -> Self {
+        let public_url = if p.public_url.ends_with('/') { p.public_url } else { format!("{}/", p.public_url) };
+        Self {
+            store,
+            clock: p.clock,
+            cookies: p.cookies,
+            catalog: p.catalog,
+            clients: p.clients,
+            vault: p.vault,
+            outbound: p.outbound,
+            public_url,
+            allow_http: p.allow_http,
+            admin_token_hash: p.admin_token.as_deref().map(session::token_hash),
+            setup_done: AtomicBool::new(false),
+        }
     }
 
     /// Whether any user exists (cached once true).
@@ -123,5 +171,68 @@ impl Backend for ServerBackend {
             sessions::delete(&self.store.pool, hash).await?;
         }
         Ok(self.cookies.clear())
+    }
+
+    async fn services(&self, viewer: &Viewer) -> Result<Vec<ServiceSummary>> {
+        Ok(self.service_summaries(viewer).await?)
+    }
+
+    async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView> {
+        Ok(ServerBackend::custom_service(self, viewer, id).await?)
+    }
+
+    async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64> {
+        Ok(ServerBackend::create_service(self, viewer, &form).await?)
+    }
+
+    async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()> {
+        Ok(ServerBackend::update_service(self, viewer, id, &form).await?)
+    }
+
+    async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        Ok(ServerBackend::delete_service(self, viewer, id).await?)
+    }
+
+    async fn discover_service(&self, viewer: &Viewer, issuer: String) -> Result<ServiceForm> {
+        crate::services::require_admin(viewer)?;
+        Ok(crate::oauth::discovery::discover(&self.outbound, &issuer, self.allow_http).await?)
+    }
+
+    async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage> {
+        Ok(self.list_connections(viewer, &query).await?)
+    }
+
+    async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails> {
+        Ok(self.connection_details(viewer, &link_name).await?)
+    }
+
+    async fn create_connection(&self, viewer: &Viewer, form: ConnectionForm) -> Result<(String, ConnectOutcome)> {
+        Ok(ServerBackend::create_connection(self, &Actor::from(viewer), &form, false).await?)
+    }
+
+    async fn connect(&self, viewer: &Viewer, link_name: String, form: ConnectionForm) -> Result<ConnectOutcome> {
+        Ok(ServerBackend::connect(self, viewer, &link_name, &form).await?)
+    }
+
+    async fn update_connection(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        name: String,
+        scopes: Vec<String>,
+    ) -> Result<()> {
+        Ok(ServerBackend::update_connection(self, viewer, &link_name, &name, &scopes).await?)
+    }
+
+    async fn revoke_connection(&self, viewer: &Viewer, link_name: String) -> Result<()> {
+        Ok(ServerBackend::revoke_connection(self, viewer, &link_name).await?)
+    }
+
+    async fn delete_connection(&self, viewer: &Viewer, link_name: String) -> Result<()> {
+        Ok(self.delete_connection_as(viewer, &link_name).await?)
+    }
+
+    async fn flow_status(&self, viewer: &Viewer, session: &SessionHandle, ticket: String) -> Result<FlowStatus> {
+        Ok(ServerBackend::flow_status(self, viewer, &session.0, &ticket).await?)
     }
 }

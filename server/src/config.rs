@@ -32,12 +32,27 @@ pub const SETTINGS: &[Setting] = &[
         doc: "How long a sign-in lasts, in hours (1 to 720)." },
     Setting { key: "shutdown_grace_seconds", kind: Kind::Int, secret: false, default: "30",
         doc: "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish." },
+    Setting { key: "master_key", kind: Kind::Str, secret: true, default: "(the key file)",
+        doc: "The vault's keys: base64 AES-256 keys separated by commas, the active one first. When set, the key file is not used. Add a new key in front and run `liaison keys rotate` to rotate." },
+    Setting { key: "key_file", kind: Kind::Str, secret: false, default: "<data_dir>/master.key",
+        doc: "The vault's key file (one base64 key per line, active first), created with mode 0600 on first run when master_key is not set. `liaison keys rotate` manages it." },
+    Setting { key: "oauth_clients_file", kind: Kind::Str, secret: false, default: "(none)",
+        doc: "A TOML file with the OAuth clients you registered for predefined services: a table per catalogue id with `client_id` and `client_secret`. Services without one ask for a client on the connection form." },
+    Setting { key: "admin_token", kind: Kind::Str, secret: true, default: "(admin API off)",
+        doc: "The bearer token of the admin API (`/api/admin/v1/…`, internal connections); at least 32 characters. The admin API is off while it is not set." },
+    Setting { key: "allow_http_urls", kind: Kind::Bool, secret: false, default: "false",
+        doc: "Accept plain http:// URLs for services (for test providers; never for real ones)." },
+    Setting { key: "allow_private_network", kind: Kind::Bool, secret: false, default: "false",
+        doc: "Let outbound calls (token, revoke, API) reach loopback, private and link-local addresses. Off by default: it is the guard against server-side request forgery." },
+    Setting { key: "outbound_timeout_seconds", kind: Kind::Int, secret: false, default: "20",
+        doc: "Time limit of each call Liaison makes to a provider (1 to 300)." },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Str,
     Int,
+    Bool,
 }
 
 #[derive(Debug)]
@@ -97,6 +112,20 @@ struct Raw {
     session_ttl_hours: Option<i64>,
     #[serde(default)]
     shutdown_grace_seconds: Option<i64>,
+    #[serde(default)]
+    master_key: Option<String>,
+    #[serde(default)]
+    key_file: Option<String>,
+    #[serde(default)]
+    oauth_clients_file: Option<String>,
+    #[serde(default)]
+    admin_token: Option<String>,
+    #[serde(default)]
+    allow_http_urls: Option<bool>,
+    #[serde(default)]
+    allow_private_network: Option<bool>,
+    #[serde(default)]
+    outbound_timeout_seconds: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +149,15 @@ pub struct Config {
     pub catalog_file: Option<PathBuf>,
     pub session_ttl_hours: u32,
     pub shutdown_grace_seconds: u64,
+    /// The vault's keys, when given directly (never printed).
+    pub master_key: Option<String>,
+    pub key_file: PathBuf,
+    pub oauth_clients_file: Option<PathBuf>,
+    /// Never printed.
+    pub admin_token: Option<String>,
+    pub allow_http_urls: bool,
+    pub allow_private_network: bool,
+    pub outbound_timeout_seconds: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -133,6 +171,11 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
             .field("session_ttl_hours", &self.session_ttl_hours)
+            .field("master_key", &self.master_key.as_ref().map(|_| "[set]"))
+            .field("key_file", &self.key_file)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[set]"))
+            .field("allow_http_urls", &self.allow_http_urls)
+            .field("allow_private_network", &self.allow_private_network)
             .finish_non_exhaustive()
     }
 }
@@ -218,10 +261,20 @@ impl Config {
         };
         let site_root =
             raw.site_root.or_else(|| lookup(env, "LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
+        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "data".into()));
+        let admin_token = raw.admin_token.filter(|t| !t.trim().is_empty());
+        if admin_token.as_ref().is_some_and(|t| t.trim().chars().count() < 32) {
+            return Err(bad("admin_token", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
+        }
         Ok(Config {
             listen,
             public_url,
-            data_dir: PathBuf::from(raw.data_dir.unwrap_or_else(|| "data".into())),
+            key_file: raw
+                .key_file
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("master.key")),
+            data_dir,
             database_url,
             db_max_connections: in_range("db_max_connections", raw.db_max_connections, 8, 1, 1000)? as u32,
             log,
@@ -230,6 +283,13 @@ impl Config {
             catalog_file: raw.catalog_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
             session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
             shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)? as u64,
+            master_key: raw.master_key.filter(|s| !s.trim().is_empty()),
+            oauth_clients_file: raw.oauth_clients_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
+            admin_token: admin_token.map(|t| t.trim().to_string()),
+            allow_http_urls: raw.allow_http_urls.unwrap_or(false),
+            allow_private_network: raw.allow_private_network.unwrap_or(false),
+            outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
+                as u64,
         })
     }
 
@@ -292,6 +352,17 @@ fn apply_env(env: &[(String, String)], table: &mut toml::Table, origins: &mut Or
                 origin: origin.clone(),
                 message: format!("`{value}` is not a whole number"),
             })?),
+            Kind::Bool => toml::Value::Boolean(match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" | "" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: key.key.into(),
+                        origin,
+                        message: format!("`{value}` is neither true nor false"),
+                    })
+                }
+            }),
         };
         origins.insert(key.key.into(), origin);
         table.insert(key.key.into(), parsed);
@@ -369,6 +440,13 @@ mod tests {
         assert!(e.contains("0 is outside 1..=720"), "{e}");
         let e = Config::load_from(None, &env(&[("LIAISON_LOG_FORMAT", "xml")])).unwrap_err().to_string();
         assert!(e.contains("`xml` is neither `text` nor `json`"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_ALLOW_HTTP_URLS", "maybe")])).unwrap_err().to_string();
+        assert!(e.contains("`maybe` is neither true nor false"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_ADMIN_TOKEN", "short")])).unwrap_err().to_string();
+        assert!(e.contains("at least 32 characters") && !e.contains("short"), "{e}");
+        let c = Config::load_from(None, &env(&[("LIAISON_ALLOW_PRIVATE_NETWORK", "true")])).unwrap();
+        assert!(c.allow_private_network && !c.allow_http_urls);
+        assert_eq!(c.key_file, PathBuf::from("data/master.key"));
         for (url, msg) in [
             ("ftp://x.example", "must start with https://"),
             ("https://u:p@x.example", "must not contain a user name or password"),

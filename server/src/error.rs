@@ -19,11 +19,27 @@ pub enum Error {
     SetupComplete,
     #[error("{0}")]
     Invalid(String),
+    /// A form field the user must correct.
+    #[error("{field}: {message}")]
+    Field { field: &'static str, message: String },
+    /// Something the user asked for, refused with a stable code and a sentence they can act on.
+    #[error("{0}")]
+    App(AppError),
+    #[error("the service is still used by connections")]
+    InUse,
+    #[error("vault: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     #[error("a background task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<AppError> for Error {
+    fn from(e: AppError) -> Self {
+        Error::App(e)
+    }
+}
 
 impl From<Error> for AppError {
     fn from(e: Error) -> Self {
@@ -36,6 +52,21 @@ impl From<Error> for AppError {
                 AppError::new(ErrorCode::SetupComplete, "Liaison is already set up. Sign in instead.")
             }
             Error::Invalid(message) => AppError::new(ErrorCode::Validation, message),
+            Error::Field { field, message } => {
+                AppError::validation(vec![app::error::FieldError { field: field.into(), message }])
+            }
+            Error::App(e) => e,
+            Error::InUse => AppError::new(
+                ErrorCode::Conflict,
+                "Connections still use this service. Delete those connections first, then the service.",
+            ),
+            Error::Vault(e @ (crate::vault::VaultError::UnknownKey(_) | crate::vault::VaultError::Undecryptable)) => {
+                tracing::error!(error = %e, "a stored secret cannot be opened");
+                AppError::new(
+                    ErrorCode::SecretUnreadable,
+                    "A stored secret of this connection cannot be decrypted with Liaison's current keys. Ask your administrator to restore the key it was sealed with, or reconnect.",
+                )
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 AppError::internal()

@@ -1,12 +1,18 @@
 //! Liaison's server: storage, sessions, configuration and the HTTP surface. The `liaison` binary
 //! (main.rs) is a thin command line over this library.
 
+pub mod admin;
 pub mod auth;
 pub mod backend;
 pub mod catalog;
 pub mod config;
+pub mod connections;
 pub mod error;
+pub mod keys;
+pub mod oauth;
+pub mod outbound;
 pub mod routes;
+pub mod services;
 pub mod store;
 pub mod vault;
 
@@ -53,7 +59,25 @@ pub async fn serve(config: Config) -> Result<()> {
         max_age_secs: u64::from(config.session_ttl_hours) * 3600,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let backend = Arc::new(ServerBackend::new(store.clone(), clock.clone(), cookies, Arc::new(catalog)));
+    let vault = keys::load_ring(&config)?;
+    tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
+    let clients = services::OperatorClients::load(config.oauth_clients_file.as_deref(), &catalog)?;
+    let outbound = outbound::Outbound::new(outbound_config(&config))
+        .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
+    let backend = Arc::new(ServerBackend::new(
+        store.clone(),
+        backend::Parts {
+            clock: clock.clone(),
+            cookies,
+            catalog: Arc::new(catalog),
+            clients,
+            vault: Arc::new(vault),
+            outbound,
+            public_url: public_url.to_string(),
+            allow_http: config.allow_http_urls,
+            admin_token: config.admin_token.clone(),
+        },
+    ));
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())
@@ -93,6 +117,15 @@ pub async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
+/// The outbound client's settings from the configuration.
+pub fn outbound_config(config: &Config) -> outbound::OutboundConfig {
+    outbound::OutboundConfig {
+        allow_private: config.allow_private_network,
+        timeout: Duration::from_secs(config.outbound_timeout_seconds),
+        max_response_bytes: 1024 * 1024,
+    }
+}
+
 fn spawn_session_sweeper(store: Store, clock: Arc<dyn Clock>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(3600));
@@ -102,6 +135,9 @@ fn spawn_session_sweeper(store: Store, clock: Arc<dyn Clock>) {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+            if let Err(e) = store::flows::purge(&store.pool, clock.now_ms()).await {
+                tracing::warn!(error = %e, "could not remove old authorisation flows");
             }
         }
     });

@@ -1,4 +1,5 @@
-//! The `liaison` command line: `serve` (the default), `migrate`, `admin create`.
+//! The `liaison` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`,
+//! `catalog validate`.
 
 use app::model::{check_new_password, DisplayName, EmailAddress, Password, Role};
 use clap::{Parser, Subcommand};
@@ -30,11 +31,23 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The vault's keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// The catalogue of predefined services.
     Catalog {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-seal every secret under a new key and retire the old one. With the key file, a new key
+    /// is made; with master_key, put the new key first, restart, then run this. Resumable.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +98,7 @@ fn main() -> ExitCode {
             Command::Serve => server::serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::Admin { command } => admin(&config, command).await,
+            Command::Keys { command: KeysCommand::Rotate } => rotate_keys(&config).await,
             Command::Catalog { command: CatalogCommand::Validate { file } } => {
                 validate_catalog(file.as_deref().or(config.catalog_file.as_deref()))
             }
@@ -133,6 +147,28 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
         email.as_str(),
         org.as_str()
     );
+    Ok(())
+}
+
+async fn rotate_keys(config: &Config) -> Result<()> {
+    let store = Store::open(config).await?;
+    store.migrate().await?;
+    let r = server::keys::rotate(config, &store, SystemClock.now_ms()).await?;
+    println!("active key {}: {} secret(s) re-sealed", r.active, r.resealed);
+    if r.unreadable > 0 {
+        return Err(Error::Invalid(format!(
+            "{} secret(s) could not be opened with the keys given, so no key was retired; restore the missing key and run this again",
+            r.unreadable
+        )));
+    }
+    if r.retired.is_empty() {
+        println!("no old key left to retire");
+    } else if config.master_key.is_some() {
+        println!("no secret uses key(s) {} any more: remove them from master_key", r.retired.join(", "));
+    } else {
+        println!("retired key(s) {} from {}", r.retired.join(", "), config.key_file.display());
+    }
+    println!("restart running Liaison servers so they read the new key");
     Ok(())
 }
 

@@ -42,6 +42,9 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/oauth/start/{link_name}", get(crate::oauth::http::start))
+        .route("/oauth/callback/{key}", get(crate::oauth::http::callback))
+        .merge(crate::admin::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard_pages))
@@ -78,7 +81,11 @@ fn error_response(e: AppError) -> Response {
 }
 
 async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if csrf::is_same_origin(req.method(), req.headers(), &state.public_origin, state.trust_host) {
+    // The API authenticates by bearer token, never by cookie: a forged cross-site request there
+    // carries no credential.
+    if req.uri().path().starts_with("/api/")
+        || csrf::is_same_origin(req.method(), req.headers(), &state.public_origin, state.trust_host)
+    {
         return next.run(req).await;
     }
     tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");

@@ -87,44 +87,23 @@ struct RawScope {
     display: String,
 }
 
-/// A scope and the words a person sees for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scope {
-    pub name: String,
-    pub display: String,
-}
+pub use app::service::Scope;
+use app::service::ServiceSpec;
 
-/// One checked catalogue entry.
+/// One checked catalogue entry: its id, its documentation and its spec (reachable directly
+/// through `Deref`, e.g. `entry.token_url`).
 #[derive(Debug, Clone)]
 pub struct PredefinedService {
     pub id: String,
-    pub name: String,
-    pub auth_type: AuthType,
-    pub grant_type: Option<GrantType>,
-    pub authorize_url: Option<ServiceUrl>,
-    pub token_url: Option<ServiceUrl>,
-    /// Defaults to the token URL.
-    pub refresh_url: Option<ServiceUrl>,
-    pub revoke_url: Option<ServiceUrl>,
-    pub api_base_urls: Vec<ServiceUrl>,
-    pub scope_delimiter: ScopeDelimiter,
-    pub pkce: bool,
-    pub client_auth: ClientAuth,
-    pub token_request: TokenRequest,
-    pub param_type: ParamType,
-    /// For header credentials: the header (default `Authorization`) and the prefix before the
-    /// token (default `Bearer`).
-    pub header_name: String,
-    pub header_prefix: String,
-    /// For query credentials: the parameter name.
-    pub query_param: Option<String>,
-    /// A dotted path to the access token in the token response (default `access_token`).
-    pub token_path: Vec<String>,
-    pub error_in_200: bool,
     pub docs_url: ServiceUrl,
-    pub extra_authorize_params: BTreeMap<String, String>,
-    pub extra_token_params: BTreeMap<String, String>,
-    pub scopes: Vec<Scope>,
+    pub spec: ServiceSpec,
+}
+
+impl std::ops::Deref for PredefinedService {
+    type Target = ServiceSpec;
+    fn deref(&self) -> &ServiceSpec {
+        &self.spec
+    }
 }
 
 /// The catalogue in force: shipped entries, then the operator's.
@@ -300,21 +279,7 @@ impl Check {
                 if !is_token(key) {
                     self.fail(field, format!("{key:?} is not a plain parameter name"));
                 }
-                if matches!(
-                    key.as_str(),
-                    "client_id"
-                        | "client_secret"
-                        | "redirect_uri"
-                        | "state"
-                        | "code_challenge"
-                        | "code_challenge_method"
-                        | "scope"
-                        | "response_type"
-                        | "code"
-                        | "grant_type"
-                        | "code_verifier"
-                        | "refresh_token"
-                ) {
+                if app::service::RESERVED_PARAMS.contains(&key.as_str()) {
                     self.fail(field, format!("{key:?} is set by Liaison itself"));
                 }
             }
@@ -334,28 +299,30 @@ impl Check {
 
         Some(PredefinedService {
             id: raw.id,
-            name: raw.name,
-            auth_type: auth_type?,
-            grant_type,
-            authorize_url: authorize_url?,
-            token_url: token_url?,
-            refresh_url: refresh_url?,
-            revoke_url: revoke_url?,
-            api_base_urls,
-            scope_delimiter: scope_delimiter?,
-            pkce: raw.pkce,
-            client_auth: client_auth?,
-            token_request: token_request?,
-            param_type: param_type?,
-            header_name: raw.header_name.unwrap_or_else(|| "Authorization".into()),
-            header_prefix: raw.header_prefix.unwrap_or_else(|| "Bearer".into()),
-            query_param: raw.query_param,
-            token_path,
-            error_in_200: raw.error_in_200,
             docs_url: docs_url?,
-            extra_authorize_params: raw.extra_authorize_params,
-            extra_token_params: raw.extra_token_params,
-            scopes: raw.scopes.into_iter().map(|s| Scope { name: s.name, display: s.display }).collect(),
+            spec: ServiceSpec {
+                name: raw.name,
+                auth_type: auth_type?,
+                grant_type,
+                authorize_url: authorize_url?,
+                token_url: token_url?,
+                refresh_url: refresh_url?,
+                revoke_url: revoke_url?,
+                api_base_urls,
+                scope_delimiter: scope_delimiter?,
+                pkce: raw.pkce,
+                client_auth: client_auth?,
+                token_request: token_request?,
+                param_type: param_type?,
+                header_name: raw.header_name.unwrap_or_else(|| "Authorization".into()),
+                header_prefix: raw.header_prefix.unwrap_or_else(|| "Bearer".into()),
+                query_param: raw.query_param,
+                token_path,
+                error_in_200: raw.error_in_200,
+                extra_authorize_params: raw.extra_authorize_params,
+                extra_token_params: raw.extra_token_params,
+                scopes: raw.scopes.into_iter().map(|s| Scope { name: s.name, display: s.display }).collect(),
+            },
         })
         .filter(|_| self.problems.is_empty())
     }
@@ -363,7 +330,7 @@ impl Check {
 
 /// A plain name: letters, digits, `-` and `_`.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    app::service::is_plain_name(s)
 }
 
 #[cfg(test)]

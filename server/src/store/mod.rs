@@ -3,7 +3,12 @@
 //! times); each table family has a module of small functions that take an executor and, where rows
 //! belong to an organisation, the organisation, so no query can forget the tenant.
 
+pub mod audit;
+pub mod connections;
+pub mod flows;
 pub mod orgs;
+pub mod secrets;
+pub mod services;
 pub mod sessions;
 pub mod users;
 
@@ -83,7 +88,7 @@ impl Store {
     }
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.exists() {
         return Ok(());
     }

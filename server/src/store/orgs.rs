@@ -35,6 +35,11 @@ pub async fn create<'e>(db: impl Executor<'e, Database = Any>, name: &str, now: 
     Ok(id)
 }
 
+pub async fn exists<'e>(db: impl Executor<'e, Database = Any>, id: i64) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE id = $1").bind(id).fetch_one(db).await?;
+    Ok(n > 0)
+}
+
 pub async fn id_by_name<'e>(db: impl Executor<'e, Database = Any>, name: &str) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1").bind(name).fetch_optional(db).await?)
 }

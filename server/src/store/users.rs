@@ -53,6 +53,16 @@ pub async fn credentials_by_email<'e>(
     Ok(row.map(|r| Credentials { id: r.get("id"), org_id: r.get("org_id"), password_hash: r.get("password_hash") }))
 }
 
+/// How a user is shown in lists and the audit log: their email address ("a former user" if gone).
+pub async fn name_of<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<String> {
+    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(db)
+        .await?;
+    Ok(email.unwrap_or_else(|| "a former user".into()))
+}
+
 pub fn role_from_db(s: &str) -> Result<Role> {
     Role::parse(s).ok_or_else(|| Error::Invalid(format!("unknown role {s:?} in the database")))
 }

@@ -189,6 +189,30 @@ impl Client {
         self.send(req).await
     }
 
+    /// Calls a server function with a JSON body, as the hydrated page does for structured forms.
+    pub async fn call(&self, name: &str, body: serde_json::Value) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/rpc/{name}", self.base))
+            .header("origin", self.base.as_str())
+            .header("sec-fetch-site", "same-origin")
+            .json(&body);
+        self.send(req).await
+    }
+
+    /// A page load from Liaison's own page (as `window.open` does).
+    pub async fn open(&self, path: &str) -> Reply {
+        self.send(self.http.get(format!("{}{path}", self.base)).header("sec-fetch-site", "same-origin")).await
+    }
+
+    pub async fn send_get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(req).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }

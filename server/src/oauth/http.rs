@@ -1,0 +1,104 @@
+//! The two browser-facing OAuth routes: `/oauth/start/{link}` (opened in the popup) and
+//! `/oauth/callback/{service key}` (where the provider sends the browser back), which answers
+//! with a small page that tells the opener the result (postMessage to Liaison's own origin only)
+//! and closes itself. Without an opener it links back to the Connections page.
+
+use crate::oauth::flow::CallbackQuery;
+use crate::routes::AppState;
+use app::backend::RequestIdentity;
+use app::connection::FlowStatus;
+use app::error::AppError;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StartQuery {
+    pub ticket: Option<String>,
+}
+
+/// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
+/// bar), never from another site.
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(identity): Extension<RequestIdentity>,
+    Path(link_name): Path<String>,
+    Query(q): Query<StartQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    if !matches!(site, "same-origin" | "none") {
+        return page(
+            StatusCode::FORBIDDEN,
+            &state,
+            &failed(&link_name, "flow_invalid", "An authorisation can only be started from Liaison's own pages."),
+        );
+    }
+    let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
+        return Redirect::to("/login").into_response();
+    };
+    match state.backend.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref()).await {
+        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
+            .into_response(),
+        Err(e) => {
+            let e: AppError = e.into();
+            page(
+                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                &state,
+                &failed(&link_name, crate::oauth::flow::code_name(e.code), &e.message),
+            )
+        }
+    }
+}
+
+fn failed(link: &str, code: &str, message: &str) -> FlowStatus {
+    FlowStatus::Failed { link_name: link.into(), code: code.into(), message: message.into() }
+}
+
+pub async fn callback(
+    State(state): State<AppState>,
+    Extension(identity): Extension<RequestIdentity>,
+    Path(key): Path<String>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let session = identity.session.as_ref().map(|s| s.0.as_str());
+    match state.backend.finish_flow(&key, &q, session).await {
+        Ok(status @ FlowStatus::Connected { .. }) => page(StatusCode::OK, &state, &status),
+        Ok(status) => page(StatusCode::BAD_REQUEST, &state, &status),
+        Err(e) => {
+            let e: AppError = e.into();
+            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            page(status, &state, &failed("", crate::oauth::flow::code_name(e.code), &e.message))
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The page in the popup. The message goes to the opener only if it is Liaison's own origin.
+fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
+    let (title, text) = match result {
+        FlowStatus::Connected { .. } => ("Connected", "Access was granted. This window closes by itself.".to_string()),
+        FlowStatus::Failed { message, .. } => ("Not connected", message.clone()),
+        FlowStatus::Pending => ("Waiting", "The authorisation is still in progress.".to_string()),
+    };
+    let message = serde_json::json!({ "type": "liaison:oauth", "result": result }).to_string();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Liaison</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body><main><h1>{title}</h1><p id=\"result\" data-result=\"{data}\">{text}</p>\
+         <p><a href=\"{home}\">Back to Connections</a></p></main>\
+         <script>(function(){{var m={message};var o=window.opener;\
+         if(o){{try{{o.postMessage(m,{origin});}}catch(e){{}}\
+         if(m.result.state===\"connected\"){{window.close();}}}}}})();</script></body></html>",
+        data = escape(&serde_json::to_string(result).unwrap_or_default()),
+        text = escape(&text),
+        home = app::api::HOME,
+        message = message.replace('<', "\\u003c"),
+        origin = serde_json::Value::String(state.public_origin.clone()),
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}

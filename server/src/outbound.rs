@@ -1,0 +1,251 @@
+//! The outbound HTTP client for everything Liaison sends to third parties (token and revoke
+//! endpoints, later the API proxy). It promises: no redirect is ever followed (a 3xx comes back as
+//! a response), every call has a total and a connect time limit, a response body larger than the
+//! limit is refused, only http and https are spoken, and — unless the operator allows private
+//! addresses — no connection is made to a loopback, private, link-local or otherwise internal
+//! address, whether the URL names it literally or a DNS name resolves to it.
+
+use bytes::{Bytes, BytesMut};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::error::Error as StdError;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How outbound calls are limited.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Allow loopback, private and other internal destinations (tests, on-premises providers).
+    pub allow_private: bool,
+    /// The whole call, from connecting to the last byte of the body.
+    pub timeout: Duration,
+    /// The largest response body accepted.
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        Self { allow_private: false, timeout: Duration::from_secs(30), max_response_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+/// The longest a TCP (and TLS) connect may take, whatever the total time limit.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A response, read in full (within the size limit).
+#[derive(Debug)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why an outbound call failed. The texts name at most the host, never a path, query or secret.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OutboundError {
+    #[error(
+        "{host} is a loopback, private, link-local or otherwise internal address, and calls to such \
+         addresses are refused; use a public address, or ask the operator to allow private addresses"
+    )]
+    HostNotAllowed { host: String },
+    #[error("the remote server did not answer in time; try again later, or ask the operator to raise the time limit")]
+    Timeout,
+    #[error(
+        "the remote server's answer is larger than the limit of {limit} bytes; ask the operator to raise \
+         the response size limit"
+    )]
+    TooLarge { limit: usize },
+    #[error("{0}")]
+    Connect(String),
+    #[error("{0}")]
+    InvalidUrl(String),
+}
+
+/// The outbound client: cheap to clone, one connection pool behind every clone.
+#[derive(Clone)]
+pub struct Outbound {
+    client: reqwest::Client,
+    cfg: Arc<OutboundConfig>,
+}
+
+impl Outbound {
+    pub fn new(cfg: OutboundConfig) -> Result<Outbound, OutboundError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(MAX_CONNECT_TIMEOUT))
+            // A proxy would resolve names itself, around the guard below.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private: cfg.allow_private }))
+            .user_agent(concat!("Liaison/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OutboundError::Connect(format!("the outbound HTTP client could not be set up: {e}")))?;
+        Ok(Outbound { client, cfg: Arc::new(cfg) })
+    }
+
+    /// The client, to build requests with; send them with [`Outbound::execute`], never directly.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn config(&self) -> &OutboundConfig {
+        &self.cfg
+    }
+
+    /// Sends a request under the rules of this module and reads the whole body.
+    pub async fn execute(&self, req: reqwest::Request) -> Result<OutboundResponse, OutboundError> {
+        let host = check_url(req.url(), self.cfg.allow_private)?;
+        let limit = self.cfg.max_response_bytes;
+        let mut resp = self.client.execute(req).await.map_err(|e| map_error(e, &host))?;
+        if resp.content_length().is_some_and(|len| len > limit as u64) {
+            return Err(OutboundError::TooLarge { limit });
+        }
+        let status = resp.status().as_u16();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut body = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| map_error(e, &host))? {
+            if body.len() + chunk.len() > limit {
+                return Err(OutboundError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(OutboundResponse { status, headers, body: body.freeze() })
+    }
+}
+
+/// Checks scheme and host before anything is sent; returns the host for messages.
+fn check_url(url: &url::Url, allow_private: bool) -> Result<String, OutboundError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(OutboundError::InvalidUrl(format!(
+            "the URL scheme \"{}\" is not allowed for outbound calls; use https (or http)",
+            url.scheme()
+        )));
+    }
+    let ip = match url.host() {
+        None => return Err(OutboundError::InvalidUrl("the URL has no host; use an absolute https URL".into())),
+        Some(url::Host::Domain(d)) => return Ok(d.to_string()),
+        // The URL parser already turned decimal, octal and hex IPv4 forms into an address.
+        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+    };
+    if !allow_private && is_forbidden_ip(ip) {
+        return Err(OutboundError::HostNotAllowed { host: ip.to_string() });
+    }
+    Ok(ip.to_string())
+}
+
+/// Turns a reqwest error into one of ours without its URL (which may carry a query string).
+fn map_error(err: reqwest::Error, host: &str) -> OutboundError {
+    let err = err.without_url();
+    let mut source: Option<&(dyn StdError + 'static)> = err.source();
+    let mut innermost = None;
+    while let Some(e) = source {
+        if let Some(refused) = e.downcast_ref::<Refused>() {
+            return OutboundError::HostNotAllowed { host: refused.host.clone() };
+        }
+        innermost = Some(e);
+        source = e.source();
+    }
+    if err.is_timeout() {
+        return OutboundError::Timeout;
+    }
+    if err.is_builder() {
+        return OutboundError::InvalidUrl("the request could not be built from its URL and headers".into());
+    }
+    let cause = innermost.map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
+    if err.is_connect() {
+        OutboundError::Connect(format!(
+            "could not connect to {host} ({cause}); check the URL and that the service is up"
+        ))
+    } else {
+        OutboundError::Connect(format!(
+            "the exchange with {host} failed ({cause}); try again later, and check the URL if it persists"
+        ))
+    }
+}
+
+/// A DNS name whose every address is forbidden.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves only to internal addresses")]
+struct Refused {
+    host: String,
+}
+
+/// Resolves with tokio and drops forbidden addresses, refusing a name that has only those.
+struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept: Vec<SocketAddr> =
+                found.iter().copied().filter(|a| allow_private || !is_forbidden_ip(a.ip())).collect();
+            if kept.is_empty() && !found.is_empty() {
+                return Err(Box::new(Refused { host }) as Box<dyn StdError + Send + Sync>);
+            }
+            Ok(Box::new(kept.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The destination policy: true for every address an outbound call must not reach unless private
+/// addresses are allowed — anything that is not plainly a public unicast address.
+pub fn is_forbidden_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_forbidden_v4(v4),
+        IpAddr::V6(v6) => is_forbidden_v6(v6),
+    }
+}
+
+fn is_forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    a == 0                                     // "this network", incl. 0.0.0.0
+        || a == 10                             // RFC 1918
+        || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64/10
+        || a == 127                            // loopback
+        || (a == 169 && b == 254)              // link-local
+        || (a == 172 && (16..32).contains(&b)) // RFC 1918
+        || (a == 192 && b == 0 && c == 0)      // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2)      // TEST-NET-1
+        || (a == 192 && b == 88 && c == 99)    // 6to4 relay anycast
+        || (a == 192 && b == 168)              // RFC 1918
+        || (a == 198 && (b == 18 || b == 19))  // benchmarking
+        || (a == 198 && b == 51 && c == 100)   // TEST-NET-2
+        || (a == 203 && b == 0 && c == 113)    // TEST-NET-3
+        || a >= 224 // multicast 224/4, reserved 240/4, broadcast
+}
+
+fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let o = ip.octets();
+    let embedded = |bytes: [u8; 4]| is_forbidden_v4(Ipv4Addr::from(bytes));
+    if s[..6] == [0, 0, 0, 0, 0, 0] {
+        // Unspecified, loopback and IPv4-compatible (deprecated) addresses.
+        return ip.is_unspecified() || ip.is_loopback() || embedded([o[12], o[13], o[14], o[15]]);
+    }
+    if s[..6] == [0, 0, 0, 0, 0, 0xffff] {
+        return embedded([o[12], o[13], o[14], o[15]]); // IPv4-mapped
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return embedded([o[12], o[13], o[14], o[15]]); // NAT64 well-known prefix
+    }
+    if s[0] == 0x2002 {
+        return embedded([o[2], o[3], o[4], o[5]]); // 6to4
+    }
+    (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)   // local-use NAT64 64:ff9b:1::/48
+        || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
+        || (s[0] == 0x2001 && s[1] < 0x200)        // IETF protocol assignments 2001::/23 (Teredo, ORCHID…)
+        || (s[0] == 0x2001 && s[1] == 0xdb8)       // documentation
+        || (s[0] == 0x3fff && s[1] < 0x1000)       // documentation 3fff::/20
+        || (s[0] & 0xfe00) == 0xfc00               // unique-local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80               // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0               // site-local (deprecated) fec0::/10
+        || (s[0] & 0xff00) == 0xff00 // multicast
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! Tests of the outbound client: the address policy and the rules on real local servers.
+
+use super::*;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn outbound(allow_private: bool, timeout_ms: u64, max: usize) -> Outbound {
+    Outbound::new(OutboundConfig { allow_private, timeout: Duration::from_millis(timeout_ms), max_response_bytes: max })
+        .unwrap()
+}
+
+async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+async fn test_app() -> SocketAddr {
+    let app = axum::Router::new()
+        .route("/ok", get(|| async { "hello" }))
+        .route("/redirect", get(|| async { Redirect::to("/ok").into_response() }))
+        .route("/big", get(|| async { "x".repeat(10_000) }));
+    serve(app).await
+}
+
+async fn get_url(out: &Outbound, url: &str) -> Result<OutboundResponse, OutboundError> {
+    let req = out.client().get(url).build().unwrap();
+    out.execute(req).await
+}
+
+#[test]
+fn ip_policy_table() {
+    let cases: &[(&str, bool)] = &[
+        ("127.0.0.1", true),
+        ("127.255.255.254", true),
+        ("10.1.2.3", true),
+        ("172.16.0.1", true),
+        ("172.31.255.255", true),
+        ("172.32.0.1", false),
+        ("192.168.1.1", true),
+        ("169.254.169.254", true),
+        ("100.64.0.1", true),
+        ("100.127.255.255", true),
+        ("100.128.0.1", false),
+        ("0.0.0.0", true),
+        ("255.255.255.255", true),
+        ("224.0.0.1", true),
+        ("240.0.0.1", true),
+        ("192.0.2.10", true),
+        ("198.51.100.7", true),
+        ("203.0.113.9", true),
+        ("198.18.0.1", true),
+        ("192.0.0.8", true),
+        ("8.8.8.8", false),
+        ("1.1.1.1", false),
+        ("93.184.216.34", false),
+        ("::", true),
+        ("::1", true),
+        ("fe80::1", true),
+        ("febf::1", true),
+        ("fc00::1", true),
+        ("fd12:3456::1", true),
+        ("ff02::1", true),
+        ("2001:db8::1", true),
+        ("3fff::1", true),
+        ("2001::1", true),
+        ("100::1", true),
+        ("::ffff:127.0.0.1", true),
+        ("::ffff:10.0.0.1", true),
+        ("::ffff:8.8.8.8", false),
+        ("::127.0.0.1", true),
+        ("64:ff9b::7f00:1", true),
+        ("64:ff9b::808:808", false),
+        ("64:ff9b:1::1", true),
+        ("2002:7f00:1::", true),
+        ("2002:c0a8:101::1", true),
+        ("2002:808:808::1", false),
+        ("2606:4700:4700::1111", false),
+        ("2a00:1450:4001::200e", false),
+    ];
+    for (ip, forbidden) in cases {
+        let parsed: IpAddr = ip.parse().unwrap();
+        assert_eq!(is_forbidden_ip(parsed), *forbidden, "{ip}");
+    }
+}
+
+#[tokio::test]
+async fn literal_loopback_refused_unless_private_allowed() {
+    let addr = test_app().await;
+    let url = format!("http://127.0.0.1:{}/ok?token=sekrit", addr.port());
+    let err = get_url(&outbound(false, 5000, 1000), &url).await.unwrap_err();
+    assert_eq!(err, OutboundError::HostNotAllowed { host: "127.0.0.1".into() });
+    assert!(!err.to_string().contains("sekrit"));
+
+    let resp = get_url(&outbound(true, 5000, 1000), &url).await.unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(&resp.body[..], b"hello");
+}
+
+#[tokio::test]
+async fn odd_ipv4_forms_are_parsed_and_refused() {
+    let out = outbound(false, 5000, 1000);
+    for url in ["http://2130706433/", "http://0x7f.0.0.1/", "http://0177.0.0.1/", "http://[::ffff:127.0.0.1]/"] {
+        let err = get_url(&out, url).await.unwrap_err();
+        assert!(matches!(err, OutboundError::HostNotAllowed { .. }), "{url}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn dns_name_resolving_to_loopback_is_refused() {
+    let addr = test_app().await;
+    let url = format!("http://localhost:{}/ok", addr.port());
+    let err = get_url(&outbound(false, 5000, 1000), &url).await.unwrap_err();
+    assert_eq!(err, OutboundError::HostNotAllowed { host: "localhost".into() });
+
+    let resp = get_url(&outbound(true, 5000, 1000), &url).await.unwrap();
+    assert_eq!(resp.status, 200);
+}
+
+#[tokio::test]
+async fn only_http_and_https() {
+    let out = outbound(true, 5000, 1000);
+    let req = reqwest::Request::new(reqwest::Method::GET, "ftp://example.com/x".parse().unwrap());
+    assert!(matches!(out.execute(req).await, Err(OutboundError::InvalidUrl(_))));
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let addr = test_app().await;
+    let resp =
+        get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.1:{}/redirect", addr.port())).await.unwrap();
+    assert_eq!(resp.status, 303);
+    assert_eq!(resp.headers.get("location").unwrap(), "/ok");
+}
+
+#[tokio::test]
+async fn large_body_is_refused() {
+    let addr = test_app().await;
+    let err = get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.1:{}/big", addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::TooLarge { limit: 1000 });
+}
+
+/// A raw server that answers with a chunked body (no Content-Length) of `chunks` × 500 bytes.
+async fn chunked_server(chunks: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf).await;
+        let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..chunks {
+            out.extend_from_slice(format!("1f4\r\n{}\r\n", "y".repeat(500)).as_bytes());
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        let _ = sock.write_all(&out).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    });
+    addr
+}
+
+#[tokio::test]
+async fn large_chunked_body_is_refused() {
+    let addr = chunked_server(5).await;
+    let err = get_url(&outbound(true, 5000, 1200), &format!("http://127.0.0.1:{}/", addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::TooLarge { limit: 1200 });
+
+    let addr = chunked_server(2).await;
+    let resp = get_url(&outbound(true, 5000, 1200), &format!("http://127.0.0.1:{}/", addr.port())).await.unwrap();
+    assert_eq!(resp.body.len(), 1000);
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let err =
+        get_url(&outbound(true, 300, 1000), &format!("http://127.0.0.1:{}/?code=abc", addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::Timeout);
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connect_error_without_the_query() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let err =
+        get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.1:{port}/x?secret=s3cr3t")).await.unwrap_err();
+    assert!(matches!(err, OutboundError::Connect(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("127.0.0.1") && !text.contains("s3cr3t") && !text.contains("/x"), "{text}");
+}

@@ -1,0 +1,217 @@
+//! Services as connections use them: a catalogue entry or a custom service, with the OAuth client
+//! that goes with it (the operator's, the custom service's, or the connection's own), and the
+//! admins' create / read / update / delete of custom services.
+
+use crate::backend::ServerBackend;
+use crate::error::{Error, Result};
+use crate::store::{audit, services, services::ServiceRow};
+use crate::vault::{Secret, Slot};
+use app::connection::{CustomServiceView, ServiceRef, ServiceSummary};
+use app::error::{AppError, ErrorCode};
+use app::model::{Role, Viewer};
+use app::service::{AuthType, ServiceForm, ServiceSpec};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// An OAuth client: its id, and its secret where it has one (public clients have none).
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+}
+
+/// The OAuth clients the operator registered for predefined services, by catalogue id.
+#[derive(Debug, Default)]
+pub struct OperatorClients(BTreeMap<String, OAuthClient>);
+
+impl OperatorClients {
+    /// Reads `oauth_clients_file`: a table per catalogue id with `client_id` and `client_secret`.
+    pub fn load(path: Option<&Path>, catalog: &crate::catalog::Catalog) -> Result<OperatorClients> {
+        let Some(path) = path else { return Ok(OperatorClients::default()) };
+        let bad = |m: String| Error::Invalid(format!("oauth_clients_file {}: {m}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        let mut out = BTreeMap::new();
+        for (id, value) in table {
+            if catalog.get(&id).is_none() {
+                return Err(bad(format!("[{id}] is not a service of the catalogue")));
+            }
+            let get = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+            let client_id = get("client_id").ok_or_else(|| bad(format!("[{id}] needs a client_id")))?;
+            if let Some(t) = value.as_table() {
+                if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "client_id" | "client_secret")) {
+                    return Err(bad(format!("[{id}] has an unknown key {k:?}")));
+                }
+            }
+            out.insert(
+                id.clone(),
+                OAuthClient { client_id: client_id.to_string(), client_secret: get("client_secret").map(Secret::new) },
+            );
+        }
+        Ok(OperatorClients(out))
+    }
+
+    pub fn get(&self, catalog_id: &str) -> Option<&OAuthClient> {
+        self.0.get(catalog_id)
+    }
+}
+
+/// A service ready for use: its spec and the OAuth client configured for it (if any).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub spec: ServiceSpec,
+    pub client: Option<OAuthClient>,
+}
+
+pub fn require_admin(viewer: &Viewer) -> Result<()> {
+    if viewer.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::new(ErrorCode::Forbidden, "Only admins can create, change or delete custom services.").into())
+    }
+}
+
+fn not_found() -> Error {
+    AppError::new(ErrorCode::NotFound, "There is no such service in your organisation.").into()
+}
+
+impl ServerBackend {
+    /// The redirect URI of a service: its own callback path, which is Liaison's mix-up defence.
+    pub fn callback_url(&self, service: &ServiceRef) -> String {
+        format!("{}oauth/callback/{}", self.public_url, service.callback_key())
+    }
+
+    /// The spec and the service-level OAuth client of a service of this organisation.
+    pub async fn resolve(&self, org_id: i64, service: &ServiceRef) -> Result<Resolved> {
+        match service {
+            ServiceRef::Predefined(id) => {
+                let entry = self.catalog.get(id).ok_or_else(not_found)?;
+                Ok(Resolved { spec: entry.spec.clone(), client: self.clients.get(id).cloned() })
+            }
+            ServiceRef::Custom(id) => {
+                let row = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
+                let client = self.custom_client(&row)?;
+                Ok(Resolved { spec: row.spec, client })
+            }
+        }
+    }
+
+    fn custom_client(&self, row: &ServiceRow) -> Result<Option<OAuthClient>> {
+        let Some(client_id) = row.client_id.clone() else { return Ok(None) };
+        let client_secret = match &row.client_secret {
+            Some(sealed) => {
+                Some(self.vault.open(Slot { table: "services", column: "client_secret", row: row.id }, sealed)?)
+            }
+            None => None,
+        };
+        Ok(Some(OAuthClient { client_id, client_secret }))
+    }
+
+    /// Every service a connection can be made with: the catalogue, then the organisation's own.
+    pub async fn service_summaries(&self, viewer: &Viewer) -> Result<Vec<ServiceSummary>> {
+        let mut out: Vec<ServiceSummary> = self
+            .catalog
+            .services()
+            .iter()
+            .map(|s| {
+                let service = ServiceRef::Predefined(s.id.clone());
+                ServiceSummary {
+                    callback_url: self.callback_url(&service),
+                    service,
+                    name: s.spec.name.clone(),
+                    auth_type: s.spec.auth_type,
+                    grant_type: s.spec.grant_type,
+                    scopes: s.spec.scopes.clone(),
+                    needs_client: s.spec.auth_type == AuthType::OAuth2 && self.clients.get(&s.id).is_none(),
+                }
+            })
+            .collect();
+        for row in services::list(&self.store.pool, viewer.org_id).await? {
+            let service = ServiceRef::Custom(row.id);
+            out.push(ServiceSummary {
+                callback_url: self.callback_url(&service),
+                service,
+                name: row.spec.name.clone(),
+                auth_type: row.spec.auth_type,
+                grant_type: row.spec.grant_type,
+                scopes: row.spec.scopes.clone(),
+                needs_client: false,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView> {
+        let row = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        let connections = services::connection_count(&self.store.pool, viewer.org_id, id).await?;
+        Ok(CustomServiceView {
+            id,
+            callback_url: self.callback_url(&ServiceRef::Custom(id)),
+            client_secret_set: row.client_secret.is_some(),
+            client_id: row.client_id,
+            spec: row.spec,
+            connections,
+        })
+    }
+
+    /// Creates a custom service (admins); returns its id.
+    pub async fn create_service(&self, viewer: &Viewer, form: &ServiceForm) -> Result<i64> {
+        require_admin(viewer)?;
+        let parsed = form.parse(self.allow_http, false).map_err(AppError::validation)?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        let id =
+            services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
+                .await?;
+        if let Some(secret) = &parsed.client_secret {
+            let sealed =
+                self.vault.seal(Slot { table: "services", column: "client_secret", row: id }, secret.expose())?;
+            crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+        }
+        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.create", &parsed.spec.name, None, now)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(org_id = viewer.org_id, service_id = id, "custom service created");
+        Ok(id)
+    }
+
+    /// Updates a custom service (admins). An empty client secret keeps the stored one.
+    pub async fn update_service(&self, viewer: &Viewer, id: i64, form: &ServiceForm) -> Result<()> {
+        require_admin(viewer)?;
+        let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        let parsed = form.parse(self.allow_http, existing.client_secret.is_some()).map_err(AppError::validation)?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
+        let slot = Slot { table: "services", column: "client_secret", row: id };
+        match (&parsed.client_secret, parsed.client_id.is_some()) {
+            (Some(secret), _) => {
+                let sealed = self.vault.seal(slot, secret.expose())?;
+                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+            }
+            // Not OAuth any more: no client, no secret.
+            (None, false) => crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?,
+            (None, true) => {}
+        }
+        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.update", &parsed.spec.name, None, now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a custom service no connection uses (admins).
+    pub async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        require_admin(viewer)?;
+        let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        if services::connection_count(&mut *tx, viewer.org_id, id).await? > 0 {
+            return Err(Error::InUse);
+        }
+        services::delete(&mut *tx, viewer.org_id, id).await?;
+        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.delete", &existing.spec.name, None, now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,579 @@
+//! Services and connections over HTTP against a real authorization server (oidc-provider): the
+//! whole lifecycle, the flow's failure paths, the grants without a popup, internal connections,
+//! key rotation, and what ends up in the database file (no secret in plaintext).
+
+use crate::harness::*;
+use crate::provider::{self, Provider};
+use serde_json::{json, Value};
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
+const CLIENT_SECRET: &str = "client-secret-7f3a9c2e-liaison-tests";
+
+/// A server that may call the local provider (http, loopback), with the admin API on.
+pub fn start_open(db: &Db) -> Server {
+    Server::start_with(
+        db,
+        &[
+            ("LIAISON_ALLOW_HTTP_URLS", "true"),
+            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
+            ("LIAISON_ADMIN_TOKEN", ADMIN_TOKEN),
+        ],
+    )
+}
+
+/// Liaison signed in as the admin, and the provider with a client whose redirect URI is the
+/// callback of the organisation's first custom service.
+pub async fn liaison_and_provider(db: &Db) -> (Server, Client, Provider) {
+    let server = start_open(db);
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    let callback = format!("{}/oauth/callback/c-1", server.url);
+    let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
+    (server, client, provider)
+}
+
+/// The custom service form for the provider, pre-filled from its metadata.
+pub async fn service_form(client: &Client, provider: &Provider, grant: &str) -> Value {
+    let r = client.call("discover_service", json!({ "issuer": provider.issuer })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut form = r.json();
+    assert_eq!(form["token_url"], format!("{}/token", provider.issuer));
+    assert_eq!(form["pkce"], true, "oidc-provider advertises S256");
+    form["name"] = json!("Acme ID");
+    form["grant_type"] = json!(grant);
+    form["client_id"] = json!("liaison");
+    form["client_secret"] = json!(CLIENT_SECRET);
+    form["scopes"] = json!([
+        { "name": "openid", "display": "Sign you in" },
+        { "name": "api:read", "display": "Read the API" },
+        { "name": "api:write", "display": "Change things" },
+        { "name": "offline_access", "display": "Stay connected" },
+    ]);
+    form
+}
+
+pub async fn create_service(client: &Client, form: Value) -> i64 {
+    let r = client.call("create_service", json!({ "form": form })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json().as_i64().unwrap()
+}
+
+pub async fn create_connection(client: &Client, form: Value) -> Reply {
+    client.call("create_connection", json!({ "form": form })).await
+}
+
+async fn details(client: &Client, link: &str) -> Value {
+    let r = client.call("connection", json!({ "link_name": link })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+/// Opens the start URL as the popup would and returns the provider's authorise URL.
+pub async fn start(client: &Client, start_url: &str, ticket: &str) -> String {
+    let r = client.open(&format!("{start_url}?ticket={ticket}")).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    r.headers["location"].to_str().unwrap().to_string()
+}
+
+/// Follows the provider's redirect back to Liaison's callback in the same browser.
+pub async fn land(client: &Client, server: &Server, callback: &str) -> Reply {
+    let path = callback.strip_prefix(&server.url).unwrap_or_else(|| panic!("callback elsewhere: {callback}"));
+    client.open(path).await
+}
+
+async fn status(client: &Client, ticket: &str) -> Value {
+    let r = client.call("authorisation_status", json!({ "ticket": ticket })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()
+}
+
+async fn sqlite_rows(db: &Db, sql: &str) -> Vec<sqlx::any::AnyRow> {
+    sqlx::any::install_default_drivers();
+    let url = match &db.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", db.data_dir.path().join("liaison.db").display()),
+    };
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query(sql).fetch_all(&mut conn).await.unwrap()
+}
+
+pub async fn exec(db: &Db, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let url = match &db.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", db.data_dir.path().join("liaison.db").display()),
+    };
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query(sql).execute(&mut conn).await.unwrap();
+}
+
+/// Opens the sealed tokens of the connection's shared grant with the key file, as only Liaison can.
+async fn tokens_in_db(db: &Db) -> Vec<String> {
+    use sqlx::Row;
+    let ring = server::vault::KeyRing::parse(&std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap())
+        .unwrap();
+    let mut out = Vec::new();
+    for r in sqlite_rows(db, "SELECT id, access_token, refresh_token FROM grants").await {
+        let id: i64 = r.get("id");
+        for column in ["access_token", "refresh_token"] {
+            if let Some(sealed) = r.get::<Option<String>, _>(column) {
+                let slot = server::vault::Slot { table: "grants", column, row: id };
+                out.push(ring.open(slot, &sealed).unwrap().expose().to_string());
+            }
+        }
+    }
+    out
+}
+
+fn count(counts: &Value, route: &[&str]) -> i64 {
+    let mut v = counts;
+    for key in route {
+        v = &v[*key];
+    }
+    v.as_i64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_against_a_real_provider() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = liaison_and_provider(&db).await;
+        let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
+        assert_eq!(id, 1);
+        let view = client.call("custom_service", json!({ "id": id })).await.json();
+        assert_eq!(view["callback_url"], format!("{}/oauth/callback/c-1", server.url), "{label}");
+        assert_eq!(view["client_secret_set"], true);
+        assert!(!view.to_string().contains(CLIENT_SECRET), "the secret never comes back");
+
+        // Create and Connect: the answer names Liaison's own start URL.
+        let r = create_connection(
+            &client,
+            json!({ "name": "Acme CRM", "service": { "kind": "custom", "id": id },
+                    "scopes": ["openid", "api:read", "offline_access"] }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json(), json!(["acme_crm", { "next": "authorize", "start_url": "/oauth/start/acme_crm" }]));
+        assert_eq!(details(&client, "acme_crm").await["row"]["status"], "not_connected");
+
+        let ticket = "ticket-0123456789abcdef";
+        let authorize = start(&client, "/oauth/start/acme_crm", ticket).await;
+        let q = provider::query(&authorize);
+        assert!(authorize.starts_with(&format!("{}/auth?", provider.issuer)), "{authorize}");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["scope"], "openid api:read offline_access");
+        assert_eq!(q["redirect_uri"], format!("{}/oauth/callback/c-1", server.url));
+        assert_eq!(status(&client, ticket).await, json!({ "state": "pending" }));
+
+        let callback = provider.approve(&authorize).await;
+        let page = land(&client, &server, &callback).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("Connected") && page.body.contains("postMessage"), "{}", page.body);
+        assert_eq!(status(&client, ticket).await, json!({ "state": "connected", "link_name": "acme_crm" }));
+        // The same answer again: refused, nothing changes.
+        let replay = land(&client, &server, &callback).await;
+        assert_eq!(replay.status, 400);
+        assert!(
+            replay.body.contains("already used") || replay.body.contains("unknown or already finished"),
+            "{}",
+            replay.body
+        );
+
+        let d = details(&client, "acme_crm").await;
+        assert_eq!(d["row"]["status"], "connected", "{label}");
+        assert_eq!(d["grant"]["authorised_by"], ADMIN_EMAIL);
+        assert_eq!(d["grant"]["has_refresh_token"], true);
+        assert!(d["grant"]["expires_at"].as_i64().unwrap() > d["grant"]["authorised_at"].as_i64().unwrap());
+        assert_eq!(d["scopes"][1], json!({ "name": "api:read", "display": "Read the API" }));
+        let tokens = tokens_in_db(&db).await;
+        assert_eq!(tokens.len(), 2, "access and refresh token sealed");
+        for t in &tokens {
+            assert!(!d.to_string().contains(t.as_str()), "no token in a view");
+        }
+        // The access token is a real one: the provider's userinfo accepts it.
+        let me = reqwest::Client::new().get(provider.url("/me")).bearer_auth(&tokens[0]).send().await.unwrap();
+        assert_eq!(me.status(), 200);
+        assert_eq!(count(&provider.counts().await, &["token", "authorization_code", "ok"]), 1);
+
+        // Edit: new scopes need a new authorisation.
+        let r = client
+            .call(
+                "update_connection",
+                json!({ "link_name": "acme_crm", "name": "Acme CRM (EU)", "scopes": ["openid", "api:write"] }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let d = details(&client, "acme_crm").await;
+        assert_eq!(
+            (d["row"]["status"].as_str(), d["row"]["name"].as_str()),
+            (Some("needs_reauth"), Some("Acme CRM (EU)"))
+        );
+
+        // Revoke: at the provider, then erased here.
+        let r = client.call("revoke_connection", json!({ "link_name": "acme_crm" })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(count(&provider.counts().await, &["revocation", "ok"]), 1, "{}", provider.counts().await);
+        let d = details(&client, "acme_crm").await;
+        assert_eq!(d["row"]["status"], "revoked");
+        assert_eq!(d["grant"], Value::Null);
+        assert!(tokens_in_db(&db).await.is_empty());
+
+        // Enable: the popup again, with the edited scopes.
+        let r = client.call("connect", json!({ "link_name": "acme_crm", "form": {} })).await;
+        assert_eq!(r.json(), json!({ "next": "authorize", "start_url": "/oauth/start/acme_crm" }));
+        let authorize = start(&client, "/oauth/start/acme_crm", "ticket-second-0123456789").await;
+        assert_eq!(provider::query(&authorize)["scope"], "openid api:write");
+        let callback = provider.approve(&authorize).await;
+        assert_eq!(land(&client, &server, &callback).await.status, 200);
+        assert_eq!(details(&client, "acme_crm").await["row"]["status"], "connected");
+
+        // Delete: revoked at the provider, then gone.
+        let r = client.call("delete_connection", json!({ "link_name": "acme_crm" })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(count(&provider.counts().await, &["revocation", "ok"]), 2);
+        let r = client.call("connection", json!({ "link_name": "acme_crm" })).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (404, Some("not_found")));
+        let list = client.call("connections", json!({ "query": {} })).await.json();
+        assert_eq!(list["total"], 0);
+
+        // The audit log tells the story, without a secret.
+        use sqlx::Row;
+        let audit: Vec<String> = sqlite_rows(&db, "SELECT action, actor, target, detail FROM audit_log ORDER BY id")
+            .await
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {:?}",
+                    r.get::<String, _>("action"),
+                    r.get::<String, _>("actor"),
+                    r.get::<String, _>("target"),
+                    r.get::<Option<String>, _>("detail")
+                )
+            })
+            .collect();
+        let actions: Vec<&str> = audit.iter().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(
+            actions,
+            [
+                "service.create",
+                "connection.create",
+                "connection.authorise",
+                "connection.edit",
+                "connection.revoke",
+                "connection.authorise",
+                "connection.delete"
+            ],
+            "{label}"
+        );
+        let text = audit.join("\n");
+        for secret in tokens.iter().map(String::as_str).chain([CLIENT_SECRET]) {
+            assert!(!text.contains(secret));
+            assert!(!server.log().contains(secret), "{label}: a secret in the log");
+        }
+        drop(server);
+        if db.database_url.is_none() {
+            assert_no_plaintext(&db, &tokens).await;
+        }
+    }
+}
+
+/// None of the secrets appears in the SQLite files (database and WAL).
+async fn assert_no_plaintext(db: &Db, secrets: &[String]) {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(db.data_dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("liaison.db") {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(bytes.len() > 4096, "the database files were read");
+    for secret in secrets.iter().map(String::as_str).chain([CLIENT_SECRET]) {
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "plaintext secret in the database file");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_or_forged_authorisation_saves_nothing() {
+    let db = sqlite().await;
+    let (server, client, provider) = liaison_and_provider(&db).await;
+    let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "CRM", "service": { "kind": "custom", "id": id }, "scopes": ["openid"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The person declines: access_denied, in words; the connection stays Not connected.
+    let ticket = "deny-0123456789abcdef";
+    let authorize = start(&client, "/oauth/start/crm", ticket).await;
+    let back = provider.deny(&authorize).await;
+    let page = land(&client, &server, &back).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("Access was not granted"), "{}", page.body);
+    let s = status(&client, ticket).await;
+    assert_eq!((s["state"].as_str(), s["code"].as_str()), (Some("failed"), Some("access_denied")));
+    assert_eq!(details(&client, "crm").await["row"]["status"], "not_connected");
+
+    // An answer from another browser session is refused, and the flow stays usable.
+    let authorize = start(&client, "/oauth/start/crm", "other-0123456789abcdef").await;
+    let callback = provider.approve(&authorize).await;
+    let stranger = server.client();
+    let r = land(&stranger, &server, &callback).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("another browser session"), "{}", r.body);
+    // A forged state, and a missing one.
+    let forged = callback.replace("state=", "state=x");
+    assert!(land(&client, &server, &forged).await.body.contains("unknown or already finished"));
+    let r = client.open("/oauth/callback/c-1?code=abc").await;
+    assert!(r.body.contains("has no state"), "{}", r.body);
+    // The answer on another service's callback path (mix-up) is refused and burns the flow.
+    let mixed = callback.replace("/oauth/callback/c-1", "/oauth/callback/p-github");
+    let r = land(&client, &server, &mixed).await;
+    assert!(r.body.contains("different service"), "{}", r.body);
+    assert!(land(&client, &server, &callback).await.body.contains("already used"));
+    assert_eq!(details(&client, "crm").await["row"]["status"], "not_connected");
+
+    // An expired flow: ten minutes are over (moved in the database, no sleeping).
+    let authorize = start(&client, "/oauth/start/crm", "late-0123456789abcdef").await;
+    let callback = provider.approve(&authorize).await;
+    exec(&db, "UPDATE oauth_flows SET expires_at = 0 WHERE ticket = 'late-0123456789abcdef'").await;
+    let r = land(&client, &server, &callback).await;
+    assert!(r.body.contains("expired"), "{}", r.body);
+    assert_eq!(details(&client, "crm").await["row"]["status"], "not_connected");
+    assert!(tokens_in_db(&db).await.is_empty(), "nothing half-saved");
+    assert_eq!(count(&provider.counts().await, &["token", "authorization_code", "total"]), 0);
+
+    // A start from another site is refused; one without a session goes to sign-in.
+    let r = client.send_get_with("/oauth/start/crm", &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(r.status, 403);
+    let r = server.client().open("/oauth/start/crm").await;
+    assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, "/login"));
+}
+
+#[tokio::test]
+async fn client_credentials_api_key_and_basic_connect_without_a_popup() {
+    let db = sqlite().await;
+    let (_server, client, provider) = liaison_and_provider(&db).await;
+    let id = create_service(&client, service_form(&client, &provider, "client_credentials").await).await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "Machine", "service": { "kind": "custom", "id": id }, "scopes": ["api:read"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()[1], json!({ "next": "connected" }));
+    assert_eq!(details(&client, "machine").await["row"]["status"], "connected");
+    assert_eq!(count(&provider.counts().await, &["token", "client_credentials", "ok"]), 1);
+
+    // A wrong client secret: the provider's invalid_client, in words; status Error with the reason.
+    let mut form = service_form(&client, &provider, "client_credentials").await;
+    form["name"] = json!("Wrong secret");
+    form["client_secret"] = json!("not-the-secret");
+    let bad = create_service(&client, form).await;
+    let r = create_connection(&client, json!({ "name": "Broken", "service": { "kind": "custom", "id": bad } })).await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    let e = r.json();
+    assert_eq!(e["code"], "provider_error");
+    assert!(
+        e["message"].as_str().unwrap().contains("invalid_client")
+            && e["message"].as_str().unwrap().contains("Check the client ID and secret"),
+        "{e}"
+    );
+    assert!(!r.body.contains("not-the-secret"));
+    let d = details(&client, "broken").await;
+    assert_eq!(d["row"]["status"], "error");
+
+    // API key and Basic services.
+    let api = json!({ "name": "Weather", "auth_type": "api_key", "api_base_urls": ["https://api.weather.example"],
+                      "param_type": "query", "query_param": "appid" });
+    let api_id = create_service(&client, api).await;
+    let r =
+        create_connection(&client, json!({ "name": "Weather", "service": { "kind": "custom", "id": api_id } })).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.json()["fields"], json!([{ "field": "api_key", "message": "Enter the API key." }]));
+    let list = client.call("connections", json!({ "query": {} })).await.json();
+    assert_eq!(list["total"], 2, "nothing saved by the refused form: {list}");
+    let r = create_connection(
+        &client,
+        json!({ "name": "Weather", "service": { "kind": "custom", "id": api_id }, "api_key": "key-8c1d-weather" }),
+    )
+    .await;
+    assert_eq!(r.json()[1], json!({ "next": "connected" }));
+    let basic = json!({ "name": "Legacy", "auth_type": "basic", "api_base_urls": ["https://legacy.example/api"] });
+    let basic_id = create_service(&client, basic).await;
+    let r = create_connection(&client, json!({ "name": "Legacy", "service": { "kind": "custom", "id": basic_id }, "username": "ops", "password": "pw-legacy-2b7e" })).await;
+    assert_eq!(r.json()[1], json!({ "next": "connected" }), "{}", r.body);
+    // Link names are unique in the organisation.
+    let r = create_connection(
+        &client,
+        json!({ "name": "Weather", "service": { "kind": "custom", "id": api_id }, "api_key": "k" }),
+    )
+    .await;
+    assert_eq!(r.json()["fields"][0]["field"], "link_name");
+    // A service in use cannot be deleted.
+    let r = client.call("delete_service", json!({ "id": api_id })).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("conflict")));
+    let secrets = tokens_in_db(&db).await;
+    assert!(secrets.contains(&"key-8c1d-weather".to_string()) && secrets.contains(&"pw-legacy-2b7e".to_string()));
+}
+
+#[tokio::test]
+async fn outbound_calls_to_private_addresses_are_refused_unless_allowed() {
+    let db = sqlite().await;
+    let server = Server::start_with(&db, &[("LIAISON_ALLOW_HTTP_URLS", "true")]);
+    let client = server.client();
+    setup(&client).await;
+    let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, "http://127.0.0.1:9/cb")])).await;
+    let form = json!({ "name": "Local", "auth_type": "oauth2", "grant_type": "client_credentials", "client_id": "liaison",
+                       "client_secret": CLIENT_SECRET, "token_url": format!("{}/token", provider.issuer),
+                       "api_base_urls": [provider.issuer] });
+    let id = create_service(&client, form).await;
+    let r = create_connection(&client, json!({ "name": "Local", "service": { "kind": "custom", "id": id } })).await;
+    let e = r.json();
+    assert_eq!((r.status, e["code"].as_str()), (502, Some("host_not_allowed")), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("allow_private_network"), "{e}");
+    assert_eq!(count(&provider.counts().await, &["token", "client_credentials", "total"]), 0, "never reached");
+}
+
+#[tokio::test]
+async fn custom_service_rules_admins_only_and_nothing_half_saved() {
+    let db = sqlite().await;
+    let server = start_open(&db);
+    let client = server.client();
+    setup(&client).await;
+    let bad = json!({ "name": "", "auth_type": "oauth2", "grant_type": "authorization_code",
+                      "authorize_url": "ftp://x", "token_url": "https://u:p@x.example/token",
+                      "api_base_urls": [], "extra_authorize_params": [["state", "x"]] });
+    let r = client.call("create_service", json!({ "form": bad })).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (422, Some("validation")));
+    let fields: Vec<(String, String)> = r.json()["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()))
+        .collect();
+    let expect = [
+        ("name", "Enter the service's name."),
+        ("authorize_url", "Enter a full URL starting with https://."),
+        ("token_url", "A URL here cannot contain a user name or password."),
+        ("api_base_urls", "Enter at least one API base URL: Liaison sends the credential only there."),
+        ("client_id", "Enter the client ID of the OAuth client you registered with the provider."),
+        ("extra_authorize_params", "state is set by Liaison itself and cannot be overridden."),
+    ];
+    for (field, message) in expect {
+        assert!(fields.contains(&(field.to_string(), message.to_string())), "{field}: {fields:?}");
+    }
+    let services = client.call("services", json!({})).await.json();
+    assert!(services.as_array().unwrap().len() >= 40, "the catalogue is offered");
+    assert!(
+        services.as_array().unwrap().iter().all(|s| s["service"]["kind"] == "predefined"),
+        "no custom service saved"
+    );
+    // Same name twice.
+    let ok = json!({ "name": "Weather", "auth_type": "api_key", "api_base_urls": ["https://api.weather.example"] });
+    create_service(&client, ok.clone()).await;
+    let r = client.call("create_service", json!({ "form": ok })).await;
+    assert_eq!(
+        r.json()["fields"][0],
+        json!({ "field": "name", "message": "Your organisation already has a service with this name." })
+    );
+    // Signed out: no access.
+    let r = server.client().call("services", json!({})).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (401, Some("unauthenticated")));
+}
+
+#[tokio::test]
+async fn internal_connections_belong_to_the_admin_api() {
+    let db = sqlite().await;
+    let server = start_open(&db);
+    let client = server.client();
+    setup(&client).await;
+    let api = json!({ "name": "Mailer", "auth_type": "api_key", "api_base_urls": ["https://api.mailer.example"] });
+    let id = create_service(&client, api).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/admin/v1/organisations/1/connections", server.url);
+    let body =
+        json!({ "name": "Mailer (system)", "service": { "kind": "custom", "id": id }, "api_key": "mailer-key-51f0" });
+    let r = http.post(&url).bearer_auth("wrong-token-wrong-token-wrong-token").json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&url).bearer_auth(ADMIN_TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let listed: Value = http.get(&url).bearer_auth(ADMIN_TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["link_name"], "mailer_system");
+
+    // Listed apart, and nobody can edit, revoke or delete it from the UI.
+    let mine = client.call("connections", json!({ "query": {} })).await.json();
+    assert_eq!(mine["total"], 0);
+    let internal = client.call("connections", json!({ "query": { "internal": true } })).await.json();
+    assert_eq!(internal["rows"][0]["can_manage"], false);
+    assert_eq!(internal["rows"][0]["status"], "connected");
+    for (name, body) in [
+        ("update_connection", json!({ "link_name": "mailer_system", "name": "x", "scopes": [] })),
+        ("revoke_connection", json!({ "link_name": "mailer_system" })),
+        ("delete_connection", json!({ "link_name": "mailer_system" })),
+    ] {
+        let r = client.call(name, body).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (403, Some("forbidden")), "{name}");
+        assert!(r.json()["message"].as_str().unwrap().contains("internal connection"));
+    }
+    let r = http.delete(format!("{url}/mailer_system")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let internal = client.call("connections", json!({ "query": { "internal": true } })).await.json();
+    assert_eq!(internal["total"], 0);
+    // Without an admin token configured, the admin API is off.
+    let off = Server::start(&sqlite().await);
+    let r = http
+        .get(format!("{}/api/admin/v1/organisations/1/connections", off.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn keys_rotate_reseals_every_secret_and_connections_keep_working() {
+    let db = sqlite().await;
+    let (server, client, provider) = liaison_and_provider(&db).await;
+    let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
+    create_connection(
+        &client,
+        json!({ "name": "CRM", "service": { "kind": "custom", "id": id }, "scopes": ["openid"] }),
+    )
+    .await;
+    let authorize = start(&client, "/oauth/start/crm", "rotate-0123456789abcdef").await;
+    let callback = provider.approve(&authorize).await;
+    assert_eq!(land(&client, &server, &callback).await.status, 200);
+    let before = tokens_in_db(&db).await;
+    let old_key = std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap();
+    let cookie = client.cookie.lock().unwrap().clone();
+    drop(server);
+
+    let out = db.command().args(["keys", "rotate"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("3 secret(s) re-sealed"),
+        "the client secret and 2 tokens (the spent flow kept no verifier): {stdout}"
+    );
+    assert!(stdout.contains("retired key(s)"), "{stdout}");
+    let new_key = std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap();
+    assert_ne!(old_key, new_key);
+    assert_eq!(new_key.lines().filter(|l| !l.starts_with('#')).count(), 1, "the old key is retired");
+    assert_eq!(tokens_in_db(&db).await, before, "same secrets under the new key");
+    // A second run has nothing to re-seal... beyond making the next key: it always rotates anew.
+    let server = start_open(&db);
+    let client = server.client();
+    *client.cookie.lock().unwrap() = cookie;
+    assert_eq!(details(&client, "crm").await["row"]["status"], "connected");
+    let r = client.call("revoke_connection", json!({ "link_name": "crm" })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        count(&provider.counts().await, &["revocation", "ok"]),
+        1,
+        "the re-sealed token still works at the provider"
+    );
+}
