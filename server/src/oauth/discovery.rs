@@ -149,6 +149,6 @@ mod tests {
         assert!(form.pkce);
         assert_eq!(form.scopes[0].name, "openid");
         let e = to_form(meta("https://evil.example"), "https://a.example").unwrap_err();
-        assert!(e.to_string().contains("another issuer"), "{e}");
+        assert!(format!("{e:?}").contains("another issuer"), "{e:?}");
     }
 }
