@@ -87,24 +87,22 @@ async fn status(client: &Client, ticket: &str) -> Value {
     r.json()
 }
 
-async fn sqlite_rows(db: &Db, sql: &str) -> Vec<sqlx::any::AnyRow> {
+/// A direct connection to the server's database, as an operator would open it.
+async fn connect(db: &Db) -> sqlx::AnyConnection {
     sqlx::any::install_default_drivers();
     let url = match &db.database_url {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", db.data_dir.path().join("liaison.db").display()),
     };
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    sqlx::query(sql).fetch_all(&mut conn).await.unwrap()
+    <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap()
+}
+
+async fn sqlite_rows(db: &Db, sql: &str) -> Vec<sqlx::any::AnyRow> {
+    sqlx::query(sql).fetch_all(&mut connect(db).await).await.unwrap()
 }
 
 pub async fn exec(db: &Db, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let url = match &db.database_url {
-        Some(u) => u.clone(),
-        None => format!("sqlite://{}", db.data_dir.path().join("liaison.db").display()),
-    };
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    sqlx::query(sql).execute(&mut conn).await.unwrap();
+    sqlx::query(sql).execute(&mut connect(db).await).await.unwrap();
 }
 
 /// Opens the sealed tokens of the connection's shared grant with the key file, as only Liaison can.
