@@ -8,6 +8,7 @@ use crate::connection::{
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
 use crate::service::ServiceForm;
+use crate::tokens::{ApiTokenView, NewApiToken};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -215,4 +216,22 @@ pub async fn authorisation_status(ticket: String) -> Result<FlowStatus, AppError
         b.flow_status(&v, &session, ticket).await
     })
     .await
+}
+
+/// The signed-in person's API tokens (never their values).
+#[server(prefix = "/rpc", endpoint = "api_tokens", input = Json)]
+pub async fn api_tokens() -> Result<Vec<ApiTokenView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.api_tokens(&v).await }).await
+}
+
+/// Creates an API token for scripts; the answer is the only place its value ever appears.
+#[server(prefix = "/rpc", endpoint = "create_api_token", input = Json)]
+pub async fn create_api_token(name: String) -> Result<NewApiToken, AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_api_token(&v, name).await }).await
+}
+
+/// Revokes one of the signed-in person's API tokens.
+#[server(prefix = "/rpc", endpoint = "revoke_api_token", input = Json)]
+pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.revoke_api_token(&v, id).await }).await
 }

@@ -8,6 +8,7 @@ use crate::connection::{
 use crate::error::Result;
 use crate::model::{Password, SetupForm, Viewer};
 use crate::service::ServiceForm;
+use crate::tokens::{ApiTokenView, NewApiToken};
 use async_trait::async_trait;
 
 /// What the server learnt about the request before the server function ran: the signed-in user
@@ -74,4 +75,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_connection(&self, viewer: &Viewer, link_name: String) -> Result<()>;
     /// How an authorisation this browser session started has ended.
     async fn flow_status(&self, viewer: &Viewer, session: &SessionHandle, ticket: String) -> Result<FlowStatus>;
+
+    /// The signed-in person's API tokens.
+    async fn api_tokens(&self, viewer: &Viewer) -> Result<Vec<ApiTokenView>>;
+    /// Creates an API token; its value is in the answer and nowhere else, ever.
+    async fn create_api_token(&self, viewer: &Viewer, name: String) -> Result<NewApiToken>;
+    /// Revokes one of the signed-in person's API tokens.
+    async fn revoke_api_token(&self, viewer: &Viewer, id: i64) -> Result<()>;
 }

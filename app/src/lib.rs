@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod pages;
 pub mod service;
+pub mod tokens;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

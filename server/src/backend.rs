@@ -18,6 +18,7 @@ use app::error::{AppError, ErrorCode, Result};
 use app::model::Viewer;
 use app::model::{EmailAddress, Password, Role, SetupForm};
 use app::service::ServiceForm;
+use app::tokens::{ApiTokenView, NewApiToken};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,6 +41,12 @@ pub struct ServerBackend {
     pub allow_http: bool,
     /// SHA-256 of the admin API token, when the admin API is on.
     pub admin_token_hash: Option<String>,
+    /// The scripts' API limits.
+    pub api: crate::invoke::ApiSettings,
+    /// One refresh at a time per grant, within this process.
+    pub refresh_locks: crate::invoke::refresh::RefreshLocks,
+    /// The API call log's writer.
+    pub calls: crate::invoke::calls::CallLog,
     /// Once a user exists the setup page closes for good; remembered to save a query per page.
     setup_done: AtomicBool,
 }
@@ -55,10 +62,13 @@ pub struct Parts {
     pub public_url: String,
     pub allow_http: bool,
     pub admin_token: Option<String>,
+    pub api: crate::invoke::ApiSettings,
 }
 
 impl ServerBackend {
+    /// Needs a Tokio runtime (the API call log's writer is spawned).
     pub fn new(store: Store, p: Parts) -> Self {
+        let calls = crate::invoke::calls::CallLog::start(store.clone(), p.clock.clone());
         let public_url = if p.public_url.ends_with('/') { p.public_url } else { format!("{}/", p.public_url) };
         Self {
             store,
@@ -71,6 +81,9 @@ impl ServerBackend {
             public_url,
             allow_http: p.allow_http,
             admin_token_hash: p.admin_token.as_deref().map(session::token_hash),
+            api: p.api,
+            refresh_locks: Default::default(),
+            calls,
             setup_done: AtomicBool::new(false),
         }
     }
@@ -234,5 +247,17 @@ impl Backend for ServerBackend {
 
     async fn flow_status(&self, viewer: &Viewer, session: &SessionHandle, ticket: String) -> Result<FlowStatus> {
         Ok(ServerBackend::flow_status(self, viewer, &session.0, &ticket).await?)
+    }
+
+    async fn api_tokens(&self, viewer: &Viewer) -> Result<Vec<ApiTokenView>> {
+        Ok(self.list_api_tokens(viewer).await?)
+    }
+
+    async fn create_api_token(&self, viewer: &Viewer, name: String) -> Result<NewApiToken> {
+        Ok(self.new_api_token(viewer, &name).await?)
+    }
+
+    async fn revoke_api_token(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        Ok(self.revoke_api_token_of(viewer, id).await?)
     }
 }

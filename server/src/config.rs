@@ -45,7 +45,11 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "allow_private_network", kind: Kind::Bool, secret: false, default: "false",
         doc: "Let outbound calls (token, revoke, API) reach loopback, private and link-local addresses. Off by default: it is the guard against server-side request forgery." },
     Setting { key: "outbound_timeout_seconds", kind: Kind::Int, secret: false, default: "20",
-        doc: "Time limit of each call Liaison makes to a provider (1 to 300)." },
+        doc: "Time limit of each call Liaison makes to a provider's token and revoke endpoints (1 to 300). A refresh lease lasts this long plus 5 seconds." },
+    Setting { key: "api_timeout_seconds", kind: Kind::Int, secret: false, default: "60",
+        doc: "Time limit of each call scripts make through the API (proxy and invoke), from connecting to the last byte of the answer (1 to 3600)." },
+    Setting { key: "api_max_body_bytes", kind: Kind::Int, secret: false, default: "10485760",
+        doc: "The largest request body a script may send through the API, and the largest answer `invoke` returns (1024 to 1073741824). Proxied answers stream and are limited by time only." },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +130,10 @@ struct Raw {
     allow_private_network: Option<bool>,
     #[serde(default)]
     outbound_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    api_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    api_max_body_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +166,8 @@ pub struct Config {
     pub allow_http_urls: bool,
     pub allow_private_network: bool,
     pub outbound_timeout_seconds: u64,
+    pub api_timeout_seconds: u64,
+    pub api_max_body_bytes: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -290,6 +300,9 @@ impl Config {
             allow_private_network: raw.allow_private_network.unwrap_or(false),
             outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
                 as u64,
+            api_timeout_seconds: in_range("api_timeout_seconds", raw.api_timeout_seconds, 60, 1, 3600)? as u64,
+            api_max_body_bytes: in_range("api_max_body_bytes", raw.api_max_body_bytes, 10 * 1024 * 1024, 1024, 1 << 30)?
+                as usize,
         })
     }
 

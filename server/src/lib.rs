@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod config;
 pub mod connections;
 pub mod error;
+pub mod invoke;
 pub mod keys;
 pub mod oauth;
 pub mod outbound;
@@ -49,6 +50,13 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(services = catalog.services().len(), "service catalogue loaded");
     let store = Store::open(&config).await?;
     store.migrate().await?;
+    if store.kind == store::DbKind::Sqlite {
+        // One instance owns an SQLite file: a refresh lease can only be left by a process that died.
+        let cleared = store::connections::clear_leases(&store.pool).await?;
+        if cleared > 0 {
+            tracing::warn!(cleared, "refresh leases left by a stopped process were cleared");
+        }
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let bound = listener.local_addr()?;
     let public_url = config
@@ -76,6 +84,10 @@ pub async fn serve(config: Config) -> Result<()> {
             public_url: public_url.to_string(),
             allow_http: config.allow_http_urls,
             admin_token: config.admin_token.clone(),
+            api: invoke::ApiSettings {
+                timeout: Duration::from_secs(config.api_timeout_seconds),
+                max_body_bytes: config.api_max_body_bytes,
+            },
         },
     ));
     let leptos = LeptosOptions::builder()

@@ -94,23 +94,48 @@ impl Outbound {
 
     /// Sends a request under the rules of this module and reads the whole body.
     pub async fn execute(&self, req: reqwest::Request) -> Result<OutboundResponse, OutboundError> {
+        self.execute_limited(req, self.cfg.max_response_bytes).await
+    }
+
+    /// Sends a request under the rules of this module and returns the response with its body
+    /// unread, for streaming (or for [`read_limited`]). The request's own timeout, when set,
+    /// replaces the client's.
+    pub async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, OutboundError> {
         let host = check_url(req.url(), self.cfg.allow_private)?;
-        let limit = self.cfg.max_response_bytes;
-        let mut resp = self.client.execute(req).await.map_err(|e| map_error(e, &host))?;
-        if resp.content_length().is_some_and(|len| len > limit as u64) {
+        self.client.execute(req).await.map_err(|e| map_error(e, &host))
+    }
+
+    /// Like [`Outbound::execute`], with another limit on the body.
+    pub async fn execute_limited(
+        &self,
+        req: reqwest::Request,
+        limit: usize,
+    ) -> Result<OutboundResponse, OutboundError> {
+        let host = check_url(req.url(), self.cfg.allow_private)?;
+        let resp = self.client.execute(req).await.map_err(|e| map_error(e, &host))?;
+        read_limited(resp, limit, &host).await
+    }
+}
+
+/// Reads a whole response body, refusing one over `limit` bytes.
+pub async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: usize,
+    host: &str,
+) -> Result<OutboundResponse, OutboundError> {
+    if resp.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(OutboundError::TooLarge { limit });
+    }
+    let status = resp.status().as_u16();
+    let headers = std::mem::take(resp.headers_mut());
+    let mut body = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| map_error(e, host))? {
+        if body.len() + chunk.len() > limit {
             return Err(OutboundError::TooLarge { limit });
         }
-        let status = resp.status().as_u16();
-        let headers = std::mem::take(resp.headers_mut());
-        let mut body = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| map_error(e, &host))? {
-            if body.len() + chunk.len() > limit {
-                return Err(OutboundError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(OutboundResponse { status, headers, body: body.freeze() })
+        body.extend_from_slice(&chunk);
     }
+    Ok(OutboundResponse { status, headers, body: body.freeze() })
 }
 
 /// Checks scheme and host before anything is sent; returns the host for messages.

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/start/{link_name}", get(crate::oauth::http::start))
         .route("/oauth/callback/{key}", get(crate::oauth::http::callback))
         .merge(crate::admin::routes())
+        .merge(crate::invoke::routes(&state.backend.api))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard_pages))

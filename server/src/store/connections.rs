@@ -226,10 +226,18 @@ pub struct GrantRecord {
     pub granted_scopes: Option<Vec<String>>,
     pub authorised_by_name: String,
     pub authorised_at: i64,
+    /// When the current tokens were stored (local time of receipt).
+    pub updated_at: i64,
+    /// Grows with every new token set.
+    pub version: i64,
+    pub lease_until: Option<i64>,
+    pub refresh_failures: i64,
+    pub retry_at: Option<i64>,
 }
 
 const GRANT_COLUMNS: &str = "id, user_key, access_token, refresh_token, username, expires_at, granted_scopes, \
-                             authorised_by_name, authorised_at";
+                             authorised_by_name, authorised_at, updated_at, version, lease_until, refresh_failures, \
+                             retry_at";
 
 fn grant_record(r: sqlx::any::AnyRow) -> GrantRecord {
     let scopes: Option<String> = r.get("granted_scopes");
@@ -243,6 +251,11 @@ fn grant_record(r: sqlx::any::AnyRow) -> GrantRecord {
         granted_scopes: scopes.and_then(|s| serde_json::from_str(&s).ok()),
         authorised_by_name: r.get("authorised_by_name"),
         authorised_at: r.get("authorised_at"),
+        updated_at: r.get("updated_at"),
+        version: r.get("version"),
+        lease_until: r.get("lease_until"),
+        refresh_failures: r.get("refresh_failures"),
+        retry_at: r.get("retry_at"),
     }
 }
 
@@ -257,6 +270,13 @@ pub async fn grant<'e>(
         .bind(user_key)
         .fetch_optional(db)
         .await?;
+    Ok(r.map(grant_record))
+}
+
+/// A grant by its id.
+pub async fn grant_by_id<'e>(db: impl Executor<'e, Database = Any>, id: i64) -> Result<Option<GrantRecord>> {
+    let r =
+        sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1")).bind(id).fetch_optional(db).await?;
     Ok(r.map(grant_record))
 }
 
@@ -302,7 +322,8 @@ pub async fn upsert_grant(
     if let Some(id) = existing {
         sqlx::query(
             "UPDATE grants SET access_token = NULL, refresh_token = NULL, username = $1, expires_at = $2, \
-             granted_scopes = $3, authorised_by = $4, authorised_by_name = $5, authorised_at = $6, updated_at = $6 \
+             granted_scopes = $3, authorised_by = $4, authorised_by_name = $5, authorised_at = $6, updated_at = $6, \
+             version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL \
              WHERE id = $7",
         )
         .bind(m.username)
@@ -339,5 +360,91 @@ pub async fn delete_grant<'e>(db: impl Executor<'e, Database = Any>, id: i64) ->
 
 pub async fn delete_grants<'e>(db: impl Executor<'e, Database = Any>, connection_id: i64) -> Result<()> {
     sqlx::query("DELETE FROM grants WHERE connection_id = $1").bind(connection_id).execute(db).await?;
+    Ok(())
+}
+
+/// Takes the refresh lease of a grant still at `version`, unless another holder's lease is still
+/// running. One conditional UPDATE: on SQLite and PostgreSQL alike exactly one taker wins.
+pub async fn take_lease<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: i64,
+    version: i64,
+    owner: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE grants SET lease_owner = $1, lease_until = $2 \
+         WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)",
+    )
+    .bind(owner)
+    .bind(until)
+    .bind(id)
+    .bind(version)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives the lease back (if still ours), recording a failed refresh when `retry_at` is set.
+pub async fn release_lease<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: i64,
+    owner: &str,
+    retry_at: Option<i64>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE grants SET lease_owner = NULL, lease_until = NULL, \
+         refresh_failures = CASE WHEN $1 IS NULL THEN refresh_failures ELSE refresh_failures + 1 END, \
+         retry_at = COALESCE($1, retry_at) WHERE id = $2 AND lease_owner = $3",
+    )
+    .bind(retry_at)
+    .bind(id)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Stores refreshed tokens (already sealed for this row) and releases the lease, in the caller's
+/// transaction; false when the lease was lost (it ran out and another instance took it).
+pub async fn store_refreshed<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: i64,
+    owner: &str,
+    access_token: &str,
+    refresh_token: Option<&str>,
+    expires_at: Option<i64>,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE grants SET access_token = $1, refresh_token = COALESCE($2, refresh_token), expires_at = $3, \
+         updated_at = $4, version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, \
+         retry_at = NULL WHERE id = $5 AND lease_owner = $6",
+    )
+    .bind(access_token)
+    .bind(refresh_token)
+    .bind(expires_at)
+    .bind(now)
+    .bind(id)
+    .bind(owner)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Forgets every lease: at start-up of the embedded (single-instance) SQLite mode, a lease can
+/// only be left over from a process that died.
+pub async fn clear_leases<'e>(db: impl Executor<'e, Database = Any>) -> Result<u64> {
+    let r = sqlx::query("UPDATE grants SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Marks a connection used (for the list's "last used" column).
+pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE connections SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
     Ok(())
 }

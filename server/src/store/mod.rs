@@ -3,6 +3,7 @@
 //! times); each table family has a module of small functions that take an executor and, where rows
 //! belong to an organisation, the organisation, so no query can forget the tenant.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod connections;
 pub mod flows;

@@ -127,6 +127,12 @@ impl Server {
         }
     }
 
+    /// SIGKILL: the process dies on the spot, whatever it was doing.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }

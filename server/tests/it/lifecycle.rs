@@ -7,7 +7,7 @@ use crate::provider::{self, Provider};
 use serde_json::{json, Value};
 
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
-const CLIENT_SECRET: &str = "client-secret-7f3a9c2e-liaison-tests";
+pub const CLIENT_SECRET: &str = "client-secret-7f3a9c2e-liaison-tests";
 
 /// A server that may call the local provider (http, loopback), with the admin API on.
 pub fn start_open(db: &Db) -> Server {
@@ -88,7 +88,7 @@ async fn status(client: &Client, ticket: &str) -> Value {
 }
 
 /// A direct connection to the server's database, as an operator would open it.
-async fn connect(db: &Db) -> sqlx::AnyConnection {
+pub async fn connect(db: &Db) -> sqlx::AnyConnection {
     sqlx::any::install_default_drivers();
     let url = match &db.database_url {
         Some(u) => u.clone(),
@@ -97,7 +97,7 @@ async fn connect(db: &Db) -> sqlx::AnyConnection {
     <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap()
 }
 
-async fn sqlite_rows(db: &Db, sql: &str) -> Vec<sqlx::any::AnyRow> {
+pub async fn sqlite_rows(db: &Db, sql: &str) -> Vec<sqlx::any::AnyRow> {
     sqlx::query(sql).fetch_all(&mut connect(db).await).await.unwrap()
 }
 

@@ -93,6 +93,7 @@ impl Provider {
             .env("CLIENTS_JSON", clients.to_string())
             .env_remove("PORT")
             .env_remove("ACCESS_TOKEN_TTL")
+            .env_remove("CLOCK_TOLERANCE")
             .env_remove("SCOPES");
         for (k, v) in env {
             cmd.env(k, v);
@@ -165,6 +166,12 @@ impl Provider {
     /// Returns the counts so far and sets them back to zero.
     pub async fn reset_counts(&self) -> Value {
         self.get_json("/__test/counts?reset=1").await
+    }
+
+    /// Holds every token request `ms` milliseconds before handling it (0: stop holding); one whose
+    /// client leaves meanwhile is dropped unhandled (`counts()["hold"]["abandoned"]`).
+    pub async fn hold(&self, ms: u64) {
+        self.get_json(&format!("/__test/hold?ms={ms}")).await;
     }
 
     async fn get_json(&self, path: &str) -> Value {

@@ -1,0 +1,154 @@
+//! The OpenAPI 3.1 document of the scripts' API, served at `/api/v1/openapi.json`. The
+//! integration tests call every operation it lists against the real routes and check the answers
+//! against it.
+
+use crate::invoke::CODES;
+use crate::routes::AppState;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+pub async fn handle(State(state): State<AppState>) -> Response {
+    Json(document(&state.backend.public_url)).into_response()
+}
+
+fn error_responses(codes: &[&str]) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (code, status, when) in CODES.iter().filter(|(c, _, _)| codes.contains(c)) {
+        let key = status.to_string();
+        let entry = out.entry(key).or_insert_with(|| {
+            json!({ "description": "", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+        });
+        let d = entry["description"].as_str().unwrap_or_default().to_string();
+        let line = format!("`{code}`: {when}");
+        entry["description"] = Value::String(if d.is_empty() { line } else { format!("{d}; {line}") });
+    }
+    out
+}
+
+/// The codes every call through a connection may answer with.
+const CALL_ERRORS: &[&str] = &[
+    "unauthenticated",
+    "invalid_request",
+    "connection_not_found",
+    "not_connected",
+    "connection_revoked",
+    "needs_reauthorization",
+    "connection_error",
+    "user_not_authorized",
+    "host_not_allowed",
+    "body_too_large",
+    "upstream_timeout",
+    "upstream_unreachable",
+    "provider_unavailable",
+    "refresh_failed",
+    "secret_unreadable",
+    "internal",
+];
+
+pub fn document(public_url: &str) -> Value {
+    let link = json!({ "name": "link_name", "in": "path", "required": true,
+        "description": "The connection's link name (lower-case letters, digits and underscores).",
+        "schema": { "type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$" } });
+    let path = json!({ "name": "path", "in": "path", "required": true,
+        "description": "The rest of the URL, appended to the service's first API base URL (the query string passes through).",
+        "schema": { "type": "string" } });
+    let mut proxy_responses = error_responses(CALL_ERRORS);
+    proxy_responses.insert(
+        "default".into(),
+        json!({ "description": "The service's own answer: its status, headers and body, streamed as they are." }),
+    );
+    let proxy_op = |summary: &str, params: Vec<Value>| {
+        json!({
+            "summary": summary,
+            "description": "Transparent proxy: method, query, headers and body pass through (streamed); hop-by-hop headers are dropped; the connection's credential is attached as the service wants it. Bodies up to 256 KiB are retried once after a refresh when the service answers 401.",
+            "parameters": params,
+            "requestBody": { "required": false, "content": { "*/*": { "schema": {} } } },
+            "responses": proxy_responses,
+        })
+    };
+    let mut proxy_item = Map::new();
+    let mut proxy_root = Map::new();
+    for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
+        proxy_item.insert(
+            method.into(),
+            proxy_op("Call the service through the connection", vec![link.clone(), path.clone()]),
+        );
+        proxy_root
+            .insert(method.into(), proxy_op("Call the service's base URL through the connection", vec![link.clone()]));
+    }
+    let mut invoke_responses = error_responses(CALL_ERRORS);
+    invoke_responses.insert(
+        "200".into(),
+        json!({ "description": "The service answered (whatever its status).",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/InvokeResponse" } } } }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Liaison scripts' API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Call third-party APIs through Liaison by a connection's link name. Liaison attaches the credential, refreshes it when due, and never lets it out.",
+        },
+        "servers": [{ "url": public_url.trim_end_matches('/') }],
+        "security": [{ "apiToken": [] }],
+        "paths": {
+            "/api/v1/connections/{link_name}/proxy/{path}": Value::Object(proxy_item),
+            "/api/v1/connections/{link_name}/proxy": Value::Object(proxy_root),
+            "/api/v1/invoke": {
+                "post": {
+                    "summary": "One JSON call in, one JSON answer out",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/InvokeRequest" } } } },
+                    "responses": invoke_responses,
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": { "200": { "description": "The OpenAPI document.", "content": { "application/json": { "schema": { "type": "object" } } } } },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "apiToken": { "type": "http", "scheme": "bearer", "description": "A personal API token (`lsn_…`), created in Liaison." }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": { "type": "string", "enum": CODES.iter().map(|(c, _, _)| *c).collect::<Vec<_>>() },
+                        "message": { "type": "string", "description": "What happened and what to do, for a person." },
+                        "authorize_url": { "type": "string", "description": "With `user_not_authorized`: where the caller authorises the connection." },
+                    },
+                },
+                "InvokeRequest": {
+                    "type": "object",
+                    "required": ["connection", "url"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "connection": { "type": "string", "description": "The link name." },
+                        "method": { "type": "string", "default": "GET" },
+                        "url": { "type": "string", "description": "An absolute URL under one of the service's API base URLs, or a path under the first one." },
+                        "headers": { "type": "object", "additionalProperties": { "type": "string" } },
+                        "query": { "type": "object", "additionalProperties": {} },
+                        "body": { "description": "A string is sent as it is; any other JSON value is sent as JSON." },
+                    },
+                },
+                "InvokeResponse": {
+                    "type": "object",
+                    "required": ["status", "headers", "body"],
+                    "properties": {
+                        "status": { "type": "integer" },
+                        "headers": { "type": "object", "additionalProperties": { "type": "string" } },
+                        "body": { "description": "JSON when the service answered JSON, else text, else base64 (see body_encoding)." },
+                        "body_encoding": { "type": "string", "enum": ["base64"] },
+                    },
+                },
+            },
+        },
+    })
+}

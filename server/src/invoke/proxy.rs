@@ -1,0 +1,481 @@
+//! The two ways to call a service: the transparent proxy (streamed both ways) and `invoke` (one
+//! JSON call in, one JSON answer out). Both find the connection, check its state, get its
+//! credential (refreshed if due), send the call through the outbound client (no redirects, the
+//! SSRF guard, the time limit), refresh once and retry on a 401 when the body can be replayed,
+//! and log the call.
+
+use crate::backend::ServerBackend;
+use crate::connections::{link_from_path, user_key};
+use crate::invoke::refresh::Credential;
+use crate::invoke::target::{attach, end_to_end, invoke_url, proxy_url};
+use crate::invoke::{authenticate, ApiError, Caller};
+use crate::outbound::{read_limited, OutboundError};
+use crate::routes::AppState;
+use crate::services::Resolved;
+use crate::store::api_tokens::Call;
+use crate::store::connections::ConnectionRecord;
+use app::connection::ConnectionStatus;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Request bodies up to this size are kept in memory, so a call refused with 401 can be retried
+/// after a refresh; larger ones stream and are not retried.
+const REPLAYABLE_BYTES: u64 = 256 * 1024;
+
+/// A connection ready to be called.
+struct Target {
+    c: ConnectionRecord,
+    resolved: Resolved,
+    user_key: i64,
+}
+
+/// What a call carries, before the credential is attached.
+struct Outgoing {
+    method: Method,
+    url: url::Url,
+    headers: HeaderMap,
+    body: OutBody,
+}
+
+enum OutBody {
+    /// Kept in memory: can be sent again. Empty and not `Content-Length: 0`: no body at all.
+    Bytes(Bytes),
+    /// `Content-Length: 0`: a body, of no bytes.
+    Empty,
+    /// Streamed from the script: sent once.
+    Stream(Option<reqwest::Body>, Arc<AtomicBool>),
+}
+
+/// One call's entry for the log, filled in as it goes.
+struct Logged {
+    started: Instant,
+    call: Call,
+}
+
+impl Logged {
+    fn new(backend: &ServerBackend, caller: Option<&Caller>, link: &str, method: &Method) -> Logged {
+        Logged {
+            started: Instant::now(),
+            call: Call {
+                org_id: caller.map(|c| c.viewer.org_id).unwrap_or(0),
+                at: backend.clock.now_ms(),
+                actor: caller.map(|c| c.label.clone()).unwrap_or_default(),
+                connection_id: None,
+                link_name: link.chars().take(100).collect(),
+                method: method.as_str().chars().take(20).collect(),
+                host: String::new(),
+                status: 0,
+                latency_ms: 0,
+                error_code: None,
+            },
+        }
+    }
+
+    fn finish(mut self, backend: &ServerBackend, status: u16, error: Option<&'static str>) {
+        // Without a caller there is no organisation to file the call under.
+        if self.call.org_id == 0 {
+            return;
+        }
+        self.call.status = status;
+        self.call.error_code = error;
+        self.call.latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        tracing::info!(
+            link_name = %self.call.link_name,
+            method = %self.call.method,
+            host = %self.call.host,
+            status,
+            latency_ms = self.call.latency_ms,
+            error = error.unwrap_or(""),
+            "api call"
+        );
+        backend.calls.record(self.call);
+    }
+}
+
+impl ServerBackend {
+    /// The connection a caller names, if it can be used now.
+    async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
+        let not_found = || {
+            ApiError::new(
+                "connection_not_found",
+                format!("There is no connection \"{link}\" in your organisation. Check the link name on the Connections page."),
+            )
+        };
+        let name = link_from_path(link).map_err(|_| not_found())?;
+        let c = crate::store::connections::by_link(&self.store.pool, caller.viewer.org_id, name.as_str())
+            .await?
+            .ok_or_else(not_found)?;
+        let resolved = self.resolve(c.org_id, &c.service).await?;
+        let reason = c.status_reason.clone().map(|r| format!(" ({r})")).unwrap_or_default();
+        match c.status {
+            ConnectionStatus::Revoked => {
+                return Err(ApiError::new(
+                    "connection_revoked",
+                    format!("The connection \"{link}\" was revoked. Someone who manages it can enable it again in Liaison."),
+                ))
+            }
+            ConnectionStatus::NeedsReauth => {
+                return Err(ApiError::new(
+                    "needs_reauthorization",
+                    format!("The connection \"{link}\" needs to be authorised again{reason}. Someone who manages it must reconnect it in Liaison."),
+                ))
+            }
+            ConnectionStatus::Error if !c.per_user => {
+                return Err(ApiError::new(
+                    "connection_error",
+                    format!("The connection \"{link}\" is in error{reason}. Reconnect it in Liaison."),
+                ))
+            }
+            ConnectionStatus::NotConnected if !c.per_user => {
+                return Err(ApiError::new(
+                    "not_connected",
+                    format!("The connection \"{link}\" has not been authorised yet. Connect it in Liaison first."),
+                ))
+            }
+            _ => {}
+        }
+        let user_key = user_key(&c, Some(caller.viewer.user_id));
+        Ok(Target { c, resolved, user_key })
+    }
+
+    /// Sends a call with the connection's credential; on a 401, refreshes once and sends it again
+    /// (when the body can be replayed and a refresh could help).
+    async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
+        let spec = &t.resolved.spec;
+        let mut cred: Credential = self.credential(&t.c, &t.resolved, t.user_key, None).await?;
+        let mut retried = false;
+        loop {
+            let mut url = out.url.clone();
+            let mut headers = out.headers.clone();
+            attach(spec, &cred, &mut url, &mut headers)?;
+            let mut req = reqwest::Request::new(out.method.clone(), url);
+            *req.headers_mut() = headers;
+            *req.timeout_mut() = Some(self.api.timeout);
+            let replayable = match &mut out.body {
+                OutBody::Bytes(b) => {
+                    if !b.is_empty() {
+                        *req.body_mut() = Some(reqwest::Body::from(b.clone()));
+                    }
+                    true
+                }
+                OutBody::Empty => {
+                    req.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                    *req.body_mut() = Some(reqwest::Body::from(Bytes::new()));
+                    true
+                }
+                OutBody::Stream(s, _) => {
+                    *req.body_mut() = s.take();
+                    false
+                }
+            };
+            let resp = match self.outbound.send(req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    if let OutBody::Stream(_, over) = &out.body {
+                        if over.load(Ordering::Relaxed) {
+                            return Err(too_large(self.api.max_body_bytes));
+                        }
+                    }
+                    return Err(outbound_error(e, &spec.name));
+                }
+            };
+            if resp.status() == StatusCode::UNAUTHORIZED && replayable && cred.refreshable && !retried {
+                retried = true;
+                cred = self.credential(&t.c, &t.resolved, t.user_key, Some(cred.version)).await?;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        "body_too_large",
+        format!("The body is larger than the limit of {limit} bytes. Send less, or ask the operator to raise api_max_body_bytes."),
+    )
+}
+
+fn outbound_error(e: OutboundError, service: &str) -> ApiError {
+    match e {
+        OutboundError::HostNotAllowed { .. } => ApiError::new(
+            "host_not_allowed",
+            format!("{service}'s API is at {e}."),
+        ),
+        OutboundError::Timeout => ApiError::new(
+            "upstream_timeout",
+            format!("{service} did not answer within the time limit. Try again later; the operator can raise api_timeout_seconds."),
+        ),
+        OutboundError::TooLarge { limit } => too_large(limit),
+        OutboundError::InvalidUrl(m) => ApiError::new("invalid_request", m),
+        OutboundError::Connect(m) => ApiError::new("upstream_unreachable", format!("{service} could not be reached: {m}.")),
+    }
+}
+
+/// The text after `/proxy` in the request's path, still percent-encoded.
+fn raw_proxy_path(path: &str) -> &str {
+    match path.find("/proxy") {
+        Some(i) => path[i + "/proxy".len()..].trim_start_matches('/'),
+        None => "",
+    }
+}
+
+/// `ANY /api/v1/connections/{link_name}/proxy/{*path}`
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(params): Path<BTreeMap<String, String>>,
+    req: Request,
+) -> Response {
+    let backend = state.backend.clone();
+    let link = params.get("link_name").cloned().unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let caller = authenticate(&state, &parts.headers).await;
+    let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &parts.method);
+    let result = async {
+        let caller = caller?;
+        let t = backend.target(&caller, &link).await?;
+        log.call.connection_id = Some(t.c.id);
+        let url = proxy_url(&t.resolved.spec, raw_proxy_path(parts.uri.path()), parts.uri.query())?;
+        log.call.host = url.host_str().unwrap_or_default().to_string();
+        let limit = backend.api.max_body_bytes;
+        let length = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .map(|v| v.to_str().ok().and_then(|s| s.parse::<u64>().ok()))
+            .map(|n| n.ok_or_else(|| ApiError::new("invalid_request", "The Content-Length header is not a number.")))
+            .transpose()?;
+        if length.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(limit));
+        }
+        let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+        let mut headers = end_to_end(&parts.headers, true);
+        let body = match length {
+            Some(0) if !chunked => OutBody::Empty,
+            Some(n) if n <= REPLAYABLE_BYTES && !chunked => OutBody::Bytes(
+                axum::body::to_bytes(body, limit)
+                    .await
+                    .map_err(|_| ApiError::new("invalid_request", "The request body could not be read."))?,
+            ),
+            None if !chunked => OutBody::Bytes(Bytes::new()),
+            _ => {
+                if let Some(n) = length {
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                }
+                let over = Arc::new(AtomicBool::new(false));
+                OutBody::Stream(Some(limited_upload(body, limit, over.clone())), over)
+            }
+        };
+        let resp = backend.send(&t, Outgoing { method: parts.method.clone(), url, headers, body }).await?;
+        Ok::<_, ApiError>(resp)
+    }
+    .await;
+    match result {
+        Ok(resp) => {
+            let status = resp.status();
+            log.finish(&backend, status.as_u16(), None);
+            let headers = end_to_end(resp.headers(), false);
+            let stream = resp.bytes_stream().map(|c| c.map_err(|e| std::io::Error::other(e.without_url().to_string())));
+            let mut out = Response::new(Body::from_stream(stream));
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            out
+        }
+        Err(e) => {
+            log.finish(&backend, e.status.as_u16(), Some(e.code));
+            e.into_response()
+        }
+    }
+}
+
+/// The script's body as a stream to the service, cut off past the limit.
+fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> reqwest::Body {
+    let mut seen = 0usize;
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
+        seen += chunk.len();
+        if seen > limit {
+            over.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("request body over the limit"));
+        }
+        Ok(chunk)
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// `POST /api/v1/invoke`: `{connection, method, url, headers, query, body}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvokeRequest {
+    pub connection: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, QueryValue>,
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+/// A query parameter's value: one, or several (repeated in the URL).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum QueryValue {
+    One(Scalar),
+    Many(Vec<Scalar>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Scalar::Text(s) => s.clone(),
+            Scalar::Number(n) => n.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new("invalid_request", message)
+}
+
+/// Turns an `invoke` request into a call (the URL checked against the base URLs).
+fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
+    let method_text = r.method.as_deref().unwrap_or("GET").trim().to_ascii_uppercase();
+    let method = Method::from_bytes(method_text.as_bytes())
+        .map_err(|_| invalid(format!("`method` {method_text:?} is not an HTTP method.")))?;
+    if matches!(method, Method::CONNECT | Method::TRACE) {
+        return Err(invalid(format!("`method` {method} cannot be used through Liaison.")));
+    }
+    let mut url = invoke_url(&t.resolved.spec, &r.url)?;
+    if !r.query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in &r.query {
+            match v {
+                QueryValue::One(s) => {
+                    pairs.append_pair(k, &s.text());
+                }
+                QueryValue::Many(list) => {
+                    for s in list {
+                        pairs.append_pair(k, &s.text());
+                    }
+                }
+            }
+        }
+    }
+    let mut raw = HeaderMap::new();
+    for (k, v) in &r.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| invalid(format!("`headers`: {k:?} is not a valid header name.")))?;
+        let value = HeaderValue::from_str(v)
+            .map_err(|_| invalid(format!("`headers`: the value of {k:?} has characters HTTP does not allow.")))?;
+        raw.append(name, value);
+    }
+    let mut headers = end_to_end(&raw, true);
+    let body = match r.body {
+        None | Some(Value::Null) => Bytes::new(),
+        Some(Value::String(s)) => Bytes::from(s),
+        Some(other) => {
+            if !headers.contains_key(header::CONTENT_TYPE) {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Bytes::from(serde_json::to_vec(&other).map_err(|_| ApiError::internal())?)
+        }
+    };
+    Ok(Outgoing { method, url, headers, body: OutBody::Bytes(body) })
+}
+
+/// The service's answer as `invoke` returns it: JSON bodies as JSON, text as a string, anything
+/// else in base64 (with `body_encoding`).
+fn answer(status: u16, headers: &HeaderMap, body: &[u8]) -> Value {
+    let mut h = Map::new();
+    for name in headers.keys() {
+        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding") {
+            continue;
+        }
+        let joined: Vec<String> =
+            headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        h.insert(name.as_str().to_string(), Value::String(joined.join(", ")));
+    }
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let mut out = json!({ "status": status, "headers": h });
+    if content_type.contains("json") {
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            out["body"] = v;
+            return out;
+        }
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) => out["body"] = Value::String(text.to_string()),
+        Err(_) => {
+            out["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
+            out["body_encoding"] = Value::String("base64".into());
+        }
+    }
+    out
+}
+
+/// `POST /api/v1/invoke`
+pub async fn invoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let backend = state.backend.clone();
+    let caller = authenticate(&state, &headers).await;
+    let parsed: Result<InvokeRequest, ApiError> = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("The request is not a valid invoke call ({e}). Send JSON like {{\"connection\": \"link_name\", \"method\": \"GET\", \"url\": \"/path\"}}.")));
+    let link = parsed.as_ref().map(|r| r.connection.clone()).unwrap_or_default();
+    let method = parsed
+        .as_ref()
+        .ok()
+        .and_then(|r| r.method.as_deref())
+        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+        .unwrap_or(Method::GET);
+    let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &method);
+    let result = async {
+        let caller = caller?;
+        let request = parsed?;
+        let t = backend.target(&caller, &request.connection).await?;
+        log.call.connection_id = Some(t.c.id);
+        let out = outgoing(&t, request)?;
+        log.call.host = out.url.host_str().unwrap_or_default().to_string();
+        let resp = backend.send(&t, out).await?;
+        let host = log.call.host.clone();
+        let read = read_limited(resp, backend.api.max_body_bytes, &host)
+            .await
+            .map_err(|e| outbound_error(e, &t.resolved.spec.name))?;
+        Ok::<_, ApiError>(read)
+    }
+    .await;
+    match result {
+        Ok(read) => {
+            log.finish(&backend, read.status, None);
+            let mut resp = Json(answer(read.status, &read.headers, &read.body)).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            log.finish(&backend, e.status.as_u16(), Some(e.code));
+            e.into_response()
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! The credential of a call, refreshed when due: ahead of expiry (a skew before `expires_at`,
+//! which is counted from the local time the tokens were received) and once after a 401.
+//!
+//! Exactly one refresh per grant at a time. Within an instance, callers of one grant queue on an
+//! in-process lock; across instances, the refresher holds a lease on the grant row, taken with a
+//! conditional UPDATE (no lock is held across the HTTP call). Whoever gets the lease re-reads the
+//! grant and refreshes only if it is still due; the new tokens (a rotated refresh token too) are
+//! stored in the transaction that releases the lease, so no one ever uses a spent refresh token.
+//! `invalid_grant` is believed only after a re-read shows no sibling has refreshed meanwhile;
+//! 5xx, 429 and timeouts back off and leave the connection Connected.
+
+use crate::backend::ServerBackend;
+use crate::connections::provider_error;
+use crate::error::Error;
+use crate::invoke::ApiError;
+use crate::oauth::token::{self, TokenGrant, TokenSet};
+use crate::services::Resolved;
+use crate::store::audit;
+use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
+use crate::vault::{Secret, Slot};
+use app::connection::ConnectionStatus;
+use app::service::{AuthType, GrantType};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Tokens are refreshed this long before they expire (at most half their lifetime).
+const SKEW_MS: i64 = 60_000;
+/// A caller waiting for another instance's refresh looks again this often.
+const POLL_MS: u64 = 25;
+
+/// A credential ready to attach.
+pub struct Credential {
+    pub secret: Secret,
+    pub username: Option<String>,
+    /// The grant's version the secret belongs to (to ask for a refresh after a 401).
+    pub version: i64,
+    /// A refresh could produce another secret (OAuth 2.0 with a refresh token, or client
+    /// credentials).
+    pub refreshable: bool,
+}
+
+/// The in-process half of "one refresh at a time": an async lock per grant.
+#[derive(Default)]
+pub struct RefreshLocks(Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>);
+
+impl RefreshLocks {
+    fn get(&self, grant_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Locks nobody holds or waits for are dropped as the map is used.
+        if map.len() > 1024 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry(grant_id).or_default().clone()
+    }
+}
+
+/// Whether a grant's access token should be refreshed now.
+pub fn due(g: &GrantRecord, now: i64) -> bool {
+    match g.expires_at {
+        None => false,
+        Some(expires) => {
+            let lifetime = (expires - g.updated_at).max(0);
+            expires - SKEW_MS.min(lifetime / 2) <= now
+        }
+    }
+}
+
+/// How long to leave a failing token endpoint alone after `failures` failures in a row.
+pub fn backoff_ms(failures: i64) -> i64 {
+    let exp = u32::try_from(failures.clamp(0, 8)).unwrap_or(8);
+    (1_000i64 << exp).min(300_000)
+}
+
+fn can_refresh(g: &GrantRecord, resolved: &Resolved) -> bool {
+    resolved.spec.auth_type == AuthType::OAuth2
+        && (g.refresh_token.is_some() || resolved.spec.grant_type == Some(GrantType::ClientCredentials))
+}
+
+impl ServerBackend {
+    /// How long a refresh lease lasts: longer than any token endpoint call may take.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000
+    }
+
+    /// Where a person authorises a login-user connection for themselves.
+    pub fn authorize_page(&self, link_name: &str) -> String {
+        format!("{}{}?connection={link_name}", self.public_url, app::api::HOME.trim_start_matches('/'))
+    }
+
+    fn no_grant(&self, c: &ConnectionRecord, user_key: i64) -> ApiError {
+        if c.per_user && user_key != 0 {
+            let mut e = ApiError::new(
+                "user_not_authorized",
+                format!(
+                    "The connection \"{}\" uses each person's own account, and you have not authorised it yet. Open {} and connect it, then call again.",
+                    c.link_name,
+                    self.authorize_page(&c.link_name)
+                ),
+            );
+            e.authorize_url = Some(self.authorize_page(&c.link_name));
+            e
+        } else {
+            ApiError::new(
+                "not_connected",
+                format!("The connection \"{}\" has not been authorised yet. Connect it in Liaison first.", c.link_name),
+            )
+        }
+    }
+
+    fn open_grant(&self, g: &GrantRecord, resolved: &Resolved) -> Result<Credential, ApiError> {
+        let sealed = g.access_token.as_ref().ok_or_else(ApiError::internal)?;
+        let secret = self
+            .vault
+            .open(Slot { table: "grants", column: "access_token", row: g.id }, sealed)
+            .map_err(Error::from)?;
+        Ok(Credential {
+            secret,
+            username: g.username.clone(),
+            version: g.version,
+            refreshable: can_refresh(g, resolved),
+        })
+    }
+
+    /// The credential for a call on `c` as `user_key`; `stale` names a version the service just
+    /// refused (401), to be replaced unless someone already has.
+    pub async fn credential(
+        &self,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        user_key: i64,
+        stale: Option<i64>,
+    ) -> Result<Credential, ApiError> {
+        let pool = &self.store.pool;
+        let wanted = |g: &GrantRecord, now: i64| match stale {
+            Some(v) => g.version == v,
+            None => due(g, now),
+        };
+        let give_up = self.clock.now_ms() + self.lease_ms() + 5_000;
+        loop {
+            let now = self.clock.now_ms();
+            let g = conns::grant(pool, c.id, user_key).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            if !wanted(&g, now) || !can_refresh(&g, resolved) {
+                return self.open_grant(&g, resolved);
+            }
+            if g.retry_at.is_some_and(|t| t > now) {
+                return self.backed_off(&g, resolved, now);
+            }
+            let lock = self.refresh_locks.get(g.id);
+            let held = lock.lock().await;
+            let now = self.clock.now_ms();
+            let g = conns::grant_by_id(pool, g.id).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            if !wanted(&g, now) {
+                return self.open_grant(&g, resolved);
+            }
+            let owner = crate::auth::session::new_token();
+            if conns::take_lease(pool, g.id, g.version, &owner, now, now + self.lease_ms()).await? {
+                let result = self.refresh_holding_lease(c, resolved, &g, &owner).await;
+                drop(held);
+                return result;
+            }
+            // Another instance is refreshing (or just did): wait for its new version.
+            drop(held);
+            if now > give_up {
+                let mut e = ApiError::new(
+                    "provider_unavailable",
+                    "Another Liaison instance has been refreshing this connection's token for too long. Try again in a moment.",
+                );
+                e.retry_after = Some(5);
+                return Err(e);
+            }
+            tokio::time::sleep(Duration::from_millis(POLL_MS + rand::random::<u64>() % POLL_MS)).await;
+        }
+    }
+
+    /// The provider failed recently: use the token while it lasts, else say when to come back.
+    fn backed_off(&self, g: &GrantRecord, resolved: &Resolved, now: i64) -> Result<Credential, ApiError> {
+        if g.expires_at.is_some_and(|e| e > now) {
+            return self.open_grant(g, resolved);
+        }
+        let wait = g.retry_at.map(|t| (t - now).max(0) / 1000 + 1).unwrap_or(1);
+        let mut e = ApiError::new(
+            "provider_unavailable",
+            format!(
+                "{}'s token endpoint is failing, so the expired token cannot be refreshed yet. Liaison will try again; call again in {wait} s.",
+                resolved.spec.name
+            ),
+        );
+        e.retry_after = Some(u64::try_from(wait).unwrap_or(1));
+        Err(e)
+    }
+
+    async fn refresh_holding_lease(
+        &self,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        g: &GrantRecord,
+        owner: &str,
+    ) -> Result<Credential, ApiError> {
+        let pool = &self.store.pool;
+        let outcome = self.call_token_endpoint(c, resolved, g).await;
+        let now = self.clock.now_ms();
+        match outcome {
+            Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
+            Err(Refusal::Token(e)) if e.is_invalid_grant() => {
+                // A sibling may have refreshed (its lease ran out on us): believe it only if not.
+                if let Some(fresh) = conns::grant_by_id(pool, g.id).await? {
+                    if fresh.version != g.version {
+                        conns::release_lease(pool, g.id, owner, None).await?;
+                        return self.open_grant(&fresh, resolved);
+                    }
+                }
+                let reason = "The provider no longer accepts this connection's authorisation. Connect it again.";
+                let mut tx = pool.begin().await?;
+                if c.per_user && g.user_key != 0 {
+                    conns::delete_grant(&mut *tx, g.id).await?;
+                } else {
+                    conns::release_lease(&mut *tx, g.id, owner, None).await?;
+                    conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
+                }
+                audit::record(
+                    &mut *tx,
+                    Some(c.org_id),
+                    "Liaison",
+                    "connection.refresh_refused",
+                    &c.link_name,
+                    Some("invalid_grant"),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::warn!(link_name = %c.link_name, "refresh refused with invalid_grant: needs re-authorisation");
+                if c.per_user && g.user_key != 0 {
+                    return Err(self.no_grant(c, g.user_key));
+                }
+                Err(ApiError::new(
+                    "needs_reauthorization",
+                    format!("{} no longer accepts the authorisation of \"{}\". Someone who manages it must connect it again in Liaison.", resolved.spec.name, c.link_name),
+                ))
+            }
+            Err(Refusal::Token(e)) if e.is_retryable() => {
+                let retry = now + backoff_ms(g.refresh_failures);
+                conns::release_lease(pool, g.id, owner, Some(retry)).await?;
+                tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed; backing off");
+                self.backed_off(&GrantRecord { retry_at: Some(retry), ..g.clone() }, resolved, now)
+            }
+            Err(Refusal::Token(e)) => {
+                let message = provider_error(&resolved.spec.name, &e).message;
+                let mut tx = pool.begin().await?;
+                conns::release_lease(&mut *tx, g.id, owner, None).await?;
+                if !(c.per_user && g.user_key != 0) {
+                    conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
+                }
+                audit::record(
+                    &mut *tx,
+                    Some(c.org_id),
+                    "Liaison",
+                    "connection.refresh_failed",
+                    &c.link_name,
+                    Some(&message),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed");
+                Err(ApiError::new("refresh_failed", message))
+            }
+            Err(Refusal::Other(e)) => {
+                conns::release_lease(pool, g.id, owner, None).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn call_token_endpoint(
+        &self,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        g: &GrantRecord,
+    ) -> Result<TokenSet, Refusal> {
+        let spec = &resolved.spec;
+        let client = self.client_for(c, resolved).map_err(|e| Refusal::Other(e.into()))?.ok_or_else(|| {
+            Refusal::Other(ApiError::new(
+                "refresh_failed",
+                format!("{} has no OAuth client configured any more; ask your administrator.", spec.name),
+            ))
+        })?;
+        if spec.grant_type == Some(GrantType::ClientCredentials) {
+            let scope = Some(spec.scope_delimiter.join(c.scopes.iter().map(String::as_str))).filter(|s| !s.is_empty());
+            let ep = crate::connections::endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), &client);
+            return token::request_token(
+                &self.outbound,
+                &ep,
+                TokenGrant::ClientCredentials { scope: scope.as_deref() },
+            )
+            .await
+            .map_err(Refusal::Token);
+        }
+        let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
+        let refresh = self
+            .vault
+            .open(Slot { table: "grants", column: "refresh_token", row: g.id }, sealed)
+            .map_err(|e| Refusal::Other(Error::from(e).into()))?;
+        let ep = crate::connections::endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
+        token::request_token(&self.outbound, &ep, TokenGrant::RefreshToken { refresh_token: &refresh, scope: None })
+            .await
+            .map_err(Refusal::Token)
+    }
+
+    async fn store_refresh(
+        &self,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        g: &GrantRecord,
+        owner: &str,
+        tokens: TokenSet,
+    ) -> Result<Credential, ApiError> {
+        let now = self.clock.now_ms();
+        let access = self
+            .vault
+            .seal(Slot { table: "grants", column: "access_token", row: g.id }, tokens.access_token.expose())
+            .map_err(Error::from)?;
+        let refresh = match &tokens.refresh_token {
+            Some(r) => Some(
+                self.vault
+                    .seal(Slot { table: "grants", column: "refresh_token", row: g.id }, r.expose())
+                    .map_err(Error::from)?,
+            ),
+            None => None,
+        };
+        let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));
+        let mut tx = self.store.pool.begin().await?;
+        let kept = conns::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
+        if kept {
+            audit::record(&mut *tx, Some(c.org_id), "Liaison", "connection.refresh", &c.link_name, None, now).await?;
+            tx.commit().await?;
+        } else {
+            // Our lease ran out and another instance took over: its tokens win.
+            tx.rollback().await?;
+            tracing::warn!(link_name = %c.link_name, "a refresh finished after its lease ran out; its tokens were not stored");
+        }
+        Ok(Credential {
+            secret: tokens.access_token,
+            username: g.username.clone(),
+            version: g.version + 1,
+            refreshable: can_refresh(g, resolved),
+        })
+    }
+}
+
+enum Refusal {
+    Token(crate::oauth::token::TokenError),
+    Other(ApiError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(expires_at: Option<i64>, updated_at: i64) -> GrantRecord {
+        GrantRecord {
+            id: 1,
+            user_key: 0,
+            access_token: None,
+            refresh_token: None,
+            username: None,
+            expires_at,
+            granted_scopes: None,
+            authorised_by_name: String::new(),
+            authorised_at: 0,
+            updated_at,
+            version: 0,
+            lease_until: None,
+            refresh_failures: 0,
+            retry_at: None,
+        }
+    }
+
+    #[test]
+    fn due_a_minute_before_expiry_or_at_half_a_short_lifetime() {
+        // One hour tokens: due from 60 s before expiry.
+        let g = grant(Some(3_600_000), 0);
+        assert!(!due(&g, 3_539_999));
+        assert!(due(&g, 3_540_000));
+        // Ten second tokens: due at half their lifetime.
+        let g = grant(Some(10_000), 0);
+        assert!(!due(&g, 4_999));
+        assert!(due(&g, 5_000));
+        // No expiry: never due.
+        assert!(!due(&grant(None, 0), i64::MAX));
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff_ms(0), 1_000);
+        assert_eq!(backoff_ms(1), 2_000);
+        assert_eq!(backoff_ms(5), 32_000);
+        assert_eq!(backoff_ms(8), 256_000);
+        assert_eq!(backoff_ms(50), 256_000);
+        assert_eq!(backoff_ms(-3), 1_000);
+    }
+}

@@ -1,0 +1,182 @@
+//! Where a call may go, and how the credential rides along. A credential is only ever sent to a
+//! URL under one of the service's API base URLs: same scheme, host and port, and a path within
+//! the base URL's path (after the URL parser has resolved any `..`, encoded or not).
+
+use crate::invoke::refresh::Credential;
+use crate::invoke::ApiError;
+use app::service::{AuthType, ParamType, ServiceSpec};
+use base64::Engine as _;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// The URL for a proxy path (raw, still percent-encoded, may be empty) and query under the
+/// service's first API base URL.
+pub fn proxy_url(spec: &ServiceSpec, raw_path: &str, raw_query: Option<&str>) -> Result<url::Url, ApiError> {
+    let base = spec.api_base_urls.first().ok_or_else(|| no_base(spec))?;
+    let mut joined = base.as_str().trim_end_matches('/').to_string();
+    if !raw_path.is_empty() {
+        joined.push('/');
+        joined.push_str(raw_path.trim_start_matches('/'));
+    }
+    if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
+        joined.push('?');
+        joined.push_str(q);
+    }
+    let url = url::Url::parse(&joined)
+        .map_err(|_| ApiError::new("invalid_request", "The path after /proxy/ does not make a valid URL."))?;
+    allowed(spec, url)
+}
+
+/// An `invoke` URL: absolute (it must be under an API base URL) or a path under the first one.
+pub fn invoke_url(spec: &ServiceSpec, raw: &str) -> Result<url::Url, ApiError> {
+    let raw = raw.trim();
+    if raw.contains("://") {
+        let url = url::Url::parse(raw).map_err(|_| {
+            ApiError::new("invalid_request", "`url` is not a valid URL: give an absolute https URL or a path.")
+        })?;
+        return allowed(spec, url);
+    }
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    proxy_url(spec, path, query)
+}
+
+fn no_base(spec: &ServiceSpec) -> ApiError {
+    ApiError::new(
+        "host_not_allowed",
+        format!(
+            "{} has no API base URL, so Liaison sends its credential nowhere. An admin can add one to the service.",
+            spec.name
+        ),
+    )
+}
+
+/// The URL itself if it lies under one of the service's API base URLs.
+pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> {
+    if spec.api_base_urls.is_empty() {
+        return Err(no_base(spec));
+    }
+    if url.username() != "" || url.password().is_some() {
+        return Err(ApiError::new("invalid_request", "A URL with a user name or password cannot be called."));
+    }
+    let under = spec.api_base_urls.iter().any(|base| {
+        let Ok(base) = url::Url::parse(base.as_str()) else { return false };
+        let prefix = base.path().trim_end_matches('/');
+        base.scheme() == url.scheme()
+            && base.host() == url.host()
+            && base.port_or_known_default() == url.port_or_known_default()
+            && (url.path() == prefix || url.path().starts_with(&format!("{prefix}/")) || prefix.is_empty())
+    });
+    if !under {
+        let host = url.host_str().unwrap_or("that host").to_string();
+        let bases: Vec<&str> = spec.api_base_urls.iter().map(|b| b.as_str()).collect();
+        return Err(ApiError::new(
+            "host_not_allowed",
+            format!(
+                "{host}{} is not under {}'s API base URLs ({}), so Liaison will not send the connection's credential there.",
+                url.path(),
+                spec.name,
+                bases.join(", ")
+            ),
+        ));
+    }
+    Ok(url)
+}
+
+/// Headers a proxy never forwards, either way: hop-by-hop ones (RFC 9110 §7.6.1) and, towards
+/// the service, Liaison's own credentials and the client's host.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
+];
+const NEVER_UPSTREAM: &[&str] = &[
+    "host",
+    "authorization",
+    "cookie",
+    "content-length",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// The end-to-end headers of a message: hop-by-hop ones removed, with those its `Connection`
+/// header names.
+pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all("connection")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if HOP_BY_HOP.contains(&n) || named.iter().any(|x| x == n) || (upstream && NEVER_UPSTREAM.contains(&n)) {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
+
+/// Puts the credential where the service wants it: a header (with its prefix), a query
+/// parameter, or HTTP Basic. Anything of the same name the script sent is replaced.
+pub fn attach(
+    spec: &ServiceSpec,
+    cred: &Credential,
+    url: &mut url::Url,
+    headers: &mut HeaderMap,
+) -> Result<(), ApiError> {
+    let bad = || {
+        ApiError::new("invalid_request", "The stored credential cannot be sent in a request (it has characters HTTP does not allow). Connect again with a valid one.")
+    };
+    if spec.auth_type == AuthType::Basic {
+        let user = cred.username.as_deref().unwrap_or_default();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", cred.secret.expose()));
+        let mut v = HeaderValue::from_str(&format!("Basic {b64}")).map_err(|_| bad())?;
+        v.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+        return Ok(());
+    }
+    match spec.param_type {
+        ParamType::Query => {
+            let name = spec.query_param.as_deref().unwrap_or("access_token");
+            // The script's query stays as it was written, unless it names the parameter itself.
+            if url.query_pairs().any(|(k, _)| k == name) {
+                let kept: Vec<(String, String)> = url
+                    .query_pairs()
+                    .filter(|(k, _)| k != name)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(kept);
+            }
+            url.query_pairs_mut().append_pair(name, cred.secret.expose());
+        }
+        ParamType::Header => {
+            let name = HeaderName::from_bytes(spec.header_name.as_bytes()).map_err(|_| bad())?;
+            let text = if spec.header_prefix.is_empty() {
+                cred.secret.expose().to_string()
+            } else {
+                format!("{} {}", spec.header_prefix, cred.secret.expose())
+            };
+            let mut v = HeaderValue::from_str(&text).map_err(|_| bad())?;
+            v.set_sensitive(true);
+            headers.insert(name, v);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

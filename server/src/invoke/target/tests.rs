@@ -1,0 +1,137 @@
+use super::*;
+use crate::vault::Secret;
+use app::service::ServiceForm;
+
+fn spec(bases: &[&str], auth_type: &str, param_type: &str, f: impl FnOnce(&mut ServiceForm)) -> ServiceSpec {
+    let mut form = ServiceForm {
+        name: "Acme".into(),
+        auth_type: auth_type.into(),
+        api_base_urls: bases.iter().map(|s| s.to_string()).collect(),
+        param_type: param_type.into(),
+        ..Default::default()
+    };
+    if auth_type == "oauth2" {
+        form.grant_type = "client_credentials".into();
+        form.client_id = "cid".into();
+        form.client_secret = app::model::Password::new("s");
+        form.token_url = "https://acme.example/token".into();
+    }
+    f(&mut form);
+    form.parse(false, false).unwrap().spec
+}
+
+fn cred(secret: &str, username: Option<&str>) -> Credential {
+    Credential { secret: Secret::new(secret), username: username.map(str::to_string), version: 1, refreshable: false }
+}
+
+#[test]
+fn proxy_paths_stay_under_the_base_url() {
+    let s = spec(&["https://api.acme.example/v2"], "api_key", "header", |_| {});
+    let ok = |p: &str, q: Option<&str>| proxy_url(&s, p, q).map(|u| u.to_string());
+    assert_eq!(ok("users/7", Some("a=1&b=x%20y")).unwrap(), "https://api.acme.example/v2/users/7?a=1&b=x%20y");
+    assert_eq!(ok("", None).unwrap(), "https://api.acme.example/v2");
+    assert_eq!(ok("a%2Fb", None).unwrap(), "https://api.acme.example/v2/a%2Fb");
+    for escape in ["../admin", "%2e%2e/admin", "..%2fadmin/../../x", "./../../etc", "%2E%2E"] {
+        let e = ok(escape, None).unwrap_err();
+        assert_eq!(e.code, "host_not_allowed", "{escape}: {e:?}");
+        assert!(e.message.contains("is not under Acme's API base URLs (https://api.acme.example/v2)"), "{}", e.message);
+    }
+    // A path that looks like another authority stays a path on the same host.
+    assert_eq!(ok("//evil.example/x", None).unwrap(), "https://api.acme.example/v2/evil.example/x");
+    assert_eq!(ok("@evil.example/x", None).unwrap(), "https://api.acme.example/v2/@evil.example/x");
+}
+
+#[test]
+fn invoke_urls_must_be_under_some_base_url() {
+    let s = spec(&["https://api.acme.example/v2", "https://upload.acme.example"], "api_key", "header", |_| {});
+    let at = |u: &str| invoke_url(&s, u).map(|u| u.to_string());
+    assert_eq!(at("https://api.acme.example/v2/me?x=1").unwrap(), "https://api.acme.example/v2/me?x=1");
+    assert_eq!(at("https://upload.acme.example/files").unwrap(), "https://upload.acme.example/files");
+    assert_eq!(at("/me?x=1").unwrap(), "https://api.acme.example/v2/me?x=1");
+    for (bad, code) in [
+        ("https://evil.example/v2/me", "host_not_allowed"),
+        ("http://api.acme.example/v2/me", "host_not_allowed"),
+        ("https://api.acme.example:8443/v2/me", "host_not_allowed"),
+        ("https://api.acme.example/v20/me", "host_not_allowed"),
+        ("https://api.acme.example.evil.example/v2", "host_not_allowed"),
+        ("https://user:pw@api.acme.example/v2/me", "invalid_request"),
+        ("https://api.acme.example/v2/../admin", "host_not_allowed"),
+        ("ht!tp://x", "invalid_request"),
+    ] {
+        assert_eq!(at(bad).unwrap_err().code, code, "{bad}");
+    }
+    // Forms and the catalogue require a base URL; a spec without one still sends nothing anywhere.
+    let mut none = spec(&["https://api.acme.example"], "api_key", "header", |_| {});
+    none.api_base_urls.clear();
+    let e = invoke_url(&none, "/me").unwrap_err();
+    assert_eq!((e.code, e.status.as_u16()), ("host_not_allowed", 403));
+    assert!(e.message.contains("has no API base URL"), "{}", e.message);
+}
+
+#[test]
+fn hop_by_hop_headers_and_liaisons_own_never_go_upstream() {
+    let mut h = HeaderMap::new();
+    for (k, v) in [
+        ("connection", "keep-alive, x-private"),
+        ("keep-alive", "timeout=5"),
+        ("x-private", "1"),
+        ("te", "trailers"),
+        ("transfer-encoding", "chunked"),
+        ("upgrade", "h2c"),
+        ("authorization", "Bearer lsn_secret"),
+        ("cookie", "__Host-liaison=abc"),
+        ("host", "liaison.example"),
+        ("content-length", "3"),
+        ("accept", "application/json"),
+        ("x-request-id", "42"),
+    ] {
+        h.append(k, HeaderValue::from_static(v));
+    }
+    let up = end_to_end(&h, true);
+    let mut names: Vec<&str> = up.keys().map(|k| k.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["accept", "x-request-id"]);
+    let down = end_to_end(&h, false);
+    assert!(
+        down.contains_key("authorization") && down.contains_key("content-length") && !down.contains_key("x-private")
+    );
+}
+
+#[test]
+fn credentials_go_where_the_service_wants_them() {
+    let mut url = url::Url::parse("https://api.acme.example/v2/me?a=1&api_key=forged&b=x%20y").unwrap();
+    let mut headers = HeaderMap::new();
+    let query = spec(&["https://api.acme.example/v2"], "api_key", "query", |f| f.query_param = "api_key".into());
+    attach(&query, &cred("k&y=1", None), &mut url, &mut headers).unwrap();
+    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
+    assert_eq!(pairs, [("a".into(), "1".into()), ("b".into(), "x y".into()), ("api_key".into(), "k&y=1".into())]);
+    assert!(headers.is_empty());
+
+    // Without a clash the script's query is left as written.
+    let mut url = url::Url::parse("https://api.acme.example/v2/me?b=x%20y").unwrap();
+    attach(&query, &cred("k", None), &mut url, &mut headers).unwrap();
+    assert_eq!(url.query(), Some("b=x%20y&api_key=k"));
+
+    let header = spec(&["https://api.acme.example"], "api_key", "header", |f| {
+        f.header_name = "X-Api-Key".into();
+    });
+    headers.insert("x-api-key", HeaderValue::from_static("forged"));
+    attach(&header, &cred("key1", None), &mut url, &mut headers).unwrap();
+    assert_eq!(headers.get_all("x-api-key").iter().collect::<Vec<_>>(), ["key1"]);
+    assert!(headers["x-api-key"].is_sensitive());
+
+    let zoho = spec(&["https://api.acme.example"], "oauth2", "header", |f| f.header_prefix = "Zoho-oauthtoken".into());
+    attach(&zoho, &cred("tok", None), &mut url, &mut headers).unwrap();
+    assert_eq!(headers["authorization"], "Zoho-oauthtoken tok");
+    let bearer = spec(&["https://api.acme.example"], "oauth2", "header", |_| {});
+    attach(&bearer, &cred("tok", None), &mut url, &mut headers).unwrap();
+    assert_eq!(headers["authorization"], "Bearer tok");
+
+    let basic = spec(&["https://api.acme.example"], "basic", "header", |_| {});
+    attach(&basic, &cred("pa:ss", Some("ann")), &mut url, &mut headers).unwrap();
+    assert_eq!(headers["authorization"], "Basic YW5uOnBhOnNz");
+
+    let e = attach(&header, &cred("bad\nvalue", None), &mut url, &mut headers).unwrap_err();
+    assert_eq!(e.code, "invalid_request");
+    assert!(!e.message.contains("bad"), "{}", e.message);
+}

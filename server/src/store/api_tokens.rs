@@ -1,0 +1,145 @@
+//! Personal API tokens for scripts. The table holds the SHA-256 of each token, never the token.
+
+use crate::error::Result;
+use crate::store::users::role_from_db;
+use app::model::Viewer;
+use app::tokens::ApiTokenView;
+use sqlx::{Any, Executor, Row};
+
+pub async fn create<'e>(
+    db: impl Executor<'e, Database = Any>,
+    viewer: &Viewer,
+    name: &str,
+    token_hash: &str,
+    prefix: &str,
+    now: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(viewer.org_id)
+    .bind(viewer.user_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(prefix)
+    .bind(now)
+    .fetch_one(db)
+    .await?)
+}
+
+/// A person's tokens, newest first (revoked ones included, marked).
+pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<Vec<ApiTokenView>> {
+    let rows = sqlx::query(
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens \
+         WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ApiTokenView {
+            id: r.get("id"),
+            name: r.get("name"),
+            prefix: r.get("prefix"),
+            created_at: r.get("created_at"),
+            last_used_at: r.get("last_used_at"),
+            revoked_at: r.get("revoked_at"),
+        })
+        .collect())
+}
+
+/// Revokes one of a person's tokens; false when there is no such live token.
+pub async fn revoke<'e>(
+    db: impl Executor<'e, Database = Any>,
+    org_id: i64,
+    user_id: i64,
+    id: i64,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND user_id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(org_id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// The person behind a live token, with the token's id and name.
+pub async fn viewer<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+) -> Result<Option<(i64, String, Option<i64>, Viewer)>> {
+    let row = sqlx::query(
+        "SELECT t.id AS token_id, t.name AS token_name, t.last_used_at, u.id AS user_id, u.org_id, \
+         o.name AS org_name, u.name, u.email, u.role \
+         FROM api_tokens t \
+         JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
+         JOIN organisations o ON o.id = u.org_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.get("token_id"),
+            r.get("token_name"),
+            r.get("last_used_at"),
+            Viewer {
+                user_id: r.get("user_id"),
+                org_id: r.get("org_id"),
+                org_name: r.get("org_name"),
+                name: r.get("name"),
+                email: r.get("email"),
+                role: role_from_db(r.get::<String, _>("role").as_str())?,
+            },
+        ))
+    })
+    .transpose()
+}
+
+pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// One API call for the log. Never a secret, a path or a query string.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub org_id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub connection_id: Option<i64>,
+    pub link_name: String,
+    pub method: String,
+    pub host: String,
+    pub status: u16,
+    pub latency_ms: i64,
+    pub error_code: Option<&'static str>,
+}
+
+pub async fn record_call<'e>(db: impl Executor<'e, Database = Any>, c: &Call) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(c.org_id)
+    .bind(c.at)
+    .bind(&c.actor)
+    .bind(&c.link_name)
+    .bind(&c.method)
+    .bind(&c.host)
+    .bind(i64::from(c.status))
+    .bind(c.latency_ms)
+    .bind(c.error_code)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! The scripts' API over HTTP against oidc-provider: API tokens, the proxy and invoke with the
+//! provider's userinfo endpoint as the "API", every error code a test can provoke, the refresh
+//! that never races (500 concurrent calls, two instances on PostgreSQL, a SIGKILL mid-refresh),
+//! the call log, and the OpenAPI document checked against the real routes.
+
+use crate::harness::*;
+use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
+use crate::provider::{self, Provider};
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::time::Duration;
+
+const LINK: &str = "acme_api";
+
+/// Liaison (may call the local provider; short provider time limit so leases are short) and the
+/// provider, with an authorization-code service whose API base URL is the provider itself.
+async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, Provider) {
+    let server = start_liaison(db);
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    let callback = format!("{}/oauth/callback/c-1", server.url);
+    let provider =
+        Provider::start_with(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)]), provider_env)
+            .await;
+    let mut form = service_form(&client, &provider, "authorization_code").await;
+    form["api_base_urls"] = json!([provider.issuer]);
+    create_service(&client, form).await;
+    (server, client, provider)
+}
+
+fn start_liaison(db: &Db) -> Server {
+    Server::start_with(
+        db,
+        &[
+            ("LIAISON_ALLOW_HTTP_URLS", "true"),
+            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
+            ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"),
+            ("LIAISON_DB_MAX_CONNECTIONS", "16"),
+        ],
+    )
+}
+
+/// Creates the connection and authorises it through the provider as `login`.
+async fn connected(server: &Server, client: &Client, provider: &Provider, login: &str) {
+    let r = create_connection(
+        client,
+        json!({ "name": "Acme API", "link_name": LINK, "service": { "kind": "custom", "id": 1 },
+                "scopes": ["openid", "api:read", "offline_access"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let authorize = start(client, &format!("/oauth/start/{LINK}"), "ticket-api-0123456789").await;
+    let callback = provider.approve_as(&authorize, login).await;
+    let page = land(client, server, &callback).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
+async fn api_token(client: &Client, name: &str) -> (i64, String) {
+    let r = client.call("create_api_token", json!({ "name": name })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    (v["view"]["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+    token: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Api {
+    fn new(server: &Server, token: &str) -> Api {
+        Api {
+            base: server.url.clone(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            token: token.to_string(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    async fn proxy(&self, method: &str, path: &str) -> Answer {
+        let url = format!("{}/api/v1/connections/{LINK}/proxy/{path}", self.base);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        self.send(self.http.request(m, url).bearer_auth(&self.token)).await
+    }
+
+    async fn invoke(&self, call: Value) -> Answer {
+        self.send(self.http.post(format!("{}/api/v1/invoke", self.base)).bearer_auth(&self.token).json(&call)).await
+    }
+}
+
+fn assert_error(a: &Answer, status: u16, code: &str) {
+    assert_eq!((a.status, a.body["code"].as_str()), (status, Some(code)), "{}", a.body);
+    let message = a.body["message"].as_str().unwrap();
+    assert!(message.len() > 20 && message.ends_with('.'), "a sentence a person can act on: {message}");
+}
+
+fn count(counts: &Value, route: &[&str]) -> i64 {
+    route.iter().fold(counts, |v, k| &v[*k]).as_i64().unwrap_or(0)
+}
+
+/// The API call log, oldest first (the log is written in the background: waits for `n` rows).
+async fn calls(db: &Db, n: usize) -> Vec<(String, String, String, i64, Option<String>)> {
+    for _ in 0..100 {
+        let rows =
+            sqlite_rows(db, "SELECT actor, link_name, method, host, status, error_code FROM api_calls ORDER BY id")
+                .await;
+        if rows.len() >= n {
+            return rows
+                .iter()
+                .map(|r| {
+                    let host: String = r.get("host");
+                    (
+                        r.get::<String, _>("actor"),
+                        r.get("link_name"),
+                        format!("{} {host}", r.get::<String, _>("method")),
+                        r.get("status"),
+                        r.get("error_code"),
+                    )
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} API calls were logged");
+}
+
+#[tokio::test]
+async fn proxy_and_invoke_call_the_api_with_the_connections_credential() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = setup_with(&db, &[]).await;
+        let (token_id, token) = api_token(&client, "Nightly sync").await;
+        assert!(token.starts_with("lsn_") && token.len() > 40, "{token}");
+        let listed = client.call("api_tokens", json!({})).await.json();
+        assert_eq!(listed[0]["name"], "Nightly sync");
+        assert!(!listed.to_string().contains(&token), "the token is shown once, never listed");
+        let api = Api::new(&server, &token);
+
+        // Before the connection exists, and before it is authorised.
+        assert_error(&api.proxy("GET", "me").await, 404, "connection_not_found");
+        let r = create_connection(
+            &client,
+            json!({ "name": "Acme API", "link_name": LINK, "service": { "kind": "custom", "id": 1 },
+                    "scopes": ["openid", "api:read", "offline_access"] }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_error(&api.proxy("GET", "me").await, 409, "not_connected");
+        exec(&db, &format!("DELETE FROM connections WHERE link_name = '{LINK}'")).await;
+        connected(&server, &client, &provider, "alice").await;
+
+        // The proxy: the provider's userinfo answers for alice, with its own headers.
+        let me = api.proxy("GET", "me").await;
+        assert_eq!((me.status, &me.body["sub"]), (200, &json!("alice")), "{label}: {}", me.body);
+        assert!(me.headers["content-type"].to_str().unwrap().starts_with("application/json"));
+        // A POST with a body passes through too (oidc-provider's userinfo accepts POST).
+        let url = format!("{}/api/v1/connections/{LINK}/proxy/me", server.url);
+        let post = api
+            .send(
+                api.http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("x=1"),
+            )
+            .await;
+        assert_eq!((post.status, &post.body["sub"]), (200, &json!("alice")), "{}", post.body);
+        // The provider's own errors come back as they are.
+        let missing = api.proxy("GET", "no/such/route").await;
+        assert_eq!(missing.status, 404, "{}", missing.body);
+        assert!(missing.body.get("code").is_none() || missing.body["code"] != "connection_not_found");
+
+        // invoke: one JSON call.
+        let inv = api
+            .invoke(json!({ "connection": LINK, "method": "GET", "url": "/me", "query": { "x": [1, "two"] } }))
+            .await;
+        assert_eq!(inv.status, 200, "{}", inv.body);
+        assert_eq!(
+            (inv.body["status"].as_i64(), &inv.body["body"]["sub"]),
+            (Some(200), &json!("alice")),
+            "{}",
+            inv.body
+        );
+        assert!(inv.body["headers"]["content-type"].as_str().unwrap().contains("json"));
+        let abs = api.invoke(json!({ "connection": LINK, "url": provider.url("/me") })).await;
+        assert_eq!(abs.body["body"]["sub"], "alice", "{}", abs.body);
+
+        // The credential goes nowhere else.
+        assert_error(
+            &api.invoke(json!({ "connection": LINK, "url": "https://evil.example/me" })).await,
+            403,
+            "host_not_allowed",
+        );
+        assert_error(
+            &api.invoke(json!({ "connection": LINK, "url": "http://127.0.0.1:1/me" })).await,
+            403,
+            "host_not_allowed",
+        );
+        // Malformed calls.
+        assert_error(&api.invoke(json!({ "connection": LINK })).await, 400, "invalid_request");
+        assert_error(
+            &api.invoke(json!({ "connection": LINK, "url": "/me", "method": "BAD METHOD" })).await,
+            400,
+            "invalid_request",
+        );
+        assert_error(
+            &api.invoke(json!({ "connection": LINK, "url": "/me", "headers": { "x-bad": "a\nb" } })).await,
+            400,
+            "invalid_request",
+        );
+        assert_error(
+            &api.invoke(json!({ "connection": LINK, "url": "/me", "extra": 1 })).await,
+            400,
+            "invalid_request",
+        );
+        assert_error(
+            &api.invoke(json!({ "connection": "Not A Link", "url": "/me" })).await,
+            404,
+            "connection_not_found",
+        );
+        let raw = api
+            .send(api.http.post(format!("{}/api/v1/invoke", server.url)).bearer_auth(&token).body("{not json"))
+            .await;
+        assert_error(&raw, 400, "invalid_request");
+
+        // Tokens: none, unknown, revoked.
+        let anon = api.send(api.http.get(format!("{}/api/v1/connections/{LINK}/proxy/me", server.url))).await;
+        assert_error(&anon, 401, "unauthenticated");
+        assert!(anon.headers.contains_key("www-authenticate"));
+        assert_error(&Api::new(&server, "lsn_forged").proxy("GET", "me").await, 401, "unauthenticated");
+        let r = client.call("revoke_api_token", json!({ "id": token_id })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_error(&api.proxy("GET", "me").await, 401, "unauthenticated");
+        let again = client.call("revoke_api_token", json!({ "id": token_id })).await;
+        assert_eq!(again.status, 404, "{}", again.body);
+
+        // Revoked connection.
+        let (_, token2) = api_token(&client, "second").await;
+        let api2 = Api::new(&server, &token2);
+        assert_eq!(client.call("revoke_connection", json!({ "link_name": LINK })).await.status, 200);
+        assert_error(&api2.proxy("GET", "me").await, 409, "connection_revoked");
+        exec(&db, &format!("UPDATE connections SET status = 'needs_reauth' WHERE link_name = '{LINK}'")).await;
+        assert_error(&api2.proxy("GET", "me").await, 409, "needs_reauthorization");
+
+        // The call log: who, connection, method, host, status; never a token or a path.
+        let log = calls(&db, 10).await;
+        let host = url::Url::parse(&provider.issuer).unwrap().host_str().unwrap().to_string();
+        assert!(
+            log.iter().any(|c| c
+                == &(
+                    format!("{ADMIN_EMAIL} (token Nightly sync)"),
+                    LINK.to_string(),
+                    format!("GET {host}"),
+                    200,
+                    None
+                )),
+            "{log:?}"
+        );
+        assert!(log.iter().any(|c| c.3 == 403 && c.4.as_deref() == Some("host_not_allowed")), "{log:?}");
+        let dump = format!("{log:?}");
+        assert!(!dump.contains(&token) && !dump.contains("/me") && !dump.contains("no/such"), "{dump}");
+        assert!(!server.log().contains(&token) && !server.log().contains(&token2), "no API token in the log");
+        let used = client.call("api_tokens", json!({})).await.json();
+        assert!(
+            used.as_array().unwrap().iter().any(|t| t["name"] == "Nightly sync" && t["last_used_at"].is_i64()),
+            "{used}"
+        );
+        let last_used =
+            sqlite_rows(&db, &format!("SELECT last_used_at FROM connections WHERE link_name = '{LINK}'")).await;
+        assert!(last_used[0].get::<Option<i64>, _>("last_used_at").is_some(), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn five_hundred_calls_on_an_expired_token_refresh_it_exactly_once() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = setup_with(&db, &[]).await;
+        connected(&server, &client, &provider, "alice").await;
+        let (_, token) = api_token(&client, "load").await;
+        let api = Api::new(&server, &token);
+        assert_eq!(api.proxy("GET", "me").await.status, 200);
+
+        // Liaison believes the token expired: every call wants a refresh at once.
+        provider.reset_counts().await;
+        exec(&db, "UPDATE grants SET expires_at = 1").await;
+        let calls = (0..500).map(|_| api.proxy("GET", "me"));
+        let answers = futures_util::future::join_all(calls).await;
+        let failed: Vec<_> = answers.iter().filter(|a| a.status != 200).map(|a| (a.status, a.body.clone())).collect();
+        assert!(failed.is_empty(), "{label}: {} failed, e.g. {:?}", failed.len(), failed.first());
+        let counts = provider.counts().await;
+        assert_eq!(count(&counts, &["token", "refresh_token", "total"]), 1, "{label}: {counts}");
+        assert_eq!(count(&counts, &["token", "refresh_token", "ok"]), 1, "{label}: {counts}");
+        assert_eq!(count(&counts, &["userinfo", "ok"]), 500, "{label}: {counts}");
+
+        // Two instances sharing PostgreSQL: still exactly one refresh.
+        if db.database_url.is_some() {
+            let second = start_liaison(&db);
+            let api_b = Api::new(&second, &token);
+            provider.reset_counts().await;
+            exec(&db, "UPDATE grants SET expires_at = 1").await;
+            let a = (0..250).map(|_| api.proxy("GET", "me"));
+            let b = (0..250).map(|_| api_b.proxy("GET", "me"));
+            let (ra, rb) = tokio::join!(futures_util::future::join_all(a), futures_util::future::join_all(b));
+            let failed = ra.iter().chain(&rb).filter(|a| a.status != 200).count();
+            assert_eq!(
+                failed,
+                0,
+                "two instances: {:?}",
+                ra.iter().chain(&rb).find(|a| a.status != 200).map(|a| &a.body)
+            );
+            let counts = provider.counts().await;
+            assert_eq!(count(&counts, &["token", "refresh_token", "total"]), 1, "two instances: {counts}");
+            assert_eq!(count(&counts, &["userinfo", "ok"]), 500, "two instances: {counts}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_401_from_the_api_refreshes_once_and_retries() {
+    for db in databases().await {
+        let (server, client, provider) = setup_with(&db, &[("ACCESS_TOKEN_TTL", "2"), ("CLOCK_TOLERANCE", "0")]).await;
+        connected(&server, &client, &provider, "alice").await;
+        let (_, token) = api_token(&client, "retry").await;
+        let api = Api::new(&server, &token);
+        // Liaison does not know when the token expires; the provider lets it expire.
+        let g = sqlite_rows(&db, "SELECT expires_at, updated_at FROM grants").await;
+        let lifetime = g[0].get::<Option<i64>, _>("expires_at").unwrap() - g[0].get::<i64, _>("updated_at");
+        assert!((1000..=2000).contains(&lifetime), "the provider's 2 s lifetime: {lifetime} ms");
+        exec(&db, "UPDATE grants SET expires_at = NULL").await;
+        tokio::time::sleep(Duration::from_millis(2600)).await;
+        provider.reset_counts().await;
+        let me = api.proxy("GET", "me").await;
+        assert_eq!((me.status, &me.body["sub"]), (200, &json!("alice")), "{}", me.body);
+        let counts = provider.counts().await;
+        assert_eq!(count(&counts, &["token", "refresh_token", "ok"]), 1, "{counts}");
+        assert_eq!(count(&counts, &["userinfo", "error"]), 1, "the first try was refused: {counts}");
+        assert_eq!(count(&counts, &["userinfo", "ok"]), 1, "{counts}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_in_the_middle_of_a_refresh_leaves_a_working_grant() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = setup_with(&db, &[]).await;
+        connected(&server, &client, &provider, "alice").await;
+        let (_, token) = api_token(&client, "crash").await;
+        let api = Api::new(&server, &token);
+        exec(&db, "UPDATE grants SET expires_at = 1").await;
+        provider.reset_counts().await;
+        provider.hold(30_000).await;
+        let pending = tokio::spawn(async move { api.proxy("GET", "me").await.status });
+        for _ in 0..200 {
+            if count(&provider.counts().await, &["hold", "held"]) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(count(&provider.counts().await, &["hold", "held"]), 1, "{label}: the refresh reached the provider");
+        server.kill();
+        let _ = pending.await;
+        provider.hold(0).await;
+        for _ in 0..200 {
+            if count(&provider.counts().await, &["hold", "abandoned"]) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+
+        // On PostgreSQL the dead process's lease runs out (2 s time limit + 5 s); SQLite clears it.
+        let server = start_liaison(&db);
+        let api = Api::new(&server, &token);
+        let me = api.proxy("GET", "me").await;
+        assert_eq!((me.status, &me.body["sub"]), (200, &json!("alice")), "{label}: {}", me.body);
+        let counts = provider.counts().await;
+        assert_eq!(count(&counts, &["token", "refresh_token", "ok"]), 1, "{label}: {counts}");
+        assert_eq!(count(&counts, &["token", "refresh_token", "error"]), 0, "{label}: {counts}");
+        let d = client.with_base(&server.url).call("connection", json!({ "link_name": LINK })).await.json();
+        assert_eq!(d["row"]["status"], "connected", "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_real_routes() {
+    let db = sqlite().await;
+    let (server, client, provider) = setup_with(&db, &[]).await;
+    connected(&server, &client, &provider, "alice").await;
+    let (_, token) = api_token(&client, "openapi").await;
+    let api = Api::new(&server, &token);
+    let doc = api.send(api.http.get(format!("{}/api/v1/openapi.json", server.url))).await;
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.body["openapi"], "3.1.0");
+    let paths = doc.body["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 4, "{:?}", paths.keys());
+    let codes: Vec<&str> = doc.body["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in [
+        "connection_not_found",
+        "connection_revoked",
+        "needs_reauthorization",
+        "user_not_authorized",
+        "host_not_allowed",
+        "upstream_timeout",
+    ] {
+        assert!(codes.contains(&code), "{code} documented");
+    }
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let concrete = path.replace("{link_name}", LINK).replace("{path}", "me");
+            let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let mut req = api.http.request(m, format!("{}{concrete}", server.url)).bearer_auth(&token);
+            if path.ends_with("/invoke") {
+                req = req.json(&json!({ "connection": LINK, "url": "/me" }));
+            }
+            let a = api.send(req).await;
+            let documented =
+                op["responses"].get(a.status.to_string()).is_some() || op["responses"].get("default").is_some();
+            assert!(documented, "{method} {path} answered {} which is not documented: {}", a.status, a.body);
+            if a.body.get("code").is_some() {
+                assert!(codes.contains(&a.body["code"].as_str().unwrap()), "{method} {path}: {}", a.body);
+            }
+            // Without a token every operation but the document itself is refused.
+            let anon = api
+                .send(api.http.request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    format!("{}{concrete}", server.url),
+                ))
+                .await;
+            let open = op.get("security").is_some_and(|s| s.as_array().is_some_and(|a| a.is_empty()));
+            assert_eq!(anon.status == 401, !open, "{method} {path} without a token: {}", anon.status);
+        }
+    }
+    assert_eq!(operations, 16);
+    // A route the document does not list is not there.
+    let other = api.send(api.http.get(format!("{}/api/v1/connections/{LINK}", server.url)).bearer_auth(&token)).await;
+    assert_eq!(other.status, 404);
+}
