@@ -5,6 +5,7 @@
 mod harness;
 
 mod cli;
+mod faults;
 mod foundation;
 mod lifecycle;
 mod provider;
