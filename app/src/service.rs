@@ -488,6 +488,9 @@ impl ServiceForm {
 }
 
 #[cfg(test)]
+mod form_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

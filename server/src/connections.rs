@@ -88,14 +88,26 @@ pub fn provider_error(service: &str, e: &TokenError) -> AppError {
             ErrorCode::HostNotAllowed,
             format!("{service}'s token endpoint is at {host}, a private or local address Liaison is not allowed to call. An operator can allow it with allow_private_network."),
         ),
+        TokenError::RateLimited { retry_after } => AppError::new(
+            ErrorCode::ProviderError,
+            match retry_after {
+                Some(secs) => format!("{service} is limiting requests (HTTP 429). Try again in {secs} seconds."),
+                None => format!("{service} is limiting requests (HTTP 429). Try again later."),
+            },
+        ),
         TokenError::Outbound(OutboundError::Timeout) => AppError::new(
             ErrorCode::UpstreamTimeout,
             format!("{service} did not answer in time. Try again in a moment."),
         ),
         TokenError::Provider { error, description, .. } => {
+            // GitHub's codes (sent with HTTP 200) get the same hints as their RFC 6749 peers.
             let hint = match error.as_str() {
-                "invalid_client" | "unauthorized_client" => " Check the client ID and secret.",
-                "invalid_grant" => " Connect again to grant access anew.",
+                "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
+                    " Check the client ID and secret."
+                }
+                "invalid_grant" | "bad_verification_code" | "bad_refresh_token" => {
+                    " Connect again to grant access anew."
+                }
                 "invalid_scope" => " Check the scopes.",
                 _ => "",
             };

@@ -66,6 +66,10 @@ pub enum TokenError {
     Malformed(String),
     #[error("the token endpoint answered HTTP {0} without an OAuth error; check the token URL, or try again later")]
     Status(u16),
+    /// HTTP 429 without an OAuth error, with the wait the provider asked for (`Retry-After` in
+    /// seconds, up to a day; an HTTP date is not read).
+    #[error("the token endpoint is limiting requests (HTTP 429){}", retry_after.map(|s| format!("; try again in {s} seconds")).unwrap_or_default())]
+    RateLimited { retry_after: Option<u64> },
     #[error(transparent)]
     Outbound(#[from] OutboundError),
 }
@@ -100,6 +104,7 @@ impl TokenError {
     pub fn is_retryable(&self) -> bool {
         match self {
             TokenError::Status(s) => *s >= 500 || *s == 429,
+            TokenError::RateLimited { .. } => true,
             TokenError::Provider { error, status, .. } => {
                 *status >= 500 || *status == 429 || error == "temporarily_unavailable" || error == "server_error"
             }
@@ -183,7 +188,7 @@ pub async fn revoke(
             Ok(())
         }
         (false, Some(e)) => Err(e),
-        (false, None) => Err(TokenError::Status(resp.status)),
+        (false, None) => Err(status_error(&resp)),
     }
 }
 
@@ -247,6 +252,20 @@ fn basic_auth(client_id: &str, secret: &Secret) -> Result<HeaderValue, TokenErro
     Ok(value)
 }
 
+/// A failed answer without an OAuth error: 429 with the wait it asks for, or just the status.
+fn status_error(resp: &OutboundResponse) -> TokenError {
+    if resp.status != 429 {
+        return TokenError::Status(resp.status);
+    }
+    let retry_after = resp
+        .headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s <= 24 * 3600);
+    TokenError::RateLimited { retry_after }
+}
+
 fn is_success(status: u16) -> bool {
     (200..300).contains(&status)
 }
@@ -298,7 +317,7 @@ fn parse_token_response(
     let map = parse_body(resp);
     let error = map.as_ref().and_then(|m| oauth_error(m, resp.status, sensitive));
     if !is_success(resp.status) {
-        return Err(error.unwrap_or(TokenError::Status(resp.status)));
+        return Err(error.unwrap_or_else(|| status_error(resp)));
     }
     let Some(root) = map else {
         return Err(TokenError::Malformed("it is not a JSON object".into()));

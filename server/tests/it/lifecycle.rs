@@ -62,7 +62,7 @@ pub async fn create_connection(client: &Client, form: Value) -> Reply {
     client.call("create_connection", json!({ "form": form })).await
 }
 
-async fn details(client: &Client, link: &str) -> Value {
+pub async fn details(client: &Client, link: &str) -> Value {
     let r = client.call("connection", json!({ "link_name": link })).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
@@ -574,4 +574,149 @@ async fn keys_rotate_reseals_every_secret_and_connections_keep_working() {
         1,
         "the re-sealed token still works at the provider"
     );
+}
+
+pub const MEMBER_PASSWORD: &str = "a member's long password";
+
+/// Adds a member to Acme with the command line (`liaison admin create --role member`) and signs
+/// them in with a browser of their own.
+pub async fn member(db: &Db, server: &Server, email: &str) -> Client {
+    let file = db.data_dir.path().join(format!("{email}.password"));
+    std::fs::write(&file, format!("{MEMBER_PASSWORD}\n")).unwrap();
+    let out = db
+        .command()
+        .args(["admin", "create", "--email", email, "--name", "Bob Member", "--org", "Acme", "--role", "member"])
+        .args(["--password-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let client = server.client();
+    let r = client.rpc("sign_in", &[("email", email), ("password", MEMBER_PASSWORD)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let me = client.me().await;
+    assert_eq!((me["role"].as_str(), me["org_name"].as_str()), (Some("member"), Some("Acme")));
+    client
+}
+
+/// The access token of every grant, by the email of the person it belongs to (user_key 0, the
+/// shared grant, as "shared").
+async fn access_tokens_by_person(db: &Db) -> std::collections::BTreeMap<String, String> {
+    use sqlx::Row;
+    let ring = server::vault::KeyRing::parse(&std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap())
+        .unwrap();
+    let sql = "SELECT g.id, g.access_token, u.email FROM grants g LEFT JOIN users u ON u.id = g.user_key";
+    let mut out = std::collections::BTreeMap::new();
+    for r in sqlite_rows(db, sql).await {
+        let id: i64 = r.get("id");
+        let sealed: String = r.get("access_token");
+        let slot = server::vault::Slot { table: "grants", column: "access_token", row: id };
+        let who = r.get::<Option<String>, _>("email").unwrap_or_else(|| "shared".into());
+        out.insert(who, ring.open(slot, &sealed).unwrap().expose().to_string());
+    }
+    out
+}
+
+#[tokio::test]
+async fn login_user_connections_keep_one_grant_per_person() {
+    const BOB: &str = "bob@acme.example";
+    for db in databases().await {
+        let label = db.label();
+        let (server, admin, provider) = liaison_and_provider(&db).await;
+        let bob = member(&db, &server, BOB).await;
+        let id = create_service(&admin, service_form(&admin, &provider, "authorization_code").await).await;
+        let r = create_connection(
+            &admin,
+            json!({ "name": "Team CRM", "service": { "kind": "custom", "id": id },
+                    "scopes": ["openid", "api:read"], "per_user": true }),
+        )
+        .await;
+        assert_eq!(r.json(), json!(["team_crm", { "next": "authorize", "start_url": "/oauth/start/team_crm" }]));
+
+        // The admin authorises as alice at the provider.
+        let authorize = start(&admin, "/oauth/start/team_crm", "admin-0123456789abcdef").await;
+        let callback = provider.approve_as(&authorize, "alice").await;
+        assert_eq!(land(&admin, &server, &callback).await.status, 200, "{label}");
+        let d = details(&admin, "team_crm").await;
+        assert_eq!((d["row"]["per_user"].as_bool(), d["row"]["status"].as_str()), (Some(true), Some("connected")));
+        assert_eq!((d["grant"]["authorised_by"].as_str(), d["user_grants"].as_i64()), (Some(ADMIN_EMAIL), Some(1)));
+
+        // The member sees the connection, but no grant of their own, and may not manage it.
+        let d = details(&bob, "team_crm").await;
+        assert_eq!(d["row"]["status"], "connected", "{label}");
+        assert_eq!((&d["grant"], d["user_grants"].as_i64()), (&Value::Null, Some(1)), "{label}: {d}");
+        assert_eq!(d["row"]["can_manage"], false);
+        for (name, body) in [
+            ("update_connection", json!({ "link_name": "team_crm", "name": "Mine now", "scopes": ["openid"] })),
+            ("revoke_connection", json!({ "link_name": "team_crm" })),
+            ("delete_connection", json!({ "link_name": "team_crm" })),
+        ] {
+            let r = bob.call(name, body).await;
+            assert_eq!((r.status, r.json()["code"].as_str()), (403, Some("forbidden")), "{label} {name}");
+            assert_eq!(r.json()["message"], "Only the person who created this connection and admins can change it.");
+        }
+        assert_eq!(details(&admin, "team_crm").await["row"]["name"], "Team CRM", "{label}: nothing changed");
+
+        // But they can connect their own grant. Declining first changes nobody's grant.
+        let r = bob.call("connect", json!({ "link_name": "team_crm", "form": {} })).await;
+        assert_eq!(r.json(), json!({ "next": "authorize", "start_url": "/oauth/start/team_crm" }), "{label}");
+        let authorize = start(&bob, "/oauth/start/team_crm", "bob-deny-0123456789abcdef").await;
+        assert_eq!(land(&bob, &server, &provider.deny(&authorize).await).await.status, 400);
+        let d = details(&admin, "team_crm").await;
+        assert_eq!((d["row"]["status"].as_str(), d["user_grants"].as_i64()), (Some("connected"), Some(1)), "{label}");
+
+        let ticket = "bob-0123456789abcdef";
+        let authorize = start(&bob, "/oauth/start/team_crm", ticket).await;
+        // The flow is bound to the member's own grant.
+        use sqlx::Row;
+        let flow = &sqlite_rows(&db, &format!("SELECT f.user_key, u.email FROM oauth_flows f JOIN users u ON u.id = f.user_id WHERE f.ticket = '{ticket}'")).await[0];
+        let bob_id: i64 = sqlite_rows(&db, &format!("SELECT id FROM users WHERE email = '{BOB}'")).await[0].get("id");
+        assert_eq!((flow.get::<i64, _>("user_key"), flow.get::<String, _>("email")), (bob_id, BOB.to_string()));
+        let callback = provider.approve_as(&authorize, "bob").await;
+        // The answer belongs to the member's browser session: the admin's is refused.
+        assert_eq!(land(&admin, &server, &callback).await.status, 400, "{label}");
+        assert_eq!(land(&bob, &server, &callback).await.status, 200, "{label}");
+        assert_eq!(status(&bob, ticket).await, json!({ "state": "connected", "link_name": "team_crm" }));
+
+        let mine = details(&bob, "team_crm").await;
+        assert_eq!((mine["grant"]["authorised_by"].as_str(), mine["user_grants"].as_i64()), (Some(BOB), Some(2)));
+        let theirs = details(&admin, "team_crm").await;
+        assert_eq!(
+            (theirs["grant"]["authorised_by"].as_str(), theirs["user_grants"].as_i64()),
+            (Some(ADMIN_EMAIL), Some(2))
+        );
+
+        // Two grants, two different tokens, each its person's own at the provider; no shared one.
+        let tokens = access_tokens_by_person(&db).await;
+        assert_eq!(tokens.keys().collect::<Vec<_>>(), [ADMIN_EMAIL, BOB], "{label}");
+        assert_ne!(tokens[ADMIN_EMAIL], tokens[BOB]);
+        let http = reqwest::Client::new();
+        for (email, sub) in [(ADMIN_EMAIL, "alice"), (BOB, "bob")] {
+            let me: Value =
+                http.get(provider.url("/me")).bearer_auth(&tokens[email]).send().await.unwrap().json().await.unwrap();
+            assert_eq!(me["sub"], sub, "{label}: {email}'s token");
+        }
+
+        // The admin revokes: both grants revoked at the provider and erased here.
+        let r = admin.call("revoke_connection", json!({ "link_name": "team_crm" })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        assert_eq!(count(&provider.counts().await, &["revocation", "ok"]), 2, "{label}");
+        assert!(access_tokens_by_person(&db).await.is_empty(), "{label}");
+        for client in [&admin, &bob] {
+            let d = details(client, "team_crm").await;
+            assert_eq!((d["row"]["status"].as_str(), &d["grant"]), (Some("revoked"), &Value::Null), "{label}");
+            assert_eq!(d["user_grants"], 0);
+        }
+        for email in [ADMIN_EMAIL, BOB] {
+            let me = http.get(provider.url("/me")).bearer_auth(&tokens[email]).send().await.unwrap();
+            assert_eq!(me.status(), 401, "{label}: {email}'s token is dead at the provider");
+        }
+
+        // A shared connection is the admin's alone to authorise: the member cannot start it.
+        create_connection(&admin, json!({ "name": "Shared", "service": { "kind": "custom", "id": id } })).await;
+        let r = bob.open("/oauth/start/shared?ticket=bob-shared-0123456789").await;
+        assert_eq!(r.status, 403, "{label}: {}", r.body);
+        assert!(r.body.contains("Only the person who created this connection and admins can authorise it."));
+        let r = bob.call("connect", json!({ "link_name": "shared", "form": {} })).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (403, Some("forbidden")), "{label}");
+    }
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod api;
 mod cli;
+mod faults;
 mod foundation;
 mod lifecycle;
 mod provider;

@@ -60,6 +60,10 @@ async fn provider(State(log): State<Log>, uri: Uri, headers: HeaderMap, body: St
         "/number-token" => json(200, r#"{"access_token":12345}"#),
         "/500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom at-leaked").into_response(),
         "/429" => json(429, r#"{"message":"slow down"}"#),
+        "/429-retry-after" => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "30")], "slow down").into_response(),
+        "/429-retry-date" => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "").into_response()
+        }
         "/slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             json(200, r#"{"access_token":"late"}"#)
@@ -280,9 +284,15 @@ async fn server_errors_are_retryable_statuses() {
     let err = request_token(&fx.out, &fx.ep(&url), code_grant(None)).await.unwrap_err();
     assert!(matches!(err, TokenError::Status(500)) && err.is_retryable() && !err.is_invalid_grant());
     assert!(!err.to_string().contains("at-leaked"));
-    let url = fx.url("/429");
+    for (route, wait) in [("/429", None), ("/429-retry-after", Some(30)), ("/429-retry-date", None)] {
+        let url = fx.url(route);
+        let err = request_token(&fx.out, &fx.ep(&url), code_grant(None)).await.unwrap_err();
+        assert!(matches!(err, TokenError::RateLimited { retry_after } if retry_after == wait), "{route}: {err:?}");
+        assert!(err.is_retryable());
+    }
+    let url = fx.url("/429-retry-after");
     let err = request_token(&fx.out, &fx.ep(&url), code_grant(None)).await.unwrap_err();
-    assert!(matches!(err, TokenError::Status(429)) && err.is_retryable());
+    assert_eq!(err.to_string(), "the token endpoint is limiting requests (HTTP 429); try again in 30 seconds");
 }
 
 #[tokio::test]
