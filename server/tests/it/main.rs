@@ -8,4 +8,5 @@ mod cli;
 mod faults;
 mod foundation;
 mod lifecycle;
+mod operator_clients;
 mod provider;
