@@ -19,6 +19,10 @@ pub enum Error {
     SetupComplete,
     #[error("{0}")]
     Invalid(String),
+    /// A setting (or a file a setting names) Liaison cannot run with: the command exits with 2,
+    /// as for the other configuration errors.
+    #[error("configuration error: {0}")]
+    Config(String),
     /// A form field the user must correct.
     #[error("{field}: {message}")]
     Field { field: &'static str, message: String },

@@ -48,6 +48,8 @@ pub async fn serve(config: Config) -> Result<()> {
         crate::error::Error::Invalid(format!("the service catalogue has problems:\n  {}", problems.join("\n  ")))
     })?;
     tracing::info!(services = catalog.services().len(), "service catalogue loaded");
+    // Before the database is touched: a bad file stops the start with nothing changed.
+    let clients = services::OperatorClients::load(config.oauth_clients_file.as_deref(), &catalog)?;
     let store = Store::open(&config).await?;
     store.migrate().await?;
     if store.kind == store::DbKind::Sqlite {
@@ -69,7 +71,6 @@ pub async fn serve(config: Config) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let vault = keys::load_ring(&config)?;
     tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
-    let clients = services::OperatorClients::load(config.oauth_clients_file.as_deref(), &catalog)?;
     let outbound = outbound::Outbound::new(outbound_config(&config))
         .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
     let backend = Arc::new(ServerBackend::new(

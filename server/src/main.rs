@@ -106,6 +106,10 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ Error::Config(_)) => {
+            eprintln!("liaison: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("liaison: {e}");
             ExitCode::FAILURE

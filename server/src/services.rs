@@ -25,28 +25,37 @@ pub struct OAuthClient {
 pub struct OperatorClients(BTreeMap<String, OAuthClient>);
 
 impl OperatorClients {
-    /// Reads `oauth_clients_file`: a table per catalogue id with `client_id` and `client_secret`.
+    /// Reads `oauth_clients_file`: a table per catalogue id with `client_id` and `client_secret`
+    /// (strings). Any problem is a configuration error naming the setting, the file and the entry;
+    /// the messages never quote the file's text, which holds secrets.
     pub fn load(path: Option<&Path>, catalog: &crate::catalog::Catalog) -> Result<OperatorClients> {
         let Some(path) = path else { return Ok(OperatorClients::default()) };
-        let bad = |m: String| Error::Invalid(format!("oauth_clients_file {}: {m}", path.display()));
+        let bad = |m: String| Error::Config(format!("oauth_clients_file {}: {m}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().and_then(|s| text.get(..s.start)).map(|before| before.matches('\n').count() + 1);
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            bad(format!("it is not valid TOML{at}: {}", e.message()))
+        })?;
         let mut out = BTreeMap::new();
         for (id, value) in table {
             if catalog.get(&id).is_none() {
                 return Err(bad(format!("[{id}] is not a service of the catalogue")));
             }
-            let get = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
-            let client_id = get("client_id").ok_or_else(|| bad(format!("[{id}] needs a client_id")))?;
-            if let Some(t) = value.as_table() {
-                if let Some(k) = t.keys().find(|k| !matches!(k.as_str(), "client_id" | "client_secret")) {
-                    return Err(bad(format!("[{id}] has an unknown key {k:?}")));
-                }
+            let Some(entry) = value.as_table() else {
+                return Err(bad(format!("{id} must be a table: [{id}] with client_id and client_secret")));
+            };
+            if let Some(k) = entry.keys().find(|k| !matches!(k.as_str(), "client_id" | "client_secret")) {
+                return Err(bad(format!("[{id}] has an unknown key {k:?}; use client_id and client_secret")));
             }
-            out.insert(
-                id.clone(),
-                OAuthClient { client_id: client_id.to_string(), client_secret: get("client_secret").map(Secret::new) },
-            );
+            let text = |key: &str| match entry.get(key) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
+                Some(_) => Err(bad(format!("[{id}] {key} must be a string"))),
+            };
+            let client_id = text("client_id")?.ok_or_else(|| bad(format!("[{id}] needs a client_id")))?;
+            let client_secret = text("client_secret")?.map(Secret::new);
+            out.insert(id.clone(), OAuthClient { client_id: client_id.to_string(), client_secret });
         }
         Ok(OperatorClients(out))
     }

@@ -539,6 +539,10 @@ async fn token_endpoint_faults_are_told_in_words_and_nothing_is_half_saved() {
         assert_eq!(count(&db, "SELECT COUNT(*) FROM grants").await, 1, "{label}");
         fp.set_at(REVOKE, Fault::raw(200, "application/json", "{}"));
 
+        // Every call was a POST with its parameters in the body: nothing in a query string.
+        let sent = fp.requests();
+        assert!(sent.iter().all(|r| r.method == Method::POST && r.query.is_none()), "{label}: {sent:?}");
+
         // No secret and no raw body anywhere: not in the log, not in the audit log.
         let log = server.log();
         assert!(log.contains("connecting failed"), "{label}: the failures are logged");

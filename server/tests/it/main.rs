@@ -9,4 +9,5 @@ mod cli;
 mod faults;
 mod foundation;
 mod lifecycle;
+mod operator_clients;
 mod provider;
