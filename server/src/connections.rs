@@ -114,7 +114,7 @@ pub fn provider_error(service: &str, e: &TokenError) -> AppError {
             let said = description.as_deref().map(|d| format!(": {}", truncate(d, 200))).unwrap_or_default();
             AppError::new(ErrorCode::ProviderError, format!("{service} refused the request ({error}{said}).{hint}"))
         }
-        other => AppError::new(ErrorCode::ProviderError, format!("{service} could not be used: {other}")),
+        other => AppError::new(ErrorCode::ProviderError, format!("{service} could not be used: {other}.")),
     }
 }
 

@@ -3,6 +3,7 @@
 //! that never races (500 concurrent calls, two instances on PostgreSQL, a SIGKILL mid-refresh),
 //! the call log, and the OpenAPI document checked against the real routes.
 
+use crate::faults::{self, Fault, FaultProvider};
 use crate::harness::*;
 use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
 use crate::provider::{self, Provider};
@@ -456,4 +457,256 @@ async fn the_openapi_document_matches_the_real_routes() {
     // A route the document does not list is not there.
     let other = api.send(api.http.get(format!("{}/api/v1/connections/{LINK}", server.url)).bearer_auth(&token)).await;
     assert_eq!(other.status, 404);
+}
+
+/// Liaison with tight API limits (1 s, 1 KiB), signed in, with a client-credentials connection
+/// `LINK` to the fault provider, connected with token `at-1`.
+async fn fault_setup(db: &Db, fp: &FaultProvider, error_in_200: bool) -> (Server, Client, Api) {
+    let server = Server::start_with(
+        db,
+        &[
+            ("LIAISON_ALLOW_HTTP_URLS", "true"),
+            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
+            ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "1"),
+            ("LIAISON_API_TIMEOUT_SECONDS", "1"),
+            ("LIAISON_API_MAX_BODY_BYTES", "1024"),
+        ],
+    );
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    create_service(&client, faults::service(fp, "Faulty", error_in_200)).await;
+    fp.set(Fault::tokens("at-1"));
+    let r = create_connection(
+        &client,
+        json!({ "name": "Faulty", "link_name": LINK, "service": { "kind": "custom", "id": 1 }, "scopes": ["read"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, token) = api_token(&client, "faults").await;
+    let api = Api::new(&server, &token);
+    (server, client, api)
+}
+
+async fn status_of(client: &Client, link: &str) -> (String, String) {
+    let d = client.call("connection", json!({ "link_name": link })).await.json();
+    (d["row"]["status"].as_str().unwrap().into(), d["row"]["status_reason"].as_str().unwrap_or_default().into())
+}
+
+#[tokio::test]
+async fn a_failing_token_endpoint_backs_off_and_a_dead_grant_asks_for_reauthorisation() {
+    let db = sqlite().await;
+    let fp = FaultProvider::start().await;
+    let (server, client, api) = fault_setup(&db, &fp, true).await;
+    fp.set_at("/v1/me", Fault::json(200, json!({ "me": "ok" })));
+    let ok = api.proxy("GET", "v1/me").await;
+    assert_eq!((ok.status, &ok.body), (200, &json!({ "me": "ok" })));
+    assert_eq!(fp.last_request().unwrap().header("authorization"), Some("Bearer at-1"));
+
+    // 5xx while the token is expired: 503 with Retry-After, still Connected, and no second try
+    // at the provider before the back-off is over.
+    exec(&db, "UPDATE grants SET expires_at = 1").await;
+    fp.set(Fault::html(503, "<h1>down</h1>"));
+    let before = fp.token_calls();
+    let down = api.proxy("GET", "v1/me").await;
+    assert_error(&down, 503, "provider_unavailable");
+    assert!(down.headers["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_error(&api.proxy("GET", "v1/me").await, 503, "provider_unavailable");
+    assert_eq!(fp.token_calls(), before + 1, "backing off: one try only");
+    assert_eq!(status_of(&client, LINK).await.0, "connected");
+
+    // 429 and a timeout count as "try later" too.
+    for fault in [
+        Fault::oauth_error(429, "slow_down", None).with_header("retry-after", "30"),
+        Fault::tokens("late").after(Duration::from_millis(1500)),
+        Fault::raw(200, "application/json", "{not json"),
+    ] {
+        exec(&db, "UPDATE grants SET retry_at = NULL").await;
+        fp.set(fault.clone());
+        let a = api.proxy("GET", "v1/me").await;
+        if matches!(fault, Fault::Answer { status: 200, .. }) {
+            // Malformed: not worth retrying.
+            assert_error(&a, 502, "refresh_failed");
+            assert_eq!(status_of(&client, LINK).await.0, "error");
+            exec(&db, "UPDATE connections SET status = 'connected', status_reason = NULL").await;
+        } else {
+            assert_error(&a, 503, "provider_unavailable");
+            assert_eq!(status_of(&client, LINK).await.0, "connected", "{fault:?}");
+        }
+    }
+
+    // Back to health: the refresh succeeds and the call goes out with the new token.
+    exec(&db, "UPDATE grants SET retry_at = NULL").await;
+    fp.set(Fault::tokens("at-2"));
+    assert_eq!(api.proxy("GET", "v1/me").await.status, 200);
+    assert_eq!(fp.last_request().unwrap().header("authorization"), Some("Bearer at-2"));
+
+    // invalid_client: the refresh fails for good, the connection shows the reason.
+    exec(&db, "UPDATE grants SET expires_at = 1").await;
+    fp.set(Fault::oauth_error(401, "invalid_client", Some("client authentication failed")));
+    let refused = api.proxy("GET", "v1/me").await;
+    assert_error(&refused, 502, "refresh_failed");
+    assert!(refused.body["message"].as_str().unwrap().contains("invalid_client"), "{}", refused.body);
+    let (status, reason) = status_of(&client, LINK).await;
+    assert_eq!(status, "error");
+    assert!(reason.contains("Check the client ID and secret"), "{reason}");
+    assert_error(&api.proxy("GET", "v1/me").await, 409, "connection_error");
+
+    // invalid_grant inside an HTTP 200 (the service's error_in_200 knob): Needs re-authorisation.
+    exec(&db, "UPDATE connections SET status = 'connected', status_reason = NULL").await;
+    fp.set(Fault::json(200, json!({ "error": "invalid_grant", "error_description": "revoked" })));
+    assert_error(&api.proxy("GET", "v1/me").await, 409, "needs_reauthorization");
+    assert_eq!(status_of(&client, LINK).await.0, "needs_reauth");
+    assert_error(&api.proxy("GET", "v1/me").await, 409, "needs_reauthorization");
+    let log = server.log();
+    assert!(!log.contains(faults::CLIENT_SECRET) && !log.contains("at-1") && !log.contains("at-2"), "no secret logged");
+}
+
+#[tokio::test]
+async fn the_service_side_limits_and_failures_have_their_codes() {
+    let db = sqlite().await;
+    let fp = FaultProvider::start().await;
+    let (server, client, api) = fault_setup(&db, &fp, false).await;
+
+    // A 401 from the API: one refresh (client credentials again), one retry, then the service's
+    // own 401 comes back as it is.
+    fp.set_at("/v1/private", Fault::json(401, json!({ "message": "nope" })).with_header("x-upstream", "1"));
+    fp.set(Fault::tokens("at-2"));
+    let before = fp.token_calls();
+    let denied = api.proxy("GET", "v1/private").await;
+    assert_eq!((denied.status, &denied.body), (401, &json!({ "message": "nope" })));
+    assert_eq!(denied.headers["x-upstream"], "1");
+    assert_eq!(fp.token_calls(), before + 1);
+    let tries: Vec<_> = fp
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/private")
+        .map(|r| r.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(tries, ["Bearer at-1", "Bearer at-2"]);
+
+    // Time and size limits.
+    fp.set_at("/v1/slow", Fault::json(200, json!({})).after(Duration::from_millis(2500)));
+    assert_error(&api.proxy("GET", "v1/slow").await, 504, "upstream_timeout");
+    let url = format!("{}/api/v1/connections/{LINK}/proxy/v1/upload", server.url);
+    let big = api.send(api.http.post(&url).bearer_auth(&api.token).body(vec![b'x'; 2048])).await;
+    assert_error(&big, 413, "body_too_large");
+    // Streamed (no length given): cut off at the limit.
+    let chunks = futures_util::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(vec![b'y'; 512])));
+    let streamed = api.send(api.http.post(&url).bearer_auth(&api.token).body(reqwest::Body::wrap_stream(chunks))).await;
+    assert_error(&streamed, 413, "body_too_large");
+    // Below the limit, a streamed body goes through whole.
+    fp.set_at("/v1/upload", Fault::json(201, json!({ "stored": true })));
+    let small = futures_util::stream::iter((0..2).map(|_| Ok::<_, std::io::Error>(vec![b'z'; 300])));
+    let up = api
+        .send(
+            api.http
+                .put(&url)
+                .bearer_auth(&api.token)
+                .header("content-type", "text/plain")
+                .body(reqwest::Body::wrap_stream(small)),
+        )
+        .await;
+    assert_eq!(up.status, 201, "{}", up.body);
+    let got = fp.requests().into_iter().rfind(|r| r.path == "/v1/upload").unwrap();
+    assert_eq!((got.method.as_str(), got.body.len(), got.header("content-type")), ("PUT", 600, Some("text/plain")));
+    fp.set_at("/v1/big", Fault::raw(200, "text/plain", vec![b'b'; 4096]));
+    assert_error(&api.invoke(json!({ "connection": LINK, "url": "/v1/big" })).await, 413, "body_too_large");
+    // The proxy streams answers of any size.
+    assert_eq!(api.proxy("GET", "v1/big").await.body.as_str().map(str::len), Some(4096));
+
+    // Binary answers come back in base64 from invoke.
+    fp.set_at("/v1/bin", Fault::raw(200, "application/octet-stream", vec![0xff, 0x00, 0x10]));
+    let bin = api.invoke(json!({ "connection": LINK, "url": "/v1/bin" })).await;
+    assert_eq!((&bin.body["body"], &bin.body["body_encoding"]), (&json!("/wAQ"), &json!("base64")), "{}", bin.body);
+
+    // invoke sends JSON bodies as JSON, strings as they are, and the query.
+    fp.set_at("/v1/echo", Fault::json(200, json!({})));
+    let sent = api
+        .invoke(
+            json!({ "connection": LINK, "method": "post", "url": "/v1/echo", "query": { "a": 1, "b": [true, "x y"] },
+                        "headers": { "X-Trace": "t1" }, "body": { "n": 1 } }),
+        )
+        .await;
+    assert_eq!(sent.body["status"], 200, "{}", sent.body);
+    let got = fp.last_request().unwrap();
+    assert_eq!(
+        (got.method.as_str(), got.query.as_deref(), got.body.as_str()),
+        ("POST", Some("a=1&b=true&b=x+y"), r#"{"n":1}"#)
+    );
+    assert_eq!((got.header("content-type"), got.header("x-trace")), (Some("application/json"), Some("t1")));
+
+    // Redirects are answers, not followed: the credential never travels to the new place.
+    fp.set_at("/v1/moved", Fault::redirect("https://evil.example/steal"));
+    let moved = api.proxy("GET", "v1/moved").await;
+    assert_eq!((moved.status, moved.headers["location"].to_str().unwrap()), (302, "https://evil.example/steal"));
+
+    // A service whose API cannot be reached.
+    let mut form = faults::service(&fp, "Gone", false);
+    form["api_base_urls"] = json!(["http://127.0.0.1:9"]);
+    create_service(&client, form).await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "Gone", "link_name": "gone", "service": { "kind": "custom", "id": 2 }, "scopes": ["read"] }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let gone =
+        api.send(api.http.get(format!("{}/api/v1/connections/gone/proxy/x", server.url)).bearer_auth(&api.token)).await;
+    assert_error(&gone, 502, "upstream_unreachable");
+}
+
+#[tokio::test]
+async fn private_addresses_are_refused_without_the_operators_consent() {
+    let db = sqlite().await;
+    let fp = FaultProvider::start().await;
+    // API key: connecting calls nobody, so only the API call meets the guard.
+    let server = Server::start_with(&db, &[("LIAISON_ALLOW_HTTP_URLS", "true")]);
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    create_service(
+        &client,
+        json!({ "name": "Local", "auth_type": "api_key", "api_base_urls": [fp.base], "param_type": "header", "header_name": "X-Key" }),
+    )
+    .await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "Local", "link_name": LINK, "service": { "kind": "custom", "id": 1 }, "api_key": "k-123" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (_, token) = api_token(&client, "ssrf").await;
+    let refused = Api::new(&server, &token).proxy("GET", "v1/me").await;
+    assert_error(&refused, 403, "host_not_allowed");
+    assert!(refused.body["message"].as_str().unwrap().contains("127.0.0.1"), "{}", refused.body);
+    assert_eq!(fp.requests().len(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn login_user_connections_use_the_callers_own_grant() {
+    let db = sqlite().await;
+    let (server, admin, provider) = setup_with(&db, &[]).await;
+    let r = create_connection(
+        &admin,
+        json!({ "name": "Acme API", "link_name": LINK, "service": { "kind": "custom", "id": 1 },
+                "scopes": ["openid", "api:read", "offline_access"], "per_user": true }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let authorize = start(&admin, &format!("/oauth/start/{LINK}"), "ticket-admin-0123456789").await;
+    assert_eq!(land(&admin, &server, &provider.approve_as(&authorize, "alice").await).await.status, 200);
+
+    let bob = lifecycle::member(&db, &server, "bob@acme.example").await;
+    let (_, bob_token) = api_token(&bob, "bob's script").await;
+    let bob_api = Api::new(&server, &bob_token);
+    let not_yet = bob_api.proxy("GET", "me").await;
+    assert_error(&not_yet, 403, "user_not_authorized");
+    let url = not_yet.body["authorize_url"].as_str().unwrap();
+    assert!(url.starts_with(&server.url) && url.ends_with(&format!("connection={LINK}")), "{url}");
+    assert!(not_yet.body["message"].as_str().unwrap().contains(url));
+
+    let authorize = start(&bob, &format!("/oauth/start/{LINK}"), "ticket-bob-0123456789").await;
+    assert_eq!(land(&bob, &server, &provider.approve_as(&authorize, "bob").await).await.status, 200);
+    assert_eq!(bob_api.proxy("GET", "me").await.body["sub"], "bob");
+    let (_, admin_token) = api_token(&admin, "admin's script").await;
+    assert_eq!(Api::new(&server, &admin_token).proxy("GET", "me").await.body["sub"], "alice");
 }

@@ -224,11 +224,11 @@ impl FaultProvider {
 }
 
 const CLIENT_ID: &str = "liaison-faults";
-const CLIENT_SECRET: &str = "fault-client-secret-4e1b9d77";
+pub const CLIENT_SECRET: &str = "fault-client-secret-4e1b9d77";
 /// Put into provider bodies, to show no raw body reaches a message or the log.
 const BODY_MARKER: &str = "raw-body-marker-5a2c";
 
-fn service(fp: &FaultProvider, name: &str, error_in_200: bool) -> Value {
+pub fn service(fp: &FaultProvider, name: &str, error_in_200: bool) -> Value {
     json!({
         "name": name, "auth_type": "oauth2", "grant_type": "client_credentials",
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
@@ -322,7 +322,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::html(500, &html),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint answered HTTP 500 without an OAuth error; check the token URL, or try again later",
+            "{service} could not be used: the token endpoint answered HTTP 500 without an OAuth error; check the token URL, or try again later.",
             "error",
         ),
         case(
@@ -330,7 +330,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::html(502, &html),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint answered HTTP 502 without an OAuth error; check the token URL, or try again later",
+            "{service} could not be used: the token endpoint answered HTTP 502 without an OAuth error; check the token URL, or try again later.",
             "error",
         ),
         case(
@@ -338,7 +338,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::html(503, &html).with_header("retry-after", "120"),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint answered HTTP 503 without an OAuth error; check the token URL, or try again later",
+            "{service} could not be used: the token endpoint answered HTTP 503 without an OAuth error; check the token URL, or try again later.",
             "error",
         ),
         case(
@@ -354,7 +354,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::raw(200, "application/json", r#"{"access_token": "cut-sho"#),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint's answer could not be used: it is not a JSON object; check the service's token URL and token path",
+            "{service} could not be used: the token endpoint's answer could not be used: it is not a JSON object; check the service's token URL and token path.",
             "error",
         ),
         case(
@@ -362,7 +362,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::json(200, json!({ "token_type": "Bearer", "expires_in": 3600 })),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint's answer could not be used: there is no access token at `access_token`; check the service's token URL and token path",
+            "{service} could not be used: the token endpoint's answer could not be used: there is no access token at `access_token`; check the service's token URL and token path.",
             "error",
         ),
         case(
@@ -370,7 +370,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::html(200, &not_json),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint's answer could not be used: it is not a JSON object; check the service's token URL and token path",
+            "{service} could not be used: the token endpoint's answer could not be used: it is not a JSON object; check the service's token URL and token path.",
             "error",
         ),
         case(
@@ -378,7 +378,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::raw(200, "application/json", big),
             502,
             "provider_error",
-            "{service} could not be used: the remote server's answer is larger than the limit of 1048576 bytes; ask the operator to raise the response size limit",
+            "{service} could not be used: the remote server's answer is larger than the limit of 1048576 bytes; ask the operator to raise the response size limit.",
             "error",
         ),
         case(
@@ -394,7 +394,7 @@ fn cases(fp: &FaultProvider) -> Vec<Case> {
             Fault::redirect(&fp.url("/elsewhere")),
             502,
             "provider_error",
-            "{service} could not be used: the token endpoint answered HTTP 302 without an OAuth error; check the token URL, or try again later",
+            "{service} could not be used: the token endpoint answered HTTP 302 without an OAuth error; check the token URL, or try again later.",
             "error",
         ),
     ]
@@ -497,7 +497,7 @@ async fn token_endpoint_faults_are_told_in_words_and_nothing_is_half_saved() {
         assert_eq!((r.status, r.json()["code"].as_str()), (502, Some("provider_error")), "{label}: {}", r.body);
         let message = r.json()["message"].as_str().unwrap().to_string();
         assert!(message.starts_with("Gone could not be used: could not connect to 127.0.0.1 ("), "{message}");
-        assert!(message.ends_with("); check the URL and that the service is up"), "{message}");
+        assert!(message.ends_with("); check the URL and that the service is up."), "{message}");
         assert!(!message.contains(&closed), "no URL path in the message: {message}");
 
         // Retrying after a fault, once the provider is well again: connected, one grant more.
