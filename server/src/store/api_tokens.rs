@@ -1,7 +1,7 @@
 //! Personal API tokens for scripts. The table holds the SHA-256 of each token, never the token.
 
 use crate::error::Result;
-use crate::store::users::role_from_db;
+use crate::store::sessions::viewer_from_row;
 use app::model::Viewer;
 use app::tokens::ApiTokenView;
 use sqlx::{Any, Executor, Row};
@@ -87,22 +87,7 @@ pub async fn viewer<'e>(
     .bind(token_hash)
     .fetch_optional(db)
     .await?;
-    row.map(|r| {
-        Ok((
-            r.get("token_id"),
-            r.get("token_name"),
-            r.get("last_used_at"),
-            Viewer {
-                user_id: r.get("user_id"),
-                org_id: r.get("org_id"),
-                org_name: r.get("org_name"),
-                name: r.get("name"),
-                email: r.get("email"),
-                role: role_from_db(r.get::<String, _>("role").as_str())?,
-            },
-        ))
-    })
-    .transpose()
+    row.map(|r| Ok((r.get("token_id"), r.get("token_name"), r.get("last_used_at"), viewer_from_row(&r)?))).transpose()
 }
 
 pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {

@@ -40,17 +40,19 @@ pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str,
     .bind(now)
     .fetch_optional(db)
     .await?;
-    row.map(|r| {
-        Ok(Viewer {
-            user_id: r.get("user_id"),
-            org_id: r.get("org_id"),
-            org_name: r.get("org_name"),
-            name: r.get("name"),
-            email: r.get("email"),
-            role: role_from_db(r.get::<String, _>("role").as_str())?,
-        })
+    row.map(|r| viewer_from_row(&r)).transpose()
+}
+
+/// The person in a row with user_id, org_id, org_name, name, email and role.
+pub fn viewer_from_row(r: &sqlx::any::AnyRow) -> Result<Viewer> {
+    Ok(Viewer {
+        user_id: r.get("user_id"),
+        org_id: r.get("org_id"),
+        org_name: r.get("org_name"),
+        name: r.get("name"),
+        email: r.get("email"),
+        role: role_from_db(r.get::<String, _>("role").as_str())?,
     })
-    .transpose()
 }
 
 pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<()> {

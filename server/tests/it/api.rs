@@ -56,6 +56,14 @@ async fn connected(server: &Server, client: &Client, provider: &Provider, login:
     assert_eq!(page.status, 200, "{}", page.body);
 }
 
+/// Liaison and the provider with `LINK` connected as alice, and an API token for it.
+async fn connected_api(db: &Db, provider_env: &[(&str, &str)], name: &str) -> (Server, Client, Provider, String) {
+    let (server, client, provider) = setup_with(db, provider_env).await;
+    connected(&server, &client, &provider, "alice").await;
+    let (_, token) = api_token(&client, name).await;
+    (server, client, provider, token)
+}
+
 async fn api_token(client: &Client, name: &str) -> (i64, String) {
     let r = client.call("create_api_token", json!({ "name": name })).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -291,9 +299,7 @@ async fn proxy_and_invoke_call_the_api_with_the_connections_credential() {
 async fn five_hundred_calls_on_an_expired_token_refresh_it_exactly_once() {
     for db in databases().await {
         let label = db.label();
-        let (server, client, provider) = setup_with(&db, &[]).await;
-        connected(&server, &client, &provider, "alice").await;
-        let (_, token) = api_token(&client, "load").await;
+        let (server, _client, provider, token) = connected_api(&db, &[], "load").await;
         let api = Api::new(&server, &token);
         assert_eq!(api.proxy("GET", "me").await.status, 200);
 
@@ -335,9 +341,8 @@ async fn five_hundred_calls_on_an_expired_token_refresh_it_exactly_once() {
 #[tokio::test]
 async fn a_401_from_the_api_refreshes_once_and_retries() {
     for db in databases().await {
-        let (server, client, provider) = setup_with(&db, &[("ACCESS_TOKEN_TTL", "2"), ("CLOCK_TOLERANCE", "0")]).await;
-        connected(&server, &client, &provider, "alice").await;
-        let (_, token) = api_token(&client, "retry").await;
+        let (server, _client, provider, token) =
+            connected_api(&db, &[("ACCESS_TOKEN_TTL", "2"), ("CLOCK_TOLERANCE", "0")], "retry").await;
         let api = Api::new(&server, &token);
         // Liaison does not know when the token expires; the provider lets it expire.
         let g = sqlite_rows(&db, "SELECT expires_at, updated_at FROM grants").await;
@@ -359,9 +364,7 @@ async fn a_401_from_the_api_refreshes_once_and_retries() {
 async fn a_server_killed_in_the_middle_of_a_refresh_leaves_a_working_grant() {
     for db in databases().await {
         let label = db.label();
-        let (server, client, provider) = setup_with(&db, &[]).await;
-        connected(&server, &client, &provider, "alice").await;
-        let (_, token) = api_token(&client, "crash").await;
+        let (server, client, provider, token) = connected_api(&db, &[], "crash").await;
         let api = Api::new(&server, &token);
         exec(&db, "UPDATE grants SET expires_at = 1").await;
         provider.reset_counts().await;
