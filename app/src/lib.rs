@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod pages;
 pub mod service;
+pub mod time;
 pub mod tokens;
 
 use leptos::prelude::*;
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     path=path!("/settings/developer-space/connections")
                     view=pages::connections::ConnectionsPage
                 />
+                <Route path=path!("/settings/developer-space/api-tokens") view=pages::tokens::ApiTokensPage/>
             </Routes>
         </Router>
     }

@@ -1,17 +1,7 @@
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
+import { admin, hydrated, signIn } from "./helpers";
 
 // One fresh server (empty data directory) for this file: setup → sign out → sign in.
-const admin = {
-  org: "Acme Robotics",
-  name: "Ada Admin",
-  email: "ada@acme.example",
-  password: "correct horse battery staple",
-};
-
-async function hydrated(page: Page) {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-}
-
 test.describe.configure({ mode: "serial" });
 
 test("a fresh server opens on the setup page, which checks its fields", async ({ page }) => {
@@ -77,13 +67,7 @@ test("setup creates the first admin and lands on Connections; tabs switch withou
 
 test("sign out, a wrong password gets a clear message, the right one signs in", async ({ page }) => {
   // Sign in first (each test has its own browser context).
-  await page.goto("/login");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(admin.email);
-  await page.getByLabel("Password").fill(admin.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(/\/settings\/developer-space\/connections$/);
-  await hydrated(page);
+  await signIn(page);
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);

@@ -1,4 +1,6 @@
 //! Pieces shared by the pages.
 
+pub mod copy;
+pub mod dialog;
 pub mod field;
 pub mod tabs;

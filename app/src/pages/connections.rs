@@ -1,56 +1,20 @@
 //! Settings › Developer Space › Connections: the organisation's connections, in two tabs.
 
-use crate::api::{me, SignOut};
+use super::chrome::{signed_in, Chrome};
 use crate::components::tabs::Tabs;
-use crate::model::{Role, Viewer};
-use leptos::form::ActionForm;
+use crate::model::Viewer;
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| me());
-    view! {
-        <Suspense fallback=|| view! { <main class="centered"><p>"Loading…"</p></main> }>
-            {move || Suspend::new(async move {
-                match viewer.await {
-                    Ok(Some(v)) => view! { <SignedIn viewer=v/> }.into_any(),
-                    Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                    Err(e) => view! {
-                        <main class="centered"><div class="alert alert-error" role="alert">{e.message}</div></main>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
+    signed_in(|viewer| view! { <SignedIn viewer=viewer/> })
 }
 
 #[component]
 fn SignedIn(viewer: Viewer) -> impl IntoView {
-    let sign_out = ServerAction::<SignOut>::new();
     let tab = RwSignal::new("mine");
-    let role = match viewer.role {
-        Role::Admin => "Admin",
-        Role::Member => "Member",
-    };
     view! {
-        <header class="topbar">
-            <span class="brand">"Liaison"</span>
-            <span class="org">{viewer.org_name.clone()}</span>
-            <span class="spacer"></span>
-            <span class="who">{viewer.name.clone()}" · "{role}</span>
-            <ActionForm action=sign_out>
-                <button type="submit" class="button button-quiet">"Sign out"</button>
-            </ActionForm>
-        </header>
-        <main class="page">
-            <nav aria-label="Breadcrumb" class="breadcrumb">
-                <ol>
-                    <li>"Settings"</li>
-                    <li>"Developer Space"</li>
-                    <li aria-current="page">"Connections"</li>
-                </ol>
-            </nav>
+        <Chrome viewer=viewer current="connections">
             <div class="page-head">
                 <h1>"Connections"</h1>
                 <button
@@ -81,7 +45,7 @@ fn SignedIn(viewer: Viewer) -> impl IntoView {
                 text="Built-in integrations create internal connections through the admin API. They are listed here \
                       and cannot be edited or deleted."
             />
-        </main>
+        </Chrome>
     }
 }
 

@@ -1,8 +1,10 @@
 //! One module per screen.
 
+pub mod chrome;
 pub mod connections;
 pub mod login;
 pub mod setup;
+pub mod tokens;
 
 use crate::error::AppError;
 use leptos::prelude::*;

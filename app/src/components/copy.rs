@@ -1,0 +1,34 @@
+//! A button that copies a text to the clipboard and says so.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn CopyButton(
+    /// What is copied.
+    #[prop(into)]
+    text: Signal<String>,
+    /// The button's accessible label, e.g. "Copy token".
+    label: &'static str,
+) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let value = text.get_untracked();
+            let promise = window().navigator().clipboard().write_text(&value);
+            leptos::task::spawn_local(async move {
+                if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+                    copied.set(true);
+                }
+            });
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = text;
+    };
+    view! {
+        <button type="button" class="button" aria-label=label on:click=copy>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+        <span class="visually-hidden" aria-live="polite">{move || if copied.get() { "Copied to the clipboard." } else { "" }}</span>
+    }
+}

@@ -1,0 +1,186 @@
+//! Settings › Developer Space › API tokens: the personal tokens scripts use to call services
+//! through Liaison. A new token is shown once, here, and never again.
+
+use super::chrome::{signed_in, Chrome};
+use super::FormAlert;
+use crate::api::{api_tokens, CreateApiToken, RevokeApiToken};
+use crate::components::copy::CopyButton;
+use crate::components::dialog::ConfirmDialog;
+use crate::model::Viewer;
+use crate::time::format_utc;
+use crate::tokens::ApiTokenView;
+use leptos::prelude::*;
+
+#[component]
+pub fn ApiTokensPage() -> impl IntoView {
+    signed_in(|viewer| view! { <Tokens viewer=viewer/> })
+}
+
+#[component]
+fn Tokens(viewer: Viewer) -> impl IntoView {
+    let create = ServerAction::<CreateApiToken>::new();
+    let revoke = ServerAction::<RevokeApiToken>::new();
+    let list = Resource::new(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
+    let name = RwSignal::new(String::new());
+    let result = Signal::derive(move || create.value().get());
+    let error = Signal::derive(move || result.get().and_then(Result::err));
+    let name_error = Signal::derive(move || error.get().and_then(|e| e.field("name").map(str::to_string)));
+    let created = Signal::derive(move || result.get().and_then(Result::ok));
+    let revoke_error = Signal::derive(move || revoke.value().get().and_then(Result::err));
+    let asking = RwSignal::new(false);
+    let target = RwSignal::new(None::<ApiTokenView>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch(CreateApiToken { name: name.get_untracked() });
+    };
+    // A new token clears the form.
+    Effect::new(move |_| {
+        if created.get().is_some() {
+            name.set(String::new());
+        }
+    });
+    view! {
+        <Chrome viewer=viewer current="api-tokens">
+            <div class="page-head">
+                <h1>"API tokens"</h1>
+            </div>
+            <p class="lead">
+                "A script sends a token as " <code>"Authorization: Bearer <token>"</code>
+                " to call a service through one of your organisation's connections. A token acts as you: keep it as secret as a password, and revoke it when it is no longer used."
+            </p>
+            <form class="form form-inline" novalidate on:submit=on_submit>
+                <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
+                <div class="field" class:field-invalid=move || name_error.get().is_some()>
+                    <label for="field-token-name">"Token name"</label>
+                    <p class="field-hint" id="field-token-name-hint">"What will use it, e.g. Nightly sync."</p>
+                    <input
+                        id="field-token-name"
+                        name="name"
+                        type="text"
+                        autocomplete="off"
+                        bind:value=name
+                        aria-invalid=move || name_error.get().is_some().to_string()
+                        aria-describedby=move || {
+                            if name_error.get().is_some() {
+                                "field-token-name-hint field-token-name-error"
+                            } else {
+                                "field-token-name-hint"
+                            }
+                        }
+                    />
+                    <p class="field-error" id="field-token-name-error" role="alert" hidden=move || name_error.get().is_none()>
+                        {move || name_error.get().unwrap_or_default()}
+                    </p>
+                </div>
+                <button type="submit" class="button button-primary" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Creating…" } else { "Create token" }}
+                </button>
+            </form>
+            {move || {
+                created
+                    .get()
+                    .map(|t| {
+                        view! {
+                            <section class="new-token" aria-labelledby="new-token-title">
+                                <h2 id="new-token-title">"Copy the token “"{t.view.name.clone()}"” now"</h2>
+                                <p>"This is the only time Liaison shows it. If you lose it, revoke it and create another."</p>
+                                <div class="token-value">
+                                    <code data-testid="new-token">{t.token.clone()}</code>
+                                    <CopyButton text=t.token.clone() label="Copy token"/>
+                                </div>
+                            </section>
+                        }
+                    })
+            }}
+            <FormAlert error=revoke_error/>
+            <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(tokens) if tokens.is_empty() => view! {
+                            <div class="empty">
+                                <h2>"No API tokens yet"</h2>
+                                <p>"Create one for each script or system that calls services through Liaison."</p>
+                            </div>
+                        }
+                        .into_any(),
+                        Ok(tokens) => view! { <TokenTable tokens=tokens asking=asking target=target/> }.into_any(),
+                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <ConfirmDialog
+                open=asking
+                title=Signal::derive(move || {
+                    format!("Revoke “{}”?", target.get().map(|t| t.name).unwrap_or_default())
+                })
+                text=Signal::derive(|| {
+                    "Scripts that use this token will be refused from now on. This cannot be undone.".to_string()
+                })
+                confirm="Revoke"
+                on_confirm=Callback::new(move |_| {
+                    if let Some(t) = target.get_untracked() {
+                        revoke.dispatch(RevokeApiToken { id: t.id });
+                    }
+                })
+            />
+        </Chrome>
+    }
+}
+
+#[component]
+fn TokenTable(
+    tokens: Vec<ApiTokenView>,
+    asking: RwSignal<bool>,
+    target: RwSignal<Option<ApiTokenView>>,
+) -> impl IntoView {
+    view! {
+        <table class="table">
+            <caption class="visually-hidden">"Your API tokens"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Token"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Last used"</th>
+                    <th scope="col"><span class="visually-hidden">"Status and actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {tokens
+                    .into_iter()
+                    .map(|t| {
+                        let revoked = t.revoked_at;
+                        let row = t.clone();
+                        view! {
+                            <tr class:row-muted=revoked.is_some()>
+                                <th scope="row">{t.name.clone()}</th>
+                                <td><code>{format!("{}…", t.prefix)}</code></td>
+                                <td>{format_utc(t.created_at)}</td>
+                                <td>{t.last_used_at.map(format_utc).unwrap_or_else(|| "Never".into())}</td>
+                                <td class="actions">
+                                    {match revoked {
+                                        Some(at) => view! { <span class="badge badge-muted">"Revoked "{format_utc(at)}</span> }.into_any(),
+                                        None => view! {
+                                            <button
+                                                type="button"
+                                                class="button button-quiet"
+                                                aria-label=format!("Revoke {}", t.name)
+                                                on:click=move |_| {
+                                                    target.set(Some(row.clone()));
+                                                    asking.set(true);
+                                                }
+                                            >
+                                                "Revoke"
+                                            </button>
+                                        }
+                                        .into_any(),
+                                    }}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
