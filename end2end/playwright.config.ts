@@ -14,6 +14,7 @@ function chromiumPath(): string {
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./tests/global-setup.ts",
+  globalTeardown: "./tests/global-teardown.ts",
   // The tests share one server whose first-run setup happens once: they run in order.
   fullyParallel: false,
   workers: 1,

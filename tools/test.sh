@@ -26,4 +26,6 @@ cargo test --workspace --exclude frontend --locked
 step "browser tests (release build, Playwright, headless Chromium)"
 e2e_data=$(mktemp -d)
 trap 'rm -rf "$e2e_data"' EXIT
-LIAISON_DATA_DIR="$e2e_data/data" cargo leptos end-to-end --release
+# The browser flows run against a local oidc-provider (http, loopback): test-only settings.
+LIAISON_DATA_DIR="$e2e_data/data" LIAISON_ALLOW_HTTP_URLS=true LIAISON_ALLOW_PRIVATE_NETWORK=true \
+  LIAISON_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef0123 cargo leptos end-to-end --release

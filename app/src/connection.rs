@@ -270,6 +270,8 @@ pub struct ConnectionDetails {
     pub user_grants: i64,
     /// The connection form asked for a client (predefined service without a configured one).
     pub has_own_client: bool,
+    /// Where scripts call the service through this connection (ends in `/`).
+    pub proxy_url: String,
 }
 
 /// What happens after Connect.

@@ -2,6 +2,7 @@
 //! `hydrate`) and to native code (feature `ssr`), where it also carries the `Backend` seam.
 
 pub mod api;
+pub mod authorise;
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
@@ -64,6 +65,13 @@ pub fn App() -> impl IntoView {
                     path=path!("/settings/developer-space/connections")
                     view=pages::connections::ConnectionsPage
                 />
+                <Route path=path!("/settings/developer-space/connections/new") view=pages::new_connection::PickServicePage/>
+                <Route
+                    path=path!("/settings/developer-space/connections/new/:kind/:id")
+                    view=pages::new_connection::NewConnectionPage
+                />
+                <Route path=path!("/settings/developer-space/connections/:link") view=pages::details::DetailsPage/>
+                <Route path=path!("/settings/developer-space/services/new") view=pages::new_service::NewServicePage/>
                 <Route path=path!("/settings/developer-space/api-tokens") view=pages::tokens::ApiTokensPage/>
             </Routes>
         </Router>

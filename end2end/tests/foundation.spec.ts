@@ -37,7 +37,7 @@ test("setup creates the first admin and lands on Connections; tabs switch withou
   await expect(page).toHaveURL(/\/settings\/developer-space\/connections$/);
   await expect(page.getByRole("heading", { name: "Connections", level: 1 })).toBeVisible();
   await expect(page.getByText(admin.org)).toBeVisible();
-  await expect(page.getByRole("button", { name: "+ New Connection" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "+ New Connection" })).toBeVisible();
 
   const mine = page.getByRole("tab", { name: "My Connections" });
   const internal = page.getByRole("tab", { name: "Internal Connections" });

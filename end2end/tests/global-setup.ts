@@ -1,15 +1,52 @@
-// cargo-leptos starts the server and the tests together: wait until it answers its health check.
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { provider as op, liaisonBase } from "./helpers";
+
+// cargo-leptos starts Liaison and the tests together: wait until it answers its health check.
+// Then start the real authorization server the flows use (oidc-provider, as in the Rust
+// integration tests) on a fixed port, with a client whose redirect URIs are Liaison's callbacks.
 export default async function globalSetup() {
-  const base = process.env.LIAISON_E2E_URL ?? "http://127.0.0.1:3000";
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.ok) return;
+      const res = await fetch(`${liaisonBase}/healthz`);
+      if (res.ok) break;
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`Liaison did not become healthy at ${base}`);
+    if (Date.now() > deadline) throw new Error(`Liaison did not become healthy at ${liaisonBase}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+
+  const redirects = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => `${liaisonBase}/oauth/callback/c-${n}`);
+  const clients = [
+    {
+      client_id: op.clientId,
+      client_secret: op.clientSecret,
+      redirect_uris: redirects,
+      grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+      token_endpoint_auth_method: "client_secret_basic",
+      scope: "openid profile email offline_access api:read api:write",
+    },
+  ];
+  const child = spawn("node", [join(__dirname, "..", "fixtures", "oidc-provider.mjs")], {
+    env: { ...process.env, PORT: String(op.port), CLIENTS_JSON: JSON.stringify(clients) },
+    stdio: ["ignore", "pipe", "inherit"],
+    detached: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("oidc-provider did not start")), 30_000);
+    child.stdout!.on("data", (chunk: Buffer) => {
+      if (chunk.toString().includes("LISTENING")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`oidc-provider exited with ${code}`)));
+  });
+  writeFileSync(join(tmpdir(), "liaison-e2e-provider.pid"), String(child.pid));
+  child.unref();
+  (child.stdout as any)?.unref?.();
 }

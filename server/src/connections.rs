@@ -198,6 +198,7 @@ impl ServerBackend {
             }),
             user_grants: if c.per_user { conns::user_grant_count(&self.store.pool, c.id).await? } else { 0 },
             has_own_client: c.client_id.is_some(),
+            proxy_url: format!("{}api/v1/connections/{}/proxy/", self.public_url, c.link_name),
         })
     }
 

@@ -1,20 +1,15 @@
-//! A confirmation dialog on the browser's own modal `<dialog>`: it traps focus, closes on Escape,
-//! and gives focus back to what had it when it opened.
+//! Dialogs on the browser's own modal `<dialog>`: they trap focus, close on Escape, and give
+//! focus back to what had it when they opened.
 
 use leptos::prelude::*;
 
-/// Asks before something that cannot be undone. Opens while `open` is true.
+/// A modal dialog, open while `open` is true; `title` is its heading and accessible name.
 #[component]
-pub fn ConfirmDialog(
+pub fn Modal(
     open: RwSignal<bool>,
-    /// The heading (also the dialog's accessible name).
-    title: Signal<String>,
-    /// What will happen.
-    text: Signal<String>,
-    /// The label of the confirming button, e.g. "Revoke" or "Yes, Delete".
-    confirm: &'static str,
-    /// Runs when the person confirms (the dialog closes first).
-    on_confirm: Callback<()>,
+    #[prop(into)] title: Signal<String>,
+    id: &'static str,
+    children: Children,
 ) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     Effect::new(move |_| {
@@ -30,17 +25,36 @@ pub fn ConfirmDialog(
         #[cfg(not(target_arch = "wasm32"))]
         let _ = (want, dialog);
     });
-    let id = format!("dialog-{}", confirm.to_lowercase().replace(|c: char| !c.is_alphanumeric(), "-"));
     let title_id = format!("{id}-title");
     let labelled_by = title_id.clone();
     view! {
-        <dialog
-            node_ref=dialog
-            class="dialog"
-            aria-labelledby=labelled_by
-            on:close=move |_| open.set(false)
-        >
+        <dialog node_ref=dialog id=id class="dialog" aria-labelledby=labelled_by on:close=move |_| open.set(false)>
             <h2 id=title_id>{move || title.get()}</h2>
+            {children()}
+        </dialog>
+    }
+}
+
+/// Asks before something that cannot be undone.
+#[component]
+pub fn ConfirmDialog(
+    open: RwSignal<bool>,
+    #[prop(into)] title: Signal<String>,
+    /// What will happen.
+    #[prop(into)]
+    text: Signal<String>,
+    /// The label of the confirming button, e.g. "Revoke" or "Yes, Delete".
+    confirm: &'static str,
+    /// Runs when the person confirms (the dialog closes first).
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    let id = match confirm {
+        "Revoke" => "dialog-revoke",
+        "Yes, Delete" => "dialog-delete",
+        _ => "dialog-confirm",
+    };
+    view! {
+        <Modal open=open title=title id=id>
             <p>{move || text.get()}</p>
             <div class="dialog-actions">
                 <button type="button" class="button" autofocus on:click=move |_| open.set(false)>
@@ -57,6 +71,6 @@ pub fn ConfirmDialog(
                     {confirm}
                 </button>
             </div>
-        </dialog>
+        </Modal>
     }
 }

@@ -1,74 +1,467 @@
-//! Settings › Developer Space › Connections: the organisation's connections, in two tabs.
+//! Settings › Developer Space › Connections: the organisation's connections in two tabs, with
+//! search, a status filter and paging (all on the server), each row's actions on hover or focus,
+//! and the dialogs for editing, revoking and deleting.
 
 use super::chrome::{signed_in, Chrome};
+use crate::api::{connection, connections, services, update_connection};
+use crate::authorise::{AuthBanner, Authoriser, Popup};
+use crate::components::dialog::{ConfirmDialog, Modal};
 use crate::components::tabs::Tabs;
+use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
+use crate::error::AppError;
 use crate::model::Viewer;
+use crate::service::Scope;
+use crate::time::format_utc;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+
+const PER_PAGE: u32 = 25;
 
 #[component]
 pub fn ConnectionsPage() -> impl IntoView {
-    signed_in(|viewer| view! { <SignedIn viewer=viewer/> })
+    signed_in(|viewer| view! { <List viewer=viewer/> })
+}
+
+/// The outcome of the last action, for the banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Busy(String),
+    Done(String),
+    Failed(String),
 }
 
 #[component]
-fn SignedIn(viewer: Viewer) -> impl IntoView {
+pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
+    move || {
+        notice.get().map(|n| match n {
+            Notice::Busy(text) => view! { <div class="alert alert-info" role="status">{text}</div> }.into_any(),
+            Notice::Done(text) => view! {
+                <div class="alert alert-success" role="status">
+                    {text}
+                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                </div>
+            }
+            .into_any(),
+            Notice::Failed(text) => view! {
+                <div class="alert alert-error" role="alert">
+                    {text}
+                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                </div>
+            }
+            .into_any(),
+        })
+    }
+}
+
+/// Connect, Enable or Reconnect: at once, or through the popup (opened in the click).
+pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
+    let popup = Popup::open();
+    notice.set(Some(Notice::Busy(format!("Connecting “{link}”…"))));
+    spawn_local(async move {
+        match crate::api::connect(link.clone(), ConnectionForm::default()).await {
+            Ok(ConnectOutcome::Authorize { start_url }) => {
+                notice.set(None);
+                auth.begin(popup, link, &start_url);
+            }
+            Ok(ConnectOutcome::Connected) => {
+                popup.close();
+                notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+                changed.update(|n| *n += 1);
+            }
+            Err(e) => {
+                popup.close();
+                notice.set(Some(Notice::Failed(e.message)));
+                changed.update(|n| *n += 1);
+            }
+        }
+    });
+}
+
+#[component]
+fn List(viewer: Viewer) -> impl IntoView {
     let tab = RwSignal::new("mine");
+    let search = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let page = RwSignal::new(0u32);
+    let changed = RwSignal::new(0u32);
+    let auth = Authoriser::new();
+    let notice = RwSignal::new(None::<Notice>);
+    // Back from an authorisation that ran in this tab (the popup was blocked).
+    let query_map = use_query_map();
+    if let Some(link) = query_map.get_untracked().get("authorised") {
+        notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+    }
+    // New filters start at the first page.
+    Effect::new(move |_| {
+        tab.track();
+        search.track();
+        status.track();
+        page.set(0);
+    });
+    let rows = Resource::new(
+        move || {
+            let q = ConnectionQuery {
+                internal: tab.get() == "internal",
+                search: search.get(),
+                status: ConnectionStatus::parse(&status.get()),
+                page: page.get(),
+                per_page: PER_PAGE,
+            };
+            (q, changed.get(), auth.finished.get())
+        },
+        |(q, _, _)| connections(q),
+    );
+
+    // The row an action is about.
+    let target = RwSignal::new(None::<ConnectionRow>);
+    let asking_revoke = RwSignal::new(false);
+    let asking_delete = RwSignal::new(false);
+    let editing = RwSignal::new(false);
+    let act = Actions { target, asking_revoke, asking_delete, editing, auth, notice, changed };
+    let target_name = move || target.get().map(|t| t.name).unwrap_or_default();
+
+    let revoke_now = Callback::new(move |_| {
+        let Some(t) = target.get_untracked() else { return };
+        notice.set(Some(Notice::Busy(format!("Revoking “{}”…", t.name))));
+        spawn_local(async move {
+            let r = crate::api::revoke_connection(t.link_name.clone()).await;
+            notice.set(Some(match r {
+                Ok(()) => Notice::Done(format!(
+                    "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
+                    t.name
+                )),
+                Err(e) => Notice::Failed(e.message),
+            }));
+            changed.update(|n| *n += 1);
+        });
+    });
+    let delete_now = Callback::new(move |_| {
+        let Some(t) = target.get_untracked() else { return };
+        notice.set(Some(Notice::Busy(format!("Deleting “{}”…", t.name))));
+        spawn_local(async move {
+            let r = crate::api::delete_connection(t.link_name.clone()).await;
+            notice.set(Some(match r {
+                Ok(()) => Notice::Done(format!("“{}” is deleted.", t.name)),
+                Err(e) => Notice::Failed(e.message),
+            }));
+            changed.update(|n| *n += 1);
+        });
+    });
+
     view! {
         <Chrome viewer=viewer current="connections">
             <div class="page-head">
                 <h1>"Connections"</h1>
-                <button
-                    type="button"
-                    class="button button-primary"
-                    disabled
-                    title="Services can be picked once the service catalogue is installed."
-                >
-                    "+ New Connection"
-                </button>
+                <a class="button button-primary" href="/settings/developer-space/connections/new">"+ New Connection"</a>
             </div>
+            <AuthBanner auth=auth/>
+            <NoticeBanner notice=notice/>
             <Tabs
                 label="Connection lists"
                 selected=tab
                 tabs=vec![("mine", "My Connections"), ("internal", "Internal Connections")]
             />
-            <EmptyPanel
-                id="mine"
-                selected=tab
-                title="No connections yet"
-                text="Connections that you and your colleagues create appear here. Scripts call a third-party API \
-                      through a connection by naming its link name."
+            <section id=move || format!("panel-{}", tab.get()) role="tabpanel" aria-labelledby=move || format!("tab-{}", tab.get()) class="panel">
+                <div class="toolbar" role="search">
+                    <label class="visually-hidden" for="connection-search">"Search connections"</label>
+                    <input
+                        id="connection-search"
+                        type="search"
+                        placeholder="Search by name, link name or service"
+                        prop:value=move || search.get()
+                        on:input=move |ev| search.set(event_target_value(&ev))
+                    />
+                    <label class="visually-hidden" for="connection-status">"Status"</label>
+                    <select id="connection-status" on:change=move |ev| status.set(event_target_value(&ev))>
+                        <option value="">"All statuses"</option>
+                        {ConnectionStatus::ALL
+                            .iter()
+                            .map(|s| view! { <option value=s.as_str()>{s.label()}</option> })
+                            .collect_view()}
+                    </select>
+                </div>
+                <Transition fallback=|| view! { <p>"Loading connections…"</p> }>
+                    {move || Suspend::new(async move {
+                        match rows.await {
+                            Ok(p) if p.rows.is_empty() => empty_state(tab.get_untracked() == "internal", !search.get_untracked().is_empty() || !status.get_untracked().is_empty()).into_any(),
+                            Ok(p) => {
+                                let total = p.total;
+                                let first = i64::from(p.page) * i64::from(p.per_page);
+                                let last = (first + p.rows.len() as i64).min(total);
+                                let more = last < total;
+                                view! {
+                                    <ConnectionTable rows=p.rows act=act/>
+                                    <nav class="pager" aria-label="Pages">
+                                        <span>{format!("{}–{} of {}", first + 1, last, total)}</span>
+                                        <button type="button" class="button" disabled=p.page == 0 on:click=move |_| page.update(|n| *n = n.saturating_sub(1))>"Previous"</button>
+                                        <button type="button" class="button" disabled=!more on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
+                                    </nav>
+                                }
+                                .into_any()
+                            }
+                            Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+            <ConfirmDialog
+                open=asking_revoke
+                title=Signal::derive(move || format!("Revoke “{}”?", target_name()))
+                text="Its tokens are revoked at the provider where it allows it, and erased here. Scripts that use it are refused until someone enables it again."
+                confirm="Revoke"
+                on_confirm=revoke_now
             />
-            <EmptyPanel
-                id="internal"
-                selected=tab
-                title="No internal connections"
-                text="Built-in integrations create internal connections through the admin API. They are listed here \
-                      and cannot be edited or deleted."
+            <ConfirmDialog
+                open=asking_delete
+                title=Signal::derive(move || format!("Delete “{}”?", target_name()))
+                text="Its tokens are revoked at the provider where possible, then the connection and every grant are gone. Scripts that use its link name stop working. This cannot be undone."
+                confirm="Yes, Delete"
+                on_confirm=delete_now
             />
+            <EditDialog open=editing target=target notice=notice changed=changed/>
         </Chrome>
     }
 }
 
-/// A tab panel showing an empty state.
-#[component]
-fn EmptyPanel(
-    id: &'static str,
-    selected: RwSignal<&'static str>,
-    title: &'static str,
-    text: &'static str,
-) -> impl IntoView {
+fn empty_state(internal: bool, filtered: bool) -> impl IntoView {
+    let (title, text) = match (internal, filtered) {
+        (_, true) => ("No matching connections", "No connection matches the search and the status filter."),
+        (false, false) => (
+            "No connections yet",
+            "Connections that you and your colleagues create appear here. Scripts call a third-party API through a connection by naming its link name.",
+        ),
+        (true, false) => (
+            "No internal connections",
+            "Built-in integrations create internal connections through the admin API. They are listed here and cannot be edited or deleted.",
+        ),
+    };
     view! {
-        <section
-            id=format!("panel-{id}")
-            role="tabpanel"
-            aria-labelledby=format!("tab-{id}")
-            hidden=move || selected.get() != id
-            class="panel"
-        >
-            <div class="empty">
-                <h2>{title}</h2>
-                <p>{text}</p>
+        <div class="empty">
+            <h2>{title}</h2>
+            <p>{text}</p>
+        </div>
+    }
+}
+
+/// What the row buttons change.
+#[derive(Clone, Copy)]
+struct Actions {
+    target: RwSignal<Option<ConnectionRow>>,
+    asking_revoke: RwSignal<bool>,
+    asking_delete: RwSignal<bool>,
+    editing: RwSignal<bool>,
+    auth: Authoriser,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+}
+
+pub fn status_badge(status: ConnectionStatus, reason: Option<String>) -> impl IntoView {
+    let class = format!("badge badge-{}", status.as_str().replace('_', "-"));
+    view! { <span class=class title=reason>{status.label()}</span> }
+}
+
+#[component]
+fn ConnectionTable(rows: Vec<ConnectionRow>, act: Actions) -> impl IntoView {
+    view! {
+        <table class="table table-connections">
+            <caption class="visually-hidden">"Connections"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Link name"</th>
+                    <th scope="col">"Service"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Created by"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows.into_iter().map(|r| view! { <Row r=r act=act/> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
+    let href = format!("/settings/developer-space/connections/{}", r.link_name);
+    let enable = matches!(r.status, ConnectionStatus::Revoked);
+    let reconnect =
+        matches!(r.status, ConnectionStatus::NotConnected | ConnectionStatus::NeedsReauth | ConnectionStatus::Error);
+    let pick = {
+        let r = r.clone();
+        move || act.target.set(Some(r.clone()))
+    };
+    let actions = if r.can_manage {
+        let (p1, p2, p3) = (pick.clone(), pick.clone(), pick.clone());
+        let link = r.link_name.clone();
+        let name = r.name.clone();
+        view! {
+            <div class="row-actions">
+                <button type="button" class="icon-button" aria-label=format!("Edit {name}") title="Edit" on:click=move |_| { p1(); act.editing.set(true); }>
+                    <span aria-hidden="true">"✎"</span>
+                </button>
+                {if enable || reconnect {
+                    let link = link.clone();
+                    let label = if enable { "Enable" } else { "Connect" };
+                    view! {
+                        <button type="button" class="button button-quiet" aria-label=format!("{label} {name}") on:click=move |_| {
+                            p2();
+                            connect_now(link.clone(), act.auth, act.notice, act.changed);
+                        }>{label}</button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button type="button" class="button button-quiet" aria-label=format!("Revoke {name}") on:click=move |_| { p2(); act.asking_revoke.set(true); }>
+                            "Revoke"
+                        </button>
+                    }.into_any()
+                }}
+                <button type="button" class="icon-button icon-danger" aria-label=format!("Delete {name}") title="Delete" on:click=move |_| { p3(); act.asking_delete.set(true); }>
+                    <span aria-hidden="true">"🗑"</span>
+                </button>
             </div>
-        </section>
+        }
+        .into_any()
+    } else if r.internal {
+        view! { <span class="muted">"Managed by its integration"</span> }.into_any()
+    } else if r.per_user {
+        let link = r.link_name.clone();
+        let name = r.name.clone();
+        view! {
+            <div class="row-actions">
+                <button type="button" class="button button-quiet" aria-label=format!("Connect my account to {name}") on:click=move |_| {
+                    pick();
+                    connect_now(link.clone(), act.auth, act.notice, act.changed);
+                }>"Connect my account"</button>
+            </div>
+        }
+        .into_any()
+    } else {
+        ().into_any()
+    };
+    view! {
+        <tr class="row-hoverable">
+            <th scope="row"><a href=href>{r.name.clone()}</a></th>
+            <td><code>{r.link_name.clone()}</code></td>
+            <td>{r.service_name.clone()}</td>
+            <td>{status_badge(r.status, r.status_reason.clone())}</td>
+            <td>{r.created_by.clone()}</td>
+            <td>{format_utc(r.created_at)}</td>
+            <td class="actions">{actions}</td>
+        </tr>
+    }
+}
+
+/// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next
+/// authorisation.
+#[component]
+fn EditDialog(
+    open: RwSignal<bool>,
+    target: RwSignal<Option<ConnectionRow>>,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let offered = RwSignal::new(Vec::<Scope>::new());
+    let error = RwSignal::new(None::<AppError>);
+    let saving = RwSignal::new(false);
+    // Load what the dialog shows each time it opens.
+    Effect::new(move |_| {
+        if !open.get() {
+            return;
+        }
+        let Some(t) = target.get_untracked() else { return };
+        name.set(t.name.clone());
+        error.set(None);
+        spawn_local(async move {
+            let (details, all) = (connection(t.link_name.clone()).await, services().await);
+            match (details, all) {
+                (Ok(d), Ok(all)) => {
+                    chosen.set(d.scopes.iter().map(|s| s.name.clone()).collect());
+                    let mut scopes =
+                        all.into_iter().find(|s| s.service == t.service).map(|s| s.scopes).unwrap_or_default();
+                    // Scopes chosen earlier that the service no longer lists stay visible.
+                    for s in d.scopes {
+                        if !scopes.iter().any(|x| x.name == s.name) {
+                            scopes.push(s);
+                        }
+                    }
+                    offered.set(scopes);
+                }
+                (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+            }
+        });
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(t) = target.get_untracked() else { return };
+        saving.set(true);
+        spawn_local(async move {
+            let r = update_connection(t.link_name.clone(), name.get_untracked(), chosen.get_untracked()).await;
+            saving.set(false);
+            match r {
+                Ok(()) => {
+                    open.set(false);
+                    notice.set(Some(Notice::Done(format!("“{}” is saved.", name.get_untracked()))));
+                    changed.update(|n| *n += 1);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let name_error = move || error.get().and_then(|e| e.field("name").map(str::to_string));
+    let scopes_error = move || error.get().and_then(|e| e.field("scopes").map(str::to_string));
+    let general = move || error.get().filter(|e| e.fields.is_empty()).map(|e| e.message);
+    view! {
+        <Modal open=open title=Signal::derive(move || format!("Edit “{}”", target.get().map(|t| t.name).unwrap_or_default())) id="dialog-edit">
+            <form class="form" novalidate on:submit=save>
+                <p class="field-hint">"The link name and the service stay as they are. Changed scopes apply at the next authorisation."</p>
+                {move || general().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
+                <div class="field" class:field-invalid=move || name_error().is_some()>
+                    <label for="edit-name">"Connection Name"</label>
+                    <input id="edit-name" type="text" bind:value=name aria-invalid=move || name_error().is_some().to_string() aria-describedby="edit-name-error"/>
+                    <p class="field-error" id="edit-name-error" role="alert" hidden=move || name_error().is_none()>{name_error}</p>
+                </div>
+                <fieldset class="field scopes" aria-describedby="edit-scopes-error">
+                    <legend>"Scope"</legend>
+                    <For each=move || offered.get() key=|s| s.name.clone() let:s>
+                        {
+                            let n = s.name.clone();
+                            let n2 = s.name.clone();
+                            view! {
+                                <label class="check">
+                                    <input
+                                        type="checkbox"
+                                        prop:checked=move || chosen.get().contains(&n)
+                                        on:change=move |ev| {
+                                            let on = event_target_checked(&ev);
+                                            chosen.update(|c| {
+                                                c.retain(|x| *x != n2);
+                                                if on {
+                                                    c.push(n2.clone());
+                                                }
+                                            });
+                                        }
+                                    />
+                                    {s.display.clone()}
+                                    <code class="muted">{s.name.clone()}</code>
+                                </label>
+                            }
+                        }
+                    </For>
+                    <p class="field-error" id="edit-scopes-error" role="alert" hidden=move || scopes_error().is_none()>{scopes_error}</p>
+                </fieldset>
+                <div class="dialog-actions">
+                    <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
+                    <button type="submit" class="button button-primary" disabled=move || saving.get()>
+                        {move || if saving.get() { "Saving…" } else { "Save" }}
+                    </button>
+                </div>
+            </form>
+        </Modal>
     }
 }

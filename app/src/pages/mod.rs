@@ -2,7 +2,10 @@
 
 pub mod chrome;
 pub mod connections;
+pub mod details;
 pub mod login;
+pub mod new_connection;
+pub mod new_service;
 pub mod setup;
 pub mod tokens;
 

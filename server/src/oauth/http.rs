@@ -1,7 +1,8 @@
 //! The two browser-facing OAuth routes: `/oauth/start/{link}` (opened in the popup) and
 //! `/oauth/callback/{service key}` (where the provider sends the browser back), which answers
 //! with a small page that tells the opener the result (postMessage to Liaison's own origin only)
-//! and closes itself. Without an opener it links back to the Connections page.
+//! and closes itself. Without an opener (the flow ran in the tab because the popup was blocked)
+//! it goes back to the Connections page, which says the connection is connected.
 
 use crate::oauth::flow::CallbackQuery;
 use crate::routes::AppState;
@@ -93,10 +94,12 @@ fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
          <p><a href=\"{home}\">Back to Connections</a></p></main>\
          <script>(function(){{var m={message};var o=window.opener;\
          if(o){{try{{o.postMessage(m,{origin});}}catch(e){{}}\
-         if(m.result.state===\"connected\"){{window.close();}}}}}})();</script></body></html>",
+         if(m.result.state===\"connected\"){{window.close();}}}}\
+         else if(m.result.state===\"connected\"){{location.replace({home_js}+\"?authorised=\"+encodeURIComponent(m.result.link_name));}}}})();</script></body></html>",
         data = escape(&serde_json::to_string(result).unwrap_or_default()),
         text = escape(&text),
         home = app::api::HOME,
+        home_js = serde_json::Value::String(app::api::HOME.into()),
         message = message.replace('<', "\\u003c"),
         origin = serde_json::Value::String(state.public_origin.clone()),
     );

@@ -1,0 +1,164 @@
+//! Connection details: status, service, scopes, who authorised it and when, when the token
+//! expires (never the token), the person's own grant for login-user connections, and code that
+//! calls the service through the connection from a script.
+
+use super::chrome::{signed_in, Chrome};
+use super::connections::{connect_now, status_badge, Notice, NoticeBanner};
+use crate::api::connection;
+use crate::authorise::{AuthBanner, Authoriser};
+use crate::components::copy::CopyButton;
+use crate::components::tabs::Tabs;
+use crate::connection::{ConnectionDetails, ConnectionStatus};
+use crate::model::Viewer;
+use crate::time::format_utc;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn DetailsPage() -> impl IntoView {
+    signed_in(|viewer| view! { <Details viewer=viewer/> })
+}
+
+/// The code that calls `GET <path>` through the connection, per language.
+pub fn snippet(lang: &str, proxy_url: &str) -> String {
+    let url = format!("{proxy_url}<path>");
+    match lang {
+        "curl" => format!("curl -H \"Authorization: Bearer $LIAISON_TOKEN\" \\\n  \"{url}\""),
+        "javascript" => format!(
+            "const res = await fetch(\"{url}\", {{\n  headers: {{ Authorization: `Bearer ${{process.env.LIAISON_TOKEN}}` }},\n}});\nconst data = await res.json();"
+        ),
+        "python" => format!(
+            "import os, requests\n\nres = requests.get(\n    \"{url}\",\n    headers={{\"Authorization\": f\"Bearer {{os.environ['LIAISON_TOKEN']}}\"}},\n)\nres.raise_for_status()\ndata = res.json()"
+        ),
+        _ => format!(
+            "let token = std::env::var(\"LIAISON_TOKEN\")?;\nlet data: serde_json::Value = reqwest::Client::new()\n    .get(\"{url}\")\n    .bearer_auth(token)\n    .send()\n    .await?\n    .error_for_status()?\n    .json()\n    .await?;"
+        ),
+    }
+}
+
+#[component]
+fn Details(viewer: Viewer) -> impl IntoView {
+    let params = use_params_map();
+    let link = move || params.get().get("link").unwrap_or_default();
+    let auth = Authoriser::new();
+    let notice = RwSignal::new(None::<Notice>);
+    let changed = RwSignal::new(0u32);
+    let details = Resource::new(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
+    view! {
+        <Chrome viewer=viewer current="connections">
+            <AuthBanner auth=auth/>
+            <NoticeBanner notice=notice/>
+            <Transition fallback=|| view! { <p>"Loading the connection…"</p> }>
+                {move || Suspend::new(async move {
+                    match details.await {
+                        Ok(d) => view! { <DetailsView d=d auth=auth notice=notice changed=changed/> }.into_any(),
+                        Err(e) => view! {
+                            <div class="alert alert-error" role="alert">{e.message}" "<a href=crate::api::HOME>"Back to Connections"</a></div>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </Chrome>
+    }
+}
+
+#[component]
+fn DetailsView(
+    d: ConnectionDetails,
+    auth: Authoriser,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+) -> impl IntoView {
+    let row = d.row.clone();
+    let link = row.link_name.clone();
+    let lang = RwSignal::new("curl");
+    let proxy_url = d.proxy_url.clone();
+    let code = Signal::derive(move || snippet(lang.get(), &proxy_url));
+    let can_connect = row.can_manage || (row.per_user && !row.internal);
+    let connect_label = match (row.per_user, row.status, d.grant.is_some()) {
+        (true, _, true) => "Reconnect my account",
+        (true, _, false) => "Connect my account",
+        (false, ConnectionStatus::Revoked, _) => "Enable",
+        (false, ConnectionStatus::Connected, _) => "Reconnect",
+        _ => "Connect",
+    };
+    let grant = d.grant.clone();
+    view! {
+        <div class="page-head">
+            <h1>{row.name.clone()}</h1>
+            <a class="button" href=crate::api::HOME>"Back to Connections"</a>
+        </div>
+        <dl class="facts">
+            <dt>"Status"</dt>
+            <dd>
+                {status_badge(row.status, row.status_reason.clone())}
+                {row.status_reason.clone().map(|r| view! { <span class="muted">" "{r}</span> })}
+            </dd>
+            <dt>"Link name"</dt><dd><code>{link.clone()}</code></dd>
+            <dt>"Service"</dt><dd>{row.service_name.clone()}</dd>
+            <dt>"Scopes"</dt>
+            <dd>
+                {if d.scopes.is_empty() {
+                    view! { <span class="muted">"None"</span> }.into_any()
+                } else {
+                    view! { <ul class="inline-list">{d.scopes.iter().map(|s| view! { <li title=s.name.clone()>{s.display.clone()}</li> }).collect_view()}</ul> }.into_any()
+                }}
+            </dd>
+            <dt>"Created"</dt><dd>{format!("{} by {}", format_utc(row.created_at), row.created_by)}</dd>
+            <dt>"Last used"</dt><dd>{row.last_used_at.map(format_utc).unwrap_or_else(|| "Never".into())}</dd>
+            {row.per_user.then(|| view! {
+                <dt>"Credentials"</dt>
+                <dd>{format!("Each person's own account ({} connected so far)", d.user_grants)}</dd>
+            })}
+            <dt>{if row.per_user { "Your account" } else { "Authorised" }}</dt>
+            <dd>
+                {match grant {
+                    Some(g) => view! {
+                        <span>{format!("by {} on {}", g.authorised_by, format_utc(g.authorised_at))}</span>
+                        <br/>
+                        <span class="muted">{match g.expires_at {
+                            Some(e) => format!("The access token expires {}{}.", format_utc(e), if g.has_refresh_token { "; Liaison refreshes it before then" } else { "" }),
+                            None => "The credential does not expire.".to_string(),
+                        }}</span>
+                    }.into_any(),
+                    None => view! { <span class="muted">"Not authorised yet."</span> }.into_any(),
+                }}
+            </dd>
+        </dl>
+        {can_connect.then(|| {
+            let link = link.clone();
+            view! {
+                <p>
+                    <button type="button" class="button button-primary" on:click=move |_| connect_now(link.clone(), auth, notice, changed)>
+                        {connect_label}
+                    </button>
+                </p>
+            }
+        })}
+        <section class="snippets" aria-labelledby="snippets-title">
+            <h2 id="snippets-title">"Use it from a script"</h2>
+            <p class="field-hint">"Send an API token (Settings › Developer Space › API tokens); Liaison adds the connection's credential. Replace <path> with the API path."</p>
+            <Tabs label="Languages" selected=lang tabs=vec![("curl", "curl"), ("javascript", "JavaScript"), ("python", "Python"), ("rust", "Rust")]/>
+            <div id=move || format!("panel-{}", lang.get()) role="tabpanel" aria-labelledby=move || format!("tab-{}", lang.get()) class="snippet">
+                <pre><code data-testid="snippet">{move || code.get()}</code></pre>
+                <CopyButton text=code label="Copy code"/>
+            </div>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn every_snippet_calls_the_proxy_url_with_a_bearer_token() {
+        let base = "https://liaison.example/api/v1/connections/acme/proxy/";
+        for lang in ["curl", "javascript", "python", "rust"] {
+            let s = snippet(lang, base);
+            assert!(s.contains("https://liaison.example/api/v1/connections/acme/proxy/<path>"), "{lang}: {s}");
+            assert!(s.contains("LIAISON_TOKEN") && s.contains("Bearer") || s.contains("bearer_auth"), "{lang}: {s}");
+        }
+        assert!(snippet("curl", base).starts_with("curl -H \"Authorization: Bearer $LIAISON_TOKEN\""));
+    }
+}

@@ -1,0 +1,257 @@
+import { test, expect, type Page } from "@playwright/test";
+import { adminToken, approveInPopup, closes, hydrated, provider, signIn } from "./helpers";
+
+// The Connections screens of SPEC §2 end to end, against the real oidc-provider that
+// global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
+test.describe.configure({ mode: "serial" });
+
+const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+
+function row(page: Page, name: string) {
+  return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
+}
+
+test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "+ New Connection" }).click();
+  await expect(page.getByRole("heading", { name: "Pick Your Service" })).toBeVisible();
+  // The catalogue, searchable.
+  await expect(page.getByRole("link", { name: /^GitHub/ })).toBeVisible();
+  await page.getByLabel("Search services").fill("slack");
+  await expect(page.getByRole("link", { name: /^Slack/ })).toBeVisible();
+  await expect(page.getByRole("link", { name: /^GitHub/ })).toHaveCount(0);
+  await shot(page, "pick-service");
+
+  await page.getByRole("tab", { name: "Custom Services" }).click();
+  await page.getByLabel("Search services").fill("");
+  await expect(page.getByText("Your organisation has no custom services yet.")).toBeVisible();
+  await page.getByRole("link", { name: "+ Create New Service" }).click();
+  await expect(page.getByRole("heading", { name: "Create New Service" })).toBeVisible();
+
+  await page.getByLabel("Issuer URL").fill(provider.issuer);
+  await page.getByRole("button", { name: "Fill in" }).click();
+  await expect(page.getByText("Filled in from the provider's metadata.")).toBeVisible();
+  await expect(page.getByLabel("Access token URL")).toHaveValue(`${provider.issuer}/token`);
+
+  // A bad field gets its message next to it, and nothing is saved.
+  await page.getByLabel("Service name").fill("Acme ID");
+  await page.getByLabel("Client ID").fill(provider.clientId);
+  await page.getByLabel("Client secret").fill(provider.clientSecret);
+  await page.getByLabel("API base URL(s)").fill("ftp://api.acme.example");
+  await page.getByLabel("Scopes").fill("openid = Sign you in\napi:read = Read the API\noffline_access = Stay connected");
+  await page.getByRole("button", { name: "Create Service" }).click();
+  await expect(page.getByText("Some fields need a change")).toBeVisible();
+  await expect(page.getByLabel("API base URL(s)")).toHaveAttribute("aria-invalid", "true");
+  await shot(page, "custom-service-errors");
+
+  await page.getByLabel("API base URL(s)").fill(provider.issuer);
+  await page.getByRole("button", { name: "Create Service" }).click();
+  await expect(page.getByRole("heading", { name: "New Acme ID connection" })).toBeVisible();
+  await expect(page).toHaveURL(/\/connections\/new\/custom\/1$/);
+
+  await page.getByLabel("Connection Name").fill("Acme CRM");
+  await expect(page.getByLabel("Link name")).toHaveValue("acme_crm");
+  await page.getByLabel(/Sign you in/).check();
+  await page.getByLabel(/Read the API/).check();
+  await page.getByLabel(/Stay connected/).check();
+  await shot(page, "new-connection-form");
+  const popupOpened = page.waitForEvent("popup");
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  const popup = await popupOpened;
+  await approveInPopup(popup);
+  await closes(popup);
+
+  await expect(page).toHaveURL(/\/settings\/developer-space\/connections\?authorised=acme_crm$/);
+  await expect(page.getByText("“acme_crm” is connected.")).toBeVisible();
+  await expect(row(page, "Acme CRM")).toContainText("Connected");
+  await shot(page, "connections-connected");
+});
+
+test("row actions appear on hover and on focus; the details page shows the grant and the code", async ({
+  page,
+  context,
+}) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await signIn(page);
+  const r = row(page, "Acme CRM");
+  const actions = r.locator(".row-actions");
+  await expect(actions).toHaveCSS("opacity", "0");
+  await r.hover();
+  await expect(actions).toHaveCSS("opacity", "1");
+  await page.mouse.move(0, 0);
+  await expect(actions).toHaveCSS("opacity", "0");
+  await r.getByRole("button", { name: "Edit Acme CRM" }).focus();
+  await expect(actions).toHaveCSS("opacity", "1");
+
+  await r.getByRole("link", { name: "Acme CRM" }).click();
+  await expect(page.getByRole("heading", { name: "Acme CRM", level: 1 })).toBeVisible();
+  await expect(page.getByText(/^by ada@acme\.example on \d{4}-\d\d-\d\d \d\d:\d\d UTC$/)).toBeVisible();
+  await expect(page.getByText(/The access token expires .* UTC; Liaison refreshes it before then\./)).toBeVisible();
+  for (const lang of ["curl", "JavaScript", "Python", "Rust"]) {
+    await page.getByRole("tab", { name: lang, exact: true }).click();
+    await expect(page.getByTestId("snippet")).toContainText("/api/v1/connections/acme_crm/proxy/<path>");
+  }
+  await page.getByRole("tab", { name: "curl", exact: true }).click();
+  await page.getByRole("button", { name: "Copy code" }).click();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toContain('curl -H "Authorization: Bearer $LIAISON_TOKEN"');
+  await expect(page.getByText(/access_token|refresh_token/)).toHaveCount(0);
+  await shot(page, "connection-details");
+});
+
+test("revoke asks first; enable runs the popup again", async ({ page }) => {
+  await signIn(page);
+  const r = row(page, "Acme CRM");
+  await r.hover();
+  await r.getByRole("button", { name: "Revoke Acme CRM" }).click();
+  const dialog = page.getByRole("dialog", { name: "Revoke “Acme CRM”?" });
+  await expect(dialog).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(r).toContainText("Connected");
+
+  await r.hover();
+  await r.getByRole("button", { name: "Revoke Acme CRM" }).click();
+  await dialog.getByRole("button", { name: "Revoke" }).click();
+  await expect(page.getByText("“Acme CRM” is revoked.")).toBeVisible();
+  await expect(r).toContainText("Revoked");
+
+  await r.hover();
+  const popupOpened = page.waitForEvent("popup");
+  await r.getByRole("button", { name: "Enable Acme CRM" }).click();
+  const popup = await popupOpened;
+  await approveInPopup(popup);
+  await closes(popup);
+  await expect(page.getByText("“acme_crm” is connected.")).toBeVisible();
+  await expect(r).toContainText("Connected");
+});
+
+test("edit: changed scopes need a new authorisation, then connect", async ({ page }) => {
+  await signIn(page);
+  const r = row(page, "Acme CRM");
+  await r.hover();
+  await r.getByRole("button", { name: "Edit Acme CRM" }).click();
+  const dialog = page.getByRole("dialog", { name: "Edit “Acme CRM”" });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByLabel(/Read the API/)).toBeChecked();
+  await dialog.getByLabel("Connection Name").fill("Acme CRM EU");
+  await dialog.getByLabel(/Read the API/).uncheck();
+  await shot(page, "edit-dialog");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog).toBeHidden();
+  const eu = row(page, "Acme CRM EU");
+  await expect(eu).toContainText("Needs re-authorisation");
+  await expect(eu).toContainText("acme_crm");
+
+  await eu.hover();
+  const popupOpened = page.waitForEvent("popup");
+  await eu.getByRole("button", { name: "Connect Acme CRM EU" }).click();
+  const popup = await popupOpened;
+  await approveInPopup(popup);
+  await closes(popup);
+  await expect(eu).toContainText("Connected");
+});
+
+test("access denied at the provider is told in words, and nothing is connected", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/settings/developer-space/connections/new/custom/1");
+  await hydrated(page);
+  await page.getByLabel("Connection Name").fill("Denied One");
+  await page.getByLabel(/Sign you in/).check();
+  await page.getByLabel(/Read the API/).check();
+  const popupOpened = page.waitForEvent("popup");
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  const popup = await popupOpened;
+  await popup.waitForURL((u) => u.port === String(provider.port));
+  await popup.getByRole("link", { name: "[ Cancel ]" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "“denied_one” was not connected" })).toBeVisible();
+  await shot(page, "access-denied");
+  if (!popup.isClosed()) await popup.close();
+  await page.goto("/settings/developer-space/connections");
+  await expect(row(page, "Denied One")).not.toContainText("Connected");
+});
+
+test("a closed popup ends the wait with a message", async ({ page }) => {
+  await signIn(page);
+  const r = row(page, "Denied One");
+  await r.hover();
+  const popupOpened = page.waitForEvent("popup");
+  await r.getByRole("button", { name: "Connect Denied One" }).click();
+  const popup = await popupOpened;
+  await popup.waitForURL((u) => u.port === String(provider.port));
+  await popup.close();
+  await expect(page.getByText("The authorisation window was closed before access was granted.")).toBeVisible();
+});
+
+test("a blocked popup offers the same flow in the tab, which comes back to the list", async ({ page }) => {
+  await page.addInitScript(() => {
+    window.open = () => null;
+  });
+  await signIn(page);
+  const r = row(page, "Denied One");
+  await r.hover();
+  await r.getByRole("button", { name: "Connect Denied One" }).click();
+  const link = page.getByRole("link", { name: "Continue in this tab" });
+  await expect(link).toBeVisible();
+  await shot(page, "popup-blocked");
+  await link.click();
+  await approveInPopup(page);
+  await expect(page).toHaveURL(/\/settings\/developer-space\/connections\?authorised=denied_one$/);
+  await expect(row(page, "Denied One")).toContainText("Connected");
+});
+
+test("client credentials connect at once; search and the status filter narrow the list", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/settings/developer-space/services/new");
+  await hydrated(page);
+  await page.getByLabel("Service name").fill("Acme Machines");
+  await page.getByLabel("Grant type").selectOption("client_credentials");
+  await page.getByLabel("Client ID").fill(provider.clientId);
+  await page.getByLabel("Client secret").fill(provider.clientSecret);
+  await page.getByLabel("Access token URL").fill(`${provider.issuer}/token`);
+  await page.getByLabel("API base URL(s)").fill(provider.issuer);
+  await page.getByLabel("Scopes").fill("api:read = Read the API");
+  await page.getByRole("button", { name: "Create Service" }).click();
+  await expect(page.getByRole("heading", { name: "New Acme Machines connection" })).toBeVisible();
+  await page.getByLabel("Connection Name").fill("Nightly Robot");
+  await page.getByLabel(/Read the API/).check();
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  await expect(page).toHaveURL(/\?authorised=nightly_robot$/);
+  await expect(row(page, "Nightly Robot")).toContainText("Connected");
+
+  await page.getByLabel("Search connections").fill("robot");
+  await expect(row(page, "Nightly Robot")).toBeVisible();
+  await expect(row(page, "Acme CRM EU")).toHaveCount(0);
+  await page.getByLabel("Search connections").fill("");
+  await page.getByLabel("Status").selectOption("revoked");
+  await expect(page.getByText("No matching connections")).toBeVisible();
+  await page.getByLabel("Status").selectOption("connected");
+  await expect(row(page, "Acme CRM EU")).toBeVisible();
+});
+
+test("internal connections are listed apart, without edit or delete", async ({ page, request }) => {
+  const created = await request.post("/api/admin/v1/organisations/1/connections", {
+    headers: { Authorization: `Bearer ${adminToken}` },
+    data: { name: "Billing Sync", link_name: "billing_sync", service: { kind: "custom", id: 2 }, scopes: ["api:read"] },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  await signIn(page);
+  await expect(row(page, "Billing Sync")).toHaveCount(0);
+  await page.getByRole("tab", { name: "Internal Connections" }).click();
+  const r = row(page, "Billing Sync");
+  await expect(r).toContainText("Managed by its integration");
+  await expect(r.getByRole("button")).toHaveCount(0);
+  await shot(page, "internal-connections");
+});
+
+test("delete asks “Yes, Delete” and the connection is gone", async ({ page }) => {
+  await signIn(page);
+  const r = row(page, "Nightly Robot");
+  await r.hover();
+  await r.getByRole("button", { name: "Delete Nightly Robot" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete “Nightly Robot”?" });
+  await expect(dialog.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await shot(page, "delete-dialog");
+  await dialog.getByRole("button", { name: "Yes, Delete" }).click();
+  await expect(page.getByText("“Nightly Robot” is deleted.")).toBeVisible();
+  await expect(row(page, "Nightly Robot")).toHaveCount(0);
+});
