@@ -182,7 +182,10 @@ impl Authoriser {
             _ => return,
         };
         let next = match authorisation_status(ticket.clone()).await {
-            Ok(FlowStatus::Connected { .. }) => Some(AuthState::Connected { link }),
+            Ok(FlowStatus::Connected { .. }) => {
+                crate::embed::notify(crate::embed::Event::Authorised, &link);
+                Some(AuthState::Connected { link })
+            }
             Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
             Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
                 link,

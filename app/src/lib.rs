@@ -7,6 +7,7 @@ pub mod authorise;
 pub mod backend;
 pub mod components;
 pub mod connection;
+pub mod embed;
 pub mod error;
 pub mod model;
 pub mod pages;

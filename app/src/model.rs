@@ -40,6 +40,10 @@ pub struct Viewer {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Signed in by a host console that embeds Liaison: its origin (the page then has no chrome
+    /// of its own and tells the host what happens). None for ordinary sign-ins.
+    #[serde(default)]
+    pub embed_origin: Option<String>,
 }
 
 /// A password as typed. Its `Debug` never shows the value, so it cannot slip into a log line.

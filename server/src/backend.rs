@@ -43,6 +43,8 @@ pub struct ServerBackend {
     pub admin_token_hash: Option<String>,
     /// The scripts' API limits.
     pub api: crate::invoke::ApiSettings,
+    /// Who may embed Liaison, and the key of their sign-in tokens.
+    pub embed: crate::embed::Embed,
     /// One refresh at a time per grant, within this process.
     pub refresh_locks: crate::invoke::refresh::RefreshLocks,
     /// The API call log's writer.
@@ -63,6 +65,7 @@ pub struct Parts {
     pub allow_http: bool,
     pub admin_token: Option<String>,
     pub api: crate::invoke::ApiSettings,
+    pub embed: crate::embed::Embed,
 }
 
 impl ServerBackend {
@@ -82,6 +85,7 @@ impl ServerBackend {
             allow_http: p.allow_http,
             admin_token_hash: p.admin_token.as_deref().map(session::token_hash),
             api: p.api,
+            embed: p.embed,
             refresh_locks: Default::default(),
             calls,
             setup_done: AtomicBool::new(false),

@@ -50,6 +50,10 @@ pub const SETTINGS: &[Setting] = &[
         doc: "Time limit of each call scripts make through the API (proxy and invoke), from connecting to the last byte of the answer (1 to 3600)." },
     Setting { key: "api_max_body_bytes", kind: Kind::Int, secret: false, default: "10485760",
         doc: "The largest request body a script may send through the API, and the largest answer `invoke` returns (1024 to 1073741824). Proxied answers stream and are limited by time only." },
+    Setting { key: "embed_origins", kind: Kind::Str, secret: false, default: "(embedding off)",
+        doc: "Origins of the consoles that may show Liaison in an iframe, comma-separated (e.g. `https://console.example.com`). They make up the `frame-ancestors` of every page and are the only targets of the embedded page's events." },
+    Setting { key: "embed_secret", kind: Kind::Str, secret: true, default: "(embedded sign-in off)",
+        doc: "The key (at least 32 characters) a host console signs embedded sign-in tokens with (HMAC-SHA256): `/embed/start?token=…` signs its user in inside the iframe. See the README's Embedding section." },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +138,10 @@ struct Raw {
     api_timeout_seconds: Option<i64>,
     #[serde(default)]
     api_max_body_bytes: Option<i64>,
+    #[serde(default)]
+    embed_origins: Option<String>,
+    #[serde(default)]
+    embed_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +176,9 @@ pub struct Config {
     pub outbound_timeout_seconds: u64,
     pub api_timeout_seconds: u64,
     pub api_max_body_bytes: usize,
+    /// Origins (`scheme://host[:port]`) allowed to frame Liaison.
+    pub embed_origins: Vec<String>,
+    pub embed_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -184,6 +195,8 @@ impl std::fmt::Debug for Config {
             .field("master_key", &self.master_key.as_ref().map(|_| "[set]"))
             .field("key_file", &self.key_file)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "[set]"))
+            .field("embed_origins", &self.embed_origins)
+            .field("embed_secret", &self.embed_secret.as_ref().map(|_| "[set]"))
             .field("allow_http_urls", &self.allow_http_urls)
             .field("allow_private_network", &self.allow_private_network)
             .finish_non_exhaustive()
@@ -272,6 +285,34 @@ impl Config {
         let site_root =
             raw.site_root.or_else(|| lookup(env, "LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "data".into()));
+        let mut embed_origins = Vec::new();
+        for item in raw.embed_origins.as_deref().unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty())
+        {
+            let origin = url::Url::parse(item)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .map(|u| u.origin().ascii_serialization())
+                .filter(|o| o == item.trim_end_matches('/'))
+                .ok_or_else(|| {
+                    bad(
+                        "embed_origins",
+                        format!(
+                            "{item:?} is not an origin like https://console.example.com (scheme, host and port only)"
+                        ),
+                    )
+                })?;
+            embed_origins.push(origin);
+        }
+        let embed_secret = raw.embed_secret.filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string());
+        if embed_secret.as_ref().is_some_and(|t| t.chars().count() < 32) {
+            return Err(bad("embed_secret", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
+        }
+        if embed_secret.is_some() && embed_origins.is_empty() {
+            return Err(bad(
+                "embed_secret",
+                "set embed_origins too: embedded sign-in needs the consoles' origins".into(),
+            ));
+        }
         let admin_token = raw.admin_token.filter(|t| !t.trim().is_empty());
         if admin_token.as_ref().is_some_and(|t| t.trim().chars().count() < 32) {
             return Err(bad("admin_token", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
@@ -300,6 +341,8 @@ impl Config {
             allow_private_network: raw.allow_private_network.unwrap_or(false),
             outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
                 as u64,
+            embed_origins,
+            embed_secret,
             api_timeout_seconds: in_range("api_timeout_seconds", raw.api_timeout_seconds, 60, 1, 3600)? as u64,
             api_max_body_bytes: in_range("api_max_body_bytes", raw.api_max_body_bytes, 10 * 1024 * 1024, 1024, 1 << 30)?
                 as usize,

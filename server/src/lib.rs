@@ -7,6 +7,7 @@ pub mod backend;
 pub mod catalog;
 pub mod config;
 pub mod connections;
+pub mod embed;
 pub mod error;
 pub mod invoke;
 pub mod keys;
@@ -85,6 +86,7 @@ pub async fn serve(config: Config) -> Result<()> {
             public_url: public_url.to_string(),
             allow_http: config.allow_http_urls,
             admin_token: config.admin_token.clone(),
+            embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
             api: invoke::ApiSettings {
                 timeout: Duration::from_secs(config.api_timeout_seconds),
                 max_body_bytes: config.api_max_body_bytes,

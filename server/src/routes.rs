@@ -40,10 +40,13 @@ pub fn router(state: AppState) -> Router {
     let context = move || provide_context(backend.clone());
     let options = state.leptos.clone();
     let routes = generate_route_list(app::App);
+    let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/oauth/start/{link_name}", get(crate::oauth::http::start))
         .route("/oauth/callback/{key}", get(crate::oauth::http::callback))
+        .route("/embed/start", get(crate::embed::start))
         .merge(crate::admin::routes())
         .merge(crate::invoke::routes(&state.backend.api))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
@@ -56,10 +59,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'self'"),
-        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, frame_ancestors))
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
         ))
@@ -107,7 +107,9 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|v| state.backend.cookies.read(v))
+        .find_map(|v| {
+            state.backend.cookies.read(v).or_else(|| crate::auth::session::read_cookie(v, crate::embed::COOKIE))
+        })
         .map(str::to_string);
     let mut identity = RequestIdentity::default();
     if let Some(token) = token {

@@ -48,6 +48,11 @@ pub fn Chrome(viewer: Viewer, current: &'static str, children: Children) -> impl
         Role::Member => "Member",
     };
     let label = SECTIONS.iter().find(|(id, _, _)| *id == current).map(|(_, l, _)| *l).unwrap_or_default();
+    crate::embed::set_host(viewer.embed_origin.clone());
+    if viewer.embed_origin.is_some() {
+        // Inside a host console: its chrome, not ours.
+        return view! { <main class="page page-embedded">{children()}</main> }.into_any();
+    }
     view! {
         <header class="topbar">
             <span class="brand">"Liaison"</span>
@@ -82,4 +87,5 @@ pub fn Chrome(viewer: Viewer, current: &'static str, children: Children) -> impl
             {children()}
         </main>
     }
+    .into_any()
 }

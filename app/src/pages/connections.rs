@@ -66,6 +66,7 @@ pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notic
             }
             Ok(ConnectOutcome::Connected) => {
                 popup.close();
+                crate::embed::notify(crate::embed::Event::Authorised, &link);
                 notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
                 changed.update(|n| *n += 1);
             }
@@ -127,10 +128,13 @@ fn List(viewer: Viewer) -> impl IntoView {
         spawn_local(async move {
             let r = crate::api::revoke_connection(t.link_name.clone()).await;
             notice.set(Some(match r {
-                Ok(()) => Notice::Done(format!(
-                    "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
-                    t.name
-                )),
+                Ok(()) => {
+                    crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
+                    Notice::Done(format!(
+                        "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
+                        t.name
+                    ))
+                }
                 Err(e) => Notice::Failed(e.message),
             }));
             changed.update(|n| *n += 1);
@@ -142,7 +146,10 @@ fn List(viewer: Viewer) -> impl IntoView {
         spawn_local(async move {
             let r = crate::api::delete_connection(t.link_name.clone()).await;
             notice.set(Some(match r {
-                Ok(()) => Notice::Done(format!("“{}” is deleted.", t.name)),
+                Ok(()) => {
+                    crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
+                    Notice::Done(format!("“{}” is deleted.", t.name))
+                }
                 Err(e) => Notice::Failed(e.message),
             }));
             changed.update(|n| *n += 1);

@@ -241,6 +241,7 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
             busy.set(false);
             match result {
                 Ok((link, ConnectOutcome::Authorize { start_url })) => {
+                    crate::embed::notify(crate::embed::Event::Created, &link);
                     created.set(Some(link.clone()));
                     match window {
                         Some(w) => auth.begin(w, link, &start_url),
@@ -251,6 +252,8 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
                     if let Some(w) = window {
                         w.close();
                     }
+                    crate::embed::notify(crate::embed::Event::Created, &link);
+                    crate::embed::notify(crate::embed::Event::Authorised, &link);
                     navigate(&format!("{}?authorised={link}", crate::api::HOME), Default::default());
                 }
                 Err(e) => {

@@ -52,13 +52,18 @@ impl CookieSettings {
 
     /// The session token in a `Cookie` request header, if there is one.
     pub fn read<'a>(&self, cookie_header: &'a str) -> Option<&'a str> {
-        cookie_header
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name())
-            .map(|(_, value)| value)
-            .filter(|v| !v.is_empty())
+        read_cookie(cookie_header, self.name())
     }
+}
+
+/// The value of cookie `name` in a `Cookie` request header, if set and not empty.
+pub fn read_cookie<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub async fn create<'e>(
 /// The user behind a live session, or `None` for an unknown or expired one.
 pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str, now: i64) -> Result<Option<Viewer>> {
     let row = sqlx::query(
-        "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role \
+        "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role, s.embed_origin \
          FROM sessions s \
          JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
          JOIN organisations o ON o.id = u.org_id \
@@ -52,7 +52,32 @@ pub fn viewer_from_row(r: &sqlx::any::AnyRow) -> Result<Viewer> {
         name: r.get("name"),
         email: r.get("email"),
         role: role_from_db(r.get::<String, _>("role").as_str())?,
+        embed_origin: r.try_get("embed_origin").ok().flatten(),
     })
+}
+
+/// A session started by an embedding host (see `embed_origin`).
+pub async fn create_embedded<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    user: (i64, i64),
+    origin: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, embed_origin) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash)
+    .bind(user.0)
+    .bind(user.1)
+    .bind(now)
+    .bind(expires_at)
+    .bind(origin)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<()> {

@@ -1,0 +1,90 @@
+import { test, expect } from "@playwright/test";
+import { createHmac } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import { liaisonBase, signIn } from "./helpers";
+
+// Embed mode: a host console on another site shows Liaison in an iframe, signs its user in with
+// a signed token, and hears what happens. tools/test.sh gives the server these settings.
+const hostOrigin = "http://localhost:3200";
+const secret = process.env.LIAISON_EMBED_SECRET ?? "e2e-embed-secret-0123456789abcdef0123";
+
+function token(claims: object): string {
+  const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  const sig = createHmac("sha256", secret).update(payload).digest("base64url");
+  return `${payload}.${sig}`;
+}
+
+let host: Server;
+let iframeSrc = "";
+
+test.beforeAll(async () => {
+  host = createServer((req, res) => {
+    res.setHeader("content-type", "text/html; charset=utf-8");
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host console</title></head>
+<body><h1>Host console</h1>
+<script>window.events = []; window.addEventListener("message", (e) => { window.events.push({ origin: e.origin, data: e.data }); });</script>
+<iframe id="liaison" title="Liaison" src="${iframeSrc}" style="width: 1200px; height: 900px; border: 0"></iframe>
+</body></html>`);
+  });
+  await new Promise<void>((r) => host.listen(3200, "127.0.0.1", r));
+});
+
+test.afterAll(async () => {
+  await new Promise((r) => host.close(r));
+});
+
+test("a host console embeds Liaison, signs its user in, and hears what happens", async ({ page, request }) => {
+  // The pages may be framed by the configured console only.
+  const res = await request.get("/login");
+  expect(res.headers()["content-security-policy"]).toContain(`frame-ancestors 'self' ${hostOrigin}`);
+
+  // A token for another origin, or an expired one, signs nobody in.
+  const now = Math.floor(Date.now() / 1000);
+  const foreign = await request.get(`/embed/start?token=${token({ sub: "ada@acme.example", origin: "http://evil.example", exp: now + 60 })}`, { maxRedirects: 0 });
+  expect(foreign.status()).toBe(401);
+  expect(await foreign.text()).toContain("the token's origin is not one of embed_origins");
+  const expired = await request.get(`/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now - 1 })}`, { maxRedirects: 0 });
+  expect(expired.status()).toBe(401);
+
+  iframeSrc = `${liaisonBase}/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now + 120 })}`;
+  await page.goto(`${hostOrigin}/`);
+  const frame = page.frameLocator("#liaison");
+  await expect(frame.getByRole("heading", { name: "Connections", level: 1 })).toBeVisible();
+  await expect(frame.locator("body")).toHaveAttribute("data-hydrated", "true");
+  // No chrome of its own inside the console.
+  await expect(frame.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+  await expect(frame.getByRole("navigation", { name: "Breadcrumb" })).toHaveCount(0);
+
+  await frame.getByRole("link", { name: "+ New Connection" }).click();
+  await frame.getByRole("tab", { name: "Custom Services" }).click();
+  await frame.getByRole("link", { name: /^Acme Machines/ }).click();
+  await frame.getByLabel("Connection Name").fill("Embedded Robot");
+  await frame.getByLabel(/Read the API/).check();
+  await frame.getByRole("button", { name: "Create and Connect" }).click();
+  const r = frame.getByRole("row").filter({ has: frame.getByRole("rowheader", { name: "Embedded Robot" }) });
+  await expect(r).toContainText("Connected");
+
+  await r.hover();
+  await r.getByRole("button", { name: "Revoke Embedded Robot" }).click();
+  await frame.getByRole("dialog", { name: "Revoke “Embedded Robot”?" }).getByRole("button", { name: "Revoke" }).click();
+  await expect(r).toContainText("Revoked");
+  await r.hover();
+  await r.getByRole("button", { name: "Delete Embedded Robot" }).click();
+  await frame.getByRole("dialog", { name: "Delete “Embedded Robot”?" }).getByRole("button", { name: "Yes, Delete" }).click();
+  await expect(r).toHaveCount(0);
+  await page.screenshot({ path: "test-results/screens/embedded.png", fullPage: true });
+
+  const events = await page.evaluate(() => (window as any).events);
+  expect(events).toEqual(
+    ["connection.created", "connection.authorised", "connection.revoked", "connection.deleted"].map((event) => ({
+      origin: liaisonBase,
+      data: { type: "liaison:event", event, link_name: "embedded_robot" },
+    })),
+  );
+});
+
+test("the embedded session stays in its iframe: Liaison's own tab is not signed in by it", async ({ page }) => {
+  await page.goto("/settings/developer-space/connections");
+  await expect(page).toHaveURL(/\/login$/);
+  await signIn(page);
+});

@@ -1,0 +1,229 @@
+//! Embedding: a host console shows Liaison in an iframe. The host signs its user in with a
+//! short-lived token signed with `embed_secret` (HMAC-SHA256), opened at `/embed/start?token=…`;
+//! the session then remembers the host's origin, which must be one of `embed_origins`: the page
+//! drops its own chrome and posts its events to that origin only. The session cookie of an
+//! embedded sign-in is `SameSite=None; Secure; Partitioned`, so it works inside a cross-site
+//! iframe (and only there: it is keyed to the embedding site).
+
+use crate::auth::session;
+use crate::routes::AppState;
+use crate::store::{sessions, users};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// Tokens may live at most this long (seconds).
+pub const MAX_TOKEN_LIFETIME: i64 = 300;
+
+/// The cookie of embedded sessions.
+pub const COOKIE: &str = "liaison_embed";
+
+#[derive(Clone, Default)]
+pub struct Embed {
+    pub origins: Vec<String>,
+    secret: Option<String>,
+}
+
+impl std::fmt::Debug for Embed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embed")
+            .field("origins", &self.origins)
+            .field("secret", &self.secret.as_ref().map(|_| "[set]"))
+            .finish()
+    }
+}
+
+/// What a host vouches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's email address; the user must exist in Liaison.
+    pub sub: String,
+    /// The host's origin (one of `embed_origins`).
+    pub origin: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+fn mac(secret: &str, payload: &str) -> Option<Vec<u8>> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).ok()?;
+    m.update(payload.as_bytes());
+    Some(m.finalize().into_bytes().to_vec())
+}
+
+/// `base64url(claims JSON) "." base64url(HMAC-SHA256(secret, first part))`.
+pub fn sign(secret: &str, claims: &Claims) -> String {
+    let payload = b64().encode(serde_json::to_vec(claims).unwrap_or_default());
+    let sig = mac(secret, &payload).map(|m| b64().encode(m)).unwrap_or_default();
+    format!("{payload}.{sig}")
+}
+
+impl Embed {
+    pub fn new(origins: Vec<String>, secret: Option<String>) -> Embed {
+        Embed { origins, secret }
+    }
+
+    /// The `frame-ancestors` directive: Liaison itself and the configured hosts.
+    pub fn frame_ancestors(&self) -> String {
+        let mut v = vec!["frame-ancestors 'self'".to_string()];
+        v.extend(self.origins.iter().cloned());
+        v.join(" ")
+    }
+
+    /// Checks a token: signature (constant time), lifetime, origin. The reasons name no secret.
+    pub fn verify(&self, token: &str, now_secs: i64) -> Result<Claims, &'static str> {
+        let secret = self.secret.as_deref().ok_or("embedded sign-in is not configured on this Liaison")?;
+        let (payload, sig) = token.split_once('.').ok_or("the token is malformed")?;
+        let sig = b64().decode(sig).map_err(|_| "the token is malformed")?;
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).map_err(|_| "the token is malformed")?;
+        m.update(payload.as_bytes());
+        m.verify_slice(&sig).map_err(|_| "the token's signature does not match")?;
+        let claims: Claims = b64()
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("the token's claims are malformed")?;
+        if claims.exp <= now_secs {
+            return Err("the token has expired");
+        }
+        if claims.exp > now_secs + MAX_TOKEN_LIFETIME {
+            return Err("the token lives too long (at most 5 minutes)");
+        }
+        if !self.origins.contains(&claims.origin) {
+            return Err("the token's origin is not one of embed_origins");
+        }
+        Ok(claims)
+    }
+
+    pub fn cookie(&self, token: &str, max_age_secs: u64) -> String {
+        format!("{COOKIE}={token}; Max-Age={max_age_secs}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned")
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    token: Option<String>,
+}
+
+fn refused(reason: &str) -> Response {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
+         <body><main><h1>Not signed in</h1><p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
+        reason.replace('<', "&lt;")
+    );
+    (StatusCode::UNAUTHORIZED, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+/// `GET /embed/start?token=…`: signs the host's user in, then shows the Connections page.
+pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    let backend = &state.backend;
+    let now = backend.clock.now_ms();
+    let claims = match backend.embed.verify(q.token.as_deref().unwrap_or_default(), now / 1000) {
+        Ok(c) => c,
+        Err(reason) => {
+            tracing::warn!(reason, "embedded sign-in refused");
+            return refused(reason);
+        }
+    };
+    let user = match users::credentials_by_email(&backend.store.pool, &claims.sub.to_lowercase()).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return refused("there is no Liaison account for this person; ask an admin to add one"),
+        Err(e) => {
+            tracing::error!(error = %e, "embedded sign-in failed");
+            return refused("something went wrong; try again");
+        }
+    };
+    let token = session::new_token();
+    let expires = now + (backend.cookies.max_age_secs as i64) * 1000;
+    if let Err(e) = sessions::create_embedded(
+        &backend.store.pool,
+        &session::token_hash(&token),
+        (user.org_id, user.id),
+        &claims.origin,
+        now,
+        expires,
+    )
+    .await
+    {
+        tracing::error!(error = %e, "embedded sign-in failed");
+        return refused("something went wrong; try again");
+    }
+    tracing::info!(user_id = user.id, origin = %claims.origin, "embedded sign-in");
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::SET_COOKIE, backend.embed.cookie(&token, backend.cookies.max_age_secs)),
+            (header::LOCATION, app::api::HOME.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "embed-secret-for-unit-tests-0123456789";
+
+    fn embed() -> Embed {
+        Embed::new(vec!["https://console.example.com".into()], Some(SECRET.into()))
+    }
+
+    fn claims(exp: i64) -> Claims {
+        Claims { sub: "ada@acme.example".into(), origin: "https://console.example.com".into(), exp }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let t = sign(SECRET, &claims(1_000 + 60));
+        assert_eq!(embed().verify(&t, 1_000), Ok(claims(1_060)));
+        assert_eq!(embed().verify(&t, 1_060), Err("the token has expired"));
+    }
+
+    #[test]
+    fn forged_long_lived_foreign_and_malformed_tokens_are_refused() {
+        let good = sign(SECRET, &claims(1_060));
+        let (payload, _) = good.split_once('.').unwrap();
+        assert_eq!(
+            embed().verify(&sign("another-secret-of-sufficient-length-000", &claims(1_060)), 1_000),
+            Err("the token's signature does not match")
+        );
+        // The claims changed after signing.
+        let other =
+            b64().encode(serde_json::to_vec(&Claims { sub: "eve@evil.example".into(), ..claims(1_060) }).unwrap());
+        assert_eq!(
+            embed().verify(&format!("{other}.{}", good.split_once('.').unwrap().1), 1_000),
+            Err("the token's signature does not match")
+        );
+        assert_eq!(
+            embed().verify(&sign(SECRET, &claims(1_000 + 301)), 1_000),
+            Err("the token lives too long (at most 5 minutes)")
+        );
+        let foreign = Claims { origin: "https://evil.example".into(), ..claims(1_060) };
+        assert_eq!(
+            embed().verify(&sign(SECRET, &foreign), 1_000),
+            Err("the token's origin is not one of embed_origins")
+        );
+        assert_eq!(embed().verify(payload, 1_000), Err("the token is malformed"));
+        assert_eq!(embed().verify("a.b!", 1_000), Err("the token is malformed"));
+        assert_eq!(Embed::default().verify(&good, 1_000), Err("embedded sign-in is not configured on this Liaison"));
+    }
+
+    #[test]
+    fn frame_ancestors_and_the_cookie() {
+        assert_eq!(embed().frame_ancestors(), "frame-ancestors 'self' https://console.example.com");
+        assert_eq!(Embed::default().frame_ancestors(), "frame-ancestors 'self'");
+        assert_eq!(
+            embed().cookie("t", 60),
+            "liaison_embed=t; Max-Age=60; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+        );
+    }
+}
