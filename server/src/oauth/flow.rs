@@ -305,6 +305,8 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::HostNotAllowed => "host_not_allowed",
         ErrorCode::UpstreamTimeout => "upstream_timeout",
         ErrorCode::SecretUnreadable => "secret_unreadable",
+        ErrorCode::NotFound => "not_found",
+        ErrorCode::Forbidden => "forbidden",
         _ => "flow_invalid",
     }
 }
