@@ -109,7 +109,10 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| state.backend.cookies.read(v))
         .map(str::to_string);
-    let mut identity = RequestIdentity::default();
+    let mut identity = RequestIdentity {
+        client_ip: req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()),
+        ..Default::default()
+    };
     if let Some(token) = token {
         match state.backend.session_viewer(&token).await {
             Ok((handle, viewer)) => {

@@ -4,6 +4,7 @@
 
 mod crash;
 mod secrets;
+mod sessions;
 mod ssrf;
 mod tenancy;
 
