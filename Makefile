@@ -1,6 +1,16 @@
 # The two commands of the README. Everything they need is installed by tools/setup.sh.
-.PHONY: run test
+.PHONY: run test fuzz
 run:
 	tools/run.sh
 test:
 	tools/test.sh
+
+# Runs every fuzz target (fuzz/fuzz_targets/) for FUZZ_SECONDS each (nightly toolchain and
+# `cargo install cargo-fuzz`). Findings land in fuzz/artifacts/<target>/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = token_response callback_query field_validators catalog
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		cargo +nightly fuzz run $$t -s none -O -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 || exit 1; \
+	done

@@ -106,7 +106,7 @@ pub async fn create_first_admin(
 pub async fn sign_in(email: String, password: Password) -> Result<(), AppError> {
     ssr::finish(
         async {
-            let started = ssr::backend()?.sign_in(&email, &password).await?;
+            let started = ssr::backend()?.sign_in(&email, &password, &ssr::identity()).await?;
             ssr::set_cookie(&started.set_cookie)?;
             leptos_axum::redirect(HOME);
             Ok(())

@@ -17,6 +17,8 @@ use async_trait::async_trait;
 pub struct RequestIdentity {
     pub viewer: Option<Viewer>,
     pub session: Option<SessionHandle>,
+    /// The address the request came from (the TCP peer), for sign-in throttling.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 /// Names a session without carrying its token (the server keeps only a hash of the token).
@@ -36,8 +38,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn setup_needed(&self) -> Result<bool>;
     /// Creates the first organisation and its admin, and signs the admin in.
     async fn create_first_admin(&self, form: SetupForm) -> Result<SessionStart>;
-    /// Checks an email and password and starts a session.
-    async fn sign_in(&self, email: &str, password: &Password) -> Result<SessionStart>;
+    /// Checks an email and password (throttled per email and address) and starts a new session,
+    /// ending the one the request came with, if any.
+    async fn sign_in(&self, email: &str, password: &Password, request: &RequestIdentity) -> Result<SessionStart>;
     /// Ends the session (if any); returns the `Set-Cookie` value that clears the cookie.
     async fn sign_out(&self, session: Option<&SessionHandle>) -> Result<String>;
 

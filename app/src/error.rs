@@ -34,6 +34,8 @@ pub enum ErrorCode {
     FlowInvalid,
     /// The person declined access on the provider's page.
     AccessDenied,
+    /// Too many failed sign-ins for this email from this address: wait, then try again.
+    TooManyAttempts,
     /// A stored secret cannot be decrypted with the keys Liaison has.
     SecretUnreadable,
     /// The browser could not reach the server, or could not read its answer.
@@ -52,6 +54,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::SetupComplete | ErrorCode::Conflict => 409,
             ErrorCode::FlowInvalid | ErrorCode::AccessDenied => 400,
+            ErrorCode::TooManyAttempts => 429,
             ErrorCode::ProviderError | ErrorCode::HostNotAllowed => 502,
             ErrorCode::UpstreamTimeout => 504,
             ErrorCode::SecretUnreadable => 500,

@@ -9,7 +9,7 @@ use crate::outbound::Outbound;
 use crate::services::OperatorClients;
 use crate::store::{orgs, sessions, users, Clock, Store};
 use crate::vault::KeyRing;
-use app::backend::{Backend, SessionHandle, SessionStart};
+use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
     ServiceSummary,
@@ -49,6 +49,8 @@ pub struct ServerBackend {
     pub refresh_locks: crate::invoke::refresh::RefreshLocks,
     /// The API call log's writer.
     pub calls: crate::invoke::calls::CallLog,
+    /// Failed sign-ins per email and address.
+    pub sign_in_throttle: crate::auth::throttle::SignInThrottle,
     /// Once a user exists the setup page closes for good; remembered to save a query per page.
     setup_done: AtomicBool,
 }
@@ -64,6 +66,8 @@ pub struct Parts {
     pub public_url: String,
     pub allow_http: bool,
     pub admin_token: Option<String>,
+    /// The first lock-out after repeated failed sign-ins, in seconds.
+    pub login_lockout_seconds: u64,
     pub api: crate::invoke::ApiSettings,
     pub embed: crate::embed::Embed,
 }
@@ -88,6 +92,7 @@ impl ServerBackend {
             embed: p.embed,
             refresh_locks: Default::default(),
             calls,
+            sign_in_throttle: crate::auth::throttle::SignInThrottle::new(p.login_lockout_seconds),
             setup_done: AtomicBool::new(false),
         }
     }
@@ -164,20 +169,38 @@ impl Backend for ServerBackend {
         Ok(self.start_session(org_id, user_id).await?)
     }
 
-    async fn sign_in(&self, email: &str, password: &Password) -> Result<SessionStart> {
-        let Ok(email) = EmailAddress::parse(email) else {
+    async fn sign_in(&self, email: &str, password: &Password, request: &RequestIdentity) -> Result<SessionStart> {
+        let ip = request.client_ip;
+        let now = self.clock.now_ms();
+        if let Err(wait) = self.sign_in_throttle.check(email, ip, now) {
+            tracing::warn!("sign-in refused: too many failures for this email from this address");
+            return Err(AppError::new(
+                ErrorCode::TooManyAttempts,
+                format!(
+                    "Too many failed sign-ins for this account from your address. Wait {wait} seconds, then try again."
+                ),
+            ));
+        }
+        let Ok(parsed) = EmailAddress::parse(email) else {
+            self.sign_in_throttle.failed(email, ip, now);
             return Err(invalid_credentials());
         };
-        let creds = users::credentials_by_email(&self.store.pool, email.as_str()).await?;
+        let creds = users::credentials_by_email(&self.store.pool, parsed.as_str()).await?;
         let ok =
             password::verify(password.expose().to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
         match creds {
             Some(c) if ok => {
+                self.sign_in_throttle.succeeded(email, ip);
+                // A new session at every sign-in; the one this browser came with (if any) ends.
+                if let Some(SessionHandle(old)) = &request.session {
+                    sessions::delete(&self.store.pool, old).await?;
+                }
                 tracing::info!(user_id = c.id, org_id = c.org_id, "signed in");
                 Ok(self.start_session(c.org_id, c.id).await?)
             }
             _ => {
-                tracing::info!("sign-in refused");
+                let lock = self.sign_in_throttle.failed(email, ip, self.clock.now_ms());
+                tracing::info!(locked_for_ms = lock, "sign-in refused");
                 Err(invalid_credentials())
             }
         }

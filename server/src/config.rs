@@ -30,6 +30,8 @@ pub const SETTINGS: &[Setting] = &[
         doc: "A TOML file of your own predefined services, in the format of server/catalog/predefined.toml. Its entries add to the shipped ones, or replace the one with the same id." },
     Setting { key: "session_ttl_hours", kind: Kind::Int, secret: false, default: "12",
         doc: "How long a sign-in lasts, in hours (1 to 720)." },
+    Setting { key: "login_lockout_seconds", kind: Kind::Int, secret: false, default: "30",
+        doc: "After 5 failed sign-ins in a row for one email from one address, further attempts from there are refused for this long (1 to 900 seconds), doubling with each further failure up to 15 minutes." },
     Setting { key: "shutdown_grace_seconds", kind: Kind::Int, secret: false, default: "30",
         doc: "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish." },
     Setting { key: "master_key", kind: Kind::Str, secret: true, default: "(the key file)",
@@ -119,6 +121,8 @@ struct Raw {
     #[serde(default)]
     session_ttl_hours: Option<i64>,
     #[serde(default)]
+    login_lockout_seconds: Option<i64>,
+    #[serde(default)]
     shutdown_grace_seconds: Option<i64>,
     #[serde(default)]
     master_key: Option<String>,
@@ -164,6 +168,7 @@ pub struct Config {
     pub site_root: PathBuf,
     pub catalog_file: Option<PathBuf>,
     pub session_ttl_hours: u32,
+    pub login_lockout_seconds: u64,
     pub shutdown_grace_seconds: u64,
     /// The vault's keys, when given directly (never printed).
     pub master_key: Option<String>,
@@ -333,6 +338,7 @@ impl Config {
             site_root: PathBuf::from(site_root),
             catalog_file: raw.catalog_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
             session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
+            login_lockout_seconds: in_range("login_lockout_seconds", raw.login_lockout_seconds, 30, 1, 900)? as u64,
             shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)? as u64,
             master_key: raw.master_key.filter(|s| !s.trim().is_empty()),
             oauth_clients_file: raw.oauth_clients_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),

@@ -87,6 +87,7 @@ pub async fn serve(config: Config) -> Result<()> {
             allow_http: config.allow_http_urls,
             admin_token: config.admin_token.clone(),
             embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
+            login_lockout_seconds: config.login_lockout_seconds,
             api: invoke::ApiSettings {
                 timeout: Duration::from_secs(config.api_timeout_seconds),
                 max_body_bytes: config.api_max_body_bytes,
@@ -114,6 +115,7 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");

@@ -111,7 +111,10 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
             state.backend.cookies.read(v).or_else(|| crate::auth::session::read_cookie(v, crate::embed::COOKIE))
         })
         .map(str::to_string);
-    let mut identity = RequestIdentity::default();
+    let mut identity = RequestIdentity {
+        client_ip: req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()),
+        ..Default::default()
+    };
     if let Some(token) = token {
         match state.backend.session_viewer(&token).await {
             Ok((handle, viewer)) => {

@@ -274,6 +274,12 @@ pub fn write_key_file(path: &Path, ring: &KeyRing) -> Result<(), VaultError> {
     file.write_all(ring.to_file_text().as_bytes()).map_err(|e| err(e.to_string()))?;
     file.sync_all().map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))?;
+    // The rename itself must reach the disk before any secret is re-sealed under the new key:
+    // after a power loss the old file (without that key) must not come back.
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| err(e.to_string()))?;
+    }
     Ok(())
 }
 
@@ -389,6 +395,42 @@ mod tests {
             prop_assert_eq!(opened.expose(), plain.as_str());
             prop_assume!(other != row);
             prop_assert_eq!(ring.open(Slot { row: other, ..slot }, &sealed), Err(VaultError::Undecryptable));
+        }
+
+        #[test]
+        fn a_ciphertext_opens_in_no_other_slot_and_not_once_altered(
+            plain in ".{0,64}",
+            row in any::<i64>(),
+            (table, other_table) in ("[a-z_]{1,12}", "[a-z_]{1,12}"),
+            (column, other_column) in ("[a-z_]{1,12}", "[a-z_]{1,12}"),
+            at in any::<prop::sample::Index>(),
+            shift in 1usize..64,
+        ) {
+            const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let ring = KeyRing::generate();
+            let slot = Slot { table: &table, column: &column, row };
+            let sealed = ring.seal(slot, &plain).unwrap();
+            if other_table != table {
+                let moved = Slot { table: &other_table, ..slot };
+                prop_assert!(ring.open(moved, &sealed).is_err());
+            }
+            if other_column != column {
+                let moved = Slot { column: &other_column, ..slot };
+                prop_assert!(ring.open(moved, &sealed).is_err());
+            }
+            // Any one character of the payload changed: it never opens (to this or anything else).
+            let start = sealed.rfind('.').unwrap() + 1;
+            let i = start + at.index(sealed.len() - start);
+            let mut altered = sealed.clone().into_bytes();
+            let pos = ALPHABET.iter().position(|c| *c == altered[i]).unwrap();
+            altered[i] = ALPHABET[(pos + shift) % ALPHABET.len()];
+            prop_assert!(ring.open(slot, std::str::from_utf8(&altered).unwrap()).is_err());
+            // Under a newer key, the old ciphertext still opens in its slot only.
+            let newer = ring.with_new_active_key(zeroize::Zeroizing::new([7u8; 32]));
+            let opened = newer.open(slot, &sealed).unwrap();
+            prop_assert_eq!(opened.expose(), plain.as_str());
+            let next_row = Slot { row: row.wrapping_add(1), ..slot };
+            prop_assert_eq!(newer.open(next_row, &sealed), Err(VaultError::Undecryptable));
         }
     }
 }

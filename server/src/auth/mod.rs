@@ -1,5 +1,7 @@
-//! Who is asking: passwords, sessions, and the same-origin rule for state-changing requests.
+//! Who is asking: passwords, sessions, sign-in throttling, and the same-origin rule for
+//! state-changing requests.
 
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod throttle;

@@ -13,7 +13,8 @@ use crate::backend::ServerBackend;
 use crate::connections::provider_error;
 use crate::error::Error;
 use crate::invoke::ApiError;
-use crate::oauth::token::{self, TokenGrant, TokenSet};
+use crate::oauth::token::{self, TokenError, TokenGrant, TokenSet};
+use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
@@ -263,7 +264,12 @@ impl ServerBackend {
                 .await?;
                 tx.commit().await?;
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed");
-                Err(ApiError::new("refresh_failed", message))
+                // The SSRF guard has its own code, whichever call met it.
+                let code = match e {
+                    TokenError::Outbound(OutboundError::HostNotAllowed { .. }) => "host_not_allowed",
+                    _ => "refresh_failed",
+                };
+                Err(ApiError::new(code, message))
             }
             Err(Refusal::Other(e)) => {
                 conns::release_lease(pool, g.id, owner, None).await?;

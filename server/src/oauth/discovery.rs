@@ -53,6 +53,14 @@ pub async fn discover(out: &Outbound, issuer: &str, allow_http: bool) -> Result<
             .map_err(|_| field_error("That issuer URL cannot be fetched."))?;
         let resp = match out.execute(req).await {
             Ok(r) => r,
+            // An internal address is refused whatever the path: say so with its own code.
+            Err(e @ crate::outbound::OutboundError::HostNotAllowed { .. }) => {
+                return Err(AppError::new(
+                    ErrorCode::HostNotAllowed,
+                    format!("No OAuth metadata was fetched: {e}. Fill in the URLs by hand."),
+                )
+                .into());
+            }
             Err(e) => {
                 last = e.to_string();
                 continue;

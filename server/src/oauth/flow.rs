@@ -275,7 +275,17 @@ impl ServerBackend {
             .map(|c| c.link_name)
             .unwrap_or_default();
         let now = self.clock.now_ms();
+        // A claimed flow finishes within the outbound time limit; one that has not by then was cut
+        // off (its server died in the middle of the code exchange), and nothing of it was saved.
+        let limit = i64::try_from(self.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX);
+        let interrupted = flow.used_at.is_some_and(|used| now > used.saturating_add(limit).saturating_add(5_000));
         Ok(match flow.outcome.as_deref() {
+            None if interrupted => FlowStatus::Failed {
+                link_name: link,
+                code: code_name(ErrorCode::FlowInvalid).into(),
+                message: "The authorisation was interrupted before it finished, and nothing was saved. Connect again."
+                    .into(),
+            },
             None if now > flow.expires_at => FlowStatus::Failed {
                 link_name: link,
                 code: code_name(ErrorCode::FlowInvalid).into(),
@@ -305,6 +315,8 @@ pub fn code_name(code: ErrorCode) -> &'static str {
         ErrorCode::HostNotAllowed => "host_not_allowed",
         ErrorCode::UpstreamTimeout => "upstream_timeout",
         ErrorCode::SecretUnreadable => "secret_unreadable",
+        ErrorCode::NotFound => "not_found",
+        ErrorCode::Forbidden => "forbidden",
         _ => "flow_invalid",
     }
 }

@@ -309,6 +309,36 @@ fn clean(text: &str, max: usize, sensitive: &[&str]) -> String {
     text
 }
 
+/// Reads a token endpoint's answer exactly as a token request does: the HTTP status, the
+/// `Content-Type` and the body, with the service's token path and error-in-200 knob; `sensitive`
+/// are the values that must never appear in a message. Public for the fuzz targets.
+pub fn parse_answer(
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    token_path: &[String],
+    error_in_200: bool,
+    sensitive: &[&str],
+) -> Result<TokenSet, TokenError> {
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, v);
+    }
+    let resp = OutboundResponse { status, headers, body: bytes::Bytes::copy_from_slice(body) };
+    let extra = BTreeMap::new();
+    let ep = TokenEndpoint {
+        url: "",
+        client_id: "",
+        client_secret: None,
+        client_auth: ClientAuth::Header,
+        token_request: TokenRequest::Form,
+        token_path,
+        extra_params: &extra,
+        error_in_200,
+    };
+    parse_token_response(&resp, &ep, sensitive)
+}
+
 fn parse_token_response(
     resp: &OutboundResponse,
     ep: &TokenEndpoint<'_>,

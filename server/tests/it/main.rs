@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod faults;
 mod foundation;
+mod hardening;
 mod lifecycle;
 mod operator_clients;
 mod provider;

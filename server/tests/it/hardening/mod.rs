@@ -1,0 +1,59 @@
+//! Hardening (issue 7): hostile tenants, hostile addresses, secrets at rest and in transit, crashes,
+//! and sign-in abuse — each shown by a test that would fail if Liaison did not keep the promise
+//! (SECURITY.md lists them).
+
+mod crash;
+mod secrets;
+mod sessions;
+mod ssrf;
+mod tenancy;
+
+use crate::harness::*;
+use crate::lifecycle::sqlite_rows;
+use sqlx::{Column, Row};
+
+/// Every row `sql` returns, each as one line `col=value|…` (NULL for null), in the order given.
+pub async fn dump(db: &Db, sql: &str) -> Vec<String> {
+    sqlite_rows(db, sql)
+        .await
+        .iter()
+        .map(|r| {
+            r.columns()
+                .iter()
+                .map(|c| {
+                    let i = c.ordinal();
+                    let v = if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                        v.map(|v| v.to_string())
+                    } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
+                        v
+                    } else {
+                        r.try_get::<Option<f64>, _>(i).unwrap().map(|v| v.to_string())
+                    };
+                    format!("{}={}", c.name(), v.as_deref().unwrap_or("NULL"))
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+/// Adds a user with the command line (`liaison admin create`), creating the organisation if it
+/// does not exist yet, and signs them in with a browser of their own.
+pub async fn cli_user(db: &Db, server: &Server, email: &str, org: &str, role: &str, password: &str) -> Client {
+    let file = db.data_dir.path().join(format!("{email}.password"));
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let out = db
+        .command()
+        .args(["admin", "create", "--email", email, "--name", "CLI User", "--org", org, "--role", role])
+        .args(["--password-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(&file).unwrap();
+    let client = server.client();
+    let r = client.rpc("sign_in", &[("email", email), ("password", password)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let me = client.me().await;
+    assert_eq!((me["role"].as_str(), me["org_name"].as_str()), (Some(role), Some(org)), "{me}");
+    client
+}
