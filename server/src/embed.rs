@@ -115,7 +115,8 @@ pub struct StartQuery {
 fn refused(reason: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
-         <body><main><h1>Not signed in</h1><p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
+         <body><main data-result=\"{{&quot;code&quot;:&quot;unauthenticated&quot;}}\"><h1>Not signed in</h1>\
+         <p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
         reason.replace('<', "&lt;")
     );
     (StatusCode::UNAUTHORIZED, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()

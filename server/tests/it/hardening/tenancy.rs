@@ -365,7 +365,19 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
     v
 }
 
-/// The attacks on the routes outside `/api/v1` (admin API, OAuth pages, health check).
+/// An embedded sign-in token for Acme's admin, signed with a key that is not Liaison's.
+fn forged_embed_token() -> String {
+    let claims = server::embed::Claims {
+        sub: crate::harness::ADMIN_EMAIL.into(),
+        origin: "https://console.other.example".into(),
+        exp: i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
+            .unwrap()
+            + 60,
+    };
+    server::embed::sign("a-key-other-org-made-up-0123456789abcdef", &claims)
+}
+
+/// The attacks on the routes outside `/api/v1` (admin API, OAuth pages, health check, embedded sign-in).
 fn route_attacks(w: &World) -> Vec<Attack> {
     use Expect::*;
     use Who::*;
@@ -412,6 +424,17 @@ fn route_attacks(w: &World) -> Vec<Attack> {
             Refused(400, "flow_invalid")
         }),
         http(Eve, "GET", "/healthz", "/healthz".into(), Auth::Session(Eve), None, Own),
+        // Embedded sign-in: a token for Acme's admin that Other Org forged (no embed secret is
+        // configured here, and Eve does not have it anyway) signs nobody in.
+        http(
+            Eve,
+            "GET",
+            "/embed/start",
+            format!("/embed/start?token={}", forged_embed_token()),
+            Auth::Session(Eve),
+            None,
+            { Refused(401, "unauthenticated") },
+        ),
     ];
     // Cookies and API tokens never open the admin API, whoever holds them.
     for (method, route, path, body) in [
