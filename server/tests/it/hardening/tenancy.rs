@@ -433,7 +433,7 @@ fn route_attacks(w: &World) -> Vec<Attack> {
             format!("/embed/start?token={}", forged_embed_token()),
             Auth::Session(Eve),
             None,
-            { Refused(401, "unauthenticated") },
+            Refused(401, "unauthenticated"),
         ),
     ];
     // Cookies and API tokens never open the admin API, whoever holds them.
