@@ -308,6 +308,20 @@ async function proxyHop() {
   }
   loadRss.hwm = rssKb(l.pid).hwm;
   results.proxy = hop;
+
+  // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
+  const steps = [
+    ['refused before any lookup (no token: 401)', via, {}],
+    ['API token looked up, unknown (401)', via, { authorization: 'Bearer lsn_unknown0123456789abcdef0123456789abcdef' }],
+    ['token ok, connection looked up, unknown (404)', `${l.base}/api/v1/connections/nope/proxy/v1/me`, auth],
+    ['the whole hop (token, connection, service, grant, upstream call, call log)', via, auth],
+  ];
+  results.breakdown = [];
+  for (const [what, url, headers] of steps) {
+    await wrk(url, { connections: 1, seconds: 1, headers });
+    const r = await wrk(url, { connections: 1, seconds: 2, headers });
+    results.breakdown.push({ what, ...r });
+  }
   results.rss = { idle, load: loadRss };
   await stop(l.proc);
   await stop(nginx);
@@ -521,6 +535,26 @@ function insertSql(generator, concat) {
     FROM ${generator}`;
 }
 
+// The list's two statements as server/src/store/connections.rs `page` runs them, with literals.
+function listSql(search) {
+  const pattern = `%${search}%`;
+  const filter = `org_id = 1 AND internal = 0 AND ('${search}' = '' OR LOWER(name) LIKE '${pattern}' ESCAPE '\\' ` +
+    `OR link_name LIKE '${pattern}' ESCAPE '\\' OR LOWER(service_name) LIKE '${pattern}' ESCAPE '\\') AND ('' = '' OR status = '')`;
+  return {
+    count: `SELECT COUNT(*) FROM connections WHERE ${filter}`,
+    page: `SELECT id, name FROM connections WHERE ${filter} ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 0`,
+  };
+}
+
+/// The plans and single-run times of the list's statements (the profile of the pages section).
+function listProfile(db, run) {
+  const out = [];
+  for (const [name, search] of [['first page', ''], ['search "github"', 'github']]) {
+    for (const [stmt, sql] of Object.entries(listSql(search))) out.push({ query: name, stmt, plan: run(sql) });
+  }
+  results.profiles = { ...(results.profiles || {}), [db]: out };
+}
+
 const QUERIES = {
   'first page': { query: {} },
   'search "github"': { query: { search: 'github' } },
@@ -556,6 +590,17 @@ async function pages() {
     );
     log(`  SQLite: ${ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     results.pages.sqlite = await listTimes(l, s, 3);
+    const file = path.join(dataDir, 'liaison.db');
+    listProfile('SQLite', (sql) => {
+      const plan = sqlite(file, `EXPLAIN QUERY PLAN ${sql}`)
+        .split('\n')
+        .map((l) => l.replace(/^[\s|`-]+/, '').trim())
+        .filter((l) => l && l !== 'QUERY PLAN')
+        .join('; ');
+      const t = performance.now();
+      sqlite(file, sql);
+      return `${plan} — ${(performance.now() - t).toFixed(1)} ms, one run in the sqlite3 shell (its start-up included)`;
+    });
     results.lighthouse = await lighthouse(l, s);
     await stop(l.proc);
   }
@@ -568,6 +613,12 @@ async function pages() {
     psql(databaseUrl, `BEGIN; ${insertSql(`generate_series(1, ${ROWS}) AS i`, (a, b) => `${a} || ${b}`)}; COMMIT; ANALYZE connections;`);
     log(`  PostgreSQL: ${ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s (then ANALYZE, as autovacuum would)`);
     results.pages.postgres = await listTimes(l, s, 3);
+    listProfile('PostgreSQL', (sql) =>
+      psql(databaseUrl, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => /Scan|Sort|Aggregate|Execution|Gather|Limit/.test(l))
+        .join('; '));
     await stop(l.proc);
   }
 }
@@ -695,7 +746,8 @@ function report(m, loadStart) {
     const d = P[`upstream@${c}`];
     for (const name of ['upstream', 'nginx', 'liaison']) {
       const r = P[`${name}@${c}`];
-      const added = name === 'upstream' ? '—' : `+${us(r.p50_us - d.p50_us)} / +${us(r.p99_us - d.p99_us)}`;
+      const signed = (x) => `${x < 0 ? '−' : '+'}${us(Math.abs(x))}`;
+      const added = name === 'upstream' ? '—' : `${signed(r.p50_us - d.p50_us)} / ${signed(r.p99_us - d.p99_us)}`;
       const label = { upstream: 'upstream directly', nginx: 'through nginx', liaison: 'through Liaison' }[name];
       hopRows.push([`c=${c}`, label, us(r.p50_us), us(r.p99_us), added, rps(r.rps)]);
     }
@@ -759,6 +811,11 @@ function report(m, loadStart) {
         `CLS ${L.metrics.CLS}, Speed Index ${L.metrics.SI}.` +
         (L.failing.performance.length ? `\nPerformance audits below 1: ${L.failing.performance.join(', ')}.` : '') +
         (L.failing.accessibility.length ? `\nAccessibility audits failing: ${L.failing.accessibility.join(', ')}.` : '')],
+    ['Where the proxy hop goes (Liaison, c=1, 2 s each: answers that stop after each step)',
+      table(['answer', 'p50', 'p99', 'throughput'], results.breakdown.map((b) => [b.what, us(b.p50_us), us(b.p99_us), rps(b.rps)]))],
+    ['Profile of the list\'s statements (server/src/store/connections.rs `page`: a COUNT for the total, then the page)',
+      table(['database', 'query', 'statement', 'plan'], Object.entries(results.profiles).flatMap(([db, rows]) =>
+        rows.map((r) => [db, r.query, r.stmt, r.plan.replaceAll('|', '\\|')])))],
     ['Weight (target/site/pkg; gzip -9, brotli q11; KB = 1,000 bytes)', table(['asset', 'raw', 'gzip', 'brotli'], weightRows)],
     ['Footprint (server: bench-release profile, SQLite, LIAISON_LOG=warn)', table(['measure', 'value'], footRows)],
     ['Budgets', budgetTable],
@@ -789,7 +846,8 @@ function report(m, loadStart) {
       ['date', m.date],
     ]),
     '',
-    'Everything (wrk, nginx, Liaison, oidc-provider, PostgreSQL, Chromium) shares these CPUs.',
+    'Everything (wrk, nginx, Liaison, oidc-provider, PostgreSQL, Chromium) shares these CPUs, and other',
+    'jobs may run beside the bench: p99 and throughput move between runs far more than p50 does.',
     '',
     printed,
     '',
