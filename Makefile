@@ -1,9 +1,14 @@
 # The two commands of the README. Everything they need is installed by tools/setup.sh.
-.PHONY: run test fuzz
+.PHONY: run test fuzz bench
 run:
 	tools/run.sh
 test:
 	tools/test.sh
+
+# Release build, then Liaison side by side with nginx and against its budgets: one table, and
+# BENCHMARKS.md rewritten (tools/bench.sh; about ten minutes).
+bench:
+	tools/bench.sh
 
 # Runs every fuzz target (fuzz/fuzz_targets/) for FUZZ_SECONDS each (nightly toolchain and
 # `cargo install cargo-fuzz`). Findings land in fuzz/artifacts/<target>/.

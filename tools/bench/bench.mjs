@@ -1,0 +1,883 @@
+// `make bench` (issue 6): Liaison side by side with nginx and against its own budgets, in one run.
+// tools/bench.sh builds the release binaries and runs this with LIAISON_BIN and SITE_ROOT set; it
+// prints one table and writes BENCHMARKS.md. Sections: proxy hop (wrk against the upstream, nginx
+// and Liaison), refresh storm (oidc-provider), pages (100,000 connections on SQLite and
+// PostgreSQL, Lighthouse), weight and footprint.
+//
+// Environment: LIAISON_BIN, SITE_ROOT (required); BENCH_DATABASE_URL (a PostgreSQL URL whose role
+// may CREATE DATABASE; databases named liaison_bench_* are made and dropped); BENCH_SECONDS (wrk
+// duration of each proxy measurement, default 5); BENCH_OUT (default BENCHMARKS.md).
+
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import zlib from 'node:zlib';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const BIN = need('LIAISON_BIN');
+const SITE = path.resolve(need('SITE_ROOT'));
+const PG = process.env.BENCH_DATABASE_URL || 'postgres://liaison:liaison@127.0.0.1:5432/liaison_test';
+const SECONDS = Number(process.env.BENCH_SECONDS || 5);
+const OUT = path.resolve(root, process.env.BENCH_OUT || 'BENCHMARKS.md');
+const ROWS = 100_000;
+const STORM = 500;
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'liaison-bench-'));
+const children = new Set();
+const databases = [];
+const results = {};
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run make bench)`);
+  return v;
+}
+
+const log = (...a) => console.error('bench:', ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+function track(child, name) {
+  children.add(child);
+  child.benchName = name;
+  child.output = '';
+  const keep = (d) => {
+    child.output += d;
+    if (child.output.length > 200_000) child.output = child.output.slice(-100_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function cleanup() {
+  for (const c of [...children]) await stop(c);
+  for (const name of databases.splice(0)) {
+    try {
+      psql(PG, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } catch (e) {
+      log(`could not drop ${name}: ${e.message}`);
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function rssKb(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const get = (k) => Number(status.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm'))?.[1] ?? NaN);
+  return { rss: get('VmRSS'), hwm: get('VmHWM') };
+}
+
+function psql(url, sql) {
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+function sqlite(file, sql) {
+  return execFileSync('sqlite3', ['-cmd', '.timeout 10000', file, sql], { encoding: 'utf8' }).trim();
+}
+
+async function newPgDatabase() {
+  const name = `liaison_bench_${crypto.randomBytes(6).toString('hex')}`;
+  psql(PG, `CREATE DATABASE ${name}`);
+  databases.push(name);
+  const url = new URL(PG);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/// A Liaison instance: `serve` on a free loopback port, with a clean LIAISON_ environment.
+async function liaison({ dataDir, databaseUrl, env = {} }) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const e = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('LIAISON_') && !k.startsWith('LEPTOS_') && k !== 'DATABASE_URL'),
+  );
+  Object.assign(e, {
+    LIAISON_LISTEN: `127.0.0.1:${port}`,
+    LIAISON_DATA_DIR: dataDir,
+    LIAISON_SITE_ROOT: SITE,
+    LIAISON_LOG: 'warn',
+    LIAISON_ALLOW_HTTP_URLS: 'true',
+    LIAISON_ALLOW_PRIVATE_NETWORK: 'true',
+    LIAISON_DB_MAX_CONNECTIONS: '16',
+    ...env,
+  });
+  if (databaseUrl) e.LIAISON_DATABASE_URL = databaseUrl;
+  const started = process.hrtime.bigint();
+  const proc = track(spawn(BIN, ['serve'], { env: e, stdio: ['ignore', 'pipe', 'pipe'] }), 'liaison');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`liaison exited with ${proc.exitCode}:\n${proc.output}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`liaison did not become healthy:\n${proc.output}`);
+    await sleep(2);
+  }
+  const startupMs = Number(process.hrtime.bigint() - started) / 1e6;
+  return { proc, pid: proc.pid, base, port, startupMs, dataDir, databaseUrl };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A browser-like client of Liaison: same-origin headers, the session cookie kept by hand.
+
+class Session {
+  constructor(base) {
+    this.base = base;
+    this.cookie = null;
+  }
+  async send(pathname, init = {}) {
+    const headers = { 'sec-fetch-site': 'same-origin', origin: this.base, ...(init.headers || {}) };
+    if (this.cookie) headers.cookie = this.cookie;
+    const r = await fetch(`${this.base}${pathname}`, { redirect: 'manual', ...init, headers });
+    for (const set of r.headers.getSetCookie()) {
+      this.cookie = set.includes('Max-Age=0') ? null : set.split(';')[0];
+    }
+    const text = await r.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: r.status, headers: r.headers, text, json };
+  }
+  form(name, fields) {
+    return this.send(`/rpc/${name}`, { method: 'POST', body: new URLSearchParams(fields) });
+  }
+  async call(name, body) {
+    const r = await this.send(`/rpc/${name}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (r.status !== 200) throw new Error(`/rpc/${name}: ${r.status} ${r.text}`);
+    return r.json;
+  }
+}
+
+async function signedIn(base) {
+  const s = new Session(base);
+  const r = await s.form('setup', {
+    org_name: 'Acme',
+    name: 'Ada Admin',
+    email: 'ada@acme.example',
+    password: 'correct horse battery staple',
+    password_confirm: 'correct horse battery staple',
+  });
+  if (r.status !== 200 || !s.cookie) throw new Error(`setup: ${r.status} ${r.text}`);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+
+function wrk(url, { connections, seconds, method = 'GET', body, headers = {} }) {
+  const threads = Math.min(connections, 2);
+  const env = {
+    ...process.env,
+    WRK_METHOD: method,
+    WRK_HEADERS: Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n'),
+  };
+  if (body !== undefined) env.WRK_BODY = body;
+  const args = ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s'];
+  args.push('-s', path.join(here, 'wrk.lua'), url);
+  return new Promise((resolve, reject) => {
+    const child = track(spawn('wrk', args, { env, stdio: ['ignore', 'pipe', 'pipe'] }), 'wrk');
+    child.on('exit', (code) => {
+      const line = child.output.split('\n').find((l) => l.startsWith('BENCH '));
+      if (code !== 0 || !line) return reject(new Error(`wrk ${args.join(' ')}: ${code}\n${child.output}`));
+      const r = JSON.parse(line.slice(6));
+      r.rps = r.requests / r.seconds;
+      resolve(r);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Proxy hop
+
+async function proxyHop() {
+  log('proxy hop: nginx (upstream and reverse proxy), Liaison on SQLite, wrk');
+  const [up, px] = [await freePort(), await freePort()];
+  const dir = path.join(tmp, 'nginx');
+  fs.mkdirSync(dir, { mode: 0o755 });
+  fs.chmodSync(tmp, 0o755);
+  const conf = fs
+    .readFileSync(path.join(here, 'nginx.conf.in'), 'utf8')
+    .replaceAll('@DIR@', dir)
+    .replaceAll('@UPSTREAM@', String(up))
+    .replaceAll('@PROXY@', String(px));
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const nginx = track(
+    spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    'nginx',
+  );
+  const upstream = `http://127.0.0.1:${up}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${px}/v1/me`)).status === 200) break;
+    } catch {
+      /* starting */
+    }
+    if (nginx.exitCode !== null || i > 500) throw new Error(`nginx did not start:\n${nginx.output}`);
+    await sleep(10);
+  }
+
+  const dataDir = path.join(tmp, 'proxy-data');
+  const l = await liaison({ dataDir });
+  const s = await signedIn(l.base);
+  await sleep(1000);
+  const idle = rssKb(l.pid);
+  const service = await s.call('create_service', {
+    form: {
+      name: 'Bench upstream',
+      auth_type: 'api_key',
+      api_base_urls: [upstream],
+      param_type: 'header',
+      header_name: 'X-Api-Key',
+    },
+  });
+  await s.call('create_connection', {
+    form: { name: 'Bench API', link_name: 'bench_api', service: { kind: 'custom', id: service }, api_key: 'bench-key-0123' },
+  });
+  const token = (await s.call('create_api_token', { name: 'bench' })).token;
+  const auth = { authorization: `Bearer ${token}` };
+  const via = `${l.base}/api/v1/connections/bench_api/proxy/v1/me`;
+  const check = await fetch(via, { headers: auth });
+  const checkBody = await check.text();
+  if (check.status !== 200 || !checkBody.includes('"sub":"bench"')) throw new Error(`proxy check: ${check.status} ${checkBody}`);
+
+  const targets = [
+    ['upstream', `${upstream}/v1/me`, {}],
+    ['nginx', `http://127.0.0.1:${px}/v1/me`, {}],
+    ['liaison', via, auth],
+  ];
+  const hop = {};
+  let loadRss = null;
+  for (const c of [1, 64]) {
+    for (const [name, url, headers] of targets) {
+      await wrk(url, { connections: c, seconds: 1, headers }); // warm-up
+      const sampling = name === 'liaison' && c === 64;
+      const run = wrk(url, { connections: c, seconds: SECONDS, headers });
+      if (sampling) {
+        await sleep((SECONDS * 1000) / 2);
+        loadRss = rssKb(l.pid);
+      }
+      const r = await run;
+      if (r.errors || r.non2xx) throw new Error(`${name} c=${c}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+      hop[`${name}@${c}`] = r;
+      log(`  ${name} c=${c}: p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.rps.toFixed(0)} req/s`);
+    }
+  }
+  loadRss.hwm = rssKb(l.pid).hwm;
+  results.proxy = hop;
+
+  // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
+  const steps = [
+    ['refused before any lookup (no token: 401)', via, {}],
+    ['API token looked up, unknown (401)', via, { authorization: 'Bearer lsn_unknown0123456789abcdef0123456789abcdef' }],
+    ['token ok, connection looked up, unknown (404)', `${l.base}/api/v1/connections/nope/proxy/v1/me`, auth],
+    ['the whole hop (token, connection, service, grant, upstream call, call log)', via, auth],
+  ];
+  results.breakdown = [];
+  for (const [what, url, headers] of steps) {
+    await wrk(url, { connections: 1, seconds: 1, headers });
+    const r = await wrk(url, { connections: 1, seconds: 2, headers });
+    results.breakdown.push({ what, ...r });
+  }
+  results.rss = { idle, load: loadRss };
+  await stop(l.proc);
+  await stop(nginx);
+
+  // Start-up: the same data directory (migrated, key file present), five times; and a fresh one.
+  const starts = [];
+  for (let i = 0; i < 5; i++) {
+    const again = await liaison({ dataDir });
+    starts.push(again.startupMs);
+    await stop(again.proc);
+  }
+  const fresh = await liaison({ dataDir: path.join(tmp, 'fresh-data') });
+  await stop(fresh.proc);
+  results.startup = { runs: starts, median: median(starts), fresh: fresh.startupMs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Refresh storm
+
+class Provider {
+  static async start(clients) {
+    const script = path.join(root, 'end2end/fixtures/oidc-provider.mjs');
+    const env = { ...process.env, CLIENTS_JSON: JSON.stringify(clients) };
+    for (const k of ['PORT', 'ACCESS_TOKEN_TTL', 'CLOCK_TOLERANCE', 'SCOPES']) delete env[k];
+    const child = track(spawn('node', [script], { cwd: path.join(root, 'end2end'), env, stdio: ['ignore', 'pipe', 'pipe'] }), 'oidc-provider');
+    const issuer = await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`oidc-provider did not start:\n${child.output}`)), 30_000);
+      child.stdout.on('data', () => {
+        const m = child.output.match(/^LISTENING (\S+)/m);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]);
+        }
+      });
+      child.on('exit', () => reject(new Error(`oidc-provider exited:\n${child.output}`)));
+    });
+    return Object.assign(new Provider(), { child, issuer });
+  }
+  async counts(reset = false) {
+    return (await fetch(`${this.issuer}/__test/counts${reset ? '?reset=1' : ''}`)).json();
+  }
+  /// Follows an authorisation request through the dev login ("alice") and consent pages, and
+  /// returns the first redirect that leaves the provider (the client's redirect URI with the code).
+  async approve(authorizeUrl) {
+    const jar = new Map();
+    const origin = new URL(this.issuer).origin;
+    let url = new URL(authorizeUrl);
+    let form = null;
+    for (let i = 0; i < 20; i++) {
+      const headers = { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
+      const init = form
+        ? { method: 'POST', body: new URLSearchParams(form), headers, redirect: 'manual' }
+        : { headers, redirect: 'manual' };
+      form = null;
+      const r = await fetch(url, init);
+      for (const set of r.headers.getSetCookie()) {
+        const [pair] = set.split(';');
+        const eq = pair.indexOf('=');
+        jar.set(pair.slice(0, eq), pair.slice(eq + 1));
+      }
+      if (r.status >= 300 && r.status < 400) {
+        await r.arrayBuffer();
+        const next = new URL(r.headers.get('location'), url);
+        if (next.origin !== origin) return next.toString();
+        url = next;
+        continue;
+      }
+      const html = await r.text();
+      const uid = url.pathname.match(/^\/interaction\/([^/]+)/)?.[1];
+      const action = html.match(/<form[^>]*action="([^"]+)"/)?.[1]?.replaceAll('&amp;', '&');
+      const prompt = html.match(/name="prompt"[^>]*value="([^"]+)"/)?.[1];
+      if (r.status !== 200 || !uid || !action || !prompt) throw new Error(`not an interaction page at ${url}: ${r.status}`);
+      form = { prompt };
+      if (prompt === 'login') Object.assign(form, { login: 'alice', password: 'any password' });
+      url = new URL(action, url);
+    }
+    throw new Error('no redirect out of the provider after 20 steps');
+  }
+}
+
+async function connectedToProvider(l, provider) {
+  const s = await signedIn(l.base);
+  const form = await s.call('discover_service', { issuer: provider.issuer });
+  Object.assign(form, {
+    name: 'Acme ID',
+    grant_type: 'authorization_code',
+    client_id: 'liaison',
+    client_secret: 'bench-client-secret-0123456789',
+    scopes: [
+      { name: 'openid', display: 'Sign you in' },
+      { name: 'api:read', display: 'Read the API' },
+      { name: 'offline_access', display: 'Stay connected' },
+    ],
+    api_base_urls: [provider.issuer],
+  });
+  const service = await s.call('create_service', { form });
+  await s.call('create_connection', {
+    form: { name: 'Acme API', link_name: 'acme_api', service: { kind: 'custom', id: service }, scopes: ['openid', 'api:read', 'offline_access'] },
+  });
+  const start = await s.send('/oauth/start/acme_api?ticket=ticket-bench-0123456789');
+  if (start.status !== 303) throw new Error(`oauth start: ${start.status} ${start.text}`);
+  const callback = await provider.approve(start.headers.get('location'));
+  const landed = await s.send(callback.slice(l.base.length));
+  if (landed.status !== 200 || !callback.startsWith(l.base)) throw new Error(`callback: ${landed.status} ${landed.text}`);
+  return (await s.call('create_api_token', { name: 'storm' })).token;
+}
+
+async function storm(label, instances, expire, provider, token) {
+  await provider.counts(true);
+  expire();
+  const perInstance = STORM / instances.length;
+  const started = performance.now();
+  const calls = [];
+  let firstError;
+  for (const l of instances) {
+    for (let i = 0; i < perInstance; i++) {
+      calls.push(
+        (async () => {
+          const t = performance.now();
+          try {
+            const r = await fetch(`${l.base}/api/v1/connections/acme_api/proxy/me`, { headers: { authorization: `Bearer ${token}` } });
+            const body = await r.text();
+            const ok = r.status === 200 && body.includes('"sub":"alice"');
+            if (!ok) firstError ??= `${r.status} ${body.slice(0, 300)}`;
+            return { ok, ms: performance.now() - t };
+          } catch {
+            return { ok: false, ms: performance.now() - t };
+          }
+        })(),
+      );
+    }
+  }
+  const answers = await Promise.all(calls);
+  const wall = performance.now() - started;
+  const counts = await provider.counts();
+  const lat = answers.map((a) => a.ms);
+  const r = {
+    label,
+    refreshes: counts.token?.refresh_token?.total ?? 0,
+    refreshOk: counts.token?.refresh_token?.ok ?? 0,
+    upstreamOk: counts.userinfo?.ok ?? 0,
+    errors: answers.filter((a) => !a.ok).length,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    wall,
+    firstError,
+  };
+  log(`  ${label}: ${r.refreshes} refresh(es), ${r.errors} errors, p99 ${r.p99.toFixed(0)} ms`);
+  if (firstError) log(`    first error: ${firstError}`);
+  return r;
+}
+
+async function refreshStorm() {
+  log('refresh storm: oidc-provider (refresh-token rotation), 500 concurrent calls on an expired token');
+  const out = [];
+  // SQLite, one instance.
+  {
+    const dataDir = path.join(tmp, 'storm-sqlite');
+    const l = await liaison({ dataDir });
+    const provider = await Provider.start([client(`${l.base}/oauth/callback/c-1`)]);
+    const token = await connectedToProvider(l, provider);
+    const db = path.join(dataDir, 'liaison.db');
+    out.push(await storm('SQLite, 1 instance', [l], () => sqlite(db, 'UPDATE grants SET expires_at = 1'), provider, token));
+    await stop(l.proc);
+    await stop(provider.child);
+  }
+  // PostgreSQL, one instance, then two.
+  {
+    const databaseUrl = await newPgDatabase();
+    const a = await liaison({ dataDir: path.join(tmp, 'storm-pg-a'), databaseUrl });
+    const provider = await Provider.start([client(`${a.base}/oauth/callback/c-1`)]);
+    const token = await connectedToProvider(a, provider);
+    const expire = () => psql(databaseUrl, 'UPDATE grants SET expires_at = 1');
+    out.push(await storm('PostgreSQL, 1 instance', [a], expire, provider, token));
+    // The second instance shares the first one's key file (its data directory), as it must.
+    const b = await liaison({ dataDir: path.join(tmp, 'storm-pg-a'), databaseUrl });
+    out.push(await storm('PostgreSQL, 2 instances', [a, b], expire, provider, token));
+    await stop(a.proc);
+    await stop(b.proc);
+    await stop(provider.child);
+  }
+  results.storm = out;
+}
+
+function client(redirectUri) {
+  return {
+    client_id: 'liaison',
+    client_secret: 'bench-client-secret-0123456789',
+    redirect_uris: [redirectUri],
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid profile email offline_access api:read api:write',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Pages
+
+// The 100,000 rows: ten catalogue services, mostly connected, 1% internal, one creation per second.
+function insertSql(generator, concat) {
+  return `INSERT INTO connections (org_id, link_name, name, catalog_id, service_name, scopes, internal, status,
+      created_by, created_by_name, created_at, updated_at)
+    SELECT 1, ${concat("'conn_'", 'i')}, ${concat("'Connection '", 'i')},
+      CASE i % 10 WHEN 0 THEN 'github' WHEN 1 THEN 'google' WHEN 2 THEN 'slack' WHEN 3 THEN 'zoho' WHEN 4 THEN 'hubspot'
+        WHEN 5 THEN 'notion' WHEN 6 THEN 'dropbox' WHEN 7 THEN 'salesforce' WHEN 8 THEN 'zoom' ELSE 'xero' END,
+      CASE i % 10 WHEN 0 THEN 'GitHub' WHEN 1 THEN 'Google' WHEN 2 THEN 'Slack' WHEN 3 THEN 'Zoho' WHEN 4 THEN 'HubSpot'
+        WHEN 5 THEN 'Notion' WHEN 6 THEN 'Dropbox' WHEN 7 THEN 'Salesforce' WHEN 8 THEN 'Zoom' ELSE 'Xero' END,
+      '[]', CASE WHEN i % 100 = 0 THEN 1 ELSE 0 END,
+      CASE i % 20 WHEN 0 THEN 'revoked' WHEN 1 THEN 'needs_reauth' WHEN 2 THEN 'error' WHEN 3 THEN 'not_connected' ELSE 'connected' END,
+      1, 'Ada Admin', 1700000000 + i, 1700000000 + i
+    FROM ${generator}`;
+}
+
+// The list's two statements as server/src/store/connections.rs `page` runs them, with literals.
+function listSql(search) {
+  const pattern = `%${search}%`;
+  const filter = `org_id = 1 AND internal = 0 AND ('${search}' = '' OR LOWER(name) LIKE '${pattern}' ESCAPE '\\' ` +
+    `OR link_name LIKE '${pattern}' ESCAPE '\\' OR LOWER(service_name) LIKE '${pattern}' ESCAPE '\\') AND ('' = '' OR status = '')`;
+  return {
+    count: `SELECT COUNT(*) FROM connections WHERE ${filter}`,
+    page: `SELECT id, name FROM connections WHERE ${filter} ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 0`,
+  };
+}
+
+/// The plans and single-run times of the list's statements (the profile of the pages section).
+function listProfile(db, run) {
+  const out = [];
+  for (const [name, search] of [['first page', ''], ['search "github"', 'github']]) {
+    for (const [stmt, sql] of Object.entries(listSql(search))) out.push({ query: name, stmt, plan: run(sql) });
+  }
+  results.profiles = { ...(results.profiles || {}), [db]: out };
+}
+
+const QUERIES = {
+  'first page': { query: {} },
+  'search "github"': { query: { search: 'github' } },
+};
+
+async function listTimes(l, s, seconds) {
+  const out = {};
+  const headers = { cookie: s.cookie, origin: l.base, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' };
+  for (const [name, body] of Object.entries(QUERIES)) {
+    const page = await s.call('connections', body);
+    if (name === 'first page' && page.total < ROWS - ROWS / 100) throw new Error(`the list has ${page.total} rows`);
+    await wrk(`${l.base}/rpc/connections`, { connections: 1, seconds: 1, method: 'POST', body: JSON.stringify(body), headers });
+    const r = await wrk(`${l.base}/rpc/connections`, { connections: 1, seconds, method: 'POST', body: JSON.stringify(body), headers });
+    if (r.errors || r.non2xx) throw new Error(`connections ${name}: ${r.errors} errors, ${r.non2xx} non-2xx`);
+    out[name] = { ...r, total: page.total, rows: page.rows.length };
+    log(`  ${name}: p50 ${(r.p50_us / 1000).toFixed(2)} ms, p95 ${(r.p95_us / 1000).toFixed(2)} ms (${page.total} match)`);
+  }
+  return out;
+}
+
+async function pages() {
+  log(`pages: ${ROWS} connections on SQLite and PostgreSQL`);
+  results.pages = {};
+  // SQLite (and Lighthouse on it).
+  {
+    const dataDir = path.join(tmp, 'pages-sqlite');
+    const l = await liaison({ dataDir });
+    const s = await signedIn(l.base);
+    const t = performance.now();
+    sqlite(
+      path.join(dataDir, 'liaison.db'),
+      `BEGIN; ${insertSql(`(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${ROWS}) SELECT i FROM n)`, (a, b) => `${a} || ${b}`)}; COMMIT;`,
+    );
+    log(`  SQLite: ${ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    results.pages.sqlite = await listTimes(l, s, 3);
+    const file = path.join(dataDir, 'liaison.db');
+    listProfile('SQLite', (sql) => {
+      const plan = sqlite(file, `EXPLAIN QUERY PLAN ${sql}`)
+        .split('\n')
+        .map((l) => l.replace(/^[\s|`-]+/, '').trim())
+        .filter((l) => l && l !== 'QUERY PLAN')
+        .join('; ');
+      const t = performance.now();
+      sqlite(file, sql);
+      return `${plan} — ${(performance.now() - t).toFixed(1)} ms, one run in the sqlite3 shell (its start-up included)`;
+    });
+    results.lighthouse = await lighthouse(l, s);
+    await stop(l.proc);
+  }
+  // PostgreSQL.
+  {
+    const databaseUrl = await newPgDatabase();
+    const l = await liaison({ dataDir: path.join(tmp, 'pages-pg'), databaseUrl });
+    const s = await signedIn(l.base);
+    const t = performance.now();
+    psql(databaseUrl, `BEGIN; ${insertSql(`generate_series(1, ${ROWS}) AS i`, (a, b) => `${a} || ${b}`)}; COMMIT; ANALYZE connections;`);
+    log(`  PostgreSQL: ${ROWS} rows in ${((performance.now() - t) / 1000).toFixed(1)} s (then ANALYZE, as autovacuum would)`);
+    results.pages.postgres = await listTimes(l, s, 3);
+    listProfile('PostgreSQL', (sql) =>
+      psql(databaseUrl, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => /Scan|Sort|Aggregate|Execution|Gather|Limit/.test(l))
+        .join('; '));
+    await stop(l.proc);
+  }
+}
+
+async function lighthouse(l, s) {
+  log('  Lighthouse (desktop preset, Debian Chromium) on the list page, signed in');
+  const out = path.join(tmp, 'lighthouse.json');
+  const url = `${l.base}/settings/developer-space/connections`;
+  const cli = path.join(here, 'node_modules/lighthouse/cli/index.js');
+  const args = [
+    cli,
+    url,
+    '--preset=desktop',
+    '--only-categories=performance,accessibility',
+    '--output=json',
+    `--output-path=${out}`,
+    `--extra-headers=${JSON.stringify({ Cookie: s.cookie })}`,
+    '--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage',
+    '--quiet',
+  ];
+  const r = spawnSync('node', args, {
+    env: { ...process.env, CHROME_PATH: process.env.CHROME_PATH || '/usr/bin/chromium' },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  if (r.status !== 0 || !fs.existsSync(out)) throw new Error(`lighthouse: ${r.status}\n${r.stderr}`);
+  const report = JSON.parse(fs.readFileSync(out, 'utf8'));
+  if (report.finalDisplayedUrl && !report.finalDisplayedUrl.includes('/connections')) {
+    throw new Error(`lighthouse ended at ${report.finalDisplayedUrl}: not signed in?`);
+  }
+  const a = report.audits;
+  const failing = (cat) =>
+    report.categories[cat].auditRefs
+      .filter((ref) => ref.weight > 0 && a[ref.id].score !== null && a[ref.id].score < 1)
+      .map((ref) => `${ref.id} (${a[ref.id].displayValue || a[ref.id].score})`);
+  return {
+    performance: Math.round(report.categories.performance.score * 100),
+    accessibility: Math.round(report.categories.accessibility.score * 100),
+    metrics: {
+      FCP: a['first-contentful-paint'].displayValue,
+      LCP: a['largest-contentful-paint'].displayValue,
+      TBT: a['total-blocking-time'].displayValue,
+      CLS: a['cumulative-layout-shift'].displayValue,
+      SI: a['speed-index'].displayValue,
+    },
+    failing: { performance: failing('performance'), accessibility: failing('accessibility') },
+    version: report.lighthouseVersion,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Weight
+
+function weight() {
+  const pkg = path.join(SITE, 'pkg');
+  const size = (file) => {
+    const buf = fs.readFileSync(path.join(pkg, file));
+    return {
+      raw: buf.length,
+      gzip: zlib.gzipSync(buf, { level: 9 }).length,
+      brotli: zlib.brotliCompressSync(buf, {
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buf.length },
+      }).length,
+    };
+  };
+  results.weight = { wasm: size('liaison.wasm'), js: size('liaison.js'), css: size('liaison.css') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function percentile(values, p) {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)];
+}
+function median(values) {
+  return percentile(values, 50);
+}
+
+function machine() {
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? os.arch();
+  const osName = fs.readFileSync('/etc/os-release', 'utf8').match(/^PRETTY_NAME="?([^"\n]*)/m)?.[1] ?? os.platform();
+  const run = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout}${r.stderr}`.trim().split('\n')[0];
+  };
+  return {
+    cpu: `${cpu}, ${os.cpus().length} logical CPUs`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    os: `${osName}, Linux ${os.release()}`,
+    load: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    rustc: run('rustc', ['--version']),
+    nginx: run('nginx', ['-v']).replace('nginx version: ', ''),
+    wrk: run('wrk', ['-v']).split(' [')[0],
+    node: process.version,
+    chromium: run(process.env.CHROME_PATH || 'chromium', ['--version']),
+    postgres: psql(PG, 'SHOW server_version'),
+    commit: run('git', ['-C', root, 'rev-parse', '--short', 'HEAD']),
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  };
+}
+
+const us = (x) => `${Math.round(x)} µs`;
+const ms = (x) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+const kb = (x) => `${(x / 1000).toFixed(1)} KB`;
+const mb = (kbytes) => `${(kbytes / 1024).toFixed(1)} MiB`;
+const rps = (x) => `${Math.round(x).toLocaleString('en')} req/s`;
+const verdict = (ok) => (ok ? 'pass' : 'MISS');
+
+function report(m, loadStart) {
+  const P = results.proxy;
+  const lines = [];
+  const budgets = [];
+  const budget = (what, target, measured, ok) => budgets.push([what, target, measured, verdict(ok)]);
+
+  const table = (head, rows) => {
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+    const fmt = (r) => `| ${r.map((c, i) => String(c).padEnd(w[i])).join(' | ')} |`;
+    return [fmt(head), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map(fmt)].join('\n');
+  };
+
+  // Proxy hop.
+  const hopRows = [];
+  for (const c of [1, 64]) {
+    const d = P[`upstream@${c}`];
+    for (const name of ['upstream', 'nginx', 'liaison']) {
+      const r = P[`${name}@${c}`];
+      const signed = (x) => `${x < 0 ? '−' : '+'}${us(Math.abs(x))}`;
+      const added = name === 'upstream' ? '—' : `${signed(r.p50_us - d.p50_us)} / ${signed(r.p99_us - d.p99_us)}`;
+      const label = { upstream: 'upstream directly', nginx: 'through nginx', liaison: 'through Liaison' }[name];
+      hopRows.push([`c=${c}`, label, us(r.p50_us), us(r.p99_us), added, rps(r.rps)]);
+    }
+  }
+  const added = (name, c, p = 'p50_us') => Math.max(1, P[`${name}@${c}`][p] - P[`upstream@${c}`][p]);
+  const ratioAdded1 = added('liaison', 1) / added('nginx', 1);
+  const ratioAdded64 = added('liaison', 64) / added('nginx', 64);
+  const ratioTput64 = P['liaison@64'].rps / P['nginx@64'].rps;
+  const ratioTput1 = P['liaison@1'].rps / P['nginx@1'].rps;
+  budget('Proxy: Liaison added p50 / nginx added p50 (c=1)', '≤ 1.2×', `${ratioAdded1.toFixed(2)}×`, ratioAdded1 <= 1.2);
+  budget('Proxy: Liaison throughput / nginx throughput (c=64)', '≥ 0.8×', `${ratioTput64.toFixed(2)}×`, ratioTput64 >= 0.8);
+
+  // Storm.
+  const stormRows = results.storm.map((s) => [s.label, s.refreshes, s.upstreamOk, s.errors, ms(s.p50), ms(s.p99), ms(s.wall)]);
+  for (const s of results.storm) budget(`Refresh storm (${s.label}): refreshes, errors`, '1, 0', `${s.refreshes}, ${s.errors}`, s.refreshes === 1 && s.errors === 0);
+
+  // Pages.
+  const pageRows = [];
+  for (const [db, label] of [['sqlite', 'SQLite'], ['postgres', 'PostgreSQL']]) {
+    for (const [q, r] of Object.entries(results.pages[db])) {
+      pageRows.push([label, q, r.total.toLocaleString('en'), ms(r.p50_us / 1000), ms(r.p95_us / 1000), ms(r.p99_us / 1000)]);
+      budget(`List ${label}, ${q}: p95`, '≤ 20 ms', ms(r.p95_us / 1000), r.p95_us <= 20_000);
+    }
+  }
+  const L = results.lighthouse;
+  budget('Lighthouse performance (desktop)', '≥ 98', String(L.performance), L.performance >= 98);
+  budget('Lighthouse accessibility', '100', String(L.accessibility), L.accessibility === 100);
+
+  // Weight and footprint.
+  const W = results.weight;
+  const weightRows = [
+    ['wasm (liaison.wasm)', kb(W.wasm.raw), kb(W.wasm.gzip), kb(W.wasm.brotli)],
+    ['JS glue (liaison.js)', kb(W.js.raw), kb(W.js.gzip), kb(W.js.brotli)],
+    ['CSS (liaison.css)', kb(W.css.raw), kb(W.css.gzip), kb(W.css.brotli)],
+  ];
+  budget('wasm, brotli', '≤ 200 KB', kb(W.wasm.brotli), W.wasm.brotli <= 200_000);
+  const R = results.rss;
+  budget('Server RSS, idle', '≤ 30 MiB', mb(R.idle.rss), R.idle.rss <= 30 * 1024);
+  const S = results.startup;
+  budget('Start-up to first healthy /healthz', '≤ 200 ms', ms(S.median), S.median <= 200);
+  const footRows = [
+    ['RSS idle (signed in, after start-up)', mb(R.idle.rss)],
+    [`RSS under proxy load (c=64, mid-run)`, mb(R.load.rss)],
+    ['RSS peak (VmHWM) after the proxy load', mb(R.load.hwm)],
+    ['start-up to healthy, existing SQLite data (median of 5)', `${ms(S.median)} (${S.runs.map((x) => x.toFixed(0)).join(', ')} ms)`],
+    ['start-up to healthy, fresh data dir (migrations, key file)', ms(S.fresh)],
+  ];
+
+  const budgetTable = table(['budget', 'target', 'measured', ''], budgets);
+  const sections = [
+    ['Proxy hop (wrk, ' + SECONDS + ' s each after 1 s warm-up; added = over the upstream directly, p50 / p99)',
+      table(['conc.', 'path', 'p50', 'p99', 'added p50 / p99', 'throughput'], hopRows) +
+        `\n\nLiaison / nginx: added p50 ${ratioAdded1.toFixed(2)}× (c=1), ${ratioAdded64.toFixed(2)}× (c=64); ` +
+        `throughput ${ratioTput1.toFixed(2)}× (c=1), ${ratioTput64.toFixed(2)}× (c=64).`],
+    [`Refresh storm (${STORM} concurrent proxy calls on an expired token, oidc-provider with refresh-token rotation)`,
+      table(['setup', 'refreshes at provider', 'API calls ok at provider', 'errors', 'p50', 'p99', 'storm wall time'], stormRows)],
+    [`Pages: /rpc/connections with ${ROWS.toLocaleString('en')} connections (wrk, 1 connection, 3 s; time to full answer on loopback)`,
+      table(['database', 'query', 'matches', 'p50', 'p95', 'p99'], pageRows) +
+        `\n\nLighthouse ${L.version}, desktop preset, list page signed in (SQLite): performance ${L.performance}, ` +
+        `accessibility ${L.accessibility}; FCP ${L.metrics.FCP}, LCP ${L.metrics.LCP}, TBT ${L.metrics.TBT}, ` +
+        `CLS ${L.metrics.CLS}, Speed Index ${L.metrics.SI}.` +
+        (L.failing.performance.length ? `\nPerformance audits below 1: ${L.failing.performance.join(', ')}.` : '') +
+        (L.failing.accessibility.length ? `\nAccessibility audits failing: ${L.failing.accessibility.join(', ')}.` : '')],
+    ['Where the proxy hop goes (Liaison, c=1, 2 s each: answers that stop after each step)',
+      table(['answer', 'p50', 'p99', 'throughput'], results.breakdown.map((b) => [b.what, us(b.p50_us), us(b.p99_us), rps(b.rps)]))],
+    ['Profile of the list\'s statements (server/src/store/connections.rs `page`: a COUNT for the total, then the page)',
+      table(['database', 'query', 'statement', 'plan'], Object.entries(results.profiles).flatMap(([db, rows]) =>
+        rows.map((r) => [db, r.query, r.stmt, r.plan.replaceAll('|', '\\|')])))],
+    ['Weight (target/site/pkg; gzip -9, brotli q11; KB = 1,000 bytes)', table(['asset', 'raw', 'gzip', 'brotli'], weightRows)],
+    ['Footprint (server: bench-release profile, SQLite, LIAISON_LOG=warn)', table(['measure', 'value'], footRows)],
+    ['Budgets', budgetTable],
+  ];
+  const printed = sections.map(([h, t]) => `## ${h}\n\n${t}`).join('\n\n');
+
+  const md = [
+    '# Benchmarks',
+    '',
+    'Written by `make bench` (tools/bench.sh, tools/bench/bench.mjs); do not edit by hand. Every figure',
+    'below comes from one run on the machine described, the compared systems measured side by side in',
+    'that run, so that ratios hold on a noisy machine better than absolute times do.',
+    '',
+    '## Machine',
+    '',
+    table(['', ''], [
+      ['CPU', m.cpu],
+      ['memory', m.memory],
+      ['OS', m.os],
+      ['load average at start / end', `${loadStart} / ${m.load}`],
+      ['rustc', m.rustc],
+      ['nginx', m.nginx],
+      ['load generator', m.wrk],
+      ['Node.js', m.node],
+      ['Chromium', m.chromium],
+      ['PostgreSQL', m.postgres],
+      ['Liaison commit', m.commit],
+      ['date', m.date],
+    ]),
+    '',
+    'Everything (wrk, nginx, Liaison, oidc-provider, PostgreSQL, Chromium) shares these CPUs, and other',
+    'jobs may run beside the bench: p99 and throughput move between runs far more than p50 does.',
+    '',
+    printed,
+    '',
+    fs.existsSync(path.join(here, 'NOTES.md')) ? fs.readFileSync(path.join(here, 'NOTES.md'), 'utf8').trim() : '',
+    '',
+  ].join('\n');
+  fs.writeFileSync(OUT, md);
+  console.log(`\n${printed}\n\nWritten to ${path.relative(root, OUT) || OUT}.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const only = (process.env.BENCH_ONLY || 'proxy,storm,pages,weight').split(',');
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await cleanup();
+    process.exit(130);
+  });
+}
+try {
+  const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  if (only.includes('weight')) weight();
+  if (only.includes('proxy')) await proxyHop();
+  if (only.includes('storm')) await refreshStorm();
+  if (only.includes('pages')) await pages();
+  if (only.length === 4) report(machine(), loadStart);
+  else console.log(JSON.stringify(results, null, 2));
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
