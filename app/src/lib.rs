@@ -22,8 +22,40 @@ use leptos_router::{
     path,
 };
 
+/// The `frame-ancestors` directive the server configured (its embedding consoles), provided as
+/// context so every page's Content-Security-Policy carries it.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone)]
+pub struct FrameAncestors(pub String);
+
+/// The page's Content-Security-Policy: scripts only from Liaison itself or inline with this
+/// response's nonce (the hydration scripts carry it), WebAssembly allowed, nothing else inline.
+#[cfg(feature = "ssr")]
+pub fn content_security_policy(nonce: &str, frame_ancestors: &str, dev: bool) -> String {
+    // The development server reloads the page over a websocket on another port.
+    let connect = if dev { "'self' ws://127.0.0.1:* ws://localhost:*" } else { "'self'" };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         {frame_ancestors}"
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn set_content_security_policy(options: &LeptosOptions) {
+    let Some(nonce) = leptos::nonce::use_nonce() else { return };
+    let frame_ancestors =
+        use_context::<FrameAncestors>().map(|f| f.0).unwrap_or_else(|| "frame-ancestors 'self'".to_string());
+    let csp = content_security_policy(&nonce.to_string(), &frame_ancestors, options.env == leptos::config::Env::DEV);
+    if let (Some(res), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&csp)) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -76,5 +108,20 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/developer-space/api-tokens") view=pages::tokens::ApiTokensPage/>
             </Routes>
         </Router>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::content_security_policy;
+
+    #[test]
+    fn the_policy_allows_only_nonced_inline_scripts_and_the_configured_framers() {
+        let csp = content_security_policy("abc123", "frame-ancestors 'self' https://console.example.com", false);
+        assert!(csp.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval';"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.ends_with("frame-ancestors 'self' https://console.example.com"), "{csp}");
+        assert!(csp.contains("connect-src 'self';"), "{csp}");
+        assert!(content_security_policy("n", "frame-ancestors 'self'", true).contains("ws://127.0.0.1:*"));
     }
 }

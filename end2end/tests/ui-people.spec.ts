@@ -66,7 +66,12 @@ test("a second person authorises a login-user connection with their own account"
   await context.close();
 });
 
-test("every page passes axe's accessibility checks", async ({ page }) => {
+test("every page passes axe's accessibility checks and runs under its nonce-based CSP", async ({ page }) => {
+  // Any script, style or connection the Content-Security-Policy blocks shows up as a console error.
+  const blocked: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) blocked.push(m.text());
+  });
   await signIn(page);
   const pages = [
     "/settings/developer-space/connections",
@@ -82,7 +87,11 @@ test("every page passes axe's accessibility checks", async ({ page }) => {
     await expect(page.locator("h1")).toBeVisible();
     const result = await new AxeBuilder({ page }).analyze();
     expect(result.violations.map((v) => `${path}: ${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+    const csp = (await page.request.get(path)).headers()["content-security-policy"];
+    expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=_-]+' 'wasm-unsafe-eval';/);
+    expect(csp).not.toContain("unsafe-inline");
   }
+  expect(blocked).toEqual([]);
   // Signed out: the sign-in page.
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);

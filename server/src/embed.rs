@@ -112,14 +112,21 @@ pub struct StartQuery {
     token: Option<String>,
 }
 
-fn refused(reason: &str) -> Response {
+fn refused(frame_ancestors: &str, reason: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
          <body><main data-result=\"{{&quot;code&quot;:&quot;unauthenticated&quot;}}\"><h1>Not signed in</h1>\
          <p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
         reason.replace('<', "&lt;")
     );
-    (StatusCode::UNAUTHORIZED, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    // Shown inside the console's iframe: framed by the same consoles as every page.
+    let csp = format!("default-src 'none'; base-uri 'none'; form-action 'none'; {frame_ancestors}");
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CACHE_CONTROL, "no-store".to_string()), (header::CONTENT_SECURITY_POLICY, csp)],
+        Html(body),
+    )
+        .into_response()
 }
 
 /// `GET /embed/start?token=…`: signs the host's user in, then shows the Connections page.
@@ -130,15 +137,20 @@ pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -
         Ok(c) => c,
         Err(reason) => {
             tracing::warn!(reason, "embedded sign-in refused");
-            return refused(reason);
+            return refused(&backend.embed.frame_ancestors(), reason);
         }
     };
     let user = match users::credentials_by_email(&backend.store.pool, &claims.sub.to_lowercase()).await {
         Ok(Some(u)) => u,
-        Ok(None) => return refused("there is no Liaison account for this person; ask an admin to add one"),
+        Ok(None) => {
+            return refused(
+                &backend.embed.frame_ancestors(),
+                "there is no Liaison account for this person; ask an admin to add one",
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "embedded sign-in failed");
-            return refused("something went wrong; try again");
+            return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
         }
     };
     let token = session::new_token();
@@ -154,7 +166,7 @@ pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -
     .await
     {
         tracing::error!(error = %e, "embedded sign-in failed");
-        return refused("something went wrong; try again");
+        return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
     }
     tracing::info!(user_id = user.id, origin = %claims.origin, "embedded sign-in");
     (

@@ -37,7 +37,11 @@ impl FromRef<AppState> for LeptosOptions {
 
 pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn Backend> = state.backend.clone();
-    let context = move || provide_context(backend.clone());
+    let frame = app::FrameAncestors(state.backend.embed.frame_ancestors());
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(frame.clone());
+    };
     let options = state.leptos.clone();
     let routes = generate_route_list(app::App);
     let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())

@@ -87,12 +87,13 @@ fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
         FlowStatus::Pending => ("Waiting", "The authorisation is still in progress.".to_string()),
     };
     let message = serde_json::json!({ "type": "liaison:oauth", "result": result }).to_string();
+    let nonce = crate::auth::session::new_token();
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Liaison</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
          <body><main><h1>{title}</h1><p id=\"result\" data-result=\"{data}\">{text}</p>\
          <p><a href=\"{home}\">Back to Connections</a></p></main>\
-         <script>(function(){{var m={message};var o=window.opener;\
+         <script nonce=\"{nonce}\">(function(){{var m={message};var o=window.opener;\
          if(o){{try{{o.postMessage(m,{origin});}}catch(e){{}}\
          if(m.result.state===\"connected\"){{window.close();}}}}\
          else if(m.result.state===\"connected\"){{location.replace({home_js}+\"?authorised=\"+encodeURIComponent(m.result.link_name));}}}})();</script></body></html>",
@@ -100,8 +101,13 @@ fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
         text = escape(&text),
         home = app::api::HOME,
         home_js = serde_json::Value::String(app::api::HOME.into()),
+        nonce = nonce,
         message = message.replace('<', "\\u003c"),
         origin = serde_json::Value::String(state.public_origin.clone()),
     );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store".to_string()), (header::CONTENT_SECURITY_POLICY, csp)], Html(body))
+        .into_response()
 }

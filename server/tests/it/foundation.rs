@@ -224,5 +224,15 @@ async fn unknown_pages_are_404_and_security_headers_are_set() {
     let r = client.get("/setup").await;
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
     assert_eq!(r.headers["referrer-policy"], "same-origin");
-    assert_eq!(r.headers["content-security-policy"], "frame-ancestors 'self'");
+    // Pages: scripts only with this response's nonce, which the inline hydration script carries.
+    let csp = r.headers["content-security-policy"].to_str().unwrap().to_string();
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).unwrap_or_default().to_string();
+    assert!(nonce.len() >= 16, "{csp}");
+    assert!(csp.starts_with("default-src 'self'; script-src 'self' 'nonce-"), "{csp}");
+    assert!(csp.ends_with("frame-ancestors 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(r.body.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+    let again = client.get("/setup").await.headers["content-security-policy"].to_str().unwrap().to_string();
+    assert_ne!(again, csp, "a new nonce for every response");
+    // Other answers (the API, the health check) keep the plain frame-ancestors policy.
+    assert_eq!(client.get("/healthz").await.headers["content-security-policy"], "frame-ancestors 'self'");
 }
