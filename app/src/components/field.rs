@@ -25,20 +25,7 @@ pub fn Field(
     let id = format!("field-{name}");
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
-    let described = {
-        let error_id = error_id.clone();
-        let hint_id = hint_id.clone();
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if error.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let described = described_by(&id, hint.is_some(), error);
     view! {
         <div class="field" class:field-invalid=move || error.get().is_some()>
             <label for=id.clone()>{label}</label>
@@ -50,11 +37,71 @@ pub fn Field(
                 autocomplete=autocomplete
                 required
                 aria-invalid=move || error.get().is_some().to_string()
-                aria-describedby=described
+                aria-describedby=move || Some(described()).filter(|d| !d.is_empty())
             />
             <p class="field-error" id=error_id.clone() role="alert" hidden=move || error.get().is_none()>
                 {move || error.get().unwrap_or_default()}
             </p>
         </div>
+    }
+}
+
+/// The `aria-describedby` of input `id`: its hint (`{id}-hint`, if it has one) and its error
+/// (`{id}-error`, while there is one).
+pub fn described_by(
+    id: &str,
+    hint: bool,
+    error: Signal<Option<String>>,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    let (h, e) = (format!("{id}-hint"), format!("{id}-error"));
+    move || {
+        let mut ids = Vec::new();
+        if hint {
+            ids.push(h.clone());
+        }
+        if error.get().is_some() {
+            ids.push(e.clone());
+        }
+        ids.join(" ")
+    }
+}
+
+/// A labelled control with its hint and its error message; the control is the child, with id `id`.
+#[component]
+pub fn FieldFrame(
+    #[prop(into)] id: String,
+    label: &'static str,
+    error: Signal<Option<String>>,
+    hint: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div class="field" class:field-invalid=move || error.get().is_some()>
+            <label for=id.clone()>{label}</label>
+            {hint.map(|h| view! { <p class="field-hint" id=format!("{id}-hint")>{h}</p> })}
+            {children()}
+            <p class="field-error" id=format!("{id}-error") role="alert" hidden=move || error.get().is_none()>
+                {move || error.get().unwrap_or_default()}
+            </p>
+        </div>
+    }
+}
+
+/// A text input bound to `value` (controlled forms that submit with a server function call).
+#[component]
+pub fn TextInput(
+    #[prop(into)] id: String,
+    label: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let described = described_by(&id, hint.is_some(), error);
+    view! {
+        <FieldFrame id=id.clone() label=label error=error hint=hint>
+            <input id=id.clone() type=kind autocomplete="off" bind:value=value
+                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described/>
+        </FieldFrame>
     }
 }

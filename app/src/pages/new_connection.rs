@@ -5,6 +5,7 @@
 use super::chrome::{signed_in, Chrome};
 use crate::api::{create_connection, services};
 use crate::authorise::{AuthBanner, AuthState, Authoriser, Popup};
+use crate::components::field::TextInput;
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, LinkName, ServiceRef, ServiceSummary};
 use crate::error::AppError;
@@ -144,41 +145,6 @@ fn NewConnection(viewer: Viewer) -> impl IntoView {
     }
 }
 
-/// A text field of the connection form.
-#[component]
-fn Input(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    error: Signal<Option<String>>,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let described = {
-        let (e, h) = (error_id.clone(), hint_id.clone());
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(h.clone());
-            }
-            if error.get().is_some() {
-                ids.push(e.clone());
-            }
-            ids.join(" ")
-        }
-    };
-    view! {
-        <div class="field" class:field-invalid=move || error.get().is_some()>
-            <label for=id>{label}</label>
-            {hint.map(|h| view! { <p class="field-hint" id=hint_id.clone()>{h}</p> })}
-            <input id=id type=kind autocomplete="off" bind:value=value aria-invalid=move || error.get().is_some().to_string() aria-describedby=described/>
-            <p class="field-error" id=error_id role="alert" hidden=move || error.get().is_none()>{move || error.get().unwrap_or_default()}</p>
-        </div>
-    }
-}
-
 #[component]
 fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -289,9 +255,9 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
         }))}
         <form class="form form-wide" novalidate on:submit=submit>
             {general}
-            <Input id="connection-name" label="Connection Name" value=name error=field("name")/>
+            <TextInput id="connection-name" label="Connection Name" value=name error=field("name")/>
             <div on:input=move |_| link_touched.set(true)>
-                <Input id="connection-link-name" label="Link name" value=link error=field("link_name")
+                <TextInput id="connection-link-name" label="Link name" value=link error=field("link_name")
                     hint="Scripts name the connection by it. Lower-case letters, digits and _; it cannot change later."/>
             </div>
             {(!scopes.is_empty()).then(|| view! {
@@ -321,17 +287,17 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
                 </label>
             })}
             {needs_client.then(|| view! {
-                <Input id="connection-client-id" label="Client ID" value=client_id error=field("client_id")
+                <TextInput id="connection-client-id" label="Client ID" value=client_id error=field("client_id")
                     hint="No OAuth client is configured for this service: enter the one you registered with the provider."/>
-                <Input id="connection-client-secret" label="Client secret" kind="password" value=client_secret error=field("client_secret")/>
+                <TextInput id="connection-client-secret" label="Client secret" kind="password" value=client_secret error=field("client_secret")/>
                 <p class="field-hint">"Register this redirect URI with the provider: "<code>{service.callback_url.clone()}</code></p>
             })}
             {(auth_type == AuthType::ApiKey).then(|| view! {
-                <Input id="connection-api-key" label="API key" kind="password" value=api_key error=field("api_key")/>
+                <TextInput id="connection-api-key" label="API key" kind="password" value=api_key error=field("api_key")/>
             })}
             {(auth_type == AuthType::Basic).then(|| view! {
-                <Input id="connection-username" label="User name" value=username error=field("username")/>
-                <Input id="connection-password" label="Password" kind="password" value=password error=field("password")/>
+                <TextInput id="connection-username" label="User name" value=username error=field("username")/>
+                <TextInput id="connection-password" label="Password" kind="password" value=password error=field("password")/>
             })}
             <div class="form-actions">
                 <button type="submit" class="button button-primary" disabled=move || busy.get()>

@@ -4,6 +4,7 @@
 
 use super::chrome::{signed_in, Chrome};
 use crate::api::{create_service, discover_service};
+use crate::components::field::{described_by, FieldFrame, TextInput};
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
 use crate::service::{Scope, ServiceForm};
@@ -251,20 +252,20 @@ fn NewService(viewer: Viewer) -> impl IntoView {
             </section>
             <form class="form form-wide" novalidate on:submit=submit>
                 {general}
-                <Text id="name" label="Service name" value=f.name error=field("name")/>
+                <TextInput id="service-name" label="Service name" value=f.name error=field("name")/>
                 <Choice id="auth_type" label="Authentication type" value=f.auth_type error=field("auth_type")
                     options=&[("oauth2", "OAuth 2.0"), ("api_key", "API key"), ("basic", "Basic")]/>
                 <Show when=oauth>
                     <Choice id="grant_type" label="Grant type" value=f.grant_type error=field("grant_type")
                         options=&[("authorization_code", "Authorization code"), ("client_credentials", "Client credentials")]/>
-                    <Text id="client_id" label="Client ID" value=f.client_id error=field("client_id")/>
-                    <Text id="client_secret" label="Client secret" kind="password" value=f.client_secret error=field("client_secret")/>
+                    <TextInput id="service-client_id" label="Client ID" value=f.client_id error=field("client_id")/>
+                    <TextInput id="service-client_secret" label="Client secret" kind="password" value=f.client_secret error=field("client_secret")/>
                     <Show when=code>
-                        <Text id="authorize_url" label="Authorise URL" value=f.authorize_url error=field("authorize_url")/>
+                        <TextInput id="service-authorize_url" label="Authorise URL" value=f.authorize_url error=field("authorize_url")/>
                     </Show>
-                    <Text id="token_url" label="Access token URL" value=f.token_url error=field("token_url")/>
-                    <Text id="refresh_url" label="Refresh token URL" value=f.refresh_url error=field("refresh_url") hint="Leave empty to refresh at the access token URL."/>
-                    <Text id="revoke_url" label="Revoke URL" value=f.revoke_url error=field("revoke_url") hint="Optional (RFC 7009); used on revoke and delete."/>
+                    <TextInput id="service-token_url" label="Access token URL" value=f.token_url error=field("token_url")/>
+                    <TextInput id="service-refresh_url" label="Refresh token URL" value=f.refresh_url error=field("refresh_url") hint="Leave empty to refresh at the access token URL."/>
+                    <TextInput id="service-revoke_url" label="Revoke URL" value=f.revoke_url error=field("revoke_url") hint="Optional (RFC 7009); used on revoke and delete."/>
                     <Area id="scopes" label="Scopes" value=f.scopes error=field("scopes") hint="One per line: scope = display name, e.g. repo = Read and write repositories."/>
                     <Choice id="scope_delimiter" label="Scope delimiter" value=f.scope_delimiter error=field("scope_delimiter")
                         options=&[("space", "Space"), ("comma", "Comma"), ("plus", "Plus")]/>
@@ -276,11 +277,11 @@ fn NewService(viewer: Viewer) -> impl IntoView {
                 <Choice id="param_type" label="Param type" value=f.param_type error=field("param_type")
                     options=&[("header", "Request header"), ("query", "Query string parameter")]/>
                 <Show when=move || f.param_type.get() == "header">
-                    <Text id="header_name" label="Header name" value=f.header_name error=field("header_name") hint="Authorization unless the service wants another, e.g. X-API-Key."/>
-                    <Text id="header_prefix" label="Header prefix" value=f.header_prefix error=field("header_prefix") hint="The word before the credential: Bearer for OAuth 2.0 unless the service says otherwise."/>
+                    <TextInput id="service-header_name" label="Header name" value=f.header_name error=field("header_name") hint="Authorization unless the service wants another, e.g. X-API-Key."/>
+                    <TextInput id="service-header_prefix" label="Header prefix" value=f.header_prefix error=field("header_prefix") hint="The word before the credential: Bearer for OAuth 2.0 unless the service says otherwise."/>
                 </Show>
                 <Show when=move || f.param_type.get() == "query">
-                    <Text id="query_param" label="Query parameter" value=f.query_param error=field("query_param") hint="e.g. access_token"/>
+                    <TextInput id="service-query_param" label="Query parameter" value=f.query_param error=field("query_param") hint="e.g. access_token"/>
                 </Show>
                 <Show when=oauth>
                     <details class="advanced">
@@ -289,7 +290,7 @@ fn NewService(viewer: Viewer) -> impl IntoView {
                             options=&[("header", "HTTP Basic header"), ("body", "In the request body")]/>
                         <Choice id="token_request" label="Token request encoding" value=f.token_request error=field("token_request")
                             options=&[("form", "Form"), ("json", "JSON")]/>
-                        <Text id="token_path" label="Access token path" value=f.token_path error=field("token_path") hint="Where the token is in the answer, e.g. data.access_token; empty for access_token."/>
+                        <TextInput id="service-token_path" label="Access token path" value=f.token_path error=field("token_path") hint="Where the token is in the answer, e.g. data.access_token; empty for access_token."/>
                         <Check id="error_in_200" label="Errors come with HTTP 200" value=f.error_in_200 hint="As GitHub does."/>
                         <Area id="extra_authorize_params" label="Extra authorise parameters" value=f.extra_authorize_params error=field("extra_authorize_params") hint="One per line: key=value, e.g. access_type=offline."/>
                         <Area id="extra_token_params" label="Extra token parameters" value=f.extra_token_params error=field("extra_token_params") hint="One per line: key=value."/>
@@ -305,57 +306,6 @@ fn NewService(viewer: Viewer) -> impl IntoView {
     }
 }
 
-fn described(id: &str, hint: bool, error: Signal<Option<String>>) -> impl Fn() -> String + Send + Sync + 'static {
-    let (h, e) = (format!("service-{id}-hint"), format!("service-{id}-error"));
-    move || {
-        let mut ids = Vec::new();
-        if hint {
-            ids.push(h.clone());
-        }
-        if error.get().is_some() {
-            ids.push(e.clone());
-        }
-        ids.join(" ")
-    }
-}
-
-#[component]
-fn FieldFrame(
-    id: &'static str,
-    label: &'static str,
-    error: Signal<Option<String>>,
-    hint: Option<&'static str>,
-    children: Children,
-) -> impl IntoView {
-    view! {
-        <div class="field" class:field-invalid=move || error.get().is_some()>
-            <label for=format!("service-{id}")>{label}</label>
-            {hint.map(|h| view! { <p class="field-hint" id=format!("service-{id}-hint")>{h}</p> })}
-            {children()}
-            <p class="field-error" id=format!("service-{id}-error") role="alert" hidden=move || error.get().is_none()>
-                {move || error.get().unwrap_or_default()}
-            </p>
-        </div>
-    }
-}
-
-#[component]
-fn Text(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    error: Signal<Option<String>>,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    view! {
-        <FieldFrame id=id label=label error=error hint=hint>
-            <input id=format!("service-{id}") type=kind autocomplete="off" bind:value=value
-                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described(id, hint.is_some(), error)/>
-        </FieldFrame>
-    }
-}
-
 #[component]
 fn Area(
     id: &'static str,
@@ -365,9 +315,9 @@ fn Area(
     #[prop(optional)] hint: Option<&'static str>,
 ) -> impl IntoView {
     view! {
-        <FieldFrame id=id label=label error=error hint=hint>
+        <FieldFrame id=format!("service-{id}") label=label error=error hint=hint>
             <textarea id=format!("service-{id}") rows="3" prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))
-                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described(id, hint.is_some(), error)></textarea>
+                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described_by(&format!("service-{id}"), hint.is_some(), error)></textarea>
         </FieldFrame>
     }
 }
@@ -381,9 +331,9 @@ fn Choice(
     options: &'static [(&'static str, &'static str)],
 ) -> impl IntoView {
     view! {
-        <FieldFrame id=id label=label error=error hint=None>
+        <FieldFrame id=format!("service-{id}") label=label error=error hint=None>
             <select id=format!("service-{id}") on:change=move |ev| value.set(event_target_value(&ev))
-                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described(id, false, error)>
+                aria-invalid=move || error.get().is_some().to_string() aria-describedby=described_by(&format!("service-{id}"), false, error)>
                 {options.iter().map(|(v, text)| view! { <option value=*v selected=move || value.get() == *v>{*text}</option> }).collect_view()}
             </select>
         </FieldFrame>

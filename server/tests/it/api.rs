@@ -29,7 +29,8 @@ async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, 
     (server, client, provider)
 }
 
-fn start_liaison(db: &Db) -> Server {
+/// Liaison that may call local providers, with a short provider time limit (short leases).
+pub fn start_liaison(db: &Db) -> Server {
     Server::start_with(
         db,
         &[

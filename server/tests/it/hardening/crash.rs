@@ -5,6 +5,7 @@
 //! works through the API. (The refresh case is in api.rs:
 //! a_server_killed_in_the_middle_of_a_refresh_leaves_a_working_grant.)
 
+use crate::api::start_liaison;
 use crate::faults::{Fault, FaultProvider};
 use crate::harness::*;
 use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
@@ -13,15 +14,16 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::Duration;
 
-fn start_liaison(db: &Db) -> Server {
-    Server::start_with(
-        db,
-        &[
-            ("LIAISON_ALLOW_HTTP_URLS", "true"),
-            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-            ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"),
-        ],
-    )
+/// A call through the `keyed` connection answers 200 with the key attached.
+async fn keyed_call_works(server: &Server, token: &str, fp: &FaultProvider, what: &str) {
+    let r = reqwest::Client::new()
+        .get(format!("{}/api/v1/connections/keyed/proxy/v1/data", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{what}");
+    assert_eq!(fp.last_request().unwrap().header("x-key"), Some("keyed-secret-0001"), "{what}");
 }
 
 fn count(counts: &Value, route: &[&str]) -> i64 {
@@ -256,14 +258,7 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
 
         // A server started now works with the half-rotated keys.
         let server = start_liaison(&db);
-        let r = reqwest::Client::new()
-            .get(format!("{}/api/v1/connections/keyed/proxy/v1/data", server.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{label}: mid-rotation");
-        assert_eq!(fp.last_request().unwrap().header("x-key"), Some("keyed-secret-0001"));
+        keyed_call_works(&server, &token, &fp, &format!("{label}: mid-rotation")).await;
         drop(server);
 
         // The re-run resumes under the same key, re-seals only what is left, and retires the old key.
@@ -283,13 +278,6 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
         assert_eq!(server::vault::KeyRing::parse(&text).unwrap().key_ids(), vec![new_key.as_str()], "{label}");
 
         let server = start_liaison(&db);
-        let r = reqwest::Client::new()
-            .get(format!("{}/api/v1/connections/keyed/proxy/v1/data", server.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "{label}: after the rotation");
-        assert_eq!(fp.last_request().unwrap().header("x-key"), Some("keyed-secret-0001"));
+        keyed_call_works(&server, &token, &fp, &format!("{label}: after the rotation")).await;
     }
 }
