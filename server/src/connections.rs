@@ -6,7 +6,7 @@
 use crate::backend::ServerBackend;
 use crate::error::{Error, Result};
 use crate::oauth::token::{self, TokenEndpoint, TokenError, TokenGrant, TokenSet};
-use crate::services::{OAuthClient, Resolved};
+use crate::services::{ConfiguredClient, OAuthClient, Resolved};
 use crate::store::connections::{self as conns, ConnectionRecord, GrantMeta, NewConnection};
 use crate::store::{audit, secrets};
 use crate::vault::{Secret, Slot};
@@ -135,16 +135,13 @@ impl ServerBackend {
     /// The OAuth client of a connection: its own (predefined service without an operator client),
     /// else the service's.
     pub(crate) fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
-        if let Some(client_id) = &c.client_id {
-            let secret = match &c.client_secret {
-                Some(sealed) => {
-                    Some(self.vault.open(Slot { table: "connections", column: "client_secret", row: c.id }, sealed)?)
-                }
-                None => None,
-            };
-            return Ok(Some(OAuthClient { client_id: client_id.clone(), client_secret: secret }));
-        }
-        Ok(resolved.client.clone())
+        let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
+            client_id,
+            table: "connections",
+            row: c.id,
+            sealed_secret: c.client_secret.clone(),
+        });
+        own.as_ref().or(resolved.client.as_ref()).map(|client| self.open_client(client)).transpose()
     }
 
     fn row_view(&self, viewer: Option<&Viewer>, c: &ConnectionRecord) -> ConnectionRow {

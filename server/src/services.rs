@@ -65,11 +65,19 @@ impl OperatorClients {
     }
 }
 
+/// An OAuth client as configured: the operator's (from their file), or one stored in a row with
+/// its secret still sealed, opened only when a token endpoint is called.
+#[derive(Debug, Clone)]
+pub enum ConfiguredClient {
+    Operator(OAuthClient),
+    Stored { client_id: String, table: &'static str, row: i64, sealed_secret: Option<String> },
+}
+
 /// A service ready for use: its spec and the OAuth client configured for it (if any).
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub spec: ServiceSpec,
-    pub client: Option<OAuthClient>,
+    pub client: Option<ConfiguredClient>,
 }
 
 pub fn require_admin(viewer: &Viewer) -> Result<()> {
@@ -95,25 +103,36 @@ impl ServerBackend {
         match service {
             ServiceRef::Predefined(id) => {
                 let entry = self.catalog.get(id).ok_or_else(not_found)?;
-                Ok(Resolved { spec: entry.spec.clone(), client: self.clients.get(id).cloned() })
+                Ok(Resolved {
+                    spec: entry.spec.clone(),
+                    client: self.clients.get(id).cloned().map(ConfiguredClient::Operator),
+                })
             }
             ServiceRef::Custom(id) => {
-                let row = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
-                let client = self.custom_client(&row)?;
+                let row: ServiceRow = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
+                let client = row.client_id.map(|client_id| ConfiguredClient::Stored {
+                    client_id,
+                    table: "services",
+                    row: row.id,
+                    sealed_secret: row.client_secret,
+                });
                 Ok(Resolved { spec: row.spec, client })
             }
         }
     }
 
-    fn custom_client(&self, row: &ServiceRow) -> Result<Option<OAuthClient>> {
-        let Some(client_id) = row.client_id.clone() else { return Ok(None) };
-        let client_secret = match &row.client_secret {
-            Some(sealed) => {
-                Some(self.vault.open(Slot { table: "services", column: "client_secret", row: row.id }, sealed)?)
+    /// The client with its secret opened (the only place a stored client secret is opened).
+    pub(crate) fn open_client(&self, client: &ConfiguredClient) -> Result<OAuthClient> {
+        match client {
+            ConfiguredClient::Operator(c) => Ok(c.clone()),
+            ConfiguredClient::Stored { client_id, table, row, sealed_secret } => {
+                let client_secret = match sealed_secret {
+                    Some(sealed) => Some(self.vault.open(Slot { table, column: "client_secret", row: *row }, sealed)?),
+                    None => None,
+                };
+                Ok(OAuthClient { client_id: client_id.clone(), client_secret })
             }
-            None => None,
-        };
-        Ok(Some(OAuthClient { client_id, client_secret }))
+        }
     }
 
     /// Every service a connection can be made with: the catalogue, then the organisation's own.
