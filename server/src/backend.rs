@@ -49,6 +49,8 @@ pub struct ServerBackend {
     pub refresh_locks: crate::invoke::refresh::RefreshLocks,
     /// The API call log's writer.
     pub calls: crate::invoke::calls::CallLog,
+    /// What the API's calls read, kept while the change stamp stays the same.
+    pub hot: Arc<crate::invoke::hot::Hot>,
     /// Failed sign-ins per email and address.
     pub sign_in_throttle: crate::auth::throttle::SignInThrottle,
     /// Once a user exists the setup page closes for good; remembered to save a query per page.
@@ -76,6 +78,7 @@ impl ServerBackend {
     /// Needs a Tokio runtime (the API call log's writer is spawned).
     pub fn new(store: Store, p: Parts) -> Self {
         let calls = crate::invoke::calls::CallLog::start(store.clone(), p.clock.clone());
+        let hot = crate::invoke::hot::Hot::new(&store);
         let public_url = if p.public_url.ends_with('/') { p.public_url } else { format!("{}/", p.public_url) };
         Self {
             store,
@@ -92,6 +95,7 @@ impl ServerBackend {
             embed: p.embed,
             refresh_locks: Default::default(),
             calls,
+            hot,
             sign_in_throttle: crate::auth::throttle::SignInThrottle::new(p.login_lockout_seconds),
             setup_done: AtomicBool::new(false),
         }

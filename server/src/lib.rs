@@ -105,9 +105,9 @@ pub async fn serve(config: Config) -> Result<()> {
         })
         .build();
     let state = routes::AppState {
-        leptos,
+        leptos: Arc::new(leptos),
         backend,
-        public_origin: public_url.origin().ascii_serialization(),
+        public_origin: public_url.origin().ascii_serialization().into(),
         trust_host: config.public_url.is_none(),
     };
     spawn_session_sweeper(store.clone(), clock);

@@ -20,18 +20,19 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
+/// Cloned for every request by each middleware and handler: only `Arc`s inside.
 pub struct AppState {
-    pub leptos: LeptosOptions,
+    pub leptos: Arc<LeptosOptions>,
     pub backend: Arc<ServerBackend>,
     /// `scheme://host[:port]` of the public URL.
-    pub public_origin: String,
+    pub public_origin: Arc<str>,
     /// No public URL was configured: the same-origin rule compares `Origin` with `Host`.
     pub trust_host: bool,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
-        state.leptos.clone()
+        LeptosOptions::clone(&state.leptos)
     }
 }
 
@@ -42,22 +43,26 @@ pub fn router(state: AppState) -> Router {
         provide_context(backend.clone());
         provide_context(frame.clone());
     };
-    let options = state.leptos.clone();
+    let options = LeptosOptions::clone(&state.leptos);
     let routes = generate_route_list(app::App);
     let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(healthz))
         .route("/oauth/start/{link_name}", get(crate::oauth::http::start))
         .route("/oauth/callback/{key}", get(crate::oauth::http::callback))
         .route("/embed/start", get(crate::embed::start))
         .merge(crate::admin::routes())
-        .merge(crate::invoke::routes(&state.backend.api))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard_pages))
         .layer(middleware::from_fn_with_state(state.clone(), identify))
-        .layer(middleware::from_fn_with_state(state.clone(), same_origin))
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin));
+    // The scripts' API authenticates each call by its bearer token: no session, page guard or
+    // same-origin rule in its way.
+    Router::new()
+        .merge(crate::invoke::routes(&state.backend.api))
+        .merge(pages)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

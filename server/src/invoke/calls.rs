@@ -1,6 +1,6 @@
 //! The log of API calls, written off the request path: handlers hand each call to a channel, and
-//! one task writes them in batches (one transaction per batch), with the connections' and tokens'
-//! last-used times. A full channel drops entries with a warning rather than slowing calls down.
+//! one task writes them in batches (one transaction per batch, at most one per 50 ms while calls
+//! keep coming), with the connections' and tokens' last-used times. A full channel drops entries with a warning rather than slowing calls down.
 
 use crate::store::api_tokens::{self, Call};
 use crate::store::{connections as conns, Clock, Store};
@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 
 const CAPACITY: usize = 16 * 1024;
 const BATCH: usize = 512;
+/// How long the writer waits for more entries after the first of a batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 enum Item {
     Call(Call),
@@ -43,6 +45,17 @@ impl CallLog {
 async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Item>) {
     let mut items = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut items, BATCH).await > 0 {
+        // Entries that follow within LINGER share the transaction: a steady stream of calls costs
+        // a write every LINGER, not one per call.
+        if items.len() < BATCH {
+            tokio::time::sleep(LINGER).await;
+            while items.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(item) => items.push(item),
+                    Err(_) => break,
+                }
+            }
+        }
         let now = clock.now_ms();
         if let Err(e) = write(&store, &items, now).await {
             tracing::warn!(error = %e, entries = items.len(), "could not write the API call log");
@@ -54,11 +67,11 @@ async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiv
 async fn write(store: &Store, items: &[Item], now: i64) -> crate::error::Result<()> {
     let mut connections = BTreeSet::new();
     let mut tokens = BTreeSet::new();
-    let mut tx = store.pool.begin().await?;
+    let mut calls = Vec::with_capacity(items.len());
     for item in items {
         match item {
             Item::Call(call) => {
-                api_tokens::record_call(&mut *tx, call).await?;
+                calls.push(call);
                 connections.extend(call.connection_id);
             }
             Item::TouchToken(id) => {
@@ -66,6 +79,8 @@ async fn write(store: &Store, items: &[Item], now: i64) -> crate::error::Result<
             }
         }
     }
+    let mut tx = store.pool.begin().await?;
+    api_tokens::record_calls(&mut tx, &calls).await?;
     for id in connections {
         conns::touch(&mut *tx, id, now).await?;
     }

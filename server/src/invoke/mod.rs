@@ -4,6 +4,7 @@
 //! can act on; the codes are listed in [`CODES`] and in the OpenAPI document.
 
 pub mod calls;
+pub mod hot;
 pub mod openapi;
 pub mod proxy;
 pub mod refresh;
@@ -145,6 +146,8 @@ pub struct Caller {
     pub token_id: i64,
     /// For the call log: the person's email and the token's name.
     pub label: String,
+    /// The change stamp this call read (what is remembered at it or later is good for the call).
+    pub fresh: hot::Fresh,
 }
 
 /// The caller behind `Authorization: Bearer <token>`.

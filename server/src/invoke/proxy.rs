@@ -6,14 +6,13 @@
 
 use crate::backend::ServerBackend;
 use crate::connections::{link_from_path, user_key};
+use crate::invoke::hot::{Found, Fresh};
 use crate::invoke::refresh::Credential;
 use crate::invoke::target::{attach, end_to_end, invoke_url, proxy_url};
 use crate::invoke::{authenticate, ApiError, Caller};
 use crate::outbound::{read_limited, OutboundError};
 use crate::routes::AppState;
-use crate::services::Resolved;
 use crate::store::api_tokens::Call;
-use crate::store::connections::ConnectionRecord;
 use app::connection::ConnectionStatus;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -34,11 +33,14 @@ use std::time::Instant;
 /// after a refresh; larger ones stream and are not retried.
 const REPLAYABLE_BYTES: u64 = 256 * 1024;
 
+/// Answers up to this size (by their Content-Length) are read whole before they are passed on.
+const WHOLE_ANSWER_BYTES: u64 = 64 * 1024;
+
 /// A connection ready to be called.
 struct Target {
-    c: ConnectionRecord,
-    resolved: Resolved,
+    found: Arc<Found>,
     user_key: i64,
+    fresh: Fresh,
 }
 
 /// What a call carries, before the credential is attached.
@@ -114,10 +116,20 @@ impl ServerBackend {
             )
         };
         let name = link_from_path(link).map_err(|_| not_found())?;
-        let c = crate::store::connections::by_link(&self.store.pool, caller.viewer.org_id, name.as_str())
-            .await?
-            .ok_or_else(not_found)?;
-        let resolved = self.resolve(c.org_id, &c.service).await?;
+        let org_id = caller.viewer.org_id;
+        let found = match self.hot.target(caller.fresh, org_id, name.as_str()) {
+            Some(found) => found,
+            None => {
+                let c = crate::store::connections::by_link(&self.store.pool, org_id, name.as_str())
+                    .await?
+                    .ok_or_else(not_found)?;
+                let resolved = self.resolve(c.org_id, &c.service).await?;
+                let found = Arc::new(Found { c, resolved });
+                self.hot.keep_target(caller.fresh, found.clone());
+                found
+            }
+        };
+        let c = &found.c;
         let reason = c.status_reason.clone().map(|r| format!(" ({r})")).unwrap_or_default();
         match c.status {
             ConnectionStatus::Revoked => {
@@ -146,15 +158,16 @@ impl ServerBackend {
             }
             _ => {}
         }
-        let user_key = user_key(&c, Some(caller.viewer.user_id));
-        Ok(Target { c, resolved, user_key })
+        let user_key = user_key(c, Some(caller.viewer.user_id));
+        Ok(Target { found, user_key, fresh: caller.fresh })
     }
 
     /// Sends a call with the connection's credential; on a 401, refreshes once and sends it again
     /// (when the body can be replayed and a refresh could help).
     async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
-        let spec = &t.resolved.spec;
-        let mut cred: Credential = self.credential(&t.c, &t.resolved, t.user_key, None).await?;
+        let (c, resolved) = (&t.found.c, &t.found.resolved);
+        let spec = &resolved.spec;
+        let mut cred: Credential = self.credential(c, resolved, t.user_key, Some(t.fresh), None).await?;
         let mut retried = false;
         loop {
             let mut url = out.url.clone();
@@ -193,7 +206,7 @@ impl ServerBackend {
             };
             if resp.status() == StatusCode::UNAUTHORIZED && replayable && cred.refreshable && !retried {
                 retried = true;
-                cred = self.credential(&t.c, &t.resolved, t.user_key, Some(cred.version)).await?;
+                cred = self.credential(c, resolved, t.user_key, None, Some(cred.version)).await?;
                 continue;
             }
             return Ok(resp);
@@ -246,8 +259,8 @@ pub async fn handle(
     let result = async {
         let caller = caller?;
         let t = backend.target(&caller, &link).await?;
-        log.call.connection_id = Some(t.c.id);
-        let url = proxy_url(&t.resolved.spec, raw_proxy_path(parts.uri.path()), parts.uri.query())?;
+        log.call.connection_id = Some(t.found.c.id);
+        let url = proxy_url(&t.found.resolved.spec, raw_proxy_path(parts.uri.path()), parts.uri.query())?;
         log.call.host = url.host_str().unwrap_or_default().to_string();
         let limit = backend.api.max_body_bytes;
         let length = parts
@@ -278,16 +291,25 @@ pub async fn handle(
             }
         };
         let resp = backend.send(&t, Outgoing { method: parts.method.clone(), url, headers, body }).await?;
-        Ok::<_, ApiError>(resp)
+        // A small answer of known length is read whole and goes out in one write; any other
+        // streams.
+        if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
+            let read = read_limited(resp, WHOLE_ANSWER_BYTES as usize, &log.call.host)
+                .await
+                .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
+            let status = StatusCode::from_u16(read.status).map_err(|_| ApiError::internal())?;
+            return Ok((status, end_to_end(&read.headers, false), Body::from(read.body)));
+        }
+        let status = resp.status();
+        let headers = end_to_end(resp.headers(), false);
+        let stream = resp.bytes_stream().map(|c| c.map_err(|e| std::io::Error::other(e.without_url().to_string())));
+        Ok::<_, ApiError>((status, headers, Body::from_stream(stream)))
     }
     .await;
     match result {
-        Ok(resp) => {
-            let status = resp.status();
+        Ok((status, headers, body)) => {
             log.finish(&backend, status.as_u16(), None);
-            let headers = end_to_end(resp.headers(), false);
-            let stream = resp.bytes_stream().map(|c| c.map_err(|e| std::io::Error::other(e.without_url().to_string())));
-            let mut out = Response::new(Body::from_stream(stream));
+            let mut out = Response::new(body);
             *out.status_mut() = status;
             *out.headers_mut() = headers;
             out
@@ -368,7 +390,7 @@ fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
     if matches!(method, Method::CONNECT | Method::TRACE) {
         return Err(invalid(format!("`method` {method} cannot be used through Liaison.")));
     }
-    let mut url = invoke_url(&t.resolved.spec, &r.url)?;
+    let mut url = invoke_url(&t.found.resolved.spec, &r.url)?;
     if !r.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in &r.query {
@@ -455,14 +477,14 @@ pub async fn invoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         let caller = caller?;
         let request = parsed?;
         let t = backend.target(&caller, &request.connection).await?;
-        log.call.connection_id = Some(t.c.id);
+        log.call.connection_id = Some(t.found.c.id);
         let out = outgoing(&t, request)?;
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
         let resp = backend.send(&t, out).await?;
         let host = log.call.host.clone();
         let read = read_limited(resp, backend.api.max_body_bytes, &host)
             .await
-            .map_err(|e| outbound_error(e, &t.resolved.spec.name))?;
+            .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
         Ok::<_, ApiError>(read)
     }
     .await;

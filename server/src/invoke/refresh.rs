@@ -12,6 +12,7 @@
 use crate::backend::ServerBackend;
 use crate::connections::provider_error;
 use crate::error::Error;
+use crate::invoke::hot::Fresh;
 use crate::invoke::ApiError;
 use crate::oauth::token::{self, TokenError, TokenGrant, TokenSet};
 use crate::outbound::OutboundError;
@@ -124,14 +125,31 @@ impl ServerBackend {
     }
 
     /// The credential for a call on `c` as `user_key`; `stale` names a version the service just
-    /// refused (401), to be replaced unless someone already has.
+    /// refused (401), to be replaced unless someone already has. With `fresh`, the grant may come
+    /// from memory (see `invoke::hot`) when it needs no refresh.
     pub async fn credential(
         &self,
         c: &ConnectionRecord,
         resolved: &Resolved,
         user_key: i64,
+        fresh: Option<Fresh>,
         stale: Option<i64>,
     ) -> Result<Credential, ApiError> {
+        if let (Some(fresh), None) = (fresh, stale) {
+            let known = match self.hot.grant(fresh, c.id, user_key) {
+                Some(g) => Some(g),
+                None => conns::grant(&self.store.pool, c.id, user_key).await?.map(|g| {
+                    let g = Arc::new(g);
+                    self.hot.keep_grant(fresh, c.id, g.clone());
+                    g
+                }),
+            };
+            let g = known.ok_or_else(|| self.no_grant(c, user_key))?;
+            let now = self.clock.now_ms();
+            if !(due(&g, now) && can_refresh(&g, resolved)) {
+                return self.open_grant(&g, resolved);
+            }
+        }
         let pool = &self.store.pool;
         let wanted = |g: &GrantRecord, now: i64| match stale {
             Some(v) => g.version == v,

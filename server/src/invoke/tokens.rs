@@ -3,11 +3,14 @@
 use crate::auth::session;
 use crate::backend::ServerBackend;
 use crate::error::Result;
-use crate::invoke::Caller;
+use crate::invoke::hot::KnownCaller;
+use crate::invoke::{ApiError, Caller};
 use crate::store::{api_tokens, audit};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::tokens::{parse_token_name, ApiTokenView, NewApiToken, TOKEN_PREFIX};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 /// How many characters of a token (after its `lsn_`) are kept to tell tokens apart.
 const SHOWN: usize = 6;
@@ -56,21 +59,38 @@ impl ServerBackend {
         Ok(())
     }
 
-    /// The person behind a presented token, or None for an unknown or revoked one.
-    pub async fn caller(&self, token: &str) -> Result<Option<Caller>> {
+    /// The person behind a presented token, or None for an unknown or revoked one (from memory
+    /// while the change stamp stays the same, see `invoke::hot`).
+    pub async fn caller(&self, token: &str) -> std::result::Result<Option<Caller>, ApiError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }
-        let Some((token_id, token_name, last_used, viewer)) =
-            api_tokens::viewer(&self.store.pool, &session::token_hash(token)).await?
-        else {
-            return Ok(None);
+        let fresh = self.hot.fresh().await?;
+        let hash = session::token_hash(token);
+        let known = match self.hot.caller(fresh, &hash) {
+            Some(known) => known,
+            None => {
+                let Some((token_id, token_name, last_used, viewer)) =
+                    api_tokens::viewer(&self.store.pool, &hash).await?
+                else {
+                    return Ok(None);
+                };
+                let label = format!("{} (token {token_name})", viewer.email);
+                let known = Arc::new(KnownCaller {
+                    caller: Caller { viewer, token_id, label, fresh },
+                    last_used: AtomicI64::new(last_used.unwrap_or(i64::MIN)),
+                });
+                self.hot.keep_caller(fresh, hash, known.clone());
+                known
+            }
         };
         let now = self.clock.now_ms();
-        if last_used.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
-            self.calls.touch_token(token_id);
+        let last = known.last_used.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= TOUCH_EVERY_MS
+            && known.last_used.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            self.calls.touch_token(known.caller.token_id);
         }
-        let label = format!("{} (token {token_name})", viewer.email);
-        Ok(Some(Caller { viewer, token_id, label }))
+        Ok(Some(Caller { fresh, ..known.caller.clone() }))
     }
 }

@@ -103,7 +103,7 @@ fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
         home_js = serde_json::Value::String(app::api::HOME.into()),
         nonce = nonce,
         message = message.replace('<', "\\u003c"),
-        origin = serde_json::Value::String(state.public_origin.clone()),
+        origin = serde_json::Value::String(state.public_origin.to_string()),
     );
     let csp = format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

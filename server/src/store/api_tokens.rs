@@ -110,21 +110,48 @@ pub struct Call {
     pub error_code: Option<&'static str>,
 }
 
-pub async fn record_call<'e>(db: impl Executor<'e, Database = Any>, c: &Call) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(c.org_id)
-    .bind(c.at)
-    .bind(&c.actor)
-    .bind(&c.link_name)
-    .bind(&c.method)
-    .bind(&c.host)
-    .bind(i64::from(c.status))
-    .bind(c.latency_ms)
-    .bind(c.error_code)
-    .execute(db)
-    .await?;
+/// Rows per INSERT statement when the log is written (9 parameters a row).
+const CALLS_PER_STATEMENT: usize = 100;
+
+/// Writes calls to the log, many rows per statement.
+pub async fn record_calls(conn: &mut sqlx::AnyConnection, calls: &[&Call]) -> Result<()> {
+    for chunk in calls.chunks(CALLS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = i * 9;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 9
+            ));
+        }
+        // Statements of every length would crowd out the prepared ones that are reused.
+        let mut q = sqlx::query(&sql).persistent(false);
+        for c in chunk {
+            q = q
+                .bind(c.org_id)
+                .bind(c.at)
+                .bind(&c.actor)
+                .bind(&c.link_name)
+                .bind(&c.method)
+                .bind(&c.host)
+                .bind(i64::from(c.status))
+                .bind(c.latency_ms)
+                .bind(c.error_code);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }

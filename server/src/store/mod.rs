@@ -11,6 +11,7 @@ pub mod orgs;
 pub mod secrets;
 pub mod services;
 pub mod sessions;
+pub mod stamp;
 pub mod users;
 
 use crate::config::Config;
@@ -18,7 +19,7 @@ use crate::error::Result;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 use sqlx::Executor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
@@ -30,6 +31,8 @@ pub enum DbKind {
 pub struct Store {
     pub pool: AnyPool,
     pub kind: DbKind,
+    /// The SQLite file, when the database is one.
+    pub sqlite_file: Option<PathBuf>,
 }
 
 /// The SQLite file inside the data directory.
@@ -70,7 +73,11 @@ impl Store {
             // Persistent in the file: readers never block the writer.
             pool.execute("PRAGMA journal_mode = WAL;").await?;
         }
-        Ok(Store { pool, kind })
+        let sqlite_file = match kind {
+            DbKind::Sqlite => sqlite_file(url),
+            DbKind::Postgres => None,
+        };
+        Ok(Store { pool, kind, sqlite_file })
     }
 
     /// Brings the schema up to date. Idempotent.
@@ -87,6 +94,13 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// The file a `sqlite://path?options` URL names (None for an in-memory database).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {

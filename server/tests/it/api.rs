@@ -714,3 +714,46 @@ async fn login_user_connections_use_the_callers_own_grant() {
     let (_, admin_token) = api_token(&admin, "admin's script").await;
     assert_eq!(Api::new(&server, &admin_token).proxy("GET", "me").await.body["sub"], "alice");
 }
+
+/// The API remembers what its calls read (server/src/invoke/hot.rs) only while nothing changed:
+/// a change made in the database by hand, or through another instance, is seen by the very next
+/// call, whichever instance it reaches.
+#[tokio::test]
+async fn a_change_made_elsewhere_is_seen_by_the_next_call() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = setup_with(&db, &[]).await;
+        connected(&server, &client, &provider, "alice").await;
+        let (token_id, token) = api_token(&client, "remembered").await;
+        let here = Api::new(&server, &token);
+        for _ in 0..3 {
+            assert_eq!(here.proxy("GET", "me").await.status, 200, "{label}");
+        }
+
+        // By hand in the database (as an operator's SQL or the CLI would).
+        exec(&db, &format!("UPDATE connections SET status = 'needs_reauth' WHERE link_name = '{LINK}'")).await;
+        assert_error(&here.proxy("GET", "me").await, 409, "needs_reauthorization");
+        exec(&db, "UPDATE connections SET status = 'connected'").await;
+        assert_eq!(here.proxy("GET", "me").await.status, 200, "{label}");
+        exec(&db, "UPDATE users SET role = 'member'").await;
+        exec(&db, "UPDATE api_tokens SET revoked_at = 1").await;
+        assert_error(&here.proxy("GET", "me").await, 401, "unauthenticated");
+        exec(&db, "UPDATE api_tokens SET revoked_at = NULL").await;
+        exec(&db, "UPDATE users SET role = 'admin'").await;
+        assert_eq!(here.proxy("GET", "me").await.status, 200, "{label}");
+
+        // Through another instance on the same database: it remembers too, then the first one
+        // revokes the connection and the token.
+        let other = start_liaison(&db);
+        let there = Api::new(&other, &token);
+        for _ in 0..3 {
+            assert_eq!(there.proxy("GET", "me").await.status, 200, "{label}");
+        }
+        assert_eq!(client.call("revoke_connection", json!({ "link_name": LINK })).await.status, 200);
+        assert_error(&there.proxy("GET", "me").await, 409, "connection_revoked");
+        assert_error(&there.invoke(json!({ "connection": LINK, "url": "/me" })).await, 409, "connection_revoked");
+        assert_eq!(client.call("revoke_api_token", json!({ "id": token_id })).await.status, 200);
+        assert_error(&there.proxy("GET", "me").await, 401, "unauthenticated");
+        assert_error(&here.proxy("GET", "me").await, 401, "unauthenticated");
+    }
+}
