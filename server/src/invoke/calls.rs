@@ -80,7 +80,7 @@ async fn write(store: &Store, items: &[Item], now: i64) -> crate::error::Result<
         }
     }
     let mut tx = store.pool.begin().await?;
-    api_tokens::record_calls(&mut tx, &calls).await?;
+    api_tokens::record_calls(&mut tx, store.kind, &calls).await?;
     for id in connections {
         conns::touch(&mut *tx, id, now).await?;
     }

@@ -2,6 +2,7 @@
 
 use crate::error::Result;
 use crate::store::sessions::viewer_from_row;
+use crate::store::DbKind;
 use app::model::Viewer;
 use app::tokens::ApiTokenView;
 use sqlx::{Any, Executor, Row};
@@ -110,35 +111,37 @@ pub struct Call {
     pub error_code: Option<&'static str>,
 }
 
-/// Rows per INSERT statement when the log is written (9 parameters a row).
-const CALLS_PER_STATEMENT: usize = 100;
+/// Rows per INSERT statement when the log is written (9 parameters a row): at most this many
+/// statement texts, each prepared once per connection.
+const CALLS_PER_STATEMENT: usize = 32;
 
-/// Writes calls to the log, many rows per statement.
-pub async fn record_calls(conn: &mut sqlx::AnyConnection, calls: &[&Call]) -> Result<()> {
-    for chunk in calls.chunks(CALLS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            let p = i * 9;
-            if i > 0 {
+/// The INSERT of `rows` calls. SQLite gets positional `?` parameters: sqlx looks each `$n` up by
+/// name there, which costs more than the insert itself at a few hundred parameters.
+fn insert_calls_sql(kind: DbKind, rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) VALUES ",
+    );
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..9 {
+            if col > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7,
-                p + 8,
-                p + 9
-            ));
+            match kind {
+                DbKind::Sqlite => sql.push('?'),
+                DbKind::Postgres => sql.push_str(&format!("${}", row * 9 + col + 1)),
+            }
         }
-        // Statements of every length would crowd out the prepared ones that are reused.
-        let mut q = sqlx::query(&sql).persistent(false);
+        sql.push(')');
+    }
+    sql
+}
+
+/// Writes calls to the log, many rows per statement.
+pub async fn record_calls(conn: &mut sqlx::AnyConnection, kind: DbKind, calls: &[&Call]) -> Result<()> {
+    for chunk in calls.chunks(CALLS_PER_STATEMENT) {
+        let sql = insert_calls_sql(kind, chunk.len());
+        let mut q = sqlx::query(&sql);
         for c in chunk {
             q = q
                 .bind(c.org_id)
@@ -154,4 +157,58 @@ pub async fn record_calls(conn: &mut sqlx::AnyConnection, calls: &[&Call]) -> Re
         q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_log_insert_has_nine_parameters_a_row_in_each_dialect() {
+        assert_eq!(
+            insert_calls_sql(DbKind::Sqlite, 2).split_once("VALUES ").map(|(_, v)| v.to_string()),
+            Some("(?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)".to_string())
+        );
+        let pg = insert_calls_sql(DbKind::Postgres, 2);
+        assert!(
+            pg.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"),
+            "{pg}"
+        );
+    }
+
+    #[tokio::test]
+    async fn calls_are_written_in_statements_of_many_rows_on_both_databases() {
+        for db in crate::store::testing::all().await {
+            let store = &db.store;
+            sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let calls: Vec<Call> = (0..70)
+                .map(|i| Call {
+                    org_id: 1,
+                    at: i,
+                    actor: format!("ada (token {i})"),
+                    connection_id: None,
+                    link_name: "zephyr".into(),
+                    method: "GET".into(),
+                    host: "api.example".into(),
+                    status: 200,
+                    latency_ms: i,
+                    error_code: (i % 2 == 0).then_some("upstream_timeout"),
+                })
+                .collect();
+            let refs: Vec<&Call> = calls.iter().collect();
+            let mut conn = store.pool.acquire().await.unwrap();
+            record_calls(&mut conn, store.kind, &refs).await.unwrap();
+            let rows: Vec<(i64, String, i64, Option<String>)> =
+                sqlx::query_as("SELECT at, actor, latency_ms, error_code FROM api_calls ORDER BY at")
+                    .fetch_all(&store.pool)
+                    .await
+                    .unwrap();
+            assert_eq!(rows.len(), 70, "{:?}", store.kind);
+            assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None));
+            assert_eq!(rows[68].3.as_deref(), Some("upstream_timeout"));
+        }
+    }
 }
