@@ -87,7 +87,7 @@ async fn list(State(state): State<AppState>, Path(org_id): Path<i64>, headers: H
         return r;
     }
     let q = ConnectionQuery { internal: true, ..Default::default() };
-    match conns::page(&state.backend.store.pool, org_id, &q, 1000).await {
+    match conns::page(&state.backend.store, org_id, &q, 1000).await {
         Ok((rows, _)) => Json(
             rows.iter()
                 .map(|c| serde_json::json!({ "link_name": c.link_name, "name": c.name, "status": c.status, "service": c.service }))

@@ -164,7 +164,7 @@ impl ServerBackend {
     pub async fn list_connections(&self, viewer: &Viewer, q: &ConnectionQuery) -> Result<ConnectionPage> {
         let per_page = q.per_page.clamp(1, 100);
         let per_page = if q.per_page == 0 { 25 } else { per_page };
-        let (rows, total) = conns::page(&self.store.pool, viewer.org_id, q, i64::from(per_page)).await?;
+        let (rows, total) = conns::page(&self.store, viewer.org_id, q, i64::from(per_page)).await?;
         Ok(ConnectionPage {
             rows: rows.iter().map(|c| self.row_view(Some(viewer), c)).collect(),
             total,

@@ -2,6 +2,7 @@
 //! Every query names the organisation.
 
 use crate::error::{is_unique_violation, Error, Result};
+use crate::store::{DbKind, Store};
 use app::connection::{ConnectionQuery, ConnectionStatus, ServiceRef};
 use sqlx::{Any, Executor, Row};
 
@@ -142,36 +143,88 @@ pub async fn by_id<'e>(
     r.map(record).transpose()
 }
 
-/// One page of the list, newest first, and the total that matches.
-pub async fn page<'e, E>(db: E, org_id: i64, q: &ConnectionQuery, per_page: i64) -> Result<(Vec<ConnectionRecord>, i64)>
-where
-    E: Executor<'e, Database = Any> + Copy,
-{
+/// A search at least this long (in characters) uses SQLite's trigram index (FTS5); a shorter one
+/// has no trigram to look up and scans.
+const TRIGRAM: usize = 3;
+/// Above this many matches, the page of an indexed search walks the list's index newest first,
+/// testing each row against the matches; at or below it, the matches are sorted.
+const MANY_MATCHES: i64 = 1_000;
+
+/// `term` as one FTS5 phrase: matched as a substring by the trigram tokenizer, case folded.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// `term` as a LIKE pattern with `\` as the escape.
+fn like_pattern(term: &str) -> String {
+    format!("%{}%", term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+/// One page of the list, newest first, and the total that matches. Each filter is in the SQL
+/// only when it is used, so the planner can use the indexes for the ones that are: the list's
+/// index (organisation, internal, created_at) always; a search through SQLite's trigram index
+/// (migration 0006, FTS5) or PostgreSQL's pg_trgm indexes where the extension is installed.
+pub async fn page(
+    store: &Store,
+    org_id: i64,
+    q: &ConnectionQuery,
+    per_page: i64,
+) -> Result<(Vec<ConnectionRecord>, i64)> {
     let search = q.search.trim().to_lowercase();
-    let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let filter = "org_id = $1 AND internal = $2 AND ($3 = '' OR LOWER(name) LIKE $4 ESCAPE '\\' \
-                  OR link_name LIKE $4 ESCAPE '\\' OR LOWER(service_name) LIKE $4 ESCAPE '\\') AND ($5 = '' OR status = $5)";
-    let status = q.status.map(|s| s.as_str()).unwrap_or("");
-    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM connections WHERE {filter}"))
-        .bind(org_id)
-        .bind(i64::from(q.internal))
-        .bind(&search)
-        .bind(&pattern)
-        .bind(status)
-        .fetch_one(db)
-        .await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7"
-    ))
-    .bind(org_id)
-    .bind(i64::from(q.internal))
-    .bind(&search)
-    .bind(&pattern)
-    .bind(status)
-    .bind(per_page)
-    .bind(i64::from(q.page) * per_page)
-    .fetch_all(db)
-    .await?;
+    let mut binds: Vec<String> = Vec::new();
+    let param = |binds: &mut Vec<String>, value: String| {
+        binds.push(value);
+        format!("${}", binds.len() + 2)
+    };
+    let mut filter = String::from("c.org_id = $1 AND c.internal = $2");
+    if let Some(status) = q.status {
+        filter.push_str(&format!(" AND c.status = {}", param(&mut binds, status.as_str().to_string())));
+    }
+    let indexed = !search.is_empty() && store.kind == DbKind::Sqlite && search.chars().count() >= TRIGRAM;
+    let mut matches = String::new();
+    if indexed {
+        matches = param(&mut binds, fts_phrase(&search));
+    } else if !search.is_empty() {
+        let p = param(&mut binds, like_pattern(&search));
+        filter.push_str(&format!(
+            " AND (LOWER(c.name) LIKE {p} ESCAPE '\\' OR c.link_name LIKE {p} ESCAPE '\\' \
+             OR LOWER(c.service_name) LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    // The matches drive the count (one lookup each) when there is an index to find them.
+    let from_matches =
+        format!("connections_search CROSS JOIN connections c ON c.id = connections_search.rowid WHERE connections_search MATCH {matches} AND {filter}");
+    let count_sql = if indexed {
+        format!("SELECT COUNT(*) FROM {from_matches}")
+    } else {
+        format!("SELECT COUNT(*) FROM connections c WHERE {filter}")
+    };
+    let mut count = sqlx::query_scalar(&count_sql).bind(org_id).bind(i64::from(q.internal));
+    for b in &binds {
+        count = count.bind(b);
+    }
+    let total: i64 = count.fetch_one(&store.pool).await?;
+
+    let (limit, offset) = (binds.len() + 3, binds.len() + 4);
+    let order = "ORDER BY created_at DESC, id DESC";
+    let page_sql = if indexed && total <= MANY_MATCHES {
+        format!(
+            "SELECT {COLUMNS} FROM connections WHERE id IN (SELECT c.id FROM {from_matches} \
+             ORDER BY c.created_at DESC, c.id DESC LIMIT ${limit} OFFSET ${offset}) {order}"
+        )
+    } else if indexed {
+        format!(
+            "SELECT {COLUMNS} FROM connections c WHERE {filter} AND c.id IN \
+             (SELECT rowid FROM connections_search WHERE connections_search MATCH {matches}) {order} LIMIT ${limit} OFFSET ${offset}"
+        )
+    } else {
+        format!("SELECT {COLUMNS} FROM connections c WHERE {filter} {order} LIMIT ${limit} OFFSET ${offset}")
+    };
+    let mut rows = sqlx::query(&page_sql).bind(org_id).bind(i64::from(q.internal));
+    for b in &binds {
+        rows = rows.bind(b);
+    }
+    let rows = rows.bind(per_page).bind(i64::from(q.page) * per_page).fetch_all(&store.pool).await?;
     Ok((rows.into_iter().map(record).collect::<Result<_>>()?, total))
 }
 
@@ -447,4 +500,165 @@ pub async fn clear_leases<'e>(db: impl Executor<'e, Database = Any>) -> Result<u
 pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {
     sqlx::query("UPDATE connections SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    struct Row {
+        id: i64,
+        name: String,
+        link: String,
+        service: String,
+        internal: bool,
+        status: ConnectionStatus,
+        created_at: i64,
+    }
+
+    const SERVICES: [&str; 4] = ["GitHub", "Slack", "Zoho 100%_off", "Quote \"x\" \\ back"];
+    const STATUSES: [ConnectionStatus; 3] =
+        [ConnectionStatus::Connected, ConnectionStatus::Revoked, ConnectionStatus::NeedsReauth];
+
+    /// 1,300 connections of organisation 1 (and a few of organisation 2 that must never show).
+    async fn seed(store: &Store) -> Vec<Row> {
+        for sql in [
+            "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)",
+            "INSERT INTO organisations (id, name, created_at) VALUES (2, 'Other', 1)",
+        ] {
+            sqlx::query(sql).execute(&store.pool).await.unwrap();
+        }
+        let mut rows = Vec::new();
+        let mut tx = store.pool.begin().await.unwrap();
+        for i in 0..1_300i64 {
+            let org = if i % 97 == 0 { 2 } else { 1 };
+            let row = Row {
+                id: i + 1,
+                name: if i % 3 == 0 { format!("GitHub Sync {i}") } else { format!("Nightly {i}") },
+                link: format!("conn_{i}"),
+                service: SERVICES[(i % 4) as usize].to_string(),
+                internal: i % 10 == 0,
+                status: STATUSES[(i % 3) as usize],
+                // Some share a time: the id breaks the tie.
+                created_at: 1_000 + i / 2,
+            };
+            sqlx::query(
+                "INSERT INTO connections (id, org_id, link_name, name, catalog_id, service_name, scopes, internal, \
+                 status, created_by_name, created_at, updated_at) VALUES ($1, $2, $3, $4, 'x', $5, '[]', $6, $7, 'Ada', $8, $8)",
+            )
+            .bind(row.id)
+            .bind(org)
+            .bind(&row.link)
+            .bind(&row.name)
+            .bind(&row.service)
+            .bind(i64::from(row.internal))
+            .bind(row.status.as_str())
+            .bind(row.created_at)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            if org == 1 {
+                rows.push(row);
+            }
+        }
+        tx.commit().await.unwrap();
+        rows
+    }
+
+    /// What the list must answer, computed here.
+    fn expected(rows: &[Row], q: &ConnectionQuery, per_page: usize) -> (Vec<i64>, i64) {
+        let term = q.search.trim().to_lowercase();
+        let mut hits: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.internal == q.internal && q.status.is_none_or(|s| s == r.status))
+            .filter(|r| {
+                term.is_empty()
+                    || r.name.to_lowercase().contains(&term)
+                    || r.link.contains(&term)
+                    || r.service.to_lowercase().contains(&term)
+            })
+            .collect();
+        hits.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        let ids = hits.iter().skip(q.page as usize * per_page).take(per_page).map(|r| r.id).collect();
+        (ids, hits.len() as i64)
+    }
+
+    #[tokio::test]
+    async fn search_filters_and_pages_answer_as_a_plain_scan_would_on_both_databases() {
+        for db in testing::all().await {
+            let store = &db.store;
+            let rows = seed(store).await;
+            let searches = [
+                "",
+                "git",
+                "github",
+                "  GITHUB sync ",
+                "gi",
+                "n",
+                "100%",
+                "%_",
+                "_o",
+                "\"x\"",
+                "\\",
+                "zzz",
+                "conn_12",
+                "conn",
+                "sync 3",
+            ];
+            let mut indexed_many = false;
+            for search in searches {
+                for status in [None, Some(ConnectionStatus::Revoked)] {
+                    for internal in [false, true] {
+                        for page_no in [0, 1, 9] {
+                            let q = ConnectionQuery {
+                                internal,
+                                search: search.to_string(),
+                                status,
+                                page: page_no,
+                                per_page: 50,
+                            };
+                            let (want, want_total) = expected(&rows, &q, 50);
+                            let (got, total) = page(store, 1, &q, 50).await.unwrap();
+                            let got: Vec<i64> = got.iter().map(|c| c.id).collect();
+                            assert_eq!(
+                                (got, total),
+                                (want, want_total),
+                                "{:?}: {search:?} {status:?} internal={internal} page={page_no}",
+                                store.kind
+                            );
+                            indexed_many |= search.chars().count() >= TRIGRAM && total > MANY_MATCHES;
+                        }
+                    }
+                }
+            }
+            assert!(indexed_many, "a search with more than {MANY_MATCHES} matches was tried");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_search_index_follows_renames_and_deletes() {
+        for db in testing::all().await {
+            let store = &db.store;
+            seed(store).await;
+            let q = |search: &str| ConnectionQuery {
+                internal: false,
+                search: search.into(),
+                status: None,
+                page: 0,
+                per_page: 50,
+            };
+            assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0);
+            let nightly_1 = page(store, 1, &q("nightly 1"), 50).await.unwrap().1;
+            sqlx::query("UPDATE connections SET name = 'Zebra Crossing' WHERE id = 2")
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let (found, total) = page(store, 1, &q("zebra"), 50).await.unwrap();
+            assert_eq!((found.first().map(|c| c.id), total), (Some(2), 1), "{:?}", store.kind);
+            assert_eq!(page(store, 1, &q("nightly 1"), 50).await.unwrap().1, nightly_1 - 1, "the old name is gone");
+            sqlx::query("DELETE FROM connections WHERE id = 2").execute(&store.pool).await.unwrap();
+            assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
+        }
+    }
 }

@@ -12,7 +12,8 @@ use crate::harness::*;
 use crate::lifecycle::sqlite_rows;
 use sqlx::{Column, Row};
 
-/// Every row `sql` returns, each as one line `col=value|…` (NULL for null), in the order given.
+/// Every row `sql` returns, each as one line `col=value|…` (NULL for null, blobs as lossy UTF-8),
+/// in the order given.
 pub async fn dump(db: &Db, sql: &str) -> Vec<String> {
     sqlite_rows(db, sql)
         .await
@@ -26,8 +27,11 @@ pub async fn dump(db: &Db, sql: &str) -> Vec<String> {
                         v.map(|v| v.to_string())
                     } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
                         v
+                    } else if let Ok(v) = r.try_get::<Option<f64>, _>(i) {
+                        v.map(|v| v.to_string())
                     } else {
-                        r.try_get::<Option<f64>, _>(i).unwrap().map(|v| v.to_string())
+                        // Blobs (the search index's own tables): scanned as text too.
+                        r.try_get::<Option<Vec<u8>>, _>(i).unwrap().map(|v| String::from_utf8_lossy(&v).into_owned())
                     };
                     format!("{}={}", c.name(), v.as_deref().unwrap_or("NULL"))
                 })
