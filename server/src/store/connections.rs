@@ -191,40 +191,62 @@ pub async fn page(
              OR LOWER(c.service_name) LIKE {p} ESCAPE '\\')"
         ));
     }
-    // The matches drive the count (one lookup each) when there is an index to find them.
-    let from_matches =
-        format!("connections_search CROSS JOIN connections c ON c.id = connections_search.rowid WHERE connections_search MATCH {matches} AND {filter}");
+    // The matches drive the count when there is an index to find them: one lookup each, in a
+    // narrow index of the columns the filters read.
+    let from_matches = |scope: &str| {
+        format!(
+            "connections_search CROSS JOIN connections c {scope} ON c.id = connections_search.rowid \
+             WHERE connections_search MATCH {matches} AND {filter}"
+        )
+    };
     let count_sql = if indexed {
-        format!("SELECT COUNT(*) FROM {from_matches}")
+        format!("SELECT COUNT(*) FROM {}", from_matches("INDEXED BY connections_scope"))
     } else {
         format!("SELECT COUNT(*) FROM connections c WHERE {filter}")
     };
-    let mut count = sqlx::query_scalar(&count_sql).bind(org_id).bind(i64::from(q.internal));
-    for b in &binds {
-        count = count.bind(b);
-    }
-    let total: i64 = count.fetch_one(&store.pool).await?;
-
+    let count = || {
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(org_id).bind(i64::from(q.internal));
+        for b in &binds {
+            count = count.bind(b);
+        }
+        count.fetch_one(&store.pool)
+    };
     let (limit, offset) = (binds.len() + 3, binds.len() + 4);
     let order = "ORDER BY created_at DESC, id DESC";
-    let page_sql = if indexed && total <= MANY_MATCHES {
-        format!(
-            "SELECT {COLUMNS} FROM connections WHERE id IN (SELECT c.id FROM {from_matches} \
-             ORDER BY c.created_at DESC, c.id DESC LIMIT ${limit} OFFSET ${offset}) {order}"
-        )
-    } else if indexed {
-        format!(
-            "SELECT {COLUMNS} FROM connections c WHERE {filter} AND c.id IN \
-             (SELECT rowid FROM connections_search WHERE connections_search MATCH {matches}) {order} LIMIT ${limit} OFFSET ${offset}"
-        )
-    } else {
-        format!("SELECT {COLUMNS} FROM connections c WHERE {filter} {order} LIMIT ${limit} OFFSET ${offset}")
+    let page_sql = |few: bool| {
+        if indexed && few {
+            format!(
+                "SELECT {COLUMNS} FROM connections WHERE id IN (SELECT c.id FROM {} \
+                 ORDER BY c.created_at DESC, c.id DESC LIMIT ${limit} OFFSET ${offset}) {order}",
+                from_matches("")
+            )
+        } else if indexed {
+            format!(
+                "SELECT {COLUMNS} FROM connections c WHERE {filter} AND c.id IN \
+                 (SELECT rowid FROM connections_search WHERE connections_search MATCH {matches}) {order} \
+                 LIMIT ${limit} OFFSET ${offset}"
+            )
+        } else {
+            format!("SELECT {COLUMNS} FROM connections c WHERE {filter} {order} LIMIT ${limit} OFFSET ${offset}")
+        }
     };
-    let mut rows = sqlx::query(&page_sql).bind(org_id).bind(i64::from(q.internal));
-    for b in &binds {
-        rows = rows.bind(b);
-    }
-    let rows = rows.bind(per_page).bind(i64::from(q.page) * per_page).fetch_all(&store.pool).await?;
+    let binds = &binds;
+    let rows = |sql: String| async move {
+        let mut rows = sqlx::query(&sql).bind(org_id).bind(i64::from(q.internal));
+        for b in binds {
+            rows = rows.bind(b);
+        }
+        rows.bind(per_page).bind(i64::from(q.page) * per_page).fetch_all(&store.pool).await
+    };
+    let (total, rows) = if indexed {
+        // A few matches are sorted for the page; many, and the page walks the list's index
+        // newest first instead, testing each row.
+        let total = count().await?;
+        (total, rows(page_sql(total <= MANY_MATCHES)).await?)
+    } else {
+        // Side by side, on two connections of the pool.
+        tokio::try_join!(count(), rows(page_sql(false)))?
+    };
     Ok((rows.into_iter().map(record).collect::<Result<_>>()?, total))
 }
 
@@ -627,6 +649,7 @@ mod tests {
                                 "{:?}: {search:?} {status:?} internal={internal} page={page_no}",
                                 store.kind
                             );
+                            // More matches in the organisation than the threshold: more in the index too.
                             indexed_many |= search.chars().count() >= TRIGRAM && total > MANY_MATCHES;
                         }
                     }

@@ -60,7 +60,8 @@ impl Store {
                 Box::pin(async move {
                     if kind == DbKind::Sqlite {
                         conn.execute(
-                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+                             PRAGMA mmap_size = 268435456;",
                         )
                         .await?;
                     }
