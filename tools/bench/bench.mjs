@@ -312,9 +312,9 @@ async function proxyHop() {
   // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
   const steps = [
     ['refused before any lookup (no token: 401)', via, {}],
-    ['API token looked up, unknown (401)', via, { authorization: 'Bearer lsn_unknown0123456789abcdef0123456789abcdef' }],
-    ['token ok, connection looked up, unknown (404)', `${l.base}/api/v1/connections/nope/proxy/v1/me`, auth],
-    ['the whole hop (token, connection, service, grant, upstream call, call log)', via, auth],
+    ['unknown API token: change stamp read, token looked up in the database (401)', via, { authorization: 'Bearer lsn_unknown0123456789abcdef0123456789abcdef' }],
+    ['known token (from memory), unknown connection looked up in the database (404)', `${l.base}/api/v1/connections/nope/proxy/v1/me`, auth],
+    ['the whole hop (change stamp; caller, connection, grant from memory; upstream call; call log)', via, auth],
   ];
   results.breakdown = [];
   for (const [what, url, headers] of steps) {
