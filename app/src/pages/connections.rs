@@ -12,6 +12,7 @@ use crate::error::AppError;
 use crate::model::Viewer;
 use crate::service::Scope;
 use crate::time::format_utc;
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
@@ -35,21 +36,19 @@ pub enum Notice {
 pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
     move || {
         notice.get().map(|n| match n {
-            Notice::Busy(text) => view! { <div class="alert alert-info" role="status">{text}</div> }.into_any(),
-            Notice::Done(text) => view! {
+            Notice::Busy(text) => EitherOf3::A(view! { <div class="alert alert-info" role="status">{text}</div> }),
+            Notice::Done(text) => EitherOf3::B(view! {
                 <div class="alert alert-success" role="status">
                     {text}
                     <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
                 </div>
-            }
-            .into_any(),
-            Notice::Failed(text) => view! {
+            }),
+            Notice::Failed(text) => EitherOf3::C(view! {
                 <div class="alert alert-error" role="alert">
                     {text}
                     <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
                 </div>
-            }
-            .into_any(),
+            }),
         })
     }
 }
@@ -191,23 +190,22 @@ fn List(viewer: Viewer) -> impl IntoView {
                 <Transition fallback=|| view! { <p>"Loading connections…"</p> }>
                     {move || Suspend::new(async move {
                         match rows.await {
-                            Ok(p) if p.rows.is_empty() => empty_state(tab.get_untracked() == "internal", !search.get_untracked().is_empty() || !status.get_untracked().is_empty()).into_any(),
+                            Ok(p) if p.rows.is_empty() => EitherOf3::A(empty_state(tab.get_untracked() == "internal", !search.get_untracked().is_empty() || !status.get_untracked().is_empty())),
                             Ok(p) => {
                                 let total = p.total;
                                 let first = i64::from(p.page) * i64::from(p.per_page);
                                 let last = (first + p.rows.len() as i64).min(total);
                                 let more = last < total;
-                                view! {
+                                EitherOf3::B(view! {
                                     <ConnectionTable rows=p.rows act=act/>
                                     <nav class="pager" aria-label="Pages">
                                         <span>{format!("{}–{} of {}", first + 1, last, total)}</span>
                                         <button type="button" class="button" disabled=p.page == 0 on:click=move |_| page.update(|n| *n = n.saturating_sub(1))>"Previous"</button>
                                         <button type="button" class="button" disabled=!more on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
                                     </nav>
-                                }
-                                .into_any()
+                                })
                             }
-                            Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                            Err(e) => EitherOf3::C(view! { <div class="alert alert-error" role="alert">{e.message}</div> }),
                         }
                     })}
                 </Transition>
@@ -305,7 +303,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
         let (p1, p2, p3) = (pick.clone(), pick.clone(), pick.clone());
         let link = r.link_name.clone();
         let name = r.name.clone();
-        view! {
+        EitherOf4::A(view! {
             <div class="row-actions">
                 <button type="button" class="icon-button" aria-label=format!("Edit {name}") title="Edit" on:click=move |_| { p1(); act.editing.set(true); }>
                     <span aria-hidden="true">"✎"</span>
@@ -313,41 +311,39 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
                 {if enable || reconnect {
                     let link = link.clone();
                     let label = if enable { "Enable" } else { "Connect" };
-                    view! {
+                    Either::Left(view! {
                         <button type="button" class="button button-quiet" aria-label=format!("{label} {name}") on:click=move |_| {
                             p2();
                             connect_now(link.clone(), act.auth, act.notice, act.changed);
                         }>{label}</button>
-                    }.into_any()
+                    })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <button type="button" class="button button-quiet" aria-label=format!("Revoke {name}") on:click=move |_| { p2(); act.asking_revoke.set(true); }>
                             "Revoke"
                         </button>
-                    }.into_any()
+                    })
                 }}
                 <button type="button" class="icon-button icon-danger" aria-label=format!("Delete {name}") title="Delete" on:click=move |_| { p3(); act.asking_delete.set(true); }>
                     <span aria-hidden="true">"🗑"</span>
                 </button>
             </div>
-        }
-        .into_any()
+        })
     } else if r.internal {
-        view! { <span class="muted">"Managed by its integration"</span> }.into_any()
+        EitherOf4::B(view! { <span class="muted">"Managed by its integration"</span> })
     } else if r.per_user {
         let link = r.link_name.clone();
         let name = r.name.clone();
-        view! {
+        EitherOf4::C(view! {
             <div class="row-actions">
                 <button type="button" class="button button-quiet" aria-label=format!("Connect my account to {name}") on:click=move |_| {
                     pick();
                     connect_now(link.clone(), act.auth, act.notice, act.changed);
                 }>"Connect my account"</button>
             </div>
-        }
-        .into_any()
+        })
     } else {
-        ().into_any()
+        EitherOf4::D(())
     };
     view! {
         <tr class="row-hoverable">
