@@ -20,7 +20,7 @@ where
     F: Fn(Viewer) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    let viewer = Resource::new(|| (), |_| me());
+    let viewer = crate::api::resource(|| (), |_| me());
     view! {
         <Suspense fallback=|| view! { <main class="centered"><p>"Loading…"</p></main> }>
             {move || {

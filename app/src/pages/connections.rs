@@ -99,7 +99,7 @@ fn List(viewer: Viewer) -> impl IntoView {
         status.track();
         page.set(0);
     });
-    let rows = Resource::new(
+    let rows = crate::api::resource(
         move || {
             let q = ConnectionQuery {
                 internal: tab.get() == "internal",

@@ -44,7 +44,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
     let auth = Authoriser::new();
     let notice = RwSignal::new(None::<Notice>);
     let changed = RwSignal::new(0u32);
-    let details = Resource::new(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
+    let details = crate::api::resource(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
     view! {
         <Chrome viewer=viewer current="connections">
             <AuthBanner auth=auth/>

@@ -47,7 +47,7 @@ pub fn PickServicePage() -> impl IntoView {
 fn Pick(viewer: Viewer) -> impl IntoView {
     let tab = RwSignal::new("predefined");
     let search = RwSignal::new(String::new());
-    let all = Resource::new(|| (), |_| services());
+    let all = crate::api::resource(|| (), |_| services());
     let is_admin = viewer.role == crate::model::Role::Admin;
     view! {
         <Chrome viewer=viewer current="connections">
@@ -123,7 +123,7 @@ fn NewConnection(viewer: Viewer) -> impl IntoView {
             _ => None,
         }
     };
-    let all = Resource::new(|| (), |_| services());
+    let all = crate::api::resource(|| (), |_| services());
     view! {
         <Chrome viewer=viewer current="connections">
             <Transition fallback=|| view! { <p>"Loading the service…"</p> }>

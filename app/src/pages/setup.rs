@@ -11,7 +11,7 @@ use leptos::prelude::*;
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<CreateFirstAdmin>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let needed = Resource::new(|| (), |_| setup_needed());
+    let needed = crate::api::resource(|| (), |_| setup_needed());
     view! {
         <main class="centered">
             <div class="card">

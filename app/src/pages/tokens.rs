@@ -21,7 +21,7 @@ pub fn ApiTokensPage() -> impl IntoView {
 fn Tokens(viewer: Viewer) -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let list = Resource::new(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
+    let list = crate::api::resource(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
     let name = RwSignal::new(String::new());
     let result = Signal::derive(move || create.value().get());
     let error = Signal::derive(move || result.get().and_then(Result::err));
