@@ -7,7 +7,7 @@ use crate::api::{connection, connections, services, update_connection};
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::dialog::{ConfirmDialog, Modal};
 use crate::components::tabs::Tabs;
-use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
+use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
 use crate::error::AppError;
 use crate::model::Viewer;
 use crate::service::Scope;
@@ -34,21 +34,23 @@ pub enum Notice {
 
 #[component]
 pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
+    // One view for the three kinds (one copy of its code in the wasm): they differ in class, role
+    // and whether they can be dismissed.
     move || {
-        notice.get().map(|n| match n {
-            Notice::Busy(text) => EitherOf3::A(view! { <div class="alert alert-info" role="status">{text}</div> }),
-            Notice::Done(text) => EitherOf3::B(view! {
-                <div class="alert alert-success" role="status">
+        notice.get().map(|n| {
+            let (class, role, text, dismissable) = match n {
+                Notice::Busy(text) => ("alert alert-info", "status", text, false),
+                Notice::Done(text) => ("alert alert-success", "status", text, true),
+                Notice::Failed(text) => ("alert alert-error", "alert", text, true),
+            };
+            view! {
+                <div class=class role=role>
                     {text}
-                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                    {dismissable.then(|| view! {
+                        <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                    })}
                 </div>
-            }),
-            Notice::Failed(text) => EitherOf3::C(view! {
-                <div class="alert alert-error" role="alert">
-                    {text}
-                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                </div>
-            }),
+            }
         })
     }
 }
@@ -358,6 +360,24 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
     }
 }
 
+/// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
+/// choose from (the service's, and any chosen earlier that the service no longer lists). A lazy
+/// function: the code that fetches and decodes a connection's details and the services, which the
+/// details and new-connection pages share, stays out of the main wasm module until an edit.
+#[leptos::lazy]
+async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<String>, Vec<Scope>), AppError> {
+    let (details, all) = (connection(link_name).await, services().await);
+    let (details, all) = (details?, all?);
+    let chosen = details.scopes.iter().map(|s| s.name.clone()).collect();
+    let mut scopes = all.into_iter().find(|s| s.service == service).map(|s| s.scopes).unwrap_or_default();
+    for s in details.scopes {
+        if !scopes.iter().any(|x| x.name == s.name) {
+            scopes.push(s);
+        }
+    }
+    Ok((chosen, scopes))
+}
+
 /// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next
 /// authorisation.
 #[component]
@@ -381,21 +401,12 @@ fn EditDialog(
         name.set(t.name.clone());
         error.set(None);
         spawn_local(async move {
-            let (details, all) = (connection(t.link_name.clone()).await, services().await);
-            match (details, all) {
-                (Ok(d), Ok(all)) => {
-                    chosen.set(d.scopes.iter().map(|s| s.name.clone()).collect());
-                    let mut scopes =
-                        all.into_iter().find(|s| s.service == t.service).map(|s| s.scopes).unwrap_or_default();
-                    // Scopes chosen earlier that the service no longer lists stay visible.
-                    for s in d.scopes {
-                        if !scopes.iter().any(|x| x.name == s.name) {
-                            scopes.push(s);
-                        }
-                    }
+            match edit_choices(t.link_name.clone(), t.service.clone()).await {
+                Ok((now, scopes)) => {
+                    chosen.set(now);
                     offered.set(scopes);
                 }
-                (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+                Err(e) => error.set(Some(e)),
             }
         });
     });
@@ -431,8 +442,8 @@ fn EditDialog(
                 </div>
                 <fieldset class="field scopes" aria-describedby="edit-scopes-error">
                     <legend>"Scope"</legend>
-                    <For each=move || offered.get() key=|s| s.name.clone() let:s>
-                        {
+                    // Rebuilt when the dialog opens (a keyed <For> would add its diffing code to the wasm).
+                    {move || offered.get().into_iter().map(|s| {
                             let n = s.name.clone();
                             let n2 = s.name.clone();
                             view! {
@@ -454,8 +465,7 @@ fn EditDialog(
                                     <code class="muted">{s.name.clone()}</code>
                                 </label>
                             }
-                        }
-                    </For>
+                        }).collect_view()}
                     <p class="field-error" id="edit-scopes-error" role="alert" hidden=move || scopes_error().is_none()>{scopes_error}</p>
                 </fieldset>
                 <div class="dialog-actions">
