@@ -64,6 +64,43 @@ mod ssr {
     }
 }
 
+/// How a resource's first value travels from the server to the browser inside the page: JSON,
+/// as with [`Resource::new`], but decoded the way server function answers are decoded
+/// (`serde_json::from_slice`), so the wasm holds one JSON decoder per type instead of two.
+pub struct PageJson;
+
+impl<T: serde::Serialize> leptos::server::codee::Encoder<T> for PageJson {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(val: &T) -> Result<String, serde_json::Error> {
+        serde_json::to_string(val)
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> leptos::server::codee::Decoder<T> for PageJson {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(val: &str) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(val.as_bytes())
+    }
+}
+
+/// A resource (see [`Resource::new`]) whose value crosses into the page as [`PageJson`].
+#[track_caller]
+pub fn resource<S, T, Fut>(
+    source: impl Fn() -> S + Send + Sync + 'static,
+    fetcher: impl Fn(S) -> Fut + Send + Sync + 'static,
+) -> Resource<T, PageJson>
+where
+    S: PartialEq + Clone + Send + Sync + 'static,
+    T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    Resource::new_with_options(source, fetcher, false)
+}
+
 /// Where a signed-in user lands.
 pub const HOME: &str = "/settings/developer-space/connections";
 

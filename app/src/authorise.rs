@@ -5,6 +5,7 @@
 
 use crate::api::authorisation_status;
 use crate::connection::FlowStatus;
+use leptos::either::EitherOf5;
 use leptos::prelude::*;
 
 /// Where an authorisation stands, for the page to show.
@@ -214,34 +215,30 @@ impl Authoriser {
 #[component]
 pub fn AuthBanner(auth: Authoriser) -> impl IntoView {
     move || match auth.state.get() {
-        AuthState::Idle => ().into_any(),
-        AuthState::Waiting { link } => view! {
+        AuthState::Idle => EitherOf5::A(()),
+        AuthState::Waiting { link } => EitherOf5::B(view! {
             <div class="alert alert-info" role="status">
                 "Waiting for you to grant access to “"{link}"” in the authorisation window…"
             </div>
-        }
-        .into_any(),
-        AuthState::Blocked { link, url } => view! {
+        }),
+        AuthState::Blocked { link, url } => EitherOf5::C(view! {
             <div class="alert alert-warning" role="alert">
                 "Your browser blocked the authorisation window for “"{link}"”. "
                 <a href=url rel="external">"Continue in this tab"</a>
                 " — you come back here when access is granted."
             </div>
-        }
-        .into_any(),
-        AuthState::Connected { link } => view! {
+        }),
+        AuthState::Connected { link } => EitherOf5::D(view! {
             <div class="alert alert-success" role="status">
                 "“"{link}"” is connected."
                 <button type="button" class="button button-quiet" on:click=move |_| auth.dismiss()>"Dismiss"</button>
             </div>
-        }
-        .into_any(),
-        AuthState::Failed { link, message } => view! {
+        }),
+        AuthState::Failed { link, message } => EitherOf5::E(view! {
             <div class="alert alert-error" role="alert">
                 "“"{link}"” was not connected: "{message}
                 <button type="button" class="button button-quiet" on:click=move |_| auth.dismiss()>"Dismiss"</button>
             </div>
-        }
-        .into_any(),
+        }),
     }
 }

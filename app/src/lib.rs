@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    path,
+    lazy_route, path, Lazy, LazyRoute,
 };
 
 /// The `frame-ancestors` directive the server configured (its embedding consoles), provided as
@@ -77,39 +77,77 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page once the wasm has taken over: the browser tests wait for it. Gated on the
-    // target, not the feature: `cargo test --workspace` unifies features, and an effect must never
-    // run in the server.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/liaison.css"/>
+        <Title text="Liaison"/>
+        <Router>
+            <Routes fallback=|| {
+                mark_hydrated();
+                pages::NotFound()
+            }>
+                <Route path=path!("/") view=|| view! { <Redirect path=api::HOME/> }/>
+                <Route path=path!("/setup") view={Lazy::<SetupRoute>::new()}/>
+                <Route path=path!("/login") view=|| {
+                    mark_hydrated();
+                    pages::login::LoginPage()
+                }/>
+                <Route path=path!("/settings/developer-space/connections") view=|| {
+                    mark_hydrated();
+                    pages::connections::ConnectionsPage()
+                }/>
+                <Route path=path!("/settings/developer-space/connections/new") view={Lazy::<PickServiceRoute>::new()}/>
+                <Route
+                    path=path!("/settings/developer-space/connections/new/:kind/:id")
+                    view={Lazy::<NewConnectionRoute>::new()}
+                />
+                <Route path=path!("/settings/developer-space/connections/:link") view={Lazy::<DetailsRoute>::new()}/>
+                <Route path=path!("/settings/developer-space/services/new") view={Lazy::<NewServiceRoute>::new()}/>
+                <Route path=path!("/settings/developer-space/api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Marks the page once the wasm has taken over the route's view: the browser tests wait for it.
+/// Each route's view calls it, since a lazy route's view hydrates only once its chunk is loaded.
+/// Gated on the target, not the feature: `cargo test --workspace` unifies features, and an effect
+/// must never run in the server.
+fn mark_hydrated() {
     #[cfg(target_arch = "wasm32")]
     Effect::new(|_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
-    view! {
-        <Stylesheet id="leptos" href="/pkg/liaison.css"/>
-        <Title text="Liaison"/>
-        <Router>
-            <Routes fallback=pages::NotFound>
-                <Route path=path!("/") view=|| view! { <Redirect path=api::HOME/> }/>
-                <Route path=path!("/setup") view=pages::setup::SetupPage/>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
-                <Route
-                    path=path!("/settings/developer-space/connections")
-                    view=pages::connections::ConnectionsPage
-                />
-                <Route path=path!("/settings/developer-space/connections/new") view=pages::new_connection::PickServicePage/>
-                <Route
-                    path=path!("/settings/developer-space/connections/new/:kind/:id")
-                    view=pages::new_connection::NewConnectionPage
-                />
-                <Route path=path!("/settings/developer-space/connections/:link") view=pages::details::DetailsPage/>
-                <Route path=path!("/settings/developer-space/services/new") view=pages::new_service::NewServicePage/>
-                <Route path=path!("/settings/developer-space/api-tokens") view=pages::tokens::ApiTokensPage/>
-            </Routes>
-        </Router>
-    }
 }
+
+/// A page as a lazy route: `cargo leptos build --split` puts its code in wasm chunks of its own,
+/// fetched only where it is shown (before hydration on a first visit). The Connections list and
+/// the sign-in page, where people land, stay in the main module.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                mark_hydrated();
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(SetupRoute, pages::setup::SetupPage);
+lazy_page!(PickServiceRoute, pages::new_connection::PickServicePage);
+lazy_page!(NewConnectionRoute, pages::new_connection::NewConnectionPage);
+lazy_page!(DetailsRoute, pages::details::DetailsPage);
+lazy_page!(NewServiceRoute, pages::new_service::NewServicePage);
+lazy_page!(ApiTokensRoute, pages::tokens::ApiTokensPage);
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

@@ -4,5 +4,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // hydrate_lazy, not hydrate_body: lazy routes (app's `lazy_page!`) hydrate once their chunk
+    // has loaded.
+    leptos::mount::hydrate_lazy(app::App);
 }

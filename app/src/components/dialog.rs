@@ -5,12 +5,13 @@ use leptos::prelude::*;
 
 /// A modal dialog, open while `open` is true; `title` is its heading and accessible name.
 #[component]
-pub fn Modal(
+pub fn Modal<C: IntoView + 'static>(
     open: RwSignal<bool>,
     #[prop(into)] title: Signal<String>,
     id: &'static str,
-    children: Children,
+    children: TypedChildren<C>,
 ) -> impl IntoView {
+    let children = children.into_inner();
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     Effect::new(move |_| {
         let want = open.get();

@@ -68,13 +68,14 @@ pub fn described_by(
 
 /// A labelled control with its hint and its error message; the control is the child, with id `id`.
 #[component]
-pub fn FieldFrame(
+pub fn FieldFrame<C: IntoView + 'static>(
     #[prop(into)] id: String,
     label: &'static str,
     error: Signal<Option<String>>,
     hint: Option<&'static str>,
-    children: Children,
+    children: TypedChildren<C>,
 ) -> impl IntoView {
+    let children = children.into_inner();
     view! {
         <div class="field" class:field-invalid=move || error.get().is_some()>
             <label for=id.clone()>{label}</label>

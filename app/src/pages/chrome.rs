@@ -3,6 +3,7 @@
 
 use crate::api::{me, SignOut};
 use crate::model::{Role, Viewer};
+use leptos::either::{Either, EitherOf3};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -19,19 +20,18 @@ where
     F: Fn(Viewer) -> V + Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    let viewer = Resource::new(|| (), |_| me());
+    let viewer = crate::api::resource(|| (), |_| me());
     view! {
         <Suspense fallback=|| view! { <main class="centered"><p>"Loading…"</p></main> }>
             {move || {
                 let page = page.clone();
                 Suspend::new(async move {
                     match viewer.await {
-                        Ok(Some(v)) => page(v).into_any(),
-                        Ok(None) => view! { <Redirect path="/login"/> }.into_any(),
-                        Err(e) => view! {
+                        Ok(Some(v)) => EitherOf3::A(page(v)),
+                        Ok(None) => EitherOf3::B(view! { <Redirect path="/login"/> }),
+                        Err(e) => EitherOf3::C(view! {
                             <main class="centered"><div class="alert alert-error" role="alert">{e.message}</div></main>
-                        }
-                        .into_any(),
+                        }),
                     }
                 })
             }}
@@ -41,7 +41,12 @@ where
 
 /// The frame of a Developer Space page.
 #[component]
-pub fn Chrome(viewer: Viewer, current: &'static str, children: Children) -> impl IntoView {
+pub fn Chrome<C: IntoView + 'static>(
+    viewer: Viewer,
+    current: &'static str,
+    children: TypedChildren<C>,
+) -> impl IntoView {
+    let children = children.into_inner();
     let sign_out = ServerAction::<SignOut>::new();
     let role = match viewer.role {
         Role::Admin => "Admin",
@@ -51,9 +56,9 @@ pub fn Chrome(viewer: Viewer, current: &'static str, children: Children) -> impl
     crate::embed::set_host(viewer.embed_origin.clone());
     if viewer.embed_origin.is_some() {
         // Inside a host console: its chrome, not ours.
-        return view! { <main class="page page-embedded">{children()}</main> }.into_any();
+        return Either::Left(view! { <main class="page page-embedded">{children()}</main> });
     }
-    view! {
+    Either::Right(view! {
         <header class="topbar">
             <span class="brand">"Liaison"</span>
             <span class="org">{viewer.org_name.clone()}</span>
@@ -86,6 +91,5 @@ pub fn Chrome(viewer: Viewer, current: &'static str, children: Children) -> impl
             </nav>
             {children()}
         </main>
-    }
-    .into_any()
+    })
 }

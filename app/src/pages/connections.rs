@@ -7,11 +7,12 @@ use crate::api::{connection, connections, services, update_connection};
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::dialog::{ConfirmDialog, Modal};
 use crate::components::tabs::Tabs;
-use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
+use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
 use crate::error::AppError;
 use crate::model::Viewer;
 use crate::service::Scope;
 use crate::time::format_utc;
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
@@ -33,23 +34,23 @@ pub enum Notice {
 
 #[component]
 pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
+    // One view for the three kinds (one copy of its code in the wasm): they differ in class, role
+    // and whether they can be dismissed.
     move || {
-        notice.get().map(|n| match n {
-            Notice::Busy(text) => view! { <div class="alert alert-info" role="status">{text}</div> }.into_any(),
-            Notice::Done(text) => view! {
-                <div class="alert alert-success" role="status">
+        notice.get().map(|n| {
+            let (class, role, text, dismissable) = match n {
+                Notice::Busy(text) => ("alert alert-info", "status", text, false),
+                Notice::Done(text) => ("alert alert-success", "status", text, true),
+                Notice::Failed(text) => ("alert alert-error", "alert", text, true),
+            };
+            view! {
+                <div class=class role=role>
                     {text}
-                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                    {dismissable.then(|| view! {
+                        <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                    })}
                 </div>
             }
-            .into_any(),
-            Notice::Failed(text) => view! {
-                <div class="alert alert-error" role="alert">
-                    {text}
-                    <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                </div>
-            }
-            .into_any(),
         })
     }
 }
@@ -100,7 +101,7 @@ fn List(viewer: Viewer) -> impl IntoView {
         status.track();
         page.set(0);
     });
-    let rows = Resource::new(
+    let rows = crate::api::resource(
         move || {
             let q = ConnectionQuery {
                 internal: tab.get() == "internal",
@@ -191,23 +192,22 @@ fn List(viewer: Viewer) -> impl IntoView {
                 <Transition fallback=|| view! { <p>"Loading connections…"</p> }>
                     {move || Suspend::new(async move {
                         match rows.await {
-                            Ok(p) if p.rows.is_empty() => empty_state(tab.get_untracked() == "internal", !search.get_untracked().is_empty() || !status.get_untracked().is_empty()).into_any(),
+                            Ok(p) if p.rows.is_empty() => EitherOf3::A(empty_state(tab.get_untracked() == "internal", !search.get_untracked().is_empty() || !status.get_untracked().is_empty())),
                             Ok(p) => {
                                 let total = p.total;
                                 let first = i64::from(p.page) * i64::from(p.per_page);
                                 let last = (first + p.rows.len() as i64).min(total);
                                 let more = last < total;
-                                view! {
+                                EitherOf3::B(view! {
                                     <ConnectionTable rows=p.rows act=act/>
                                     <nav class="pager" aria-label="Pages">
                                         <span>{format!("{}–{} of {}", first + 1, last, total)}</span>
                                         <button type="button" class="button" disabled=p.page == 0 on:click=move |_| page.update(|n| *n = n.saturating_sub(1))>"Previous"</button>
                                         <button type="button" class="button" disabled=!more on:click=move |_| page.update(|n| *n += 1)>"Next"</button>
                                     </nav>
-                                }
-                                .into_any()
+                                })
                             }
-                            Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                            Err(e) => EitherOf3::C(view! { <div class="alert alert-error" role="alert">{e.message}</div> }),
                         }
                     })}
                 </Transition>
@@ -305,7 +305,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
         let (p1, p2, p3) = (pick.clone(), pick.clone(), pick.clone());
         let link = r.link_name.clone();
         let name = r.name.clone();
-        view! {
+        EitherOf4::A(view! {
             <div class="row-actions">
                 <button type="button" class="icon-button" aria-label=format!("Edit {name}") title="Edit" on:click=move |_| { p1(); act.editing.set(true); }>
                     <span aria-hidden="true">"✎"</span>
@@ -313,41 +313,39 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
                 {if enable || reconnect {
                     let link = link.clone();
                     let label = if enable { "Enable" } else { "Connect" };
-                    view! {
+                    Either::Left(view! {
                         <button type="button" class="button button-quiet" aria-label=format!("{label} {name}") on:click=move |_| {
                             p2();
                             connect_now(link.clone(), act.auth, act.notice, act.changed);
                         }>{label}</button>
-                    }.into_any()
+                    })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <button type="button" class="button button-quiet" aria-label=format!("Revoke {name}") on:click=move |_| { p2(); act.asking_revoke.set(true); }>
                             "Revoke"
                         </button>
-                    }.into_any()
+                    })
                 }}
                 <button type="button" class="icon-button icon-danger" aria-label=format!("Delete {name}") title="Delete" on:click=move |_| { p3(); act.asking_delete.set(true); }>
                     <span aria-hidden="true">"🗑"</span>
                 </button>
             </div>
-        }
-        .into_any()
+        })
     } else if r.internal {
-        view! { <span class="muted">"Managed by its integration"</span> }.into_any()
+        EitherOf4::B(view! { <span class="muted">"Managed by its integration"</span> })
     } else if r.per_user {
         let link = r.link_name.clone();
         let name = r.name.clone();
-        view! {
+        EitherOf4::C(view! {
             <div class="row-actions">
                 <button type="button" class="button button-quiet" aria-label=format!("Connect my account to {name}") on:click=move |_| {
                     pick();
                     connect_now(link.clone(), act.auth, act.notice, act.changed);
                 }>"Connect my account"</button>
             </div>
-        }
-        .into_any()
+        })
     } else {
-        ().into_any()
+        EitherOf4::D(())
     };
     view! {
         <tr class="row-hoverable">
@@ -360,6 +358,24 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
             <td class="actions">{actions}</td>
         </tr>
     }
+}
+
+/// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
+/// choose from (the service's, and any chosen earlier that the service no longer lists). A lazy
+/// function: the code that fetches and decodes a connection's details and the services, which the
+/// details and new-connection pages share, stays out of the main wasm module until an edit.
+#[leptos::lazy]
+async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<String>, Vec<Scope>), AppError> {
+    let (details, all) = (connection(link_name).await, services().await);
+    let (details, all) = (details?, all?);
+    let chosen = details.scopes.iter().map(|s| s.name.clone()).collect();
+    let mut scopes = all.into_iter().find(|s| s.service == service).map(|s| s.scopes).unwrap_or_default();
+    for s in details.scopes {
+        if !scopes.iter().any(|x| x.name == s.name) {
+            scopes.push(s);
+        }
+    }
+    Ok((chosen, scopes))
 }
 
 /// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next
@@ -385,21 +401,12 @@ fn EditDialog(
         name.set(t.name.clone());
         error.set(None);
         spawn_local(async move {
-            let (details, all) = (connection(t.link_name.clone()).await, services().await);
-            match (details, all) {
-                (Ok(d), Ok(all)) => {
-                    chosen.set(d.scopes.iter().map(|s| s.name.clone()).collect());
-                    let mut scopes =
-                        all.into_iter().find(|s| s.service == t.service).map(|s| s.scopes).unwrap_or_default();
-                    // Scopes chosen earlier that the service no longer lists stay visible.
-                    for s in d.scopes {
-                        if !scopes.iter().any(|x| x.name == s.name) {
-                            scopes.push(s);
-                        }
-                    }
+            match edit_choices(t.link_name.clone(), t.service.clone()).await {
+                Ok((now, scopes)) => {
+                    chosen.set(now);
                     offered.set(scopes);
                 }
-                (Err(e), _) | (_, Err(e)) => error.set(Some(e)),
+                Err(e) => error.set(Some(e)),
             }
         });
     });
@@ -435,8 +442,8 @@ fn EditDialog(
                 </div>
                 <fieldset class="field scopes" aria-describedby="edit-scopes-error">
                     <legend>"Scope"</legend>
-                    <For each=move || offered.get() key=|s| s.name.clone() let:s>
-                        {
+                    // Rebuilt when the dialog opens (a keyed <For> would add its diffing code to the wasm).
+                    {move || offered.get().into_iter().map(|s| {
                             let n = s.name.clone();
                             let n2 = s.name.clone();
                             view! {
@@ -458,8 +465,7 @@ fn EditDialog(
                                     <code class="muted">{s.name.clone()}</code>
                                 </label>
                             }
-                        }
-                    </For>
+                        }).collect_view()}
                     <p class="field-error" id="edit-scopes-error" role="alert" hidden=move || scopes_error().is_none()>{scopes_error}</p>
                 </fieldset>
                 <div class="dialog-actions">

@@ -11,6 +11,7 @@ use crate::components::tabs::Tabs;
 use crate::connection::{ConnectionDetails, ConnectionStatus};
 use crate::model::Viewer;
 use crate::time::format_utc;
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -43,7 +44,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
     let auth = Authoriser::new();
     let notice = RwSignal::new(None::<Notice>);
     let changed = RwSignal::new(0u32);
-    let details = Resource::new(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
+    let details = crate::api::resource(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
     view! {
         <Chrome viewer=viewer current="connections">
             <AuthBanner auth=auth/>
@@ -51,10 +52,10 @@ fn Details(viewer: Viewer) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading the connection…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(d) => view! { <DetailsView d=d auth=auth notice=notice changed=changed/> }.into_any(),
-                        Err(e) => view! {
+                        Ok(d) => Either::Left(view! { <DetailsView d=d auth=auth notice=notice changed=changed/> }),
+                        Err(e) => Either::Right(view! {
                             <div class="alert alert-error" role="alert">{e.message}" "<a href=crate::api::HOME>"Back to Connections"</a></div>
-                        }.into_any(),
+                        }),
                     }
                 })}
             </Transition>
@@ -99,9 +100,9 @@ fn DetailsView(
             <dt>"Scopes"</dt>
             <dd>
                 {if d.scopes.is_empty() {
-                    view! { <span class="muted">"None"</span> }.into_any()
+                    Either::Left(view! { <span class="muted">"None"</span> })
                 } else {
-                    view! { <ul class="inline-list">{d.scopes.iter().map(|s| view! { <li title=s.name.clone()>{s.display.clone()}</li> }).collect_view()}</ul> }.into_any()
+                    Either::Right(view! { <ul class="inline-list">{d.scopes.iter().map(|s| view! { <li title=s.name.clone()>{s.display.clone()}</li> }).collect_view()}</ul> })
                 }}
             </dd>
             <dt>"Created"</dt><dd>{format!("{} by {}", format_utc(row.created_at), row.created_by)}</dd>
@@ -113,15 +114,15 @@ fn DetailsView(
             <dt>{if row.per_user { "Your account" } else { "Authorised" }}</dt>
             <dd>
                 {match grant {
-                    Some(g) => view! {
+                    Some(g) => Either::Left(view! {
                         <span>{format!("by {} on {}", g.authorised_by, format_utc(g.authorised_at))}</span>
                         <br/>
                         <span class="muted">{match g.expires_at {
                             Some(e) => format!("The access token expires {}{}.", format_utc(e), if g.has_refresh_token { "; Liaison refreshes it before then" } else { "" }),
                             None => "The credential does not expire.".to_string(),
                         }}</span>
-                    }.into_any(),
-                    None => view! { <span class="muted">"Not authorised yet."</span> }.into_any(),
+                    }),
+                    None => Either::Right(view! { <span class="muted">"Not authorised yet."</span> }),
                 }}
             </dd>
         </dl>

@@ -11,6 +11,7 @@ use crate::connection::{ConnectOutcome, ConnectionForm, LinkName, ServiceRef, Se
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
 use crate::service::{AuthType, GrantType};
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -46,7 +47,7 @@ pub fn PickServicePage() -> impl IntoView {
 fn Pick(viewer: Viewer) -> impl IntoView {
     let tab = RwSignal::new("predefined");
     let search = RwSignal::new(String::new());
-    let all = Resource::new(|| (), |_| services());
+    let all = crate::api::resource(|| (), |_| services());
     let is_admin = viewer.role == crate::model::Role::Admin;
     view! {
         <Chrome viewer=viewer current="connections">
@@ -81,9 +82,9 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                                     } else {
                                         "No service matches the search."
                                     };
-                                    view! { <div class="empty"><p>{text}</p></div> }.into_any()
+                                    EitherOf3::A(view! { <div class="empty"><p>{text}</p></div> })
                                 } else {
-                                    view! {
+                                    EitherOf3::B(view! {
                                         <ul class="service-grid">
                                             {shown.into_iter().map(|s| view! {
                                                 <li>
@@ -94,10 +95,10 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                                                 </li>
                                             }).collect_view()}
                                         </ul>
-                                    }.into_any()
+                                    })
                                 }
                             }
-                            Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                            Err(e) => EitherOf3::C(view! { <div class="alert alert-error" role="alert">{e.message}</div> }),
                         }
                     })}
                 </Transition>
@@ -122,7 +123,7 @@ fn NewConnection(viewer: Viewer) -> impl IntoView {
             _ => None,
         }
     };
-    let all = Resource::new(|| (), |_| services());
+    let all = crate::api::resource(|| (), |_| services());
     view! {
         <Chrome viewer=viewer current="connections">
             <Transition fallback=|| view! { <p>"Loading the service…"</p> }>
@@ -132,12 +133,12 @@ fn NewConnection(viewer: Viewer) -> impl IntoView {
                         _ => None,
                     };
                     match found {
-                        Some(s) => view! { <ConnectionFormView service=s/> }.into_any(),
-                        None => view! {
+                        Some(s) => Either::Left(view! { <ConnectionFormView service=s/> }),
+                        None => Either::Right(view! {
                             <div class="alert alert-error" role="alert">
                                 "There is no such service. "<a href=NEW>"Pick a service"</a>
                             </div>
-                        }.into_any(),
+                        }),
                     }
                 })}
             </Transition>

@@ -8,6 +8,7 @@ use crate::components::field::{described_by, FieldFrame, TextInput};
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
 use crate::service::{Scope, ServiceForm};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -246,8 +247,8 @@ fn NewService(viewer: Viewer) -> impl IntoView {
                     <button type="button" class="button" on:click=discover>"Fill in"</button>
                 </div>
                 {move || discovered.get().map(|r| match r {
-                    Ok(()) => view! { <p class="alert alert-success" role="status">"Filled in from the provider's metadata. Check the fields, then add the client ID and secret."</p> }.into_any(),
-                    Err(m) => view! { <p class="alert alert-error" role="alert">{m}</p> }.into_any(),
+                    Ok(()) => Either::Left(view! { <p class="alert alert-success" role="status">"Filled in from the provider's metadata. Check the fields, then add the client ID and secret."</p> }),
+                    Err(m) => Either::Right(view! { <p class="alert alert-error" role="alert">{m}</p> }),
                 })}
             </section>
             <form class="form form-wide" novalidate on:submit=submit>

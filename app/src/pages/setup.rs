@@ -3,6 +3,7 @@
 use super::{field_error, FormAlert};
 use crate::api::{setup_needed, CreateFirstAdmin};
 use crate::components::field::Field;
+use leptos::either::Either;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
@@ -10,7 +11,7 @@ use leptos::prelude::*;
 pub fn SetupPage() -> impl IntoView {
     let action = ServerAction::<CreateFirstAdmin>::new();
     let error = Signal::derive(move || action.value().get().and_then(Result::err));
-    let needed = Resource::new(|| (), |_| setup_needed());
+    let needed = crate::api::resource(|| (), |_| setup_needed());
     view! {
         <main class="centered">
             <div class="card">
@@ -18,11 +19,11 @@ pub fn SetupPage() -> impl IntoView {
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match needed.await {
-                            Ok(false) => view! {
+                            Ok(false) => Either::Left(view! {
                                 <p>"Setup is complete."</p>
                                 <a class="button" href="/login">"Sign in"</a>
-                            }.into_any(),
-                            _ => view! {
+                            }),
+                            _ => Either::Right(view! {
                                 <p class="lead">"Create your organisation and its first administrator."</p>
                                 <ActionForm action=action attr:class="form" attr:novalidate=true>
                                     <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
@@ -37,7 +38,7 @@ pub fn SetupPage() -> impl IntoView {
                                         {move || if action.pending().get() { "Creating…" } else { "Create organisation" }}
                                     </button>
                                 </ActionForm>
-                            }.into_any(),
+                            }),
                         }
                     })}
                 </Suspense>

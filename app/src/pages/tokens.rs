@@ -9,6 +9,7 @@ use crate::components::dialog::ConfirmDialog;
 use crate::model::Viewer;
 use crate::time::format_utc;
 use crate::tokens::ApiTokenView;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 #[component]
@@ -20,7 +21,7 @@ pub fn ApiTokensPage() -> impl IntoView {
 fn Tokens(viewer: Viewer) -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let list = Resource::new(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
+    let list = crate::api::resource(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
     let name = RwSignal::new(String::new());
     let result = Signal::derive(move || create.value().get());
     let error = Signal::derive(move || result.get().and_then(Result::err));
@@ -96,15 +97,14 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
-                        Ok(tokens) if tokens.is_empty() => view! {
+                        Ok(tokens) if tokens.is_empty() => EitherOf3::A(view! {
                             <div class="empty">
                                 <h2>"No API tokens yet"</h2>
                                 <p>"Create one for each script or system that calls services through Liaison."</p>
                             </div>
-                        }
-                        .into_any(),
-                        Ok(tokens) => view! { <TokenTable tokens=tokens asking=asking target=target/> }.into_any(),
-                        Err(e) => view! { <div class="alert alert-error" role="alert">{e.message}</div> }.into_any(),
+                        }),
+                        Ok(tokens) => EitherOf3::B(view! { <TokenTable tokens=tokens asking=asking target=target/> }),
+                        Err(e) => EitherOf3::C(view! { <div class="alert alert-error" role="alert">{e.message}</div> }),
                     }
                 })}
             </Transition>
@@ -159,8 +159,8 @@ fn TokenTable(
                                 <td>{t.last_used_at.map(format_utc).unwrap_or_else(|| "Never".into())}</td>
                                 <td class="actions">
                                     {match revoked {
-                                        Some(at) => view! { <span class="badge badge-muted">"Revoked "{format_utc(at)}</span> }.into_any(),
-                                        None => view! {
+                                        Some(at) => Either::Left(view! { <span class="badge badge-muted">"Revoked "{format_utc(at)}</span> }),
+                                        None => Either::Right(view! {
                                             <button
                                                 type="button"
                                                 class="button button-quiet"
@@ -172,8 +172,7 @@ fn TokenTable(
                                             >
                                                 "Revoke"
                                             </button>
-                                        }
-                                        .into_any(),
+                                        }),
                                     }}
                                 </td>
                             </tr>
