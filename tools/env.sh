@@ -3,3 +3,8 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/liaison-target}"
 export PATH="$top/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Leptos bakes LEPTOS_OUTPUT_NAME into the server at compile time (it names the wasm file the pages
+# load; unset, `liaison_bg.wasm`, which the site does not have). cargo-leptos sets it; plain cargo
+# builds of the server (the tests, the bench's bench-release build) get the same value here, so
+# every build in the shared target directory agrees and none silently breaks hydration.
+export LEPTOS_OUTPUT_NAME=liaison
