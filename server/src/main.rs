@@ -76,11 +76,6 @@ enum AdminCommand {
     },
 }
 
-/// mimalloc: under the proxy's load glibc's malloc spent a tenth of the time in its own locks and
-/// consolidation (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
