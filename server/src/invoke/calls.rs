@@ -1,6 +1,7 @@
 //! The log of API calls, written off the request path: handlers hand each call to a channel, and
 //! one task writes them in batches (one transaction per batch, at most one per 50 ms while calls
-//! keep coming), with the connections' and tokens' last-used times. A full channel drops entries with a warning rather than slowing calls down.
+//! keep coming), with the connections' and tokens' last-used times. A full channel drops entries
+//! with a warning rather than slowing calls down.
 
 use crate::store::api_tokens::{self, Call};
 use crate::store::{connections as conns, Clock, Store};
@@ -50,10 +51,8 @@ async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiv
         if items.len() < BATCH {
             tokio::time::sleep(LINGER).await;
             while items.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(item) => items.push(item),
-                    Err(_) => break,
-                }
+                let Ok(item) = rx.try_recv() else { break };
+                items.push(item);
             }
         }
         let now = clock.now_ms();

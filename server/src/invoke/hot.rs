@@ -49,7 +49,8 @@ pub struct Found {
 struct Memo {
     stamp: i64,
     callers: HashMap<String, Arc<KnownCaller>>,
-    targets: HashMap<(i64, String), Arc<Found>>,
+    /// By organisation, then link name (looked up without building a key).
+    targets: HashMap<i64, HashMap<String, Arc<Found>>>,
     grants: HashMap<(i64, i64), Arc<GrantRecord>>,
 }
 
@@ -215,11 +216,14 @@ impl Hot {
     }
 
     pub fn target(&self, fresh: Fresh, org_id: i64, link_name: &str) -> Option<Arc<Found>> {
-        self.get(fresh, |m| m.targets.get(&(org_id, link_name.to_string())).cloned())
+        self.get(fresh, |m| m.targets.get(&org_id).and_then(|links| links.get(link_name)).cloned())
     }
 
     pub fn keep_target(&self, fresh: Fresh, found: Arc<Found>) {
-        self.put(fresh, |m| insert(&mut m.targets, (found.c.org_id, found.c.link_name.clone()), found));
+        self.put(fresh, |m| {
+            let links = m.targets.entry(found.c.org_id).or_default();
+            insert(links, found.c.link_name.clone(), found)
+        });
     }
 
     pub fn grant(&self, fresh: Fresh, connection_id: i64, user_key: i64) -> Option<Arc<GrantRecord>> {
