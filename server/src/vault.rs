@@ -321,10 +321,13 @@ mod tests {
         {
             assert_eq!(ring.open(other, &sealed), Err(VaultError::Undecryptable), "{other:?}");
         }
-        let mut tampered = sealed.clone().into_bytes();
-        let last = tampered.len() - 1;
-        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(ring.open(SLOT, std::str::from_utf8(&tampered).unwrap()), Err(VaultError::Undecryptable));
+        // One bit of the tag flipped, and the text still well-formed base64 (changing the last
+        // character instead could leave stray padding bits: Malformed, not Undecryptable).
+        let (head, body) = sealed.rsplit_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(body).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        let tampered = format!("{head}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+        assert_eq!(ring.open(SLOT, &tampered), Err(VaultError::Undecryptable));
         assert_eq!(ring.open(SLOT, "plain text"), Err(VaultError::Malformed));
         assert_eq!(ring.open(SLOT, "v1.0011223344556677.AAAA"), Err(VaultError::UnknownKey("0011223344556677".into())));
     }
