@@ -3,4 +3,5 @@
 pub mod copy;
 pub mod dialog;
 pub mod field;
+pub mod form;
 pub mod tabs;

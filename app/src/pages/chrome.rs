@@ -4,8 +4,8 @@
 use crate::api::{me, SignOut};
 use crate::model::{Role, Viewer};
 use leptos::either::{Either, EitherOf3};
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::Redirect;
 
 /// The pages of Developer Space: (id, label, path).
@@ -47,7 +47,6 @@ pub fn Chrome<C: IntoView + 'static>(
     children: TypedChildren<C>,
 ) -> impl IntoView {
     let children = children.into_inner();
-    let sign_out = ServerAction::<SignOut>::new();
     let role = match viewer.role {
         Role::Admin => "Admin",
         Role::Member => "Member",
@@ -64,9 +63,11 @@ pub fn Chrome<C: IntoView + 'static>(
             <span class="org">{viewer.org_name.clone()}</span>
             <span class="spacer"></span>
             <span class="who">{viewer.name.clone()}" · "{role}</span>
-            <ActionForm action=sign_out>
+            // A plain POST and a full page load: the server clears the session and sends the browser
+            // to sign in, with nothing of the signed-in page left behind in this tab.
+            <form method="post" action=SignOut::PATH>
                 <button type="submit" class="button button-quiet">"Sign out"</button>
-            </ActionForm>
+            </form>
         </header>
         <main class="page">
             <nav aria-label="Breadcrumb" class="breadcrumb">

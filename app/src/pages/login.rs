@@ -1,28 +1,35 @@
 //! Sign-in with email and password.
 
 use super::{field_error, FormAlert};
-use crate::api::SignIn;
+use crate::api::{sign_in, SignIn};
 use crate::components::field::Field;
-use leptos::form::ActionForm;
+use crate::components::form::{Submit, Submitted};
+use crate::error::AppError;
+use crate::model::Password;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let action = ServerAction::<SignIn>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let submit = Submit::new();
+    let error: Signal<Option<AppError>> = submit.error.into();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        let form = Submitted::of(&ev);
+        submit.run(sign_in(form.field("email"), Password::new(form.field("password"))));
+    };
     view! {
         <main class="centered">
             <div class="card">
                 <h1>"Sign in to Liaison"</h1>
-                <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <form method="post" action=SignIn::PATH class="form" novalidate on:submit=on_submit>
                     <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
                     <Field name="email" label="Email" kind="email" autocomplete="username" error=field_error(error, "email")/>
                     <Field name="password" label="Password" kind="password" autocomplete="current-password"
                         error=field_error(error, "password")/>
-                    <button type="submit" class="button button-primary" disabled=move || action.pending().get()>
-                        {move || if action.pending().get() { "Signing in…" } else { "Sign in" }}
+                    <button type="submit" class="button button-primary" disabled=move || submit.pending.get()>
+                        {move || if submit.pending.get() { "Signing in…" } else { "Sign in" }}
                     </button>
-                </ActionForm>
+                </form>
             </div>
         </main>
     }

@@ -1,16 +1,29 @@
 //! First-run setup: creates the organisation and its first admin. Open only while no user exists.
 
 use super::{field_error, FormAlert};
-use crate::api::{setup_needed, CreateFirstAdmin};
+use crate::api::{create_first_admin, setup_needed, CreateFirstAdmin};
 use crate::components::field::Field;
+use crate::components::form::{Submit, Submitted};
+use crate::error::AppError;
+use crate::model::Password;
 use leptos::either::Either;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
-    let action = ServerAction::<CreateFirstAdmin>::new();
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let submit = Submit::new();
+    let error: Signal<Option<AppError>> = submit.error.into();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        let form = Submitted::of(&ev);
+        submit.run(create_first_admin(
+            form.field("org_name"),
+            form.field("name"),
+            form.field("email"),
+            Password::new(form.field("password")),
+            Password::new(form.field("password_confirm")),
+        ));
+    };
     let needed = crate::api::resource(|| (), |_| setup_needed());
     view! {
         <main class="centered">
@@ -25,7 +38,7 @@ pub fn SetupPage() -> impl IntoView {
                             }),
                             _ => Either::Right(view! {
                                 <p class="lead">"Create your organisation and its first administrator."</p>
-                                <ActionForm action=action attr:class="form" attr:novalidate=true>
+                                <form method="post" action=CreateFirstAdmin::PATH class="form" novalidate on:submit=on_submit>
                                     <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
                                     <Field name="org_name" label="Organisation name" autocomplete="organization" error=field_error(error, "org_name")/>
                                     <Field name="name" label="Your name" autocomplete="name" error=field_error(error, "name")/>
@@ -34,10 +47,10 @@ pub fn SetupPage() -> impl IntoView {
                                         hint="At least 12 characters." error=field_error(error, "password")/>
                                     <Field name="password_confirm" label="Confirm password" kind="password" autocomplete="new-password"
                                         error=field_error(error, "password_confirm")/>
-                                    <button type="submit" class="button button-primary" disabled=move || action.pending().get()>
-                                        {move || if action.pending().get() { "Creating…" } else { "Create organisation" }}
+                                    <button type="submit" class="button button-primary" disabled=move || submit.pending.get()>
+                                        {move || if submit.pending.get() { "Creating…" } else { "Create organisation" }}
                                     </button>
-                                </ActionForm>
+                                </form>
                             }),
                         }
                     })}

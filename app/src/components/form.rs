@@ -1,0 +1,71 @@
+//! Forms that post to a server function. The `<form>` is a plain POST to the function's URL, so
+//! it works before the wasm has loaded; once hydrated, the page handles the submit itself and
+//! shows the answer's errors in place. (`ActionForm` does the same, but decodes the form into the
+//! function's arguments with serde_qs: code the pages do not need, since they name each field.)
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use std::future::Future;
+
+/// The fields of a submitted form, by name. Taking them stops the browser's own submit.
+pub struct Submitted {
+    #[cfg(target_arch = "wasm32")]
+    data: Option<web_sys::FormData>,
+}
+
+impl Submitted {
+    pub fn of(ev: &leptos::ev::SubmitEvent) -> Submitted {
+        ev.prevent_default();
+        #[cfg(target_arch = "wasm32")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            let form = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok());
+            Submitted { data: form.and_then(|f| web_sys::FormData::new_with_form(&f).ok()) }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        Submitted {}
+    }
+
+    /// The value of field `name` ("" when the form has none).
+    pub fn field(&self, name: &str) -> String {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(data) = &self.data {
+            return data.get(name).as_string().unwrap_or_default();
+        }
+        let _ = name;
+        String::new()
+    }
+}
+
+/// Where a form's last submit stands: running, and the error it answered with.
+#[derive(Clone, Copy)]
+pub struct Submit {
+    pub pending: RwSignal<bool>,
+    pub error: RwSignal<Option<AppError>>,
+}
+
+impl Default for Submit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Submit {
+    pub fn new() -> Submit {
+        Submit { pending: RwSignal::new(false), error: RwSignal::new(None) }
+    }
+
+    /// Runs the server function call `call`. On success the server's redirect moves the page on;
+    /// on failure the error stays for the form to show.
+    pub fn run(self, call: impl Future<Output = Result<(), AppError>> + 'static) {
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        leptos::task::spawn_local(async move {
+            let result = call.await;
+            self.pending.set(false);
+            self.error.set(result.err());
+        });
+    }
+}
