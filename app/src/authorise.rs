@@ -5,6 +5,7 @@
 
 use crate::api::authorisation_status;
 use crate::connection::FlowStatus;
+use crate::error::AppError;
 use leptos::either::EitherOf5;
 use leptos::prelude::*;
 
@@ -182,7 +183,7 @@ impl Authoriser {
             AuthState::Waiting { link } => link,
             _ => return,
         };
-        let next = match authorisation_status(ticket.clone()).await {
+        let next = match flow_status(ticket.clone()).await {
             Ok(FlowStatus::Connected { .. }) => {
                 crate::embed::notify(crate::embed::Event::Authorised, &link);
                 Some(AuthState::Connected { link })
@@ -209,6 +210,13 @@ impl Authoriser {
     pub fn dismiss(self) {
         self.state.set(AuthState::Idle);
     }
+}
+
+/// How the flow with `ticket` stands. A lazy function: the code that asks the server and decodes
+/// its answer is fetched with the page's first authorisation, not with every page.
+#[leptos::lazy]
+async fn flow_status(ticket: String) -> Result<FlowStatus, AppError> {
+    authorisation_status(ticket).await
 }
 
 /// The banner that says how the last authorisation went.

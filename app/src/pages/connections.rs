@@ -60,7 +60,7 @@ pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notic
     let popup = Popup::open();
     notice.set(Some(Notice::Busy(format!("Connecting “{link}”…"))));
     spawn_local(async move {
-        match crate::api::connect(link.clone(), ConnectionForm::default()).await {
+        match connect_link(link.clone()).await {
             Ok(ConnectOutcome::Authorize { start_url }) => {
                 notice.set(None);
                 auth.begin(popup, link, &start_url);
@@ -78,6 +78,13 @@ pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notic
             }
         }
     });
+}
+
+/// Connects `link` with what it has (a lazy function: the code that asks the server and decodes
+/// its answer is fetched with the first click that needs it, not with the list).
+#[leptos::lazy]
+async fn connect_link(link: String) -> Result<ConnectOutcome, AppError> {
+    crate::api::connect(link, ConnectionForm::default()).await
 }
 
 #[component]
@@ -226,7 +233,8 @@ fn List(viewer: Viewer) -> impl IntoView {
                 confirm="Yes, Delete"
                 on_confirm=delete_now
             />
-            <EditDialog open=editing target=target notice=notice changed=changed/>
+            // Mounted while open, from a chunk of its own: editing is rare, the list is not.
+            {move || editing.get().then(|| Suspend::new(edit_dialog(editing, target, notice, changed)))}
         </Chrome>
     }
 }
@@ -376,6 +384,17 @@ async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<Str
         }
     }
     Ok((chosen, scopes))
+}
+
+/// The edit dialog, as a lazy function (see [`EditDialog`]).
+#[leptos::lazy]
+fn edit_dialog(
+    open: RwSignal<bool>,
+    target: RwSignal<Option<ConnectionRow>>,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+) -> AnyView {
+    view! { <EditDialog open=open target=target notice=notice changed=changed/> }.into_any()
 }
 
 /// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next
