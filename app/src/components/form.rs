@@ -55,9 +55,14 @@ impl Submit {
         Submit { pending: RwSignal::new(false), error: RwSignal::new(None) }
     }
 
-    /// Runs the server function call `call`. On success the server's redirect moves the page on;
-    /// on failure the error stays for the form to show.
-    pub fn run(self, call: impl Future<Output = Result<(), AppError>> + 'static) {
+    /// Runs the server function call `call` (unless one is still running), then `done` with its
+    /// answer; an error stays for the form to show. (Where the server redirects, that moves the
+    /// page on.)
+    pub fn run<T: 'static>(
+        self,
+        call: impl Future<Output = Result<T, AppError>> + 'static,
+        done: impl FnOnce(T) + 'static,
+    ) {
         if self.pending.get_untracked() {
             return;
         }
@@ -65,7 +70,13 @@ impl Submit {
         leptos::task::spawn_local(async move {
             let result = call.await;
             self.pending.set(false);
-            self.error.set(result.err());
+            match result {
+                Ok(value) => {
+                    self.error.set(None);
+                    done(value);
+                }
+                Err(e) => self.error.set(Some(e)),
+            }
         });
     }
 }

@@ -15,7 +15,7 @@ pub fn LoginPage() -> impl IntoView {
     let error: Signal<Option<AppError>> = submit.error.into();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         let form = Submitted::of(&ev);
-        submit.run(sign_in(form.field("email"), Password::new(form.field("password"))));
+        submit.run(sign_in(form.field("email"), Password::new(form.field("password"))), |()| ());
     };
     view! {
         <main class="centered">

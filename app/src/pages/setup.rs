@@ -16,13 +16,16 @@ pub fn SetupPage() -> impl IntoView {
     let error: Signal<Option<AppError>> = submit.error.into();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         let form = Submitted::of(&ev);
-        submit.run(create_first_admin(
-            form.field("org_name"),
-            form.field("name"),
-            form.field("email"),
-            Password::new(form.field("password")),
-            Password::new(form.field("password_confirm")),
-        ));
+        submit.run(
+            create_first_admin(
+                form.field("org_name"),
+                form.field("name"),
+                form.field("email"),
+                Password::new(form.field("password")),
+                Password::new(form.field("password_confirm")),
+            ),
+            |()| (),
+        );
     };
     let needed = crate::api::resource(|| (), |_| setup_needed());
     view! {

@@ -3,12 +3,14 @@
 
 use super::chrome::{signed_in, Chrome};
 use super::FormAlert;
-use crate::api::{api_tokens, CreateApiToken, RevokeApiToken};
+use crate::api::{api_tokens, create_api_token, revoke_api_token};
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
+use crate::components::form::Submit;
+use crate::error::AppError;
 use crate::model::Viewer;
 use crate::time::format_utc;
-use crate::tokens::ApiTokenView;
+use crate::tokens::{ApiTokenView, NewApiToken};
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
@@ -19,27 +21,27 @@ pub fn ApiTokensPage() -> impl IntoView {
 
 #[component]
 fn Tokens(viewer: Viewer) -> impl IntoView {
-    let create = ServerAction::<CreateApiToken>::new();
-    let revoke = ServerAction::<RevokeApiToken>::new();
-    let list = crate::api::resource(move || (create.version().get(), revoke.version().get()), |_| api_tokens());
+    let create = Submit::new();
+    let revoke = Submit::new();
+    // Bumped by each change, to list the tokens again.
+    let changed = RwSignal::new(0u32);
+    let list = crate::api::resource(move || changed.get(), |_| api_tokens());
     let name = RwSignal::new(String::new());
-    let result = Signal::derive(move || create.value().get());
-    let error = Signal::derive(move || result.get().and_then(Result::err));
+    let created = RwSignal::new(None::<NewApiToken>);
+    let error: Signal<Option<AppError>> = create.error.into();
     let name_error = Signal::derive(move || error.get().and_then(|e| e.field("name").map(str::to_string)));
-    let created = Signal::derive(move || result.get().and_then(Result::ok));
-    let revoke_error = Signal::derive(move || revoke.value().get().and_then(Result::err));
     let asking = RwSignal::new(false);
     let target = RwSignal::new(None::<ApiTokenView>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        create.dispatch(CreateApiToken { name: name.get_untracked() });
-    };
-    // A new token clears the form.
-    Effect::new(move |_| {
-        if created.get().is_some() {
+        created.set(None);
+        create.run(create_api_token(name.get_untracked()), move |token| {
+            // A new token clears the form.
             name.set(String::new());
-        }
-    });
+            created.set(Some(token));
+            changed.update(|n| *n += 1);
+        });
+    };
     view! {
         <Chrome viewer=viewer current="api-tokens">
             <div class="page-head">
@@ -73,8 +75,8 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                         {move || name_error.get().unwrap_or_default()}
                     </p>
                 </div>
-                <button type="submit" class="button button-primary" disabled=move || create.pending().get()>
-                    {move || if create.pending().get() { "Creating…" } else { "Create token" }}
+                <button type="submit" class="button button-primary" disabled=move || create.pending.get()>
+                    {move || if create.pending.get() { "Creating…" } else { "Create token" }}
                 </button>
             </form>
             {move || {
@@ -93,7 +95,7 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                         }
                     })
             }}
-            <FormAlert error=revoke_error/>
+            <FormAlert error=revoke.error/>
             <Transition fallback=|| view! { <p>"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
@@ -119,7 +121,7 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                 confirm="Revoke"
                 on_confirm=Callback::new(move |_| {
                     if let Some(t) = target.get_untracked() {
-                        revoke.dispatch(RevokeApiToken { id: t.id });
+                        revoke.run(revoke_api_token(t.id), move |()| changed.update(|n| *n += 1));
                     }
                 })
             />
