@@ -101,6 +101,13 @@ where
     Resource::new_with_options(source, fetcher, false)
 }
 
+/// The signed-in user of the request being served (the server side of
+/// [`crate::pages::chrome::PageViewer`]).
+#[cfg(feature = "ssr")]
+pub fn request_viewer() -> Option<Viewer> {
+    ssr::identity().viewer
+}
+
 /// Where a signed-in user lands.
 pub const HOME: &str = "/settings/developer-space/connections";
 

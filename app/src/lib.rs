@@ -56,12 +56,19 @@ fn set_content_security_policy(options: &LeptosOptions) {
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_content_security_policy(&options);
+    // The signed-in person, for the browser to read before it hydrates (no secret: what every
+    // page shows of them anyway).
+    #[cfg(feature = "ssr")]
+    let viewer = serde_json::to_string(&pages::chrome::PageViewer::current().0).unwrap_or_else(|_| "null".into());
+    #[cfg(not(feature = "ssr"))]
+    let viewer = "null".to_string();
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name=pages::chrome::VIEWER_META content=viewer/>
                 <meta name="description" content="Liaison keeps your organisation's connections to third-party services."/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
@@ -77,6 +84,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(pages::chrome::PageViewer::current());
+    // A server function that redirects (sign-in, setup) has changed who is signed in: the page
+    // loads anew rather than routing in place, so nothing of the last session stays in it. Set
+    // before the router's own hook, which it then leaves alone.
+    #[cfg(target_arch = "wasm32")]
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|to: &str| {
+        let _ = window().location().assign(to);
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/liaison.css"/>
         <Title text="Liaison"/>

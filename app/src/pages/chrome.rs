@@ -1,9 +1,9 @@
 //! What every signed-in page has: the top bar (organisation, person, sign out), the breadcrumb and
 //! the Developer Space navigation; and the wait for who is signed in.
 
-use crate::api::{me, SignOut};
+use crate::api::SignOut;
 use crate::model::{Role, Viewer};
-use leptos::either::{Either, EitherOf3};
+use leptos::either::Either;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::components::Redirect;
@@ -14,28 +14,40 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("api-tokens", "API tokens", "/settings/developer-space/api-tokens"),
 ];
 
+/// Who is signed in, as the page was served. The server takes it from the request; it writes it
+/// into the page's head (`<meta name="liaison-viewer">`, see [`crate::shell`]), where the browser
+/// reads it back. Sign-in, sign-out and setup load the page anew (see [`crate::App`]), so the
+/// value never outlives the session it describes.
+#[derive(Debug, Clone)]
+pub struct PageViewer(pub Option<Viewer>);
+
+/// The `name` of the head's `<meta>` that carries the [`PageViewer`].
+pub const VIEWER_META: &str = "liaison-viewer";
+
+impl PageViewer {
+    /// The signed-in person of this request (server) or of this page (browser).
+    pub fn current() -> PageViewer {
+        #[cfg(feature = "ssr")]
+        return PageViewer(crate::api::request_viewer());
+        #[cfg(all(not(feature = "ssr"), target_arch = "wasm32"))]
+        return PageViewer(Self::from_page());
+        #[cfg(all(not(feature = "ssr"), not(target_arch = "wasm32")))]
+        PageViewer(None)
+    }
+
+    /// What the server wrote into the page ("null" when nobody is signed in).
+    #[cfg(target_arch = "wasm32")]
+    fn from_page() -> Option<Viewer> {
+        let meta = document().query_selector(&format!("meta[name={VIEWER_META}]")).ok().flatten()?;
+        serde_json::from_str(&meta.get_attribute("content")?).ok().flatten()
+    }
+}
+
 /// Renders `page` for the signed-in person; sends everyone else to sign in.
-pub fn signed_in<F, V>(page: F) -> impl IntoView
-where
-    F: Fn(Viewer) -> V + Clone + Send + Sync + 'static,
-    V: IntoView + 'static,
-{
-    let viewer = crate::api::resource(|| (), |_| me());
-    view! {
-        <Suspense fallback=|| view! { <main class="centered"><p>"Loading…"</p></main> }>
-            {move || {
-                let page = page.clone();
-                Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(v)) => EitherOf3::A(page(v)),
-                        Ok(None) => EitherOf3::B(view! { <Redirect path="/login"/> }),
-                        Err(e) => EitherOf3::C(view! {
-                            <main class="centered"><div class="alert alert-error" role="alert">{e.message}</div></main>
-                        }),
-                    }
-                })
-            }}
-        </Suspense>
+pub fn signed_in<V: IntoView + 'static>(page: impl FnOnce(Viewer) -> V) -> impl IntoView {
+    match use_context::<PageViewer>().and_then(|v| v.0) {
+        Some(v) => Either::Left(page(v)),
+        None => Either::Right(view! { <Redirect path="/login"/> }),
     }
 }
 
