@@ -101,6 +101,10 @@ async fn setup_then_sign_out_then_sign_in_on_every_database() {
         for text in ["My Connections", "Internal Connections", "+ New Connection", "No connections yet"] {
             assert!(page.body.contains(text), "{label}: page lacks {text}");
         }
+        // Its head says who is signed in, for the browser to read as it hydrates.
+        let viewer = page_viewer(&page.body);
+        assert_eq!((viewer["email"].as_str(), viewer["role"].as_str()), (Some(ADMIN_EMAIL), Some("admin")), "{label}");
+        assert_eq!(viewer["org_name"], "Acme");
 
         // Sign out ends the session on the server, not only in the browser.
         let old_cookie = client.cookie.lock().unwrap().clone();
@@ -112,6 +116,7 @@ async fn setup_then_sign_out_then_sign_in_on_every_database() {
         assert_eq!(client.me().await, serde_json::Value::Null, "{label}: the old cookie is dead");
         *client.cookie.lock().unwrap() = None;
         assert_eq!(client.get("/settings/developer-space/connections").await.headers["location"], "/login");
+        assert_eq!(page_viewer(&client.get("/login").await.body), serde_json::Value::Null, "{label}");
 
         // Wrong password and unknown email get the same answer.
         for (email, password) in [(ADMIN_EMAIL, "not the password"), ("bob@acme.example", ADMIN_PASSWORD), ("", "")] {
@@ -235,4 +240,19 @@ async fn unknown_pages_are_404_and_security_headers_are_set() {
     assert_ne!(again, csp, "a new nonce for every response");
     // Other answers (the API, the health check) keep the plain frame-ancestors policy.
     assert_eq!(client.get("/healthz").await.headers["content-security-policy"], "frame-ancestors 'self'");
+}
+
+/// The `<meta name="liaison-viewer">` of a page, parsed.
+fn page_viewer(html: &str) -> serde_json::Value {
+    let start = r#"<meta name="liaison-viewer" content=""#;
+    let from = html.find(start).unwrap_or_else(|| panic!("no viewer meta in {html}")) + start.len();
+    let raw = &html[from..from + html[from..].find('"').unwrap()];
+    let json = raw
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
