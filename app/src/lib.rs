@@ -16,7 +16,6 @@ pub mod time;
 pub mod tokens;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
     lazy_route, path, Lazy, LazyRoute,
@@ -72,7 +71,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Liaison keeps your organisation's connections to third-party services."/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
-                <MetaTags/>
+                // The title and the stylesheet are the same on every page: written here, in the
+                // server's part of the document, they need no code in the wasm.
+                <title>"Liaison"</title>
+                <link rel="stylesheet" id="leptos" href="/pkg/liaison.css"/>
             </head>
             <body>
                 <App/>
@@ -83,7 +85,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     provide_context(pages::chrome::PageViewer::current());
     // A server function that redirects (sign-in, setup) has changed who is signed in: the page
     // loads anew rather than routing in place, so nothing of the last session stays in it. Set
@@ -93,8 +94,6 @@ pub fn App() -> impl IntoView {
         let _ = window().location().assign(to);
     });
     view! {
-        <Stylesheet id="leptos" href="/pkg/liaison.css"/>
-        <Title text="Liaison"/>
         <Router>
             <Routes fallback=|| {
                 mark_hydrated();
