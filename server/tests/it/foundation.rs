@@ -105,6 +105,8 @@ async fn setup_then_sign_out_then_sign_in_on_every_database() {
         let viewer = page_viewer(&page.body);
         assert_eq!((viewer["email"].as_str(), viewer["role"].as_str()), (Some(ADMIN_EMAIL), Some("admin")), "{label}");
         assert_eq!(viewer["org_name"], "Acme");
+        // Sign-out is a plain form: it works with or without the wasm.
+        assert!(page.body.contains(r#"<form method="post" action="/rpc/sign_out">"#), "{label}: no sign-out form");
 
         // Sign out ends the session on the server, not only in the browser.
         let old_cookie = client.cookie.lock().unwrap().clone();
@@ -116,7 +118,10 @@ async fn setup_then_sign_out_then_sign_in_on_every_database() {
         assert_eq!(client.me().await, serde_json::Value::Null, "{label}: the old cookie is dead");
         *client.cookie.lock().unwrap() = None;
         assert_eq!(client.get("/settings/developer-space/connections").await.headers["location"], "/login");
-        assert_eq!(page_viewer(&client.get("/login").await.body), serde_json::Value::Null, "{label}");
+        let login = client.get("/login").await;
+        assert_eq!(page_viewer(&login.body), serde_json::Value::Null, "{label}");
+        // Before the wasm has loaded, the sign-in form still posts to its server function.
+        assert!(login.body.contains(r#"<form method="post" action="/rpc/sign_in""#), "{label}: {}", login.body);
 
         // Wrong password and unknown email get the same answer.
         for (email, password) in [(ADMIN_EMAIL, "not the password"), ("bob@acme.example", ADMIN_PASSWORD), ("", "")] {
