@@ -1,5 +1,5 @@
 //! What every signed-in page has: the top bar (organisation, person, sign out), the breadcrumb and
-//! the Developer Space navigation; and the wait for who is signed in.
+//! the Developer Space navigation; and who is signed in, as the page was served.
 
 use crate::api::SignOut;
 use crate::model::{Role, Viewer};

@@ -2,7 +2,7 @@
 //! through Liaison. A new token is shown once, here, and never again.
 
 use super::chrome::{signed_in, Chrome};
-use super::FormAlert;
+use super::{field_error, FormAlert};
 use crate::api::{api_tokens, create_api_token, revoke_api_token};
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
@@ -29,7 +29,7 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let created = RwSignal::new(None::<NewApiToken>);
     let error: Signal<Option<AppError>> = create.error.into();
-    let name_error = Signal::derive(move || error.get().and_then(|e| e.field("name").map(str::to_string)));
+    let name_error = field_error(error, "name");
     let asking = RwSignal::new(false);
     let target = RwSignal::new(None::<ApiTokenView>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
