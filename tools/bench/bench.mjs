@@ -537,7 +537,8 @@ function insertSql(generator, concat) {
 
 // The list's two statements as server/src/store/connections.rs `page` runs them, with literals:
 // a search of three characters or more goes through the trigram index on SQLite (FTS5; its
-// matches drive the count, and with over 1,000 of them the page walks the list's index), and
+// matches drive the count, counted first up to 1,001, and with over 1,000 of them the page walks
+// the list's index while the full count runs beside it), and
 // through LIKE, which pg_trgm's indexes serve, on PostgreSQL.
 function listSql(search, db) {
   const base = 'c.org_id = 1 AND c.internal = 0';
@@ -549,9 +550,11 @@ function listSql(search, db) {
   }
   if (db === 'SQLite') {
     const match = `'"${search}"'`;
+    const matches = `connections_search CROSS JOIN connections c INDEXED BY connections_scope ON c.id = connections_search.rowid WHERE connections_search MATCH ${match} AND ${base}`;
     return {
-      count: `SELECT COUNT(*) FROM connections_search CROSS JOIN connections c ON c.id = connections_search.rowid WHERE connections_search MATCH ${match} AND ${base}`,
-      page: `SELECT id, name FROM connections c WHERE ${base} AND c.id IN (SELECT rowid FROM connections_search WHERE connections_search MATCH ${match}) ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 0`,
+      'count to 1,001': `SELECT COUNT(*) FROM (SELECT 1 FROM ${matches} LIMIT 1001)`,
+      count: `SELECT COUNT(*) FROM ${matches}`,
+      page: `SELECT id, name, status FROM connections c INDEXED BY connections_list WHERE ${base} AND c.id IN (SELECT rowid FROM connections_search WHERE connections_search MATCH ${match}) ORDER BY created_at DESC, id DESC LIMIT 50 OFFSET 0`,
     };
   }
   const p = `'%${search}%'`;

@@ -204,13 +204,6 @@ pub async fn page(
     } else {
         format!("SELECT COUNT(*) FROM connections c WHERE {filter}")
     };
-    let count = || {
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(org_id).bind(i64::from(q.internal));
-        for b in &binds {
-            count = count.bind(b);
-        }
-        count.fetch_one(&store.pool)
-    };
     let (limit, offset) = (binds.len() + 3, binds.len() + 4);
     let order = "ORDER BY created_at DESC, id DESC";
     let page_sql = |few: bool| {
@@ -221,8 +214,9 @@ pub async fn page(
                 from_matches("")
             )
         } else if indexed {
+            // Named, or SQLite's planner drives the page from the matches and sorts them all.
             format!(
-                "SELECT {COLUMNS} FROM connections c WHERE {filter} AND c.id IN \
+                "SELECT {COLUMNS} FROM connections c INDEXED BY connections_list WHERE {filter} AND c.id IN \
                  (SELECT rowid FROM connections_search WHERE connections_search MATCH {matches}) {order} \
                  LIMIT ${limit} OFFSET ${offset}"
             )
@@ -231,6 +225,13 @@ pub async fn page(
         }
     };
     let binds = &binds;
+    let count = |sql: String| async move {
+        let mut count = sqlx::query_scalar::<_, i64>(&sql).bind(org_id).bind(i64::from(q.internal));
+        for b in binds {
+            count = count.bind(b);
+        }
+        count.fetch_one(&store.pool).await
+    };
     let rows = |sql: String| async move {
         let mut rows = sqlx::query(&sql).bind(org_id).bind(i64::from(q.internal));
         for b in binds {
@@ -239,13 +240,24 @@ pub async fn page(
         rows.bind(per_page).bind(i64::from(q.page) * per_page).fetch_all(&store.pool).await
     };
     let (total, rows) = if indexed {
-        // A few matches are sorted for the page; many, and the page walks the list's index
-        // newest first instead, testing each row.
-        let total = count().await?;
-        (total, rows(page_sql(total <= MANY_MATCHES)).await?)
+        // Counted first up to one past the threshold: that stops early when there are many
+        // matches, and is the exact total when there are not. A few matches are then sorted for
+        // the page; with many, the page walks the list's index newest first, testing each row,
+        // while the full count runs beside it.
+        let bounded = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT {})",
+            from_matches("INDEXED BY connections_scope"),
+            MANY_MATCHES + 1
+        );
+        let few = count(bounded).await?;
+        if few <= MANY_MATCHES {
+            (few, rows(page_sql(true)).await?)
+        } else {
+            tokio::try_join!(count(count_sql), rows(page_sql(false)))?
+        }
     } else {
         // Side by side, on two connections of the pool.
-        tokio::try_join!(count(), rows(page_sql(false)))?
+        tokio::try_join!(count(count_sql), rows(page_sql(false)))?
     };
     Ok((rows.into_iter().map(record).collect::<Result<_>>()?, total))
 }
