@@ -30,8 +30,8 @@ if [ ! -d tools/bench/node_modules/lighthouse ]; then
 fi
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  step "building the site (cargo leptos build --release --split --frontend-only)"
-  cargo leptos build --release --split --frontend-only --cargo-locked
+  step "building the site (cargo leptos build --release --split --precompress --frontend-only)"
+  cargo leptos build --release --split --precompress --frontend-only --cargo-locked
   step "building the server (cargo build -p server --profile bench-release)"
   cargo build -p server --profile bench-release --locked
 fi

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 source tools/env.sh
 tools/setup.sh
 export LIAISON_DATA_DIR="${LIAISON_DATA_DIR:-$PWD/data}"
-exec cargo leptos serve --release --split
+exec cargo leptos serve --release --split --precompress

@@ -5,10 +5,19 @@ import { admin, hydrated, signIn } from "./helpers";
 test.describe.configure({ mode: "serial" });
 
 test("a fresh server opens on the setup page, which checks its fields", async ({ page }) => {
+  const wasm = page.waitForResponse((r) => new URL(r.url()).pathname === "/pkg/liaison.wasm");
   await page.goto("/");
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByRole("heading", { name: "Welcome to Liaison" })).toBeVisible();
   await hydrated(page);
+
+  // The wasm comes precompressed (cargo leptos --precompress): brotli, a fraction of its size.
+  const res = await wasm;
+  expect(res.headers()["content-encoding"]).toBe("br");
+  const onTheWire = (await res.request().sizes()).responseBodySize;
+  const decoded = (await res.body()).length;
+  expect(onTheWire).toBeGreaterThan(0);
+  expect(onTheWire).toBeLessThan(decoded / 2);
 
   await page.getByLabel("Organisation name").fill(admin.org);
   await page.getByLabel("Your name").fill(admin.name);

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import http from 'node:http';
 import zlib from 'node:zlib';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -621,6 +622,7 @@ async function pages() {
       return `${plan} — ${(performance.now() - t).toFixed(1)} ms, one run in the sqlite3 shell (its start-up included)`;
     });
     results.lighthouse = await lighthouse(l, s);
+    results.served = await served(l.base);
     await stop(l.proc);
   }
   // PostgreSQL.
@@ -730,6 +732,35 @@ function weight() {
   };
 }
 
+// What the server sends for each wasm file when the browser accepts brotli: the bytes on the
+// wire, and their encoding (the release build precompresses the site, cargo leptos --precompress).
+async function served(base) {
+  const pkg = path.join(SITE, 'pkg');
+  const get = (file) =>
+    new Promise((resolve, reject) => {
+      const req = http.get(`${base}/pkg/${file}`, { headers: { 'accept-encoding': 'br, gzip' } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c) => (bytes += c.length));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve({ bytes, encoding: res.headers['content-encoding'] || 'identity' })
+            : reject(new Error(`GET /pkg/${file}: ${res.statusCode}`)),
+        );
+      });
+      req.on('error', reject);
+    });
+  const main = await get('liaison.wasm');
+  let all = 0;
+  const encodings = new Set();
+  for (const f of fs.readdirSync(pkg).filter((f) => f.endsWith('.wasm'))) {
+    const r = await get(f);
+    all += r.bytes;
+    encodings.add(r.encoding);
+  }
+  log(`  served: liaison.wasm ${main.bytes} bytes (${main.encoding}); every wasm file ${all} bytes (${[...encodings].join(', ')})`);
+  return { main, all: { bytes: all, encodings: [...encodings] } };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -835,6 +866,10 @@ function report(m, loadStart) {
     ['JS (liaison.js and the split loader)', kb(W.js.raw), kb(W.js.gzip), kb(W.js.brotli)],
     ['CSS (liaison.css)', kb(W.css.raw), kb(W.css.gzip), kb(W.css.brotli)],
   ];
+  const V = results.served;
+  const servedLine =
+    `As served to a browser that accepts brotli: liaison.wasm ${kb(V.main.bytes)} (${V.main.encoding}); ` +
+    `every wasm file ${kb(V.all.bytes)} (${V.all.encodings.join(', ')}).`;
   budget('wasm, brotli: first load of the Connections list', '≤ 200 KB', kb(W.wasm.brotli), W.wasm.brotli <= 200_000);
   if (heaviest) {
     budget(`wasm, brotli: first load of the heaviest lazy page (${heaviest.name})`, '≤ 200 KB', kb(heaviest.firstLoad.brotli),
@@ -873,7 +908,7 @@ function report(m, loadStart) {
     ['Profile of the list\'s statements (server/src/store/connections.rs `page`: a COUNT for the total, then the page)',
       table(['database', 'query', 'statement', 'plan'], Object.entries(results.profiles).flatMap(([db, rows]) =>
         rows.map((r) => [db, r.query, r.stmt, r.plan.replaceAll('|', '\\|')])))],
-    ['Weight (target/site/pkg; gzip -9, brotli q11; KB = 1,000 bytes)', table(['asset', 'raw', 'gzip', 'brotli'], weightRows)],
+    ['Weight (target/site/pkg; gzip -9, brotli q11; KB = 1,000 bytes)', table(['asset', 'raw', 'gzip', 'brotli'], weightRows) + `\n\n${servedLine}`],
     ['Footprint (server: bench-release profile, SQLite, LIAISON_LOG=warn)', table(['measure', 'value'], footRows)],
     ['Budgets', budgetTable],
   ];
