@@ -51,6 +51,8 @@ struct Memo {
     callers: HashMap<String, Arc<KnownCaller>>,
     /// By organisation, then link name (looked up without building a key).
     targets: HashMap<i64, HashMap<String, Arc<Found>>>,
+    /// How many targets are kept, over every organisation (the cap is per kind, not per map).
+    target_count: usize,
     grants: HashMap<(i64, i64), Arc<GrantRecord>>,
 }
 
@@ -221,8 +223,14 @@ impl Hot {
 
     pub fn keep_target(&self, fresh: Fresh, found: Arc<Found>) {
         self.put(fresh, |m| {
+            if m.target_count >= MAX_ENTRIES {
+                m.targets.clear();
+                m.target_count = 0;
+            }
             let links = m.targets.entry(found.c.org_id).or_default();
-            insert(links, found.c.link_name.clone(), found)
+            if links.insert(found.c.link_name.clone(), found).is_none() {
+                m.target_count += 1;
+            }
         });
     }
 
@@ -310,5 +318,45 @@ mod tests {
         hot.keep_grant(at(6), 7, Arc::new(grant(3)));
         hot.keep_grant(at(5), 7, Arc::new(grant(4)));
         assert_eq!(hot.grant(at(6), 7, 0).map(|g| g.id), Some(3));
+    }
+
+    #[tokio::test]
+    async fn the_targets_cap_counts_every_organisation() {
+        let db = testing::sqlite().await;
+        let hot = Hot::new(&db.store);
+        let catalog = crate::catalog::Catalog::load(None).unwrap();
+        let spec = catalog.services()[0].spec.clone();
+        let found = |org_id: i64, link: &str| {
+            Arc::new(Found {
+                c: ConnectionRecord {
+                    id: 1,
+                    org_id,
+                    link_name: link.into(),
+                    name: link.into(),
+                    service: app::connection::ServiceRef::Predefined("x".into()),
+                    service_name: "X".into(),
+                    scopes: vec![],
+                    per_user: false,
+                    internal: false,
+                    status: app::connection::ConnectionStatus::Connected,
+                    status_reason: None,
+                    client_id: None,
+                    client_secret: None,
+                    created_by: None,
+                    created_by_name: "Ada".into(),
+                    created_at: 1,
+                    last_used_at: None,
+                },
+                resolved: Resolved { spec: spec.clone(), client: None },
+            })
+        };
+        // One link in each of MAX_ENTRIES organisations, then one more: the kind starts again.
+        for org in 0..MAX_ENTRIES as i64 {
+            hot.keep_target(Fresh(1), found(org, "a"));
+        }
+        assert!(hot.target(Fresh(1), (MAX_ENTRIES - 1) as i64, "a").is_some(), "all kept up to the cap");
+        hot.keep_target(Fresh(1), found(-1, "b"));
+        assert!(hot.target(Fresh(1), (MAX_ENTRIES - 1) as i64, "a").is_none(), "past the cap, the targets start again");
+        assert!(hot.target(Fresh(1), -1, "b").is_some());
     }
 }
