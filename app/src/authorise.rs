@@ -5,7 +5,6 @@
 
 use crate::api::authorisation_status;
 use crate::connection::FlowStatus;
-use crate::error::AppError;
 use leptos::either::EitherOf5;
 use leptos::prelude::*;
 
@@ -127,7 +126,7 @@ impl Authoriser {
                     .is_some_and(|t| t == "liaison:oauth");
                 if ours && is_oauth {
                     if let Some(ticket) = a.ticket.get_untracked() {
-                        leptos::task::spawn_local(a.check(ticket, false));
+                        leptos::task::spawn_local(check(a, ticket, false));
                     }
                 }
             });
@@ -165,7 +164,7 @@ impl Authoriser {
                     if gone {
                         closed_polls.set(closed_polls.get() + 1);
                     }
-                    leptos::task::spawn_local(self.check(ticket.clone(), gone && closed_polls.get() >= 2));
+                    leptos::task::spawn_local(check(self, ticket.clone(), gone && closed_polls.get() >= 2));
                 },
                 std::time::Duration::from_millis(1000),
             )
@@ -176,47 +175,43 @@ impl Authoriser {
         let _ = popup;
     }
 
-    /// Asks the server how the flow stands; `give_up` ends a pending flow whose popup is gone.
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    async fn check(self, ticket: String, give_up: bool) {
-        let link = match self.state.get_untracked() {
-            AuthState::Waiting { link } => link,
-            _ => return,
-        };
-        let next = match flow_status(ticket.clone()).await {
-            Ok(FlowStatus::Connected { .. }) => {
-                crate::embed::notify(crate::embed::Event::Authorised, &link);
-                Some(AuthState::Connected { link })
-            }
-            Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
-            Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
-                link,
-                message: "The authorisation window was closed before access was granted. Nothing was saved; connect again when you are ready.".into(),
-            }),
-            _ => None,
-        };
-        if let Some(next) = next {
-            // Only the flow still being waited for may end.
-            if self.ticket.get_untracked().as_deref() == Some(ticket.as_str())
-                && matches!(self.state.get_untracked(), AuthState::Waiting { .. })
-            {
-                self.state.set(next);
-                self.finished.update(|n| *n += 1);
-            }
-        }
-    }
-
     /// Forgets the last result (the message was read).
     pub fn dismiss(self) {
         self.state.set(AuthState::Idle);
     }
 }
 
-/// How the flow with `ticket` stands. A lazy function: the code that asks the server and decodes
-/// its answer is fetched with the page's first authorisation, not with every page.
+/// Asks the server how the flow with `ticket` stands, and ends it there; `give_up` ends a pending
+/// flow whose popup is gone. A lazy function: the code that asks the server and decodes its answer
+/// is fetched with the page's first authorisation, not with every page.
 #[leptos::lazy]
-async fn flow_status(ticket: String) -> Result<FlowStatus, AppError> {
-    authorisation_status(ticket).await
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+async fn check(auth: Authoriser, ticket: String, give_up: bool) {
+    let link = match auth.state.get_untracked() {
+        AuthState::Waiting { link } => link,
+        _ => return,
+    };
+    let next = match authorisation_status(ticket.clone()).await {
+        Ok(FlowStatus::Connected { .. }) => {
+            crate::embed::notify(crate::embed::Event::Authorised, &link);
+            Some(AuthState::Connected { link })
+        }
+        Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
+        Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
+            link,
+            message: "The authorisation window was closed before access was granted. Nothing was saved; connect again when you are ready.".into(),
+        }),
+        _ => None,
+    };
+    if let Some(next) = next {
+        // Only the flow still being waited for may end.
+        if auth.ticket.get_untracked().as_deref() == Some(ticket.as_str())
+            && matches!(auth.state.get_untracked(), AuthState::Waiting { .. })
+        {
+            auth.state.set(next);
+            auth.finished.update(|n| *n += 1);
+        }
+    }
 }
 
 /// The banner that says how the last authorisation went.

@@ -59,32 +59,69 @@ pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
 pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
     let popup = Popup::open();
     notice.set(Some(Notice::Busy(format!("Connecting “{link}”…"))));
-    spawn_local(async move {
-        match connect_link(link.clone()).await {
-            Ok(ConnectOutcome::Authorize { start_url }) => {
-                notice.set(None);
-                auth.begin(popup, link, &start_url);
-            }
-            Ok(ConnectOutcome::Connected) => {
-                popup.close();
-                crate::embed::notify(crate::embed::Event::Authorised, &link);
-                notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
-                changed.update(|n| *n += 1);
-            }
-            Err(e) => {
-                popup.close();
-                notice.set(Some(Notice::Failed(e.message)));
-                changed.update(|n| *n += 1);
-            }
-        }
-    });
+    spawn_local(connect_flow(link, popup, auth, notice, changed));
 }
 
-/// Connects `link` with what it has (a lazy function: the code that asks the server and decodes
-/// its answer is fetched with the first click that needs it, not with the list).
+/// Connects `link` with what it has, and follows up in `popup` where the provider must be asked.
+/// A lazy function: the code that asks the server, decodes its answer and runs the popup's flow
+/// is fetched with the first click that needs it, not with the list.
 #[leptos::lazy]
-async fn connect_link(link: String) -> Result<ConnectOutcome, AppError> {
-    crate::api::connect(link, ConnectionForm::default()).await
+async fn connect_flow(
+    link: String,
+    popup: Popup,
+    auth: Authoriser,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+) {
+    match crate::api::connect(link.clone(), ConnectionForm::default()).await {
+        Ok(ConnectOutcome::Authorize { start_url }) => {
+            notice.set(None);
+            auth.begin(popup, link, &start_url);
+        }
+        Ok(ConnectOutcome::Connected) => {
+            popup.close();
+            crate::embed::notify(crate::embed::Event::Authorised, &link);
+            notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+            changed.update(|n| *n += 1);
+        }
+        Err(e) => {
+            popup.close();
+            notice.set(Some(Notice::Failed(e.message)));
+            changed.update(|n| *n += 1);
+        }
+    }
+}
+
+/// Revoke or delete: what the confirmation dialog asked about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Revoke,
+    Delete,
+}
+
+/// Revokes or deletes `t`, then says how it went. A lazy function: fetched with the first
+/// confirmation, not with the list.
+#[leptos::lazy]
+async fn end_connection(t: ConnectionRow, ending: Ending, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
+    let r = match ending {
+        Ending::Revoke => crate::api::revoke_connection(t.link_name.clone()).await,
+        Ending::Delete => crate::api::delete_connection(t.link_name.clone()).await,
+    };
+    notice.set(Some(match (r, ending) {
+        (Ok(()), Ending::Revoke) => {
+            crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
+            Notice::Done(format!(
+                "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
+                t.name
+            ))
+        }
+        (Ok(()), Ending::Delete) => {
+            crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
+            Notice::Done(format!("“{}” is deleted.", t.name))
+        }
+        (Err(e), _) => Notice::Failed(e.message),
+    }));
+    changed.update(|n| *n += 1);
 }
 
 #[component]
@@ -130,39 +167,17 @@ fn List(viewer: Viewer) -> impl IntoView {
     let act = Actions { target, asking_revoke, asking_delete, editing, auth, notice, changed };
     let target_name = move || target.get().map(|t| t.name).unwrap_or_default();
 
-    let revoke_now = Callback::new(move |_| {
-        let Some(t) = target.get_untracked() else { return };
-        notice.set(Some(Notice::Busy(format!("Revoking “{}”…", t.name))));
-        spawn_local(async move {
-            let r = crate::api::revoke_connection(t.link_name.clone()).await;
-            notice.set(Some(match r {
-                Ok(()) => {
-                    crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
-                    Notice::Done(format!(
-                        "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
-                        t.name
-                    ))
-                }
-                Err(e) => Notice::Failed(e.message),
-            }));
-            changed.update(|n| *n += 1);
-        });
-    });
-    let delete_now = Callback::new(move |_| {
-        let Some(t) = target.get_untracked() else { return };
-        notice.set(Some(Notice::Busy(format!("Deleting “{}”…", t.name))));
-        spawn_local(async move {
-            let r = crate::api::delete_connection(t.link_name.clone()).await;
-            notice.set(Some(match r {
-                Ok(()) => {
-                    crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
-                    Notice::Done(format!("“{}” is deleted.", t.name))
-                }
-                Err(e) => Notice::Failed(e.message),
-            }));
-            changed.update(|n| *n += 1);
-        });
-    });
+    let end = move |ending: Ending| {
+        Callback::new(move |_| {
+            let Some(t) = target.get_untracked() else { return };
+            let busy = match ending {
+                Ending::Revoke => "Revoking",
+                Ending::Delete => "Deleting",
+            };
+            notice.set(Some(Notice::Busy(format!("{busy} “{}”…", t.name))));
+            spawn_local(end_connection(t, ending, notice, changed));
+        })
+    };
 
     view! {
         <Chrome viewer=viewer current="connections">
@@ -224,14 +239,14 @@ fn List(viewer: Viewer) -> impl IntoView {
                 title=Signal::derive(move || format!("Revoke “{}”?", target_name()))
                 text="Its tokens are revoked at the provider where it allows it, and erased here. Scripts that use it are refused until someone enables it again."
                 confirm="Revoke"
-                on_confirm=revoke_now
+                on_confirm=end(Ending::Revoke)
             />
             <ConfirmDialog
                 open=asking_delete
                 title=Signal::derive(move || format!("Delete “{}”?", target_name()))
                 text="Its tokens are revoked at the provider where possible, then the connection and every grant are gone. Scripts that use its link name stop working. This cannot be undone."
                 confirm="Yes, Delete"
-                on_confirm=delete_now
+                on_confirm=end(Ending::Delete)
             />
             // Mounted while open, from a chunk of its own: editing is rare, the list is not.
             {move || editing.get().then(|| Suspend::new(edit_dialog(editing, target, notice, changed)))}

@@ -15,7 +15,7 @@ pub fn LoginPage() -> impl IntoView {
     let error: Signal<Option<AppError>> = submit.error.into();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         let form = Submitted::of(&ev);
-        submit.run(sign_in(form.field("email"), Password::new(form.field("password"))), |()| ());
+        submit.run(sign_in_now(form.field("email"), Password::new(form.field("password"))), |()| ());
     };
     view! {
         <main class="centered">
@@ -33,4 +33,12 @@ pub fn LoginPage() -> impl IntoView {
             </div>
         </main>
     }
+}
+
+/// Signs in. A lazy function: the call's code, with the form encoding the sign-in function takes
+/// (it also takes the plain POST made before the wasm has loaded), is fetched with the first
+/// submit, not with every page of the main module.
+#[leptos::lazy]
+async fn sign_in_now(email: String, password: Password) -> Result<(), AppError> {
+    sign_in(email, password).await
 }
