@@ -1,7 +1,7 @@
 //! Connections as the pages see them: link names, statuses, the forms that create and edit them,
 //! and the views the server returns. No view carries a secret: secrets are "set / not set".
 
-use crate::error::FieldError;
+use crate::error::{quoted, FieldError};
 use crate::model::{DisplayName, Password};
 use crate::service::{AuthType, GrantType, Scope, ServiceForm, ServiceSpec};
 use serde::{Deserialize, Serialize};
@@ -177,7 +177,7 @@ pub fn parse_scopes(spec: &ServiceSpec, requested: &[String]) -> Result<Vec<Stri
     let mut out: Vec<String> = Vec::new();
     for s in requested.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) || s.len() > 200 {
-            return Err(format!("{s:?} is not a scope name."));
+            return Err(format!("{} is not a scope name.", quoted(s)));
         }
         if !spec.scopes.is_empty() && !spec.scopes.iter().any(|x| x.name == s) {
             return Err(format!("{} does not offer the scope {s}.", spec.name));

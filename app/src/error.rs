@@ -110,6 +110,24 @@ impl AppError {
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
+/// `value` in curly quotes, its control characters escaped (`\n`, `\u{7f}`): how a message names
+/// a value whose blanks or spaces matter. Not `{:?}`: the release wasm is built without `Debug`
+/// formatting (`-Zfmt-debug=none` in `Cargo.toml`), where `{:?}` prints nothing, and the
+/// messages read the same wherever they are made.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 6);
+    out.push('“');
+    for c in value.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('”');
+    out
+}
+
 impl leptos::server_fn::error::FromServerFnError for AppError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
@@ -145,6 +163,14 @@ mod tests {
         assert_eq!(e.field("email"), Some("Enter an email address."));
         assert_eq!(e.field("password"), None);
         assert_eq!(e.code.http_status(), 422);
+    }
+
+    #[test]
+    fn quoted_shows_blanks_and_escapes_control_characters() {
+        assert_eq!(quoted("read write"), "“read write”");
+        assert_eq!(quoted(""), "“”");
+        assert_eq!(quoted("it's \"é\""), "“it's \"é\"”");
+        assert_eq!(quoted("a\nb\t\u{7f}"), "“a\\nb\\t\\u{7f}”");
     }
 
     fn serde_json_like(e: &AppError) -> String {

@@ -1,7 +1,7 @@
 //! The vocabulary of services, shared by the catalogue, custom services and the UI: how a service
 //! authenticates, how its credential travels, and the URL rules. Invalid values cannot be built.
 
-use crate::error::FieldError;
+use crate::error::{quoted, FieldError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -392,7 +392,7 @@ impl ServiceForm {
                 continue;
             }
             if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) || name.len() > 200 {
-                fail("scopes", format!("{name:?} is not a scope name: scope names have no spaces."));
+                fail("scopes", format!("{} is not a scope name: scope names have no spaces.", quoted(name)));
             } else if scopes.iter().any(|x| x.name == name) {
                 fail("scopes", format!("The scope {name} is listed twice."));
             } else {
@@ -408,7 +408,7 @@ impl ServiceForm {
                     continue;
                 }
                 if !is_plain_name(k) {
-                    fail(field, format!("{k:?} is not a parameter name: use letters, digits, - and _."));
+                    fail(field, format!("{} is not a parameter name: use letters, digits, - and _.", quoted(k)));
                 } else if RESERVED_PARAMS.contains(&k) {
                     fail(field, format!("{k} is set by Liaison itself and cannot be overridden."));
                 } else if map.insert(k.to_string(), v.trim().to_string()).is_some() {

@@ -394,19 +394,19 @@ fn scope_names_have_no_spaces() {
     only(
         &ServiceForm { scopes: vec![scope("read write", "Both")], ..code() },
         "scopes",
-        r#""read write" is not a scope name: scope names have no spaces."#,
+        "“read write” is not a scope name: scope names have no spaces.",
     );
     // A display name without a scope name.
     only(
         &ServiceForm { scopes: vec![scope(" ", "Read things")], ..code() },
         "scopes",
-        r#""" is not a scope name: scope names have no spaces."#,
+        "“” is not a scope name: scope names have no spaces.",
     );
     let long = "s".repeat(201);
     only(
         &ServiceForm { scopes: vec![scope(&long, "")], ..code() },
         "scopes",
-        &format!("{long:?} is not a scope name: scope names have no spaces."),
+        &format!("“{long}” is not a scope name: scope names have no spaces."),
     );
 }
 
@@ -435,13 +435,13 @@ fn extra_parameters_have_plain_names() {
             "extra_authorize_params" => ServiceForm { extra_authorize_params: bad, ..code() },
             _ => ServiceForm { extra_token_params: bad, ..code() },
         };
-        only(&form, field, r#""access type" is not a parameter name: use letters, digits, - and _."#);
+        only(&form, field, "“access type” is not a parameter name: use letters, digits, - and _.");
     }
     // A value without a name.
     only(
         &ServiceForm { extra_token_params: pairs(&[("", "offline")]), ..code() },
         "extra_token_params",
-        r#""" is not a parameter name: use letters, digits, - and _."#,
+        "“” is not a parameter name: use letters, digits, - and _.",
     );
 }
 
