@@ -173,6 +173,37 @@ mod tests {
         assert_eq!(quoted("a\nb\t\u{7f}"), "“a\\nb\\t\\u{7f}”");
     }
 
+    /// The release wasm has no `Debug` formatting: a `{:?}` in the UI's code would print nothing
+    /// there, and a message would lose what it is about. Only tests may use it.
+    #[test]
+    fn no_code_of_the_ui_formats_with_debug() {
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found);
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.ends_with(".rs") || name.ends_with("tests.rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // What comes before the file's test module.
+                let code = text.lines().take_while(|l| !l.trim_start().starts_with("#[cfg(test)]"));
+                for (n, line) in code.enumerate() {
+                    let comment = line.trim_start().starts_with("//");
+                    if !comment && (line.contains(":?}") || line.contains(":#?}")) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        visit(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        assert!(found.is_empty(), "use error::quoted or Display, not Debug formatting:\n{}", found.join("\n"));
+    }
+
     fn serde_json_like(e: &AppError) -> String {
         use leptos::server_fn::error::FromServerFnError;
         let bytes = e.ser();
