@@ -4,8 +4,8 @@
 //! happens to the popup or its opener, from polling the flow record by its ticket.
 
 use crate::api::authorisation_status;
+use crate::components::banner::{banner_view, Banner, Tone};
 use crate::connection::FlowStatus;
-use leptos::either::EitherOf5;
 use leptos::prelude::*;
 
 /// Where an authorisation stands, for the page to show.
@@ -214,34 +214,34 @@ async fn check(auth: Authoriser, ticket: String, give_up: bool) {
     }
 }
 
+impl AuthState {
+    /// What the banner says of it (nothing while no authorisation runs).
+    fn banner(self) -> Option<Banner> {
+        let (tone, text, link, dismissable) = match self {
+            AuthState::Idle => return None,
+            AuthState::Waiting { link } => (
+                Tone::Info,
+                format!("Waiting for you to grant access to “{link}” in the authorisation window…"),
+                None,
+                false,
+            ),
+            AuthState::Blocked { link, url } => (
+                Tone::Warning,
+                format!("Your browser blocked the authorisation window for “{link}”. "),
+                Some((url, "Continue in this tab", " — you come back here when access is granted.")),
+                false,
+            ),
+            AuthState::Connected { link } => (Tone::Success, format!("“{link}” is connected."), None, true),
+            AuthState::Failed { link, message } => {
+                (Tone::Error, format!("“{link}” was not connected: {message}"), None, true)
+            }
+        };
+        Some(Banner { tone, text, link, dismissable })
+    }
+}
+
 /// The banner that says how the last authorisation went.
 #[component]
 pub fn AuthBanner(auth: Authoriser) -> impl IntoView {
-    move || match auth.state.get() {
-        AuthState::Idle => EitherOf5::A(()),
-        AuthState::Waiting { link } => EitherOf5::B(view! {
-            <div class="alert alert-info" role="status">
-                "Waiting for you to grant access to “"{link}"” in the authorisation window…"
-            </div>
-        }),
-        AuthState::Blocked { link, url } => EitherOf5::C(view! {
-            <div class="alert alert-warning" role="alert">
-                "Your browser blocked the authorisation window for “"{link}"”. "
-                <a href=url rel="external">"Continue in this tab"</a>
-                " — you come back here when access is granted."
-            </div>
-        }),
-        AuthState::Connected { link } => EitherOf5::D(view! {
-            <div class="alert alert-success" role="status">
-                "“"{link}"” is connected."
-                <button type="button" class="button button-quiet" on:click=move |_| auth.dismiss()>"Dismiss"</button>
-            </div>
-        }),
-        AuthState::Failed { link, message } => EitherOf5::E(view! {
-            <div class="alert alert-error" role="alert">
-                "“"{link}"” was not connected: "{message}
-                <button type="button" class="button button-quiet" on:click=move |_| auth.dismiss()>"Dismiss"</button>
-            </div>
-        }),
-    }
+    banner_view(Signal::derive(move || auth.state.get().banner()), Callback::new(move |_| auth.dismiss()))
 }

@@ -1,5 +1,6 @@
 //! Pieces shared by the pages.
 
+pub mod banner;
 pub mod copy;
 pub mod dialog;
 pub mod field;

@@ -5,6 +5,7 @@
 use super::chrome::{signed_in, Chrome};
 use crate::api::{connection, connections, services, update_connection};
 use crate::authorise::{AuthBanner, Authoriser, Popup};
+use crate::components::banner::{banner_view, Banner, Tone};
 use crate::components::dialog::{ConfirmDialog, Modal};
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
@@ -32,27 +33,20 @@ pub enum Notice {
     Failed(String),
 }
 
+impl Notice {
+    fn banner(self) -> Banner {
+        let (tone, text, dismissable) = match self {
+            Notice::Busy(text) => (Tone::Info, text, false),
+            Notice::Done(text) => (Tone::Success, text, true),
+            Notice::Failed(text) => (Tone::Error, text, true),
+        };
+        Banner { tone, text, link: None, dismissable }
+    }
+}
+
 #[component]
 pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
-    // One view for the three kinds (one copy of its code in the wasm): they differ in class, role
-    // and whether they can be dismissed.
-    move || {
-        notice.get().map(|n| {
-            let (class, role, text, dismissable) = match n {
-                Notice::Busy(text) => ("alert alert-info", "status", text, false),
-                Notice::Done(text) => ("alert alert-success", "status", text, true),
-                Notice::Failed(text) => ("alert alert-error", "alert", text, true),
-            };
-            view! {
-                <div class=class role=role>
-                    {text}
-                    {dismissable.then(|| view! {
-                        <button type="button" class="button button-quiet" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                    })}
-                </div>
-            }
-        })
-    }
+    banner_view(Signal::derive(move || notice.get().map(Notice::banner)), Callback::new(move |_| notice.set(None)))
 }
 
 /// Connect, Enable or Reconnect: at once, or through the popup (opened in the click).
