@@ -749,14 +749,16 @@ async function served(base) {
       });
       req.on('error', reject);
     });
-  const main = await get('liaison.wasm');
+  let main;
   let all = 0;
   const encodings = new Set();
   for (const f of fs.readdirSync(pkg).filter((f) => f.endsWith('.wasm'))) {
     const r = await get(f);
+    if (f === 'liaison.wasm') main = r;
     all += r.bytes;
     encodings.add(r.encoding);
   }
+  if (!main) throw new Error(`no liaison.wasm in ${pkg}`);
   log(`  served: liaison.wasm ${main.bytes} bytes (${main.encoding}); every wasm file ${all} bytes (${[...encodings].join(', ')})`);
   return { main, all: { bytes: all, encodings: [...encodings] } };
 }
