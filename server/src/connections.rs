@@ -4,6 +4,7 @@
 //! managed only through the admin API.
 
 use crate::backend::ServerBackend;
+use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::oauth::token::{self, TokenEndpoint, TokenError, TokenGrant, TokenSet};
 use crate::services::{ConfiguredClient, OAuthClient, Resolved};
@@ -341,7 +342,7 @@ impl ServerBackend {
                 .await
                 {
                     Ok(tokens) => {
-                        self.store_tokens(actor, c, 0, tokens, &c.scopes).await?;
+                        self.store_tokens(actor, c, resolved, 0, tokens, &c.scopes).await?;
                         Ok(ConnectOutcome::Connected)
                     }
                     Err(e) => Err(self.connect_failed(actor, c, &spec.name, &e).await),
@@ -353,6 +354,7 @@ impl ServerBackend {
                     Error::Field { field, message: "Enter the credential to connect with.".into() }
                 })?;
                 let now = self.clock.now_ms();
+                let custody = Custody::of_connection(c, resolved);
                 let mut tx = self.store.pool.begin().await?;
                 let meta = GrantMeta {
                     username: typed.username.as_deref(),
@@ -360,6 +362,7 @@ impl ServerBackend {
                     granted_scopes: None,
                     authorised_by: actor.user_id,
                     authorised_by_name: &actor.label,
+                    custody: custody.as_str(),
                 };
                 let gid = conns::upsert_grant(&mut tx, c.id, 0, meta, now).await?;
                 let sealed =
@@ -415,6 +418,7 @@ impl ServerBackend {
         &self,
         actor: &Actor,
         c: &ConnectionRecord,
+        resolved: &Resolved,
         user_key: i64,
         tokens: TokenSet,
         requested: &[String],
@@ -425,6 +429,7 @@ impl ServerBackend {
             .as_deref()
             .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
             .or_else(|| Some(requested.to_vec()));
+        let custody = Custody::of_connection(c, resolved);
         let mut tx = self.store.pool.begin().await?;
         let meta = GrantMeta {
             username: None,
@@ -432,6 +437,7 @@ impl ServerBackend {
             granted_scopes: granted.as_deref(),
             authorised_by: actor.user_id,
             authorised_by_name: &actor.label,
+            custody: custody.as_str(),
         };
         let gid = conns::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
         let access = self
@@ -525,14 +531,20 @@ impl ServerBackend {
     }
 
     /// Revokes every grant of a connection at the provider. A provider that cannot be reached or
-    /// refuses does not stop the revocation here: the failure is logged and audited.
+    /// refuses does not stop the revocation here: the failure is logged and audited. A grant made
+    /// under other endpoints than the service has now is not sent anywhere (`crate::custody`).
     async fn revoke_grants(&self, c: &ConnectionRecord, actor: &str) -> Result<()> {
         let resolved = self.resolve(c.org_id, &c.service).await?;
         let spec = &resolved.spec;
         let (Some(url), AuthType::OAuth2) = (spec.revoke_url.as_ref(), spec.auth_type) else { return Ok(()) };
         let Some(client) = self.client_for(c, &resolved)? else { return Ok(()) };
         let ep = endpoint(spec, Some(url.as_str()), &client);
+        let custody = Custody::of_connection(c, &resolved);
         for g in conns::grants(&self.store.pool, c.id).await? {
+            if !custody.entrusts(g.custody.as_deref()) {
+                tracing::warn!(link_name = %c.link_name, "a grant made under other endpoints is erased without revoking it");
+                continue;
+            }
             let (column, hint, sealed) = match (&g.refresh_token, &g.access_token) {
                 (Some(r), _) => ("refresh_token", "refresh_token", r),
                 (None, Some(a)) => ("access_token", "access_token", a),

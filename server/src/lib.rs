@@ -7,6 +7,7 @@ pub mod backend;
 pub mod catalog;
 pub mod config;
 pub mod connections;
+pub mod custody;
 pub mod embed;
 pub mod error;
 pub mod invoke;
@@ -94,6 +95,7 @@ pub async fn serve(config: Config) -> Result<()> {
             },
         },
     ));
+    backend.set_aside_moved_predefined_grants().await?;
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

@@ -3,6 +3,7 @@
 //! admins' create / read / update / delete of custom services.
 
 use crate::backend::ServerBackend;
+use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::store::{audit, services, services::ServiceRow};
 use crate::vault::{Secret, Slot};
@@ -78,6 +79,19 @@ pub enum ConfiguredClient {
 pub struct Resolved {
     pub spec: ServiceSpec,
     pub client: Option<ConfiguredClient>,
+    /// The endpoints of the service with its own client (`crate::custody`), worked out once.
+    pub custody: Custody,
+}
+
+impl Resolved {
+    pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>) -> Resolved {
+        let client_id = client.as_ref().map(|c| match c {
+            ConfiguredClient::Operator(o) => o.client_id.as_str(),
+            ConfiguredClient::Stored { client_id, .. } => client_id.as_str(),
+        });
+        let custody = Custody::of(&spec, client_id);
+        Resolved { spec, client, custody }
+    }
 }
 
 pub fn require_admin(viewer: &Viewer) -> Result<()> {
@@ -103,10 +117,7 @@ impl ServerBackend {
         match service {
             ServiceRef::Predefined(id) => {
                 let entry = self.catalog.get(id).ok_or_else(not_found)?;
-                Ok(Resolved {
-                    spec: entry.spec.clone(),
-                    client: self.clients.get(id).cloned().map(ConfiguredClient::Operator),
-                })
+                Ok(Resolved::new(entry.spec.clone(), self.clients.get(id).cloned().map(ConfiguredClient::Operator)))
             }
             ServiceRef::Custom(id) => {
                 let row: ServiceRow = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
@@ -116,9 +127,36 @@ impl ServerBackend {
                     row: row.id,
                     sealed_secret: row.client_secret,
                 });
-                Ok(Resolved { spec: row.spec, client })
+                Ok(Resolved::new(row.spec, client))
             }
         }
+    }
+
+    /// At start: the operator may have changed a predefined service's endpoints (`catalog_file`) or
+    /// its OAuth client (`oauth_clients_file`) since its grants were made. Those grants are set
+    /// aside here, sent nowhere, and their connections need a new authorisation (`crate::custody`).
+    pub async fn set_aside_moved_predefined_grants(&self) -> Result<u64> {
+        let mut gone = 0;
+        for (catalog_id, own_client, recorded) in
+            crate::store::connections::predefined_custodies(&self.store.pool).await?
+        {
+            let Some(entry) = self.catalog.get(&catalog_id) else { continue };
+            let operator = self.clients.get(&catalog_id).map(|c| c.client_id.as_str());
+            let client = Some(own_client.as_str()).filter(|c| !c.is_empty()).or(operator);
+            if Custody::of(&entry.spec, client).entrusts(Some(&recorded)) {
+                continue;
+            }
+            let now = self.clock.now_ms();
+            let mut tx = self.store.pool.begin().await?;
+            let reason = crate::custody::MOVED_REASON;
+            let n = crate::store::connections::set_aside_predefined(&mut tx, &catalog_id, &own_client, &recorded, reason, now)
+                .await?;
+            audit::record(&mut *tx, None, "Liaison", "service.endpoints_changed", &catalog_id, Some(reason), now).await?;
+            tx.commit().await?;
+            tracing::warn!(service = %catalog_id, grants = n, "the operator changed a predefined service's endpoints or client: its grants were set aside");
+            gone += n;
+        }
+        Ok(gone)
     }
 
     /// The client with its secret opened (the only place a stored client secret is opened).
@@ -203,11 +241,19 @@ impl ServerBackend {
         Ok(id)
     }
 
-    /// Updates a custom service (admins). An empty client secret keeps the stored one.
+    /// Updates a custom service (admins). An empty client secret keeps the stored one, unless the
+    /// edit moves an endpoint or the client (`crate::custody`): then the secret must be entered
+    /// again, and the grants made under the old endpoints are set aside in the same transaction.
     pub async fn update_service(&self, viewer: &Viewer, id: i64, form: &ServiceForm) -> Result<()> {
         require_admin(viewer)?;
         let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
         let parsed = form.parse(self.allow_http, existing.client_secret.is_some()).map_err(AppError::validation)?;
+        let moved = Custody::of(&existing.spec, existing.client_id.as_deref())
+            != Custody::of(&parsed.spec, parsed.client_id.as_deref());
+        let keeps_secret = parsed.client_secret.is_none() && parsed.client_id.is_some();
+        if moved && keeps_secret && existing.client_secret.is_some() {
+            return Err(Error::Field { field: "client_secret", message: crate::custody::SECRET_AGAIN.into() });
+        }
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
@@ -221,9 +267,33 @@ impl ServerBackend {
             (None, false) => crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?,
             (None, true) => {}
         }
-        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.update", &parsed.spec.name, None, now)
+        let detail = if moved {
+            let set_aside = crate::store::connections::set_aside_for_service(
+                &mut tx,
+                viewer.org_id,
+                id,
+                crate::custody::MOVED_REASON,
+                now,
+            )
             .await?;
+            Some(format!("endpoints changed; {set_aside} connection(s) need a new authorisation"))
+        } else {
+            None
+        };
+        audit::record(
+            &mut *tx,
+            Some(viewer.org_id),
+            &viewer.email,
+            "service.update",
+            &parsed.spec.name,
+            detail.as_deref(),
+            now,
+        )
+        .await?;
         tx.commit().await?;
+        if moved {
+            tracing::info!(org_id = viewer.org_id, service_id = id, "custom service endpoints changed: grants set aside");
+        }
         Ok(())
     }
 

@@ -308,6 +308,7 @@ mod tests {
             lease_until: None,
             refresh_failures: 0,
             retry_at: None,
+            custody: None,
         };
         hot.keep_grant(at(5), 7, Arc::new(grant(1)));
         assert_eq!(hot.grant(at(5), 7, 0).map(|g| g.id), Some(1), "same stamp");
@@ -347,7 +348,7 @@ mod tests {
                     created_at: 1,
                     last_used_at: None,
                 },
-                resolved: Resolved { spec: spec.clone(), client: None },
+                resolved: Resolved::new(spec.clone(), None),
             })
         };
         // One link in each of MAX_ENTRIES organisations, then one more: the kind starts again.

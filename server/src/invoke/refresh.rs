@@ -11,6 +11,7 @@
 
 use crate::backend::ServerBackend;
 use crate::connections::provider_error;
+use crate::custody::{Custody, MOVED_REASON};
 use crate::error::Error;
 use crate::invoke::hot::Fresh;
 use crate::invoke::ApiError;
@@ -145,6 +146,7 @@ impl ServerBackend {
                 }),
             };
             let g = known.ok_or_else(|| self.no_grant(c, user_key))?;
+            self.entrusted(c, resolved, &g).await?;
             let now = self.clock.now_ms();
             if !(due(&g, now) && can_refresh(&g, resolved)) {
                 return self.open_grant(&g, resolved);
@@ -159,6 +161,7 @@ impl ServerBackend {
         loop {
             let now = self.clock.now_ms();
             let g = conns::grant(pool, c.id, user_key).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) || !can_refresh(&g, resolved) {
                 return self.open_grant(&g, resolved);
             }
@@ -190,6 +193,32 @@ impl ServerBackend {
             }
             tokio::time::sleep(Duration::from_millis(POLL_MS + rand::random::<u64>() % POLL_MS)).await;
         }
+    }
+
+    /// Refuses a grant made under other endpoints than the service has now (`crate::custody`): it
+    /// is dropped here, sent nowhere, and its connection (or its person) must authorise again.
+    async fn entrusted(&self, c: &ConnectionRecord, resolved: &Resolved, g: &GrantRecord) -> Result<(), ApiError> {
+        if Custody::of_connection(c, resolved).entrusts(g.custody.as_deref()) {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let personal = c.per_user && g.user_key != 0;
+        let mut tx = self.store.pool.begin().await?;
+        conns::delete_grant(&mut *tx, g.id).await?;
+        if !personal {
+            conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
+        }
+        audit::record(&mut *tx, Some(c.org_id), "Liaison", "connection.set_aside", &c.link_name, Some(MOVED_REASON), now)
+            .await?;
+        tx.commit().await?;
+        tracing::warn!(link_name = %c.link_name, "a grant made under other endpoints was set aside, not sent");
+        if personal {
+            return Err(self.no_grant(c, g.user_key));
+        }
+        Err(ApiError::new(
+            "needs_reauthorization",
+            format!("The connection \"{}\" needs to be authorised again: {MOVED_REASON}", c.link_name),
+        ))
     }
 
     /// The provider failed recently: use the token while it lasts, else say when to come back.
@@ -397,6 +426,7 @@ mod tests {
             lease_until: None,
             refresh_failures: 0,
             retry_at: None,
+            custody: None,
         }
     }
 

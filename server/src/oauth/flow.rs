@@ -249,7 +249,7 @@ impl ServerBackend {
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
         match token::request_token(&self.outbound, &ep, grant).await {
             Ok(tokens) => {
-                self.store_tokens(&actor, &c, flow.user_key, tokens, &flow.scopes).await?;
+                self.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
                 flows::finish(&self.store.pool, flow.id, "connected", None).await?;
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }

@@ -320,11 +320,13 @@ pub struct GrantRecord {
     pub lease_until: Option<i64>,
     pub refresh_failures: i64,
     pub retry_at: Option<i64>,
+    /// The fingerprint of the endpoints the grant was made under (`crate::custody`).
+    pub custody: Option<String>,
 }
 
 const GRANT_COLUMNS: &str = "id, user_key, access_token, refresh_token, username, expires_at, granted_scopes, \
                              authorised_by_name, authorised_at, updated_at, version, lease_until, refresh_failures, \
-                             retry_at";
+                             retry_at, custody";
 
 fn grant_record(r: sqlx::any::AnyRow) -> GrantRecord {
     let scopes: Option<String> = r.get("granted_scopes");
@@ -343,6 +345,7 @@ fn grant_record(r: sqlx::any::AnyRow) -> GrantRecord {
         lease_until: r.get("lease_until"),
         refresh_failures: r.get("refresh_failures"),
         retry_at: r.get("retry_at"),
+        custody: r.get("custody"),
     }
 }
 
@@ -389,6 +392,8 @@ pub struct GrantMeta<'a> {
     pub granted_scopes: Option<&'a [String]>,
     pub authorised_by: Option<i64>,
     pub authorised_by_name: &'a str,
+    /// The endpoints the grant is made under (`crate::custody::Custody`).
+    pub custody: &'a str,
 }
 
 /// Creates or replaces the grant's non-secret fields (clearing its sealed ones); returns its id.
@@ -410,8 +415,8 @@ pub async fn upsert_grant(
         sqlx::query(
             "UPDATE grants SET access_token = NULL, refresh_token = NULL, username = $1, expires_at = $2, \
              granted_scopes = $3, authorised_by = $4, authorised_by_name = $5, authorised_at = $6, updated_at = $6, \
-             version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL \
-             WHERE id = $7",
+             version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL, \
+             custody = $8 WHERE id = $7",
         )
         .bind(m.username)
         .bind(m.expires_at)
@@ -420,13 +425,15 @@ pub async fn upsert_grant(
         .bind(m.authorised_by_name)
         .bind(now)
         .bind(id)
+        .bind(m.custody)
         .execute(&mut *db)
         .await?;
         return Ok(id);
     }
     Ok(sqlx::query_scalar(
         "INSERT INTO grants (connection_id, user_key, username, expires_at, granted_scopes, authorised_by, \
-         authorised_by_name, authorised_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+         authorised_by_name, authorised_at, updated_at, custody) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+         RETURNING id",
     )
     .bind(connection_id)
     .bind(user_key)
@@ -436,6 +443,7 @@ pub async fn upsert_grant(
     .bind(m.authorised_by)
     .bind(m.authorised_by_name)
     .bind(now)
+    .bind(m.custody)
     .fetch_one(db)
     .await?)
 }
@@ -696,4 +704,90 @@ mod tests {
             assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
         }
     }
+}
+
+/// A custom service's endpoints moved: every grant of its connections is deleted (their secrets
+/// go nowhere), the connections that had one say why they need a new authorisation, and the
+/// authorisations still in progress for them end as failed. Returns how many connections changed.
+pub async fn set_aside_for_service<'e>(
+    db: &mut sqlx::AnyConnection,
+    org_id: i64,
+    service_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
+    sqlx::query(&format!("DELETE FROM grants WHERE connection_id IN ({of_service})"))
+        .bind(org_id)
+        .bind(service_id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(&format!(
+        "UPDATE oauth_flows SET used_at = $3, outcome = 'flow_invalid', outcome_message = $4, pkce_verifier = NULL \
+         WHERE used_at IS NULL AND connection_id IN ({of_service})"
+    ))
+    .bind(org_id)
+    .bind(service_id)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *db)
+    .await?;
+    let changed = sqlx::query(
+        "UPDATE connections SET status = 'needs_reauth', status_reason = $3, updated_at = $4 \
+         WHERE org_id = $1 AND service_id = $2 AND status IN ('connected', 'error', 'needs_reauth')",
+    )
+    .bind(org_id)
+    .bind(service_id)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(changed.rows_affected())
+}
+
+/// The endpoint fingerprints the grants of predefined-service connections were made under, by
+/// catalogue id and connection-level client ID (empty: the operator's client): a small set.
+pub async fn predefined_custodies<'e>(db: impl Executor<'e, Database = Any>) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.catalog_id, COALESCE(c.client_id, '') AS client_id, g.custody FROM grants g \
+         JOIN connections c ON c.id = g.connection_id WHERE c.catalog_id IS NOT NULL AND g.custody IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get("catalog_id"), r.get("client_id"), r.get("custody"))).collect())
+}
+
+/// Sets aside the grants a predefined service's connections made under `custody` (see
+/// [`set_aside_for_service`]); returns how many grants went.
+pub async fn set_aside_predefined(
+    db: &mut sqlx::AnyConnection,
+    catalog_id: &str,
+    client_id: &str,
+    custody: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let affected = "SELECT g.connection_id FROM grants g JOIN connections c ON c.id = g.connection_id \
+                    WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2 AND g.custody = $3";
+    sqlx::query(&format!(
+        "UPDATE connections SET status = 'needs_reauth', status_reason = $4, updated_at = $5 \
+         WHERE per_user = 0 AND status IN ('connected', 'error', 'needs_reauth') AND id IN ({affected})"
+    ))
+    .bind(catalog_id)
+    .bind(client_id)
+    .bind(custody)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    let gone = sqlx::query(&format!(
+        "DELETE FROM grants WHERE custody = $3 AND connection_id IN \
+         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)"
+    ))
+    .bind(catalog_id)
+    .bind(client_id)
+    .bind(custody)
+    .execute(&mut *db)
+    .await?;
+    Ok(gone.rows_affected())
 }
