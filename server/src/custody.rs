@@ -8,10 +8,10 @@
 //! the grants are dropped here, never sent anywhere.
 
 use crate::services::Resolved;
-use std::borrow::Cow;
 use crate::store::connections::ConnectionRecord;
 use app::service::ServiceSpec;
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Why a connection needs a new authorisation after its service's endpoints changed.
 pub const MOVED_REASON: &str = "The service's endpoints or OAuth client changed, so the old authorisation was set \

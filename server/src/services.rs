@@ -149,9 +149,17 @@ impl ServerBackend {
             let now = self.clock.now_ms();
             let mut tx = self.store.pool.begin().await?;
             let reason = crate::custody::MOVED_REASON;
-            let n = crate::store::connections::set_aside_predefined(&mut tx, &catalog_id, &own_client, &recorded, reason, now)
+            let n = crate::store::connections::set_aside_predefined(
+                &mut tx,
+                &catalog_id,
+                &own_client,
+                &recorded,
+                reason,
+                now,
+            )
+            .await?;
+            audit::record(&mut *tx, None, "Liaison", "service.endpoints_changed", &catalog_id, Some(reason), now)
                 .await?;
-            audit::record(&mut *tx, None, "Liaison", "service.endpoints_changed", &catalog_id, Some(reason), now).await?;
             tx.commit().await?;
             tracing::warn!(service = %catalog_id, grants = n, "the operator changed a predefined service's endpoints or client: its grants were set aside");
             gone += n;
@@ -292,7 +300,11 @@ impl ServerBackend {
         .await?;
         tx.commit().await?;
         if moved {
-            tracing::info!(org_id = viewer.org_id, service_id = id, "custom service endpoints changed: grants set aside");
+            tracing::info!(
+                org_id = viewer.org_id,
+                service_id = id,
+                "custom service endpoints changed: grants set aside"
+            );
         }
         Ok(())
     }

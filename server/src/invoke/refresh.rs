@@ -208,8 +208,16 @@ impl ServerBackend {
         if !personal {
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
         }
-        audit::record(&mut *tx, Some(c.org_id), "Liaison", "connection.set_aside", &c.link_name, Some(MOVED_REASON), now)
-            .await?;
+        audit::record(
+            &mut *tx,
+            Some(c.org_id),
+            "Liaison",
+            "connection.set_aside",
+            &c.link_name,
+            Some(MOVED_REASON),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!(link_name = %c.link_name, "a grant made under other endpoints was set aside, not sent");
         if personal {
