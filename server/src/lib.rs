@@ -95,7 +95,7 @@ pub async fn serve(config: Config) -> Result<()> {
             },
         },
     ));
-    backend.set_aside_moved_predefined_grants().await?;
+    backend.settle_custody_at_start().await?;
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

@@ -74,6 +74,15 @@ pub enum ConfiguredClient {
     Stored { client_id: String, table: &'static str, row: i64, sealed_secret: Option<String> },
 }
 
+impl ConfiguredClient {
+    pub fn client_id(&self) -> &str {
+        match self {
+            ConfiguredClient::Operator(o) => &o.client_id,
+            ConfiguredClient::Stored { client_id, .. } => client_id,
+        }
+    }
+}
+
 /// A service ready for use: its spec and the OAuth client configured for it (if any).
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -85,11 +94,7 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>) -> Resolved {
-        let client_id = client.as_ref().map(|c| match c {
-            ConfiguredClient::Operator(o) => o.client_id.as_str(),
-            ConfiguredClient::Stored { client_id, .. } => client_id.as_str(),
-        });
-        let custody = Custody::of(&spec, client_id);
+        let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
         Resolved { spec, client, custody }
     }
 }
@@ -132,10 +137,25 @@ impl ServerBackend {
         }
     }
 
-    /// At start: the operator may have changed a predefined service's endpoints (`catalog_file`) or
-    /// its OAuth client (`oauth_clients_file`) since its grants were made. Those grants are set
-    /// aside here, sent nowhere, and their connections need a new authorisation (`crate::custody`).
-    pub async fn set_aside_moved_predefined_grants(&self) -> Result<u64> {
+    /// At start, before any call: grants made before Liaison recorded custody are stamped with
+    /// their service's endpoints of now (they were made under them, as far as anyone can know);
+    /// then the grants of predefined services the operator moved (`catalog_file`) or gave another
+    /// OAuth client (`oauth_clients_file`) since they were made are set aside, sent nowhere, and
+    /// their connections need a new authorisation (`crate::custody`).
+    pub async fn settle_custody_at_start(&self) -> Result<u64> {
+        for group in crate::store::connections::unstamped_groups(&self.store.pool).await? {
+            let (org_id, service_id, catalog_id, own_client) = &group;
+            let service = match (service_id, catalog_id) {
+                (Some(id), _) => ServiceRef::Custom(*id),
+                (None, Some(id)) => ServiceRef::Predefined(id.clone()),
+                (None, None) => continue,
+            };
+            // A service gone from the catalogue: its grants stay unstamped and are never used.
+            let Ok(resolved) = self.resolve(*org_id, &service).await else { continue };
+            let custody = Custody::with_client(&resolved, Some(own_client.as_str()).filter(|c| !c.is_empty()));
+            let n = crate::store::connections::stamp_group(&self.store.pool, &group, custody.as_str()).await?;
+            tracing::info!(grants = n, "grants from before custody records stamped with their service's endpoints");
+        }
         let mut gone = 0;
         for (catalog_id, own_client, recorded) in
             crate::store::connections::predefined_custodies(&self.store.pool).await?
@@ -266,14 +286,17 @@ impl ServerBackend {
         let mut tx = self.store.pool.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
         let slot = Slot { table: "services", column: "client_secret", row: id };
-        match (&parsed.client_secret, parsed.client_id.is_some()) {
-            (Some(secret), _) => {
+        match &parsed.client_secret {
+            Some(secret) => {
                 let sealed = self.vault.seal(slot, secret.expose())?;
                 crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
             }
-            // Not OAuth any more: no client, no secret.
-            (None, false) => crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?,
-            (None, true) => {}
+            // Not OAuth any more: no client, no secret. Moved with no secret given: none was stored
+            // when this edit was read, and one stored since may not go to the new endpoints.
+            None if moved || parsed.client_id.is_none() => {
+                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?
+            }
+            None => {}
         }
         let detail = if moved {
             let set_aside = crate::store::connections::set_aside_for_service(

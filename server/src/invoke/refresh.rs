@@ -172,6 +172,7 @@ impl ServerBackend {
             let held = lock.lock().await;
             let now = self.clock.now_ms();
             let g = conns::grant_by_id(pool, g.id).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) {
                 return self.open_grant(&g, resolved);
             }
@@ -263,6 +264,7 @@ impl ServerBackend {
                 if let Some(fresh) = conns::grant_by_id(pool, g.id).await? {
                     if fresh.version != g.version {
                         conns::release_lease(pool, g.id, owner, None).await?;
+                        self.entrusted(c, resolved, &fresh).await?;
                         return self.open_grant(&fresh, resolved);
                     }
                 }

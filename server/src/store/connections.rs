@@ -544,6 +544,142 @@ pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64)
     Ok(())
 }
 
+/// A custom service's endpoints moved: every grant of its connections is deleted (their secrets
+/// go nowhere), the connections that had one say why they need a new authorisation, and the
+/// authorisations still in progress for them end as failed. Returns how many connections changed.
+pub async fn set_aside_for_service(
+    db: &mut sqlx::AnyConnection,
+    org_id: i64,
+    service_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
+    sqlx::query(&format!("DELETE FROM grants WHERE connection_id IN ({of_service})"))
+        .bind(org_id)
+        .bind(service_id)
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(&format!(
+        "UPDATE oauth_flows SET used_at = $3, outcome = 'flow_invalid', outcome_message = $4, pkce_verifier = NULL \
+         WHERE used_at IS NULL AND connection_id IN ({of_service})"
+    ))
+    .bind(org_id)
+    .bind(service_id)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *db)
+    .await?;
+    let changed = sqlx::query(
+        "UPDATE connections SET status = 'needs_reauth', status_reason = $3, updated_at = $4 \
+         WHERE org_id = $1 AND service_id = $2 AND status IN ('connected', 'error', 'needs_reauth')",
+    )
+    .bind(org_id)
+    .bind(service_id)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(changed.rows_affected())
+}
+
+/// The endpoint fingerprints the grants of predefined-service connections were made under, by
+/// catalogue id and connection-level client ID (empty: the operator's client): a small set.
+pub async fn predefined_custodies<'e>(db: impl Executor<'e, Database = Any>) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.catalog_id, COALESCE(c.client_id, '') AS client_id, g.custody FROM grants g \
+         JOIN connections c ON c.id = g.connection_id WHERE c.catalog_id IS NOT NULL AND g.custody IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.get("catalog_id"), r.get("client_id"), r.get("custody"))).collect())
+}
+
+/// Sets aside the grants a predefined service's connections made under `custody` (see
+/// [`set_aside_for_service`]); returns how many grants went.
+pub async fn set_aside_predefined(
+    db: &mut sqlx::AnyConnection,
+    catalog_id: &str,
+    client_id: &str,
+    custody: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64> {
+    let affected = "SELECT g.connection_id FROM grants g JOIN connections c ON c.id = g.connection_id \
+                    WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2 AND g.custody = $3";
+    sqlx::query(&format!(
+        "UPDATE connections SET status = 'needs_reauth', status_reason = $4, updated_at = $5 \
+         WHERE per_user = 0 AND status IN ('connected', 'error', 'needs_reauth') AND id IN ({affected})"
+    ))
+    .bind(catalog_id)
+    .bind(client_id)
+    .bind(custody)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE oauth_flows SET used_at = $4, outcome = 'flow_invalid', outcome_message = $5, pkce_verifier = NULL \
+         WHERE used_at IS NULL AND connection_id IN ({affected})"
+    ))
+    .bind(catalog_id)
+    .bind(client_id)
+    .bind(custody)
+    .bind(now)
+    .bind(reason)
+    .execute(&mut *db)
+    .await?;
+    let gone = sqlx::query(&format!(
+        "DELETE FROM grants WHERE custody = $3 AND connection_id IN \
+         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)"
+    ))
+    .bind(catalog_id)
+    .bind(client_id)
+    .bind(custody)
+    .execute(&mut *db)
+    .await?;
+    Ok(gone.rows_affected())
+}
+
+/// The groups of grants that carry no custody record yet (made before Liaison kept them): by
+/// organisation, custom service id or catalogue id, and connection-level client ID (empty: none).
+pub async fn unstamped_groups<'e>(
+    db: impl Executor<'e, Database = Any>,
+) -> Result<Vec<(i64, Option<i64>, Option<String>, String)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT c.org_id, c.service_id, c.catalog_id, COALESCE(c.client_id, '') AS client_id FROM grants g \
+         JOIN connections c ON c.id = g.connection_id WHERE g.custody IS NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.get("org_id"), r.get("service_id"), r.get("catalog_id"), r.get("client_id")))
+        .collect())
+}
+
+/// Records `custody` on the unstamped grants of one group of [`unstamped_groups`].
+pub async fn stamp_group<'e>(
+    db: impl Executor<'e, Database = Any>,
+    group: &(i64, Option<i64>, Option<String>, String),
+    custody: &str,
+) -> Result<u64> {
+    let (org_id, service_id, catalog_id, client_id) = group;
+    let done = sqlx::query(
+        "UPDATE grants SET custody = $1 WHERE custody IS NULL AND connection_id IN (SELECT id FROM connections \
+         WHERE org_id = $2 AND COALESCE(service_id, 0) = $3 AND COALESCE(catalog_id, '') = $4 \
+         AND COALESCE(client_id, '') = $5)",
+    )
+    .bind(custody)
+    .bind(org_id)
+    .bind(service_id.unwrap_or(0))
+    .bind(catalog_id.as_deref().unwrap_or(""))
+    .bind(client_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -704,90 +840,4 @@ mod tests {
             assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
         }
     }
-}
-
-/// A custom service's endpoints moved: every grant of its connections is deleted (their secrets
-/// go nowhere), the connections that had one say why they need a new authorisation, and the
-/// authorisations still in progress for them end as failed. Returns how many connections changed.
-pub async fn set_aside_for_service<'e>(
-    db: &mut sqlx::AnyConnection,
-    org_id: i64,
-    service_id: i64,
-    reason: &str,
-    now: i64,
-) -> Result<u64> {
-    let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
-    sqlx::query(&format!("DELETE FROM grants WHERE connection_id IN ({of_service})"))
-        .bind(org_id)
-        .bind(service_id)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query(&format!(
-        "UPDATE oauth_flows SET used_at = $3, outcome = 'flow_invalid', outcome_message = $4, pkce_verifier = NULL \
-         WHERE used_at IS NULL AND connection_id IN ({of_service})"
-    ))
-    .bind(org_id)
-    .bind(service_id)
-    .bind(now)
-    .bind(reason)
-    .execute(&mut *db)
-    .await?;
-    let changed = sqlx::query(
-        "UPDATE connections SET status = 'needs_reauth', status_reason = $3, updated_at = $4 \
-         WHERE org_id = $1 AND service_id = $2 AND status IN ('connected', 'error', 'needs_reauth')",
-    )
-    .bind(org_id)
-    .bind(service_id)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *db)
-    .await?;
-    Ok(changed.rows_affected())
-}
-
-/// The endpoint fingerprints the grants of predefined-service connections were made under, by
-/// catalogue id and connection-level client ID (empty: the operator's client): a small set.
-pub async fn predefined_custodies<'e>(db: impl Executor<'e, Database = Any>) -> Result<Vec<(String, String, String)>> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT c.catalog_id, COALESCE(c.client_id, '') AS client_id, g.custody FROM grants g \
-         JOIN connections c ON c.id = g.connection_id WHERE c.catalog_id IS NOT NULL AND g.custody IS NOT NULL",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.get("catalog_id"), r.get("client_id"), r.get("custody"))).collect())
-}
-
-/// Sets aside the grants a predefined service's connections made under `custody` (see
-/// [`set_aside_for_service`]); returns how many grants went.
-pub async fn set_aside_predefined(
-    db: &mut sqlx::AnyConnection,
-    catalog_id: &str,
-    client_id: &str,
-    custody: &str,
-    reason: &str,
-    now: i64,
-) -> Result<u64> {
-    let affected = "SELECT g.connection_id FROM grants g JOIN connections c ON c.id = g.connection_id \
-                    WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2 AND g.custody = $3";
-    sqlx::query(&format!(
-        "UPDATE connections SET status = 'needs_reauth', status_reason = $4, updated_at = $5 \
-         WHERE per_user = 0 AND status IN ('connected', 'error', 'needs_reauth') AND id IN ({affected})"
-    ))
-    .bind(catalog_id)
-    .bind(client_id)
-    .bind(custody)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *db)
-    .await?;
-    let gone = sqlx::query(&format!(
-        "DELETE FROM grants WHERE custody = $3 AND connection_id IN \
-         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)"
-    ))
-    .bind(catalog_id)
-    .bind(client_id)
-    .bind(custody)
-    .execute(&mut *db)
-    .await?;
-    Ok(gone.rows_affected())
 }

@@ -9,7 +9,7 @@
 use crate::faults::{FaultProvider, REVOKE, TOKEN};
 use crate::harness::*;
 use crate::lifecycle::{
-    create_connection, create_service, details, land, liaison_and_provider, service_form, start, CLIENT_SECRET,
+    create_connection, create_service, details, exec, land, liaison_and_provider, service_form, start, CLIENT_SECRET,
 };
 use serde_json::{json, Value};
 
@@ -92,6 +92,13 @@ async fn editing_a_service_in_use_never_sends_its_secrets_to_the_new_endpoints()
         let r = update_service(&client, id, &renamed).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
         assert_eq!(details(&client, LINK).await["row"]["status"], "connected", "{label}");
+
+        // Moving the credential into the query string moves it too: the secret is asked for again.
+        let mut into_query = unchanged_secret(&form);
+        into_query["param_type"] = json!("query");
+        into_query["query_param"] = json!("access_token");
+        let r = update_service(&client, id, &into_query).await;
+        assert_eq!((r.status, r.json()["fields"][0]["field"].as_str()), (422, Some("client_secret")), "{label}");
 
         // The attack: every endpoint moved to the trap, the stored secret kept by an empty field.
         let mut hostile = unchanged_secret(&form);
@@ -191,5 +198,43 @@ async fn a_predefined_service_moved_by_the_operator_sends_nothing_given_under_it
         let (status, body) = proxy(&server, &token, KEY_LINK).await;
         assert_eq!((status, body["code"].as_str()), (409, Some("needs_reauthorization")), "{label}: {body}");
         assert!(!server.log().contains(API_KEY), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_service_changed_by_hand_in_the_database_sends_nothing_to_its_new_endpoints() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, client, provider) = liaison_and_provider(&db).await;
+        let trap = FaultProvider::start().await;
+        let mut form = service_form(&client, &provider, "authorization_code").await;
+        form["api_base_urls"] = json!([provider.issuer]);
+        let id = create_service(&client, form).await;
+        let r = create_connection(
+            &client,
+            json!({ "name": "Acme CRM", "link_name": LINK, "service": { "kind": "custom", "id": id },
+                    "scopes": ["openid", "api:read", "offline_access"] }),
+        )
+        .await;
+        let start_url = r.json()[1]["start_url"].as_str().unwrap().to_string();
+        let authorize = start(&client, &start_url, "ticket-by-hand-0123456789").await;
+        assert_eq!(land(&client, &server, &provider.approve(&authorize).await).await.status, 200);
+        let token = api_token(&client).await;
+        assert_eq!(proxy(&server, &token, LINK).await.0, 200, "{label}: the grant works");
+
+        // Someone with the database moves every URL to the trap; the connection still says Connected,
+        // and the token looks expired, so the next call would refresh it.
+        let sql = format!("UPDATE services SET spec = REPLACE(spec, '{}', '{}')", provider.issuer, trap.base);
+        exec(&db, &sql).await;
+        exec(&db, "UPDATE grants SET expires_at = 1").await;
+        let (status, body) = proxy(&server, &token, LINK).await;
+        assert_eq!((status, body["code"].as_str()), (409, Some("needs_reauthorization")), "{label}: {body}");
+        let d = details(&client, LINK).await;
+        assert_eq!(d["row"]["status"], "needs_reauth", "{label}: {d}");
+        assert_eq!(d["grant"], Value::Null, "{label}: set aside");
+        let r = client.call("revoke_connection", json!({ "link_name": LINK })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let received = trap.requests();
+        assert!(received.is_empty(), "{label}: the trap received {received:?}");
     }
 }
