@@ -137,7 +137,7 @@ pub async fn serve(config: Config) -> Result<()> {
 /// The outbound client's settings from the configuration.
 pub fn outbound_config(config: &Config) -> outbound::OutboundConfig {
     outbound::OutboundConfig {
-        allow_private: config.allow_private_network,
+        allow_private: config.allow_private_network.clone(),
         timeout: Duration::from_secs(config.outbound_timeout_seconds),
         max_response_bytes: 1024 * 1024,
     }

@@ -303,8 +303,10 @@ async fn private_network_ranges_open_only_what_they_name_and_never_the_metadata_
         .await;
         assert_eq!(r.status, 200, "{link}: {}", r.body);
     }
-    let token =
-        client.call("create_api_token", json!({ "name": "ranges" })).await.json()["token"].as_str().unwrap().to_string();
+    let token = client.call("create_api_token", json!({ "name": "ranges" })).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let http = reqwest::Client::new();
     let proxy = |server: &Server, link: &str| {
         http.get(format!("{}/api/v1/connections/{link}/proxy/v1/data", server.url)).bearer_auth(&token)
@@ -320,8 +322,7 @@ async fn private_network_ranges_open_only_what_they_name_and_never_the_metadata_
     drop(open);
 
     // `127.0.0.1/32`: that address, and not 127.0.0.2 (nor the metadata endpoint).
-    let server =
-        Server::start_with(&db, &[limits[0], limits[1], ("LIAISON_ALLOW_PRIVATE_NETWORK", "127.0.0.1/32")]);
+    let server = Server::start_with(&db, &[limits[0], limits[1], ("LIAISON_ALLOW_PRIVATE_NETWORK", "127.0.0.1/32")]);
     let (s, b) = call(proxy(&server, "here")).await;
     assert_eq!((s, &b["reached"]), (200, &json!(true)), "127.0.0.1/32 reaches 127.0.0.1: {b}");
     for link in ["next_door", "metadata"] {
