@@ -70,7 +70,7 @@ pub async fn serve(config: Config) -> Result<()> {
         max_age_secs: u64::from(config.session_ttl_hours) * 3600,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let vault = keys::load_ring(&config)?;
+    let vault = keys::live::Vault::start(&config, &store).await?;
     tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
     let outbound = outbound::Outbound::new(outbound_config(&config))
         .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
