@@ -110,6 +110,7 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
         failures.extend(round(&db, &[&a, &b], &token).await);
         rounds += 1;
     }
+    assert!(rounds > 0, "no traffic overlapped the rotation");
     let out = rotation.await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
