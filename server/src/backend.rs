@@ -5,10 +5,10 @@ use crate::auth::{password, session};
 use crate::catalog::Catalog;
 use crate::connections::Actor;
 use crate::error::Error;
+use crate::keys::live::Vault;
 use crate::outbound::Outbound;
 use crate::services::OperatorClients;
 use crate::store::{orgs, sessions, users, Clock, Store};
-use crate::vault::KeyRing;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
@@ -32,7 +32,7 @@ pub struct ServerBackend {
     /// The OAuth clients the operator configured for predefined services.
     pub clients: OperatorClients,
     /// Seals and opens every secret at rest.
-    pub vault: Arc<KeyRing>,
+    pub vault: Arc<Vault>,
     /// The client for calls to providers (SSRF guard, no redirects, limits).
     pub outbound: Outbound,
     /// Liaison's public URL, ending in `/` (callback URLs are built from it).
@@ -63,7 +63,7 @@ pub struct Parts {
     pub cookies: session::CookieSettings,
     pub catalog: Arc<Catalog>,
     pub clients: OperatorClients,
-    pub vault: Arc<KeyRing>,
+    pub vault: Arc<Vault>,
     pub outbound: Outbound,
     pub public_url: String,
     pub allow_http: bool,

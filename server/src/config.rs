@@ -44,8 +44,8 @@ pub const SETTINGS: &[Setting] = &[
         doc: "The bearer token of the admin API (`/api/admin/v1/…`, internal connections); at least 32 characters. The admin API is off while it is not set." },
     Setting { key: "allow_http_urls", kind: Kind::Bool, secret: false, default: "false",
         doc: "Accept plain http:// URLs for services (for test providers; never for real ones)." },
-    Setting { key: "allow_private_network", kind: Kind::Bool, secret: false, default: "false",
-        doc: "Let outbound calls (token, revoke, API) reach loopback, private and link-local addresses. Off by default: it is the guard against server-side request forgery." },
+    Setting { key: "allow_private_network", kind: Kind::Str, secret: false, default: "false",
+        doc: "Let outbound calls (token, revoke, API) reach internal addresses: `true` for every loopback, private and link-local address except the cloud metadata endpoints, or a comma-separated list of CIDR ranges (`127.0.0.0/8,10.1.0.0/16,::1/128`). A metadata endpoint (169.254.169.254, fd00:ec2::254, …) opens only when a range names it exactly (`169.254.169.254/32`). Off by default: it is the guard against server-side request forgery." },
     Setting { key: "outbound_timeout_seconds", kind: Kind::Int, secret: false, default: "20",
         doc: "Time limit of each call Liaison makes to a provider's token and revoke endpoints (1 to 300). A refresh lease lasts this long plus 5 seconds." },
     Setting { key: "api_timeout_seconds", kind: Kind::Int, secret: false, default: "60",
@@ -135,7 +135,7 @@ struct Raw {
     #[serde(default)]
     allow_http_urls: Option<bool>,
     #[serde(default)]
-    allow_private_network: Option<bool>,
+    allow_private_network: Option<toml::Value>,
     #[serde(default)]
     outbound_timeout_seconds: Option<i64>,
     #[serde(default)]
@@ -177,7 +177,7 @@ pub struct Config {
     /// Never printed.
     pub admin_token: Option<String>,
     pub allow_http_urls: bool,
-    pub allow_private_network: bool,
+    pub allow_private_network: crate::outbound::PrivateNetwork,
     pub outbound_timeout_seconds: u64,
     pub api_timeout_seconds: u64,
     pub api_max_body_bytes: usize,
@@ -344,7 +344,14 @@ impl Config {
             oauth_clients_file: raw.oauth_clients_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
             admin_token: admin_token.map(|t| t.trim().to_string()),
             allow_http_urls: raw.allow_http_urls.unwrap_or(false),
-            allow_private_network: raw.allow_private_network.unwrap_or(false),
+            allow_private_network: match raw.allow_private_network {
+                None => crate::outbound::PrivateNetwork::Off,
+                Some(toml::Value::Boolean(all)) => all.into(),
+                Some(toml::Value::String(s)) => {
+                    crate::outbound::PrivateNetwork::parse(&s).map_err(|m| bad("allow_private_network", m))?
+                }
+                Some(_) => return Err(bad("allow_private_network", "use true, false or a list of CIDR ranges".into())),
+            },
             outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
                 as u64,
             embed_origins,
@@ -507,7 +514,11 @@ mod tests {
         let e = Config::load_from(None, &env(&[("LIAISON_ADMIN_TOKEN", "short")])).unwrap_err().to_string();
         assert!(e.contains("at least 32 characters") && !e.contains("short"), "{e}");
         let c = Config::load_from(None, &env(&[("LIAISON_ALLOW_PRIVATE_NETWORK", "true")])).unwrap();
-        assert!(c.allow_private_network && !c.allow_http_urls);
+        assert!(c.allow_private_network == crate::outbound::PrivateNetwork::All && !c.allow_http_urls);
+        let c = Config::load_from(None, &env(&[("LIAISON_ALLOW_PRIVATE_NETWORK", "127.0.0.1/32, ::1/128")])).unwrap();
+        assert!(matches!(&c.allow_private_network, crate::outbound::PrivateNetwork::Ranges(r) if r.len() == 2));
+        let e = Config::load_from(None, &env(&[("LIAISON_ALLOW_PRIVATE_NETWORK", "10.0.0.1/8")])).unwrap_err();
+        assert!(e.to_string().contains("did you mean 10.0.0.0/8?"), "{e}");
         assert_eq!(c.key_file, PathBuf::from("data/master.key"));
         for (url, msg) in [
             ("ftp://x.example", "must start with https://"),

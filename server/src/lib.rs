@@ -71,7 +71,7 @@ pub async fn serve(config: Config) -> Result<()> {
         max_age_secs: u64::from(config.session_ttl_hours) * 3600,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let vault = keys::load_ring(&config)?;
+    let vault = keys::live::Vault::start(&config, &store).await?;
     tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
     let outbound = outbound::Outbound::new(outbound_config(&config))
         .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
@@ -139,7 +139,7 @@ pub async fn serve(config: Config) -> Result<()> {
 /// The outbound client's settings from the configuration.
 pub fn outbound_config(config: &Config) -> outbound::OutboundConfig {
     outbound::OutboundConfig {
-        allow_private: config.allow_private_network,
+        allow_private: config.allow_private_network.clone(),
         timeout: Duration::from_secs(config.outbound_timeout_seconds),
         max_response_bytes: 1024 * 1024,
     }

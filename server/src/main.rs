@@ -45,8 +45,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum KeysCommand {
-    /// Re-seal every secret under a new key and retire the old one. With the key file, a new key
-    /// is made; with master_key, put the new key first, restart, then run this. Resumable.
+    /// Re-seal every secret under a new key and retire the old one, while servers run (they
+    /// follow within a second). With the key file, a new key is made; with master_key, add the new
+    /// key first to every server's master_key, restart them, then run this. Resumable.
     Rotate,
 }
 
@@ -168,11 +169,14 @@ async fn rotate_keys(config: &Config) -> Result<()> {
     if r.retired.is_empty() {
         println!("no old key left to retire");
     } else if config.master_key.is_some() {
-        println!("no secret uses key(s) {} any more: remove them from master_key", r.retired.join(", "));
+        println!(
+            "no secret uses key(s) {} any more: remove them from every server's master_key and restart them",
+            r.retired.join(", ")
+        );
     } else {
         println!("retired key(s) {} from {}", r.retired.join(", "), config.key_file.display());
     }
-    println!("restart running Liaison servers so they read the new key");
+    println!("running Liaison servers seal under key {} from now on, without a restart", r.active);
     Ok(())
 }
 

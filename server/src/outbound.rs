@@ -1,9 +1,10 @@
 //! The outbound HTTP client for everything Liaison sends to third parties (token and revoke
 //! endpoints, later the API proxy). It promises: no redirect is ever followed (a 3xx comes back as
 //! a response), every call has a total and a connect time limit, a response body larger than the
-//! limit is refused, only http and https are spoken, and — unless the operator allows private
-//! addresses — no connection is made to a loopback, private, link-local or otherwise internal
-//! address, whether the URL names it literally or a DNS name resolves to it.
+//! limit is refused, only http and https are spoken, and no connection is made to a loopback,
+//! private, link-local or otherwise internal address the operator did not allow (`private`:
+//! none, all but the cloud metadata endpoints, or named ranges), whether the URL names it
+//! literally or a DNS name resolves to it.
 
 use bytes::{Bytes, BytesMut};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -12,11 +13,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod private;
+pub use private::{metadata_address, Cidr, PrivateNetwork, METADATA};
+
 /// How outbound calls are limited.
 #[derive(Debug, Clone)]
 pub struct OutboundConfig {
-    /// Allow loopback, private and other internal destinations (tests, on-premises providers).
-    pub allow_private: bool,
+    /// The loopback, private and other internal destinations allowed (tests, on-premises providers).
+    pub allow_private: PrivateNetwork,
     /// The whole call, from connecting to the last byte of the body.
     pub timeout: Duration,
     /// The largest response body accepted.
@@ -25,7 +29,11 @@ pub struct OutboundConfig {
 
 impl Default for OutboundConfig {
     fn default() -> Self {
-        Self { allow_private: false, timeout: Duration::from_secs(30), max_response_bytes: 10 * 1024 * 1024 }
+        Self {
+            allow_private: PrivateNetwork::Off,
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 10 * 1024 * 1024,
+        }
     }
 }
 
@@ -76,7 +84,7 @@ impl Outbound {
             .connect_timeout(cfg.timeout.min(MAX_CONNECT_TIMEOUT))
             // A proxy would resolve names itself, around the guard below.
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver { allow_private: cfg.allow_private }))
+            .dns_resolver(Arc::new(GuardedResolver { allow_private: cfg.allow_private.clone() }))
             .user_agent(concat!("Liaison/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OutboundError::Connect(format!("the outbound HTTP client could not be set up: {e}")))?;
@@ -101,7 +109,7 @@ impl Outbound {
     /// unread, for streaming (or for [`read_limited`]). The request's own timeout, when set,
     /// replaces the client's.
     pub async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, OutboundError> {
-        let host = check_url(req.url(), self.cfg.allow_private)?;
+        let host = check_url(req.url(), &self.cfg.allow_private)?;
         self.client.execute(req).await.map_err(|e| map_error(e, &host))
     }
 
@@ -111,7 +119,7 @@ impl Outbound {
         req: reqwest::Request,
         limit: usize,
     ) -> Result<OutboundResponse, OutboundError> {
-        let host = check_url(req.url(), self.cfg.allow_private)?;
+        let host = check_url(req.url(), &self.cfg.allow_private)?;
         let resp = self.client.execute(req).await.map_err(|e| map_error(e, &host))?;
         read_limited(resp, limit, &host).await
     }
@@ -139,7 +147,7 @@ pub async fn read_limited(
 }
 
 /// Checks scheme and host before anything is sent; returns the host for messages.
-fn check_url(url: &url::Url, allow_private: bool) -> Result<String, OutboundError> {
+fn check_url(url: &url::Url, allow_private: &PrivateNetwork) -> Result<String, OutboundError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(OutboundError::InvalidUrl(format!(
             "the URL scheme \"{}\" is not allowed for outbound calls; use https (or http)",
@@ -153,7 +161,7 @@ fn check_url(url: &url::Url, allow_private: bool) -> Result<String, OutboundErro
         Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
     };
-    if !allow_private && is_forbidden_ip(ip) {
+    if !allow_private.allows(ip) {
         return Err(OutboundError::HostNotAllowed { host: ip.to_string() });
     }
     Ok(ip.to_string())
@@ -198,17 +206,16 @@ struct Refused {
 
 /// Resolves with tokio and drops forbidden addresses, refusing a name that has only those.
 struct GuardedResolver {
-    allow_private: bool,
+    allow_private: PrivateNetwork,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
-        let allow_private = self.allow_private;
+        let allow_private = self.allow_private.clone();
         Box::pin(async move {
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> =
-                found.iter().copied().filter(|a| allow_private || !is_forbidden_ip(a.ip())).collect();
+            let kept: Vec<SocketAddr> = found.iter().copied().filter(|a| allow_private.allows(a.ip())).collect();
             if kept.is_empty() && !found.is_empty() {
                 return Err(Box::new(Refused { host }) as Box<dyn StdError + Send + Sync>);
             }

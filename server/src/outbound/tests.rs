@@ -6,9 +6,17 @@ use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-fn outbound(allow_private: bool, timeout_ms: u64, max: usize) -> Outbound {
-    Outbound::new(OutboundConfig { allow_private, timeout: Duration::from_millis(timeout_ms), max_response_bytes: max })
-        .unwrap()
+fn outbound(allow_private: impl Into<PrivateNetwork>, timeout_ms: u64, max: usize) -> Outbound {
+    Outbound::new(OutboundConfig {
+        allow_private: allow_private.into(),
+        timeout: Duration::from_millis(timeout_ms),
+        max_response_bytes: max,
+    })
+    .unwrap()
+}
+
+fn ranges(text: &str) -> PrivateNetwork {
+    PrivateNetwork::parse(text).unwrap()
 }
 
 async fn serve(app: axum::Router) -> SocketAddr {
@@ -198,4 +206,123 @@ async fn connection_refused_is_a_connect_error_without_the_query() {
     assert!(matches!(err, OutboundError::Connect(_)), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("127.0.0.1") && !text.contains("s3cr3t") && !text.contains("/x"), "{text}");
+}
+
+#[test]
+fn allow_private_network_table() {
+    // (setting, address, reachable)
+    let cases: &[(&str, &str, bool)] = &[
+        // false: public only.
+        ("false", "8.8.8.8", true),
+        ("false", "127.0.0.1", false),
+        ("false", "10.1.2.3", false),
+        ("false", "169.254.169.254", false),
+        // true: every internal address as before, but never a metadata endpoint.
+        ("true", "127.0.0.1", true),
+        ("true", "10.1.2.3", true),
+        ("true", "169.254.1.1", true),
+        ("true", "::1", true),
+        ("true", "fd00::1", true),
+        ("true", "8.8.8.8", true),
+        ("true", "169.254.169.254", false),
+        ("true", "169.254.170.2", false),
+        ("true", "169.254.170.23", false),
+        ("true", "169.254.0.23", false),
+        ("true", "100.100.100.200", false),
+        ("true", "192.0.0.192", false),
+        ("true", "fd00:ec2::254", false),
+        ("true", "fd00:ec2::23", false),
+        // The metadata address written inside an IPv6 one.
+        ("true", "::ffff:169.254.169.254", false),
+        ("true", "::ffff:a9fe:a9fe", false),
+        ("true", "64:ff9b::a9fe:a9fe", false),
+        ("true", "2002:a9fe:a9fe::1", false),
+        ("true", "::169.254.169.254", false),
+        // Ranges: public addresses and the ranges named, nothing else.
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "127.0.0.1", true),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "127.9.9.9", true),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "10.1.255.255", true),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "10.2.0.1", false),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "192.168.1.1", false),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "::1", true),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "::2", false),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "::ffff:127.0.0.1", true),
+        ("127.0.0.0/8,10.1.0.0/16,::1/128", "8.8.8.8", true),
+        ("127.0.0.1/32", "127.0.0.1", true),
+        ("127.0.0.1/32", "127.0.0.2", false),
+        ("127.0.0.1", "127.0.0.1", true),
+        ("127.0.0.1", "127.0.0.2", false),
+        // A range that merely contains a metadata endpoint does not open it…
+        ("169.254.0.0/16", "169.254.1.1", true),
+        ("169.254.0.0/16", "169.254.169.254", false),
+        ("169.254.0.0/16", "169.254.170.2", false),
+        ("0.0.0.0/0", "169.254.169.254", false),
+        ("0.0.0.0/0", "100.100.100.200", false),
+        ("fd00::/8", "fd00:ec2::254", false),
+        ("::/0", "fd00:ec2::23", false),
+        ("::/0", "::ffff:169.254.169.254", false),
+        // …naming it exactly does, and only that one.
+        ("169.254.169.254/32", "169.254.169.254", true),
+        ("169.254.169.254/32", "169.254.170.2", false),
+        ("169.254.169.254/32", "::ffff:169.254.169.254", true),
+        ("169.254.169.254", "169.254.169.254", true),
+        ("fd00:ec2::254/128", "fd00:ec2::254", true),
+        ("fd00:ec2::254/128", "fd00:ec2::23", false),
+        ("100.100.100.200/32,10.0.0.0/8", "100.100.100.200", true),
+    ];
+    for (setting, ip, reachable) in cases {
+        let policy = ranges(setting);
+        let ip: IpAddr = ip.parse().unwrap();
+        assert_eq!(policy.allows(ip), *reachable, "allow_private_network={setting}: {ip}");
+    }
+    // Every listed metadata endpoint is shut under `true` and under the widest ranges.
+    for meta in METADATA {
+        assert!(!PrivateNetwork::All.allows(*meta), "{meta}");
+        assert!(!ranges("0.0.0.0/0,::/0").allows(*meta), "{meta}");
+    }
+}
+
+#[test]
+fn allow_private_network_parses_strictly() {
+    assert_eq!(ranges("true"), PrivateNetwork::All);
+    assert_eq!(ranges(" FALSE "), PrivateNetwork::Off);
+    assert_eq!(ranges(""), PrivateNetwork::Off);
+    assert_eq!(
+        ranges(" 10.1.0.0/16 , ::1/128,"),
+        PrivateNetwork::Ranges(vec![Cidr::parse("10.1.0.0/16").unwrap(), Cidr::parse("::1").unwrap()])
+    );
+    for (bad, says) in [
+        ("10.0.0.1/8", "did you mean 10.0.0.0/8?"),
+        ("10.0.0.0/33", "from 0 to 32"),
+        ("::/129", "from 0 to 128"),
+        ("10.0.0.0/x", "from 0 to 32"),
+        ("localhost", "is not a CIDR range"),
+        ("10.0.0.0/8;rm", "from 0 to 32"),
+        ("tru", "is not a CIDR range"),
+    ] {
+        let e = PrivateNetwork::parse(bad).unwrap_err();
+        assert!(e.contains(says), "{bad}: {e}");
+    }
+    assert_eq!(Cidr::parse("::ffff:0:0/96").unwrap().to_string(), "::ffff:0.0.0.0/96");
+}
+
+#[tokio::test]
+async fn a_range_reaches_its_own_loopback_address_and_not_the_next() {
+    let addr = test_app().await;
+    // A second listener on 127.0.0.2 (the whole 127/8 is loopback on Linux).
+    let Ok(other) = TcpListener::bind("127.0.0.2:0").await else {
+        eprintln!("skipped: 127.0.0.2 cannot be bound here");
+        return;
+    };
+    let other_addr = other.local_addr().unwrap();
+    let app = axum::Router::new().route("/ok", get(|| async { "other" }));
+    tokio::spawn(async move { axum::serve(other, app).await.unwrap() });
+    let out = outbound(ranges("127.0.0.1/32"), 5000, 1000);
+    let resp = get_url(&out, &format!("http://127.0.0.1:{}/ok", addr.port())).await.unwrap();
+    assert_eq!(&resp.body[..], b"hello");
+    let err = get_url(&out, &format!("http://127.0.0.2:{}/ok", other_addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::HostNotAllowed { host: "127.0.0.2".into() });
+    // `true` reaches both, as before.
+    let resp = get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.2:{}/ok", other_addr.port())).await;
+    assert_eq!(&resp.unwrap().body[..], b"other");
 }

@@ -93,7 +93,7 @@ impl Fx {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let out = Outbound::new(OutboundConfig {
-            allow_private: true,
+            allow_private: true.into(),
             timeout: Duration::from_millis(1500),
             max_response_bytes: 64 * 1024,
         })

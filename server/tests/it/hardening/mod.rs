@@ -4,6 +4,7 @@
 
 mod crash;
 mod custody;
+mod rotation;
 mod secrets;
 mod sessions;
 mod ssrf;

@@ -272,3 +272,69 @@ async fn redirects_are_never_followed_even_to_allowed_addresses() {
     assert_eq!(fp.calls("/v1/moved"), 2);
     assert_eq!(elsewhere.hits(), 0, "no redirect was followed");
 }
+
+/// `allow_private_network` as CIDR ranges (issue 17): `true` still opens every internal address
+/// but never a cloud metadata endpoint; `127.0.0.1/32` opens that address and nothing else of
+/// 127/8.
+#[tokio::test]
+async fn private_network_ranges_open_only_what_they_name_and_never_the_metadata_endpoint() {
+    let db = sqlite().await;
+    let fp = FaultProvider::start().await;
+    fp.set_at("/v1/data", Fault::json(200, json!({ "reached": true })));
+    let Some(other) = Tripwire::bind("127.0.0.2:0").await else {
+        eprintln!("skipped: 127.0.0.2 cannot be bound here");
+        return;
+    };
+    let limits = [("LIAISON_ALLOW_HTTP_URLS", "true"), ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2")];
+    let open = Server::start_with(&db, &[limits[0], limits[1], ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")]);
+    let client = open.client();
+    assert_eq!(setup(&client).await.status, 200);
+    for (link, base) in [
+        ("here", fp.base.clone()),
+        ("next_door", format!("http://127.0.0.2:{}", other.port)),
+        ("metadata", "http://169.254.169.254".to_string()),
+        ("metadata6", "http://[fd00:ec2::254]".to_string()),
+    ] {
+        let id = create_service(&client, cc_service(link, &fp.url("/token"), "", &base)).await;
+        let r = create_connection(
+            &client,
+            json!({ "name": link, "link_name": link, "service": { "kind": "custom", "id": id }, "scopes": ["read"] }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{link}: {}", r.body);
+    }
+    let token = client.call("create_api_token", json!({ "name": "ranges" })).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = reqwest::Client::new();
+    let proxy = |server: &Server, link: &str| {
+        http.get(format!("{}/api/v1/connections/{link}/proxy/v1/data", server.url)).bearer_auth(&token)
+    };
+
+    // `true`: loopback as before, the metadata endpoints refused before anything is sent.
+    let (s, b) = call(proxy(&open, "here")).await;
+    assert_eq!((s, &b["reached"]), (200, &json!(true)), "true reaches loopback: {b}");
+    for link in ["metadata", "metadata6"] {
+        let (s, b) = call(proxy(&open, link)).await;
+        assert_refused(&format!("{link} under allow_private_network=true"), s, &b, 403);
+    }
+    drop(open);
+
+    // `127.0.0.1/32`: that address, and not 127.0.0.2 (nor the metadata endpoint).
+    let server = Server::start_with(&db, &[limits[0], limits[1], ("LIAISON_ALLOW_PRIVATE_NETWORK", "127.0.0.1/32")]);
+    let (s, b) = call(proxy(&server, "here")).await;
+    assert_eq!((s, &b["reached"]), (200, &json!(true)), "127.0.0.1/32 reaches 127.0.0.1: {b}");
+    for link in ["next_door", "metadata"] {
+        let (s, b) = call(proxy(&server, link)).await;
+        assert_refused(&format!("{link} under allow_private_network=127.0.0.1/32"), s, &b, 403);
+    }
+    assert_eq!(other.hits(), 0, "nothing reached 127.0.0.2");
+    drop(server);
+
+    // A range that is not one: the server does not start, and says why.
+    let out = db.command().env("LIAISON_ALLOW_PRIVATE_NETWORK", "127.0.0.1/8").arg("migrate").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("allow_private_network") && err.contains("did you mean 127.0.0.0/8?"), "{err}");
+}
