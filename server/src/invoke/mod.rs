@@ -6,6 +6,7 @@
 pub mod calls;
 pub mod hot;
 pub mod openapi;
+pub mod paths;
 pub mod proxy;
 pub mod refresh;
 pub mod target;
@@ -58,6 +59,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("connection_error", 409, "the last attempt to connect failed; see the message"),
     ("user_not_authorized", 403, "a login-user connection the caller has not authorised yet; see authorize_url"),
     ("host_not_allowed", 403, "the URL is outside the service's API base URLs, or a private address"),
+    ("path_not_allowed", 400, "the path leaves the API base path once percent-decoded (`..%2F`, `%252e`, `..;`, backslashes), or carries an encoded slash the service does not need"),
     ("body_too_large", 413, "the request body, or invoke's answer, is over the configured limit"),
     ("upstream_timeout", 504, "the service did not answer within the time limit"),
     ("upstream_unreachable", 502, "the service could not be reached"),

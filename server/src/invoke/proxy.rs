@@ -8,14 +8,14 @@ use crate::backend::ServerBackend;
 use crate::connections::{link_from_path, user_key};
 use crate::invoke::hot::{Found, Fresh};
 use crate::invoke::refresh::Credential;
-use crate::invoke::target::{attach, end_to_end, invoke_url, proxy_url};
+use crate::invoke::target::{attach, end_to_end, invoke_url, proxy_url, ORIGIN_STATE};
 use crate::invoke::{authenticate, ApiError, Caller};
 use crate::outbound::{read_limited, OutboundError};
 use crate::routes::AppState;
 use crate::store::api_tokens::Call;
 use app::connection::ConnectionStatus;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -237,12 +237,22 @@ fn outbound_error(e: OutboundError, service: &str) -> ApiError {
     }
 }
 
-/// The text after `/proxy` in the request's path, still percent-encoded.
-fn raw_proxy_path(path: &str) -> &str {
-    match path.find("/proxy") {
-        Some(i) => path[i + "/proxy".len()..].trim_start_matches('/'),
-        None => "",
+/// What the route's `{*path}` captured, still percent-encoded (so the service gets the path as
+/// the script sent it): the request's path without as many segments as the matched route has
+/// before its capture. Empty for the route without one. (The link name may itself contain
+/// `proxy`, so the path is never searched for it.)
+fn raw_capture<'a>(path: &'a str, route: Option<&str>) -> &'a str {
+    let Some((fixed, _)) = route.and_then(|r| r.split_once("/{*")) else { return "" };
+    let skip = fixed.split('/').count();
+    path.splitn(skip + 1, '/').nth(skip).unwrap_or_default()
+}
+
+/// Methods no call through Liaison may use.
+fn refused_method(method: &Method) -> Result<(), ApiError> {
+    if matches!(*method, Method::CONNECT | Method::TRACE) {
+        return Err(invalid(format!("The method {method} cannot be used through Liaison.")));
     }
+    Ok(())
 }
 
 /// `ANY /api/v1/connections/{link_name}/proxy/{*path}`
@@ -258,9 +268,11 @@ pub async fn handle(
     let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &parts.method);
     let result = async {
         let caller = caller?;
+        refused_method(&parts.method)?;
         let t = backend.target(&caller, &link).await?;
         log.call.connection_id = Some(t.found.c.id);
-        let url = proxy_url(&t.found.resolved.spec, raw_proxy_path(parts.uri.path()), parts.uri.query())?;
+        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+        let url = proxy_url(&t.found.resolved.spec, raw_capture(parts.uri.path(), route), parts.uri.query())?;
         log.call.host = url.host_str().unwrap_or_default().to_string();
         let limit = backend.api.max_body_bytes;
         let length = parts
@@ -433,7 +445,8 @@ fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
 fn answer(status: u16, headers: &HeaderMap, body: &[u8]) -> Value {
     let mut h = Map::new();
     for name in headers.keys() {
-        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding") {
+        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding") || ORIGIN_STATE.contains(&name.as_str())
+        {
             continue;
         }
         let joined: Vec<String> =
