@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod hot;
+pub mod json_call;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
@@ -15,7 +16,6 @@ pub mod tokens;
 use crate::routes::AppState;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -38,13 +38,17 @@ impl Default for ApiSettings {
     }
 }
 
-pub fn routes(settings: &ApiSettings) -> Router<AppState> {
-    // Room for JSON's escaping of a body of the largest size.
-    let invoke_limit = settings.max_body_bytes.saturating_mul(2).saturating_add(64 * 1024);
+/// The largest `invoke` request: room for JSON's escaping of a body of the largest size.
+pub fn invoke_limit(settings: &ApiSettings) -> usize {
+    settings.max_body_bytes.saturating_mul(2).saturating_add(64 * 1024)
+}
+
+pub fn routes(_settings: &ApiSettings) -> Router<AppState> {
+    // `invoke` reads its own body, with `invoke_limit`, once the caller is known.
     Router::new()
         .route("/api/v1/connections/{link_name}/proxy", any(proxy::handle))
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
-        .route("/api/v1/invoke", post(proxy::invoke).layer(DefaultBodyLimit::max(invoke_limit)))
+        .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
 }
 

@@ -136,7 +136,7 @@ pub fn document(public_url: &str) -> Value {
                         "url": { "type": "string", "description": "An absolute URL under one of the service's API base URLs, or a path under the first one." },
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "query": { "type": "object", "additionalProperties": {} },
-                        "body": { "description": "A string is sent as it is; any other JSON value is sent as JSON." },
+                        "body": { "description": "A string is sent as its text; any other JSON value is sent as the JSON text written here (Content-Type application/json unless given)." },
                     },
                 },
                 "InvokeResponse": {
