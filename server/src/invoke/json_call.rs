@@ -118,7 +118,8 @@ fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
 fn answer(status: u16, headers: &HeaderMap, body: &[u8]) -> Value {
     let mut h = Map::new();
     for name in headers.keys() {
-        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding") || ORIGIN_STATE.contains(&name.as_str())
+        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding")
+            || ORIGIN_STATE.contains(&name.as_str())
         {
             continue;
         }

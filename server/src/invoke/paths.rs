@@ -125,4 +125,45 @@ mod tests {
         assert_eq!(contained("/%2525252525252541", true), Err(Refusal::TooDeep));
         assert_eq!(contained("/%25252541", true), Ok(()));
     }
+
+    /// How a lenient server reads a path: percent-decoded `layers` times (or until nothing
+    /// changes), backslashes as slashes, `;` parameters dropped, dot segments resolved. `None`
+    /// when it climbs above where it starts; else how many separators it saw.
+    fn lenient(path: &str, layers: usize) -> Option<usize> {
+        let mut form = path.as_bytes().to_vec();
+        for _ in 0..layers {
+            form = percent_decode(&form);
+        }
+        let mut depth = 0usize;
+        let mut separators = 0;
+        for segment in form.split(|b| *b == b'/' || *b == b'\\') {
+            separators += 1;
+            match segment.split(|b| *b == b';').next().unwrap_or_default() {
+                b"" | b"." => {}
+                b".." => depth = depth.checked_sub(1)?,
+                _ => depth += 1,
+            }
+        }
+        Some(separators - 1)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_accepted_path_climbs_out_however_often_a_server_decodes_it(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "/", "\\", "..", ".", "a", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%25", "%3B", ";", ";x", "%",
+            ]), 0..14),
+        ) {
+            let path = pieces.concat();
+            let raw_separators = lenient(&path, 0).unwrap_or(0);
+            for layers in 0..=MAX_LAYERS + 1 {
+                if contained(&path, true).is_ok() {
+                    proptest::prop_assert!(lenient(&path, layers).is_some(), "{} decoded {} times climbs out", path, layers);
+                }
+                if contained(&path, false).is_ok() {
+                    proptest::prop_assert_eq!(lenient(&path, layers), Some(raw_separators), "{} decoded {} times", path, layers);
+                }
+            }
+        }
+    }
 }

@@ -172,7 +172,10 @@ async fn proxy_get(server: &Server, token: &str, link: &str, rest: &str) -> RawA
 
 async fn invoke(server: &Server, token: Option<&str>, call: &str) -> RawAnswer {
     let auth = token.map(|t| format!("\r\nauthorization: Bearer {t}")).unwrap_or_default();
-    let head = format!("POST /api/v1/invoke HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: {}{auth}", call.len());
+    let head = format!(
+        "POST /api/v1/invoke HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: {}{auth}",
+        call.len()
+    );
     raw(server, &head, call.as_bytes()).await
 }
 
@@ -220,7 +223,11 @@ async fn proxy_and_invoke_paths_never_leave_the_api_base_path_once_decoded() {
             for url in [format!("/{rest}"), format!("http://127.0.0.1:{port}/v1/{rest}")] {
                 let a = invoke(&server, Some(&token), &json!({ "connection": LINK, "url": url }).to_string()).await;
                 if (a.status, a.json()["code"].as_str()) != (status, Some(code)) {
-                    answers.push(format!("  invoke {url} -> {} {}, expected {status} {code}", a.status, a.json()["code"]));
+                    answers.push(format!(
+                        "  invoke {url} -> {} {}, expected {status} {code}",
+                        a.status,
+                        a.json()["code"]
+                    ));
                 }
             }
         }
@@ -288,10 +295,19 @@ async fn trace_and_connect_are_refused_and_answers_set_no_state_on_liaisons_orig
                 b"",
             )
             .await;
-            assert_eq!((a.status, a.json()["code"].as_str()), (400, Some("invalid_request")), "{label} {method}: {}", a.body);
+            assert_eq!(
+                (a.status, a.json()["code"].as_str()),
+                (400, Some("invalid_request")),
+                "{label} {method}: {}",
+                a.body
+            );
             let call = json!({ "connection": LINK, "method": method, "url": "/things" }).to_string();
             let a = invoke(&server, Some(&token), &call).await;
-            assert_eq!((a.status, a.json()["code"].as_str()), (400, Some("invalid_request")), "{label} invoke {method}");
+            assert_eq!(
+                (a.status, a.json()["code"].as_str()),
+                (400, Some("invalid_request")),
+                "{label} invoke {method}"
+            );
         }
         assert_eq!(up.targets(), Vec::<String>::new(), "{label}: nothing was sent upstream");
 
@@ -346,8 +362,12 @@ async fn invoke_knows_the_caller_before_it_reads_or_parses_a_body() {
         let (server, token) = setup_api(&db, &up, &[LINK]).await;
 
         // An anonymous call announcing 20 MB, none of it sent: answered at once.
-        let a = raw(&server, "POST /api/v1/invoke HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: 20000000", b"")
-            .await;
+        let a = raw(
+            &server,
+            "POST /api/v1/invoke HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: 20000000",
+            b"",
+        )
+        .await;
         assert_eq!((a.status, a.json()["code"].as_str()), (401, Some("unauthenticated")), "{label}: {}", a.body);
 
         // 8 anonymous 20 MB bodies of tiny values at once: no reading, no parsing.
