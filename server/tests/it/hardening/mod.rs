@@ -4,6 +4,7 @@
 
 mod crash;
 mod proxy;
+mod raw_http;
 mod secrets;
 mod sessions;
 mod ssrf;
