@@ -170,6 +170,11 @@ pub struct ServiceSpec {
     pub extra_authorize_params: BTreeMap<String, String>,
     pub extra_token_params: BTreeMap<String, String>,
     pub scopes: Vec<Scope>,
+    /// API calls may carry encoded slashes (`%2F`, `%5C`) inside path segments, for services whose
+    /// identifiers contain them. Off unless a catalogue entry says so; a path that climbs out of
+    /// the API base path is refused either way.
+    #[serde(default)]
+    pub allow_encoded_slashes: bool,
 }
 
 impl ServiceSpec {
@@ -450,6 +455,7 @@ impl ServiceForm {
                 extra_authorize_params,
                 extra_token_params,
                 scopes,
+                allow_encoded_slashes: false,
             },
             client_id: Some(client_id.to_string()).filter(|c| oauth && !c.is_empty()),
             client_secret: client_secret.filter(|_| oauth),

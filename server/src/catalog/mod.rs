@@ -55,6 +55,8 @@ struct RawService {
     token_path: Option<String>,
     #[serde(default)]
     error_in_200: bool,
+    #[serde(default)]
+    allow_encoded_slashes: bool,
     docs_url: String,
     #[serde(default)]
     extra_authorize_params: BTreeMap<String, String>,
@@ -322,6 +324,7 @@ impl Check {
                 extra_authorize_params: raw.extra_authorize_params,
                 extra_token_params: raw.extra_token_params,
                 scopes: raw.scopes.into_iter().map(|s| Scope { name: s.name, display: s.display }).collect(),
+                allow_encoded_slashes: raw.allow_encoded_slashes,
             },
         })
         .filter(|_| self.problems.is_empty())

@@ -64,6 +64,17 @@ fn defaults_fill_what_an_entry_leaves_out() {
     assert_eq!((s.header_name.as_str(), s.header_prefix.as_str()), ("Authorization", "Bearer"));
     assert_eq!(s.token_path, ["access_token"]);
     assert_eq!(s.scopes, [Scope { name: "read".into(), display: "Read your data".into() }]);
+    assert!(!s.allow_encoded_slashes, "encoded slashes in API paths are refused unless an entry asks");
+}
+
+#[test]
+fn an_entry_may_ask_for_encoded_slashes_in_api_paths() {
+    let text = GOOD.replace("scope_delimiter = \"comma\"", "scope_delimiter = \"comma\"\nallow_encoded_slashes = true");
+    assert!(parse(&text, "f.toml").unwrap()[0].allow_encoded_slashes);
+    // A spec stored before the setting existed reads as "no".
+    let mut stored = serde_json::to_value(&parse(GOOD, "f.toml").unwrap()[0].spec).unwrap();
+    stored.as_object_mut().unwrap().remove("allow_encoded_slashes");
+    assert!(!serde_json::from_value::<ServiceSpec>(stored).unwrap().allow_encoded_slashes);
 }
 
 #[test]

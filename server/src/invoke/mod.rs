@@ -5,7 +5,9 @@
 
 pub mod calls;
 pub mod hot;
+pub mod json_call;
 pub mod openapi;
+pub mod paths;
 pub mod proxy;
 pub mod refresh;
 pub mod target;
@@ -14,7 +16,6 @@ pub mod tokens;
 use crate::routes::AppState;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -37,13 +38,17 @@ impl Default for ApiSettings {
     }
 }
 
-pub fn routes(settings: &ApiSettings) -> Router<AppState> {
-    // Room for JSON's escaping of a body of the largest size.
-    let invoke_limit = settings.max_body_bytes.saturating_mul(2).saturating_add(64 * 1024);
+/// The largest `invoke` request: room for JSON's escaping of a body of the largest size.
+pub fn invoke_limit(settings: &ApiSettings) -> usize {
+    settings.max_body_bytes.saturating_mul(2).saturating_add(64 * 1024)
+}
+
+pub fn routes(_settings: &ApiSettings) -> Router<AppState> {
+    // `invoke` reads its own body, with `invoke_limit`, once the caller is known.
     Router::new()
         .route("/api/v1/connections/{link_name}/proxy", any(proxy::handle))
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
-        .route("/api/v1/invoke", post(proxy::invoke).layer(DefaultBodyLimit::max(invoke_limit)))
+        .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
 }
 
@@ -58,6 +63,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("connection_error", 409, "the last attempt to connect failed; see the message"),
     ("user_not_authorized", 403, "a login-user connection the caller has not authorised yet; see authorize_url"),
     ("host_not_allowed", 403, "the URL is outside the service's API base URLs, or a private address"),
+    ("path_not_allowed", 400, "the path leaves the API base path once percent-decoded (`..%2F`, `%252e`, `..;`, backslashes), or carries an encoded slash the service does not need"),
     ("body_too_large", 413, "the request body, or invoke's answer, is over the configured limit"),
     ("upstream_timeout", 504, "the service did not answer within the time limit"),
     ("upstream_unreachable", 502, "the service could not be reached"),

@@ -38,6 +38,7 @@ const CALL_ERRORS: &[&str] = &[
     "connection_error",
     "user_not_authorized",
     "host_not_allowed",
+    "path_not_allowed",
     "body_too_large",
     "upstream_timeout",
     "upstream_unreachable",
@@ -52,7 +53,7 @@ pub fn document(public_url: &str) -> Value {
         "description": "The connection's link name (lower-case letters, digits and underscores).",
         "schema": { "type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$" } });
     let path = json!({ "name": "path", "in": "path", "required": true,
-        "description": "The rest of the URL, appended to the service's first API base URL (the query string passes through).",
+        "description": "The rest of the URL, appended as sent (still percent-encoded) to the service's first API base URL; the query string passes through. A path that leaves the base path once decoded, or carries an encoded slash the service does not need, is refused with `path_not_allowed`.",
         "schema": { "type": "string" } });
     let mut proxy_responses = error_responses(CALL_ERRORS);
     proxy_responses.insert(
@@ -62,7 +63,7 @@ pub fn document(public_url: &str) -> Value {
     let proxy_op = |summary: &str, params: Vec<Value>| {
         json!({
             "summary": summary,
-            "description": "Transparent proxy: method, query, headers and body pass through (streamed); hop-by-hop headers are dropped; the connection's credential is attached as the service wants it. Bodies up to 256 KiB are retried once after a refresh when the service answers 401.",
+            "description": "Transparent proxy: method, query, headers and body pass through (streamed); hop-by-hop headers are dropped, and so are the service's headers that would set state on Liaison's origin (`Set-Cookie`, `Clear-Site-Data`, `Strict-Transport-Security`, `Alt-Svc`…); TRACE and CONNECT are refused; the connection's credential is attached as the service wants it. Bodies up to 256 KiB are retried once after a refresh when the service answers 401.",
             "parameters": params,
             "requestBody": { "required": false, "content": { "*/*": { "schema": {} } } },
             "responses": proxy_responses,
@@ -135,7 +136,7 @@ pub fn document(public_url: &str) -> Value {
                         "url": { "type": "string", "description": "An absolute URL under one of the service's API base URLs, or a path under the first one." },
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "query": { "type": "object", "additionalProperties": {} },
-                        "body": { "description": "A string is sent as it is; any other JSON value is sent as JSON." },
+                        "body": { "description": "A string is sent as its text; any other JSON value is sent as the JSON text written here (Content-Type application/json unless given)." },
                     },
                 },
                 "InvokeResponse": {

@@ -1,29 +1,25 @@
-//! The two ways to call a service: the transparent proxy (streamed both ways) and `invoke` (one
-//! JSON call in, one JSON answer out). Both find the connection, check its state, get its
-//! credential (refreshed if due), send the call through the outbound client (no redirects, the
-//! SSRF guard, the time limit), refresh once and retry on a 401 when the body can be replayed,
-//! and log the call.
+//! The transparent proxy (streamed both ways), and what it shares with `invoke` (see
+//! [`super::json_call`]): both find the connection, check its state, get its credential
+//! (refreshed if due), send the call through the outbound client (no redirects, the SSRF guard,
+//! the time limit), refresh once and retry on a 401 when the body can be replayed, and log the
+//! call.
 
 use crate::backend::ServerBackend;
 use crate::connections::{link_from_path, user_key};
 use crate::invoke::hot::{Found, Fresh};
 use crate::invoke::refresh::Credential;
-use crate::invoke::target::{attach, end_to_end, invoke_url, proxy_url};
+use crate::invoke::target::{attach, end_to_end, proxy_url};
 use crate::invoke::{authenticate, ApiError, Caller};
 use crate::outbound::{read_limited, OutboundError};
 use crate::routes::AppState;
 use crate::store::api_tokens::Call;
 use app::connection::ConnectionStatus;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,21 +33,21 @@ const REPLAYABLE_BYTES: u64 = 256 * 1024;
 const WHOLE_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// A connection ready to be called.
-struct Target {
-    found: Arc<Found>,
+pub(super) struct Target {
+    pub(super) found: Arc<Found>,
     user_key: i64,
     fresh: Fresh,
 }
 
 /// What a call carries, before the credential is attached.
-struct Outgoing {
-    method: Method,
-    url: url::Url,
-    headers: HeaderMap,
-    body: OutBody,
+pub(super) struct Outgoing {
+    pub(super) method: Method,
+    pub(super) url: url::Url,
+    pub(super) headers: HeaderMap,
+    pub(super) body: OutBody,
 }
 
-enum OutBody {
+pub(super) enum OutBody {
     /// Kept in memory: can be sent again. Empty and not `Content-Length: 0`: no body at all.
     Bytes(Bytes),
     /// `Content-Length: 0`: a body, of no bytes.
@@ -61,13 +57,13 @@ enum OutBody {
 }
 
 /// One call's entry for the log, filled in as it goes.
-struct Logged {
+pub(super) struct Logged {
     started: Instant,
-    call: Call,
+    pub(super) call: Call,
 }
 
 impl Logged {
-    fn new(backend: &ServerBackend, caller: Option<&Caller>, link: &str, method: &Method) -> Logged {
+    pub(super) fn new(backend: &ServerBackend, caller: Option<&Caller>, link: &str, method: &Method) -> Logged {
         Logged {
             started: Instant::now(),
             call: Call {
@@ -85,7 +81,7 @@ impl Logged {
         }
     }
 
-    fn finish(mut self, backend: &ServerBackend, status: u16, error: Option<&'static str>) {
+    pub(super) fn finish(mut self, backend: &ServerBackend, status: u16, error: Option<&'static str>) {
         // Without a caller there is no organisation to file the call under.
         if self.call.org_id == 0 {
             return;
@@ -108,7 +104,7 @@ impl Logged {
 
 impl ServerBackend {
     /// The connection a caller names, if it can be used now.
-    async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
+    pub(super) async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
         let not_found = || {
             ApiError::new(
                 "connection_not_found",
@@ -164,7 +160,7 @@ impl ServerBackend {
 
     /// Sends a call with the connection's credential; on a 401, refreshes once and sends it again
     /// (when the body can be replayed and a refresh could help).
-    async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
+    pub(super) async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
         let (c, resolved) = (&t.found.c, &t.found.resolved);
         let spec = &resolved.spec;
         let mut cred: Credential = self.credential(c, resolved, t.user_key, Some(t.fresh), None).await?;
@@ -214,14 +210,14 @@ impl ServerBackend {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
+pub(super) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         "body_too_large",
         format!("The body is larger than the limit of {limit} bytes. Send less, or ask the operator to raise api_max_body_bytes."),
     )
 }
 
-fn outbound_error(e: OutboundError, service: &str) -> ApiError {
+pub(super) fn outbound_error(e: OutboundError, service: &str) -> ApiError {
     match e {
         OutboundError::HostNotAllowed { .. } => ApiError::new(
             "host_not_allowed",
@@ -237,12 +233,22 @@ fn outbound_error(e: OutboundError, service: &str) -> ApiError {
     }
 }
 
-/// The text after `/proxy` in the request's path, still percent-encoded.
-fn raw_proxy_path(path: &str) -> &str {
-    match path.find("/proxy") {
-        Some(i) => path[i + "/proxy".len()..].trim_start_matches('/'),
-        None => "",
+/// What the route's `{*path}` captured, still percent-encoded (so the service gets the path as
+/// the script sent it): the request's path without as many segments as the matched route has
+/// before its capture. Empty for the route without one. (The link name may itself contain
+/// `proxy`, so the path is never searched for it.)
+fn raw_capture<'a>(path: &'a str, route: Option<&str>) -> &'a str {
+    let Some((fixed, _)) = route.and_then(|r| r.split_once("/{*")) else { return "" };
+    let skip = fixed.split('/').count();
+    path.splitn(skip + 1, '/').nth(skip).unwrap_or_default()
+}
+
+/// Methods no call through Liaison may use.
+fn refused_method(method: &Method) -> Result<(), ApiError> {
+    if matches!(*method, Method::CONNECT | Method::TRACE) {
+        return Err(invalid(format!("The method {method} cannot be used through Liaison.")));
     }
+    Ok(())
 }
 
 /// `ANY /api/v1/connections/{link_name}/proxy/{*path}`
@@ -258,9 +264,11 @@ pub async fn handle(
     let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &parts.method);
     let result = async {
         let caller = caller?;
+        refused_method(&parts.method)?;
         let t = backend.target(&caller, &link).await?;
         log.call.connection_id = Some(t.found.c.id);
-        let url = proxy_url(&t.found.resolved.spec, raw_proxy_path(parts.uri.path()), parts.uri.query())?;
+        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+        let url = proxy_url(&t.found.resolved.spec, raw_capture(parts.uri.path(), route), parts.uri.query())?;
         log.call.host = url.host_str().unwrap_or_default().to_string();
         let limit = backend.api.max_body_bytes;
         let length = parts
@@ -336,168 +344,6 @@ fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> reqwest::B
     reqwest::Body::wrap_stream(stream)
 }
 
-/// `POST /api/v1/invoke`: `{connection, method, url, headers, query, body}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InvokeRequest {
-    pub connection: String,
-    #[serde(default)]
-    pub method: Option<String>,
-    pub url: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, QueryValue>,
-    #[serde(default)]
-    pub body: Option<Value>,
-}
-
-/// A query parameter's value: one, or several (repeated in the URL).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum QueryValue {
-    One(Scalar),
-    Many(Vec<Scalar>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Scalar {
-    Text(String),
-    Number(serde_json::Number),
-    Bool(bool),
-}
-
-impl Scalar {
-    fn text(&self) -> String {
-        match self {
-            Scalar::Text(s) => s.clone(),
-            Scalar::Number(n) => n.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }
-    }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(super) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new("invalid_request", message)
-}
-
-/// Turns an `invoke` request into a call (the URL checked against the base URLs).
-fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
-    let method_text = r.method.as_deref().unwrap_or("GET").trim().to_ascii_uppercase();
-    let method = Method::from_bytes(method_text.as_bytes())
-        .map_err(|_| invalid(format!("`method` {method_text:?} is not an HTTP method.")))?;
-    if matches!(method, Method::CONNECT | Method::TRACE) {
-        return Err(invalid(format!("`method` {method} cannot be used through Liaison.")));
-    }
-    let mut url = invoke_url(&t.found.resolved.spec, &r.url)?;
-    if !r.query.is_empty() {
-        let mut pairs = url.query_pairs_mut();
-        for (k, v) in &r.query {
-            match v {
-                QueryValue::One(s) => {
-                    pairs.append_pair(k, &s.text());
-                }
-                QueryValue::Many(list) => {
-                    for s in list {
-                        pairs.append_pair(k, &s.text());
-                    }
-                }
-            }
-        }
-    }
-    let mut raw = HeaderMap::new();
-    for (k, v) in &r.headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| invalid(format!("`headers`: {k:?} is not a valid header name.")))?;
-        let value = HeaderValue::from_str(v)
-            .map_err(|_| invalid(format!("`headers`: the value of {k:?} has characters HTTP does not allow.")))?;
-        raw.append(name, value);
-    }
-    let mut headers = end_to_end(&raw, true);
-    let body = match r.body {
-        None | Some(Value::Null) => Bytes::new(),
-        Some(Value::String(s)) => Bytes::from(s),
-        Some(other) => {
-            if !headers.contains_key(header::CONTENT_TYPE) {
-                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
-            Bytes::from(serde_json::to_vec(&other).map_err(|_| ApiError::internal())?)
-        }
-    };
-    Ok(Outgoing { method, url, headers, body: OutBody::Bytes(body) })
-}
-
-/// The service's answer as `invoke` returns it: JSON bodies as JSON, text as a string, anything
-/// else in base64 (with `body_encoding`).
-fn answer(status: u16, headers: &HeaderMap, body: &[u8]) -> Value {
-    let mut h = Map::new();
-    for name in headers.keys() {
-        if matches!(name.as_str(), "connection" | "keep-alive" | "transfer-encoding") {
-            continue;
-        }
-        let joined: Vec<String> =
-            headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
-        h.insert(name.as_str().to_string(), Value::String(joined.join(", ")));
-    }
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
-    let mut out = json!({ "status": status, "headers": h });
-    if content_type.contains("json") {
-        if let Ok(v) = serde_json::from_slice::<Value>(body) {
-            out["body"] = v;
-            return out;
-        }
-    }
-    match std::str::from_utf8(body) {
-        Ok(text) => out["body"] = Value::String(text.to_string()),
-        Err(_) => {
-            out["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
-            out["body_encoding"] = Value::String("base64".into());
-        }
-    }
-    out
-}
-
-/// `POST /api/v1/invoke`
-pub async fn invoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let backend = state.backend.clone();
-    let caller = authenticate(&state, &headers).await;
-    let parsed: Result<InvokeRequest, ApiError> = serde_json::from_slice(&body)
-        .map_err(|e| invalid(format!("The request is not a valid invoke call ({e}). Send JSON like {{\"connection\": \"link_name\", \"method\": \"GET\", \"url\": \"/path\"}}.")));
-    let link = parsed.as_ref().map(|r| r.connection.clone()).unwrap_or_default();
-    let method = parsed
-        .as_ref()
-        .ok()
-        .and_then(|r| r.method.as_deref())
-        .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
-        .unwrap_or(Method::GET);
-    let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &method);
-    let result = async {
-        let caller = caller?;
-        let request = parsed?;
-        let t = backend.target(&caller, &request.connection).await?;
-        log.call.connection_id = Some(t.found.c.id);
-        let out = outgoing(&t, request)?;
-        log.call.host = out.url.host_str().unwrap_or_default().to_string();
-        let resp = backend.send(&t, out).await?;
-        let host = log.call.host.clone();
-        let read = read_limited(resp, backend.api.max_body_bytes, &host)
-            .await
-            .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
-        Ok::<_, ApiError>(read)
-    }
-    .await;
-    match result {
-        Ok(read) => {
-            log.finish(&backend, read.status, None);
-            let mut resp = Json(answer(read.status, &read.headers, &read.body)).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Err(e) => {
-            log.finish(&backend, e.status.as_u16(), Some(e.code));
-            e.into_response()
-        }
-    }
 }

@@ -1,7 +1,9 @@
 //! Where a call may go, and how the credential rides along. A credential is only ever sent to a
 //! URL under one of the service's API base URLs: same scheme, host and port, and a path within
-//! the base URL's path (after the URL parser has resolved any `..`, encoded or not).
+//! the base URL's path (after the URL parser has resolved any `..`, encoded or not), which it does
+//! not leave however the service decodes it (see [`super::paths`]).
 
+use crate::invoke::paths::{self, Refusal};
 use crate::invoke::refresh::Credential;
 use crate::invoke::ApiError;
 use app::service::{AuthType, ParamType, ServiceSpec};
@@ -60,28 +62,52 @@ pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> 
     if url.username() != "" || url.password().is_some() {
         return Err(ApiError::new("invalid_request", "A URL with a user name or password cannot be called."));
     }
-    let under = spec.api_base_urls.iter().any(|base| {
-        let Ok(base) = url::Url::parse(base.as_str()) else { return false };
+    // Under a base URL whose path it stays in once decoded, whatever the decoding.
+    let mut refused = None;
+    for base in &spec.api_base_urls {
+        let Ok(base) = url::Url::parse(base.as_str()) else { continue };
         let prefix = base.path().trim_end_matches('/');
-        base.scheme() == url.scheme()
+        let under = base.scheme() == url.scheme()
             && base.host() == url.host()
             && base.port_or_known_default() == url.port_or_known_default()
-            && (url.path() == prefix || url.path().starts_with(&format!("{prefix}/")) || prefix.is_empty())
-    });
-    if !under {
-        let host = url.host_str().unwrap_or("that host").to_string();
-        let bases: Vec<&str> = spec.api_base_urls.iter().map(|b| b.as_str()).collect();
-        return Err(ApiError::new(
-            "host_not_allowed",
-            format!(
-                "{host}{} is not under {}'s API base URLs ({}), so Liaison will not send the connection's credential there.",
-                url.path(),
-                spec.name,
-                bases.join(", ")
-            ),
-        ));
+            && (url.path() == prefix || url.path().starts_with(&format!("{prefix}/")) || prefix.is_empty());
+        if !under {
+            continue;
+        }
+        match paths::contained(&url.path()[prefix.len()..], spec.allow_encoded_slashes) {
+            Ok(()) => return Ok(url),
+            Err(why) => refused = Some(why),
+        }
     }
-    Ok(url)
+    if let Some(why) = refused {
+        return Err(path_not_allowed(spec, why));
+    }
+    let host = url.host_str().unwrap_or("that host").to_string();
+    let bases: Vec<&str> = spec.api_base_urls.iter().map(|b| b.as_str()).collect();
+    Err(ApiError::new(
+        "host_not_allowed",
+        format!(
+            "{host}{} is not under {}'s API base URLs ({}), so Liaison will not send the connection's credential there.",
+            url.path(),
+            spec.name,
+            bases.join(", ")
+        ),
+    ))
+}
+
+fn path_not_allowed(spec: &ServiceSpec, why: Refusal) -> ApiError {
+    let what = match why {
+        Refusal::Climbs => "climbs out of the API base path once decoded (`..`, `%2e%2e`, `..;`, a backslash)",
+        Refusal::EncodedSlash => "carries an encoded slash or backslash (`%2F`, `%5C`, `%252F`)",
+        Refusal::TooDeep => "is percent-encoded more times over than any real path",
+    };
+    ApiError::new(
+        "path_not_allowed",
+        format!(
+            "The path {what}, which {} does not accept through Liaison. Send the path as plain segments under the API base URL.",
+            spec.name
+        ),
+    )
 }
 
 /// Headers a proxy never forwards, either way: hop-by-hop ones (RFC 9110 §7.6.1) and, towards
@@ -109,8 +135,41 @@ const NEVER_UPSTREAM: &[&str] = &[
     "x-real-ip",
 ];
 
+/// Headers of a service's answer that would make a browser keep state for Liaison's own origin
+/// (the answer reaches the script from Liaison's origin): cookies, site-data clearing, transport
+/// and pinning policies, alternative services, reporting and network-error-logging endpoints,
+/// client-hint opt-ins, origin-keyed agent clusters, service-worker scope, FedCM login status,
+/// device-bound session registration, Topics, Attribution Reporting and Shared Storage writes.
+/// Neither the proxy nor `invoke` passes them on.
+pub const ORIGIN_STATE: &[&str] = &[
+    "set-cookie",
+    "set-cookie2",
+    "clear-site-data",
+    "strict-transport-security",
+    "alt-svc",
+    "public-key-pins",
+    "public-key-pins-report-only",
+    "expect-ct",
+    "nel",
+    "report-to",
+    "reporting-endpoints",
+    "accept-ch",
+    "accept-ch-lifetime",
+    "critical-ch",
+    "origin-agent-cluster",
+    "service-worker-allowed",
+    "set-login",
+    "sec-session-registration",
+    "sec-session-challenge",
+    "observe-browsing-topics",
+    "attribution-reporting-register-source",
+    "attribution-reporting-register-trigger",
+    "shared-storage-write",
+];
+
 /// The end-to-end headers of a message: hop-by-hop ones removed, with those its `Connection`
-/// header names.
+/// header names; towards the service, Liaison's own ([`NEVER_UPSTREAM`]); from it, those that
+/// would set state on Liaison's origin ([`ORIGIN_STATE`]).
 pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
     let named: Vec<String> = headers
         .get_all("connection")
@@ -122,7 +181,8 @@ pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || named.iter().any(|x| x == n) || (upstream && NEVER_UPSTREAM.contains(&n)) {
+        let own = if upstream { NEVER_UPSTREAM } else { ORIGIN_STATE };
+        if HOP_BY_HOP.contains(&n) || named.iter().any(|x| x == n) || own.contains(&n) {
             continue;
         }
         out.append(name.clone(), value.clone());

@@ -30,7 +30,7 @@ fn proxy_paths_stay_under_the_base_url() {
     let ok = |p: &str, q: Option<&str>| proxy_url(&s, p, q).map(|u| u.to_string());
     assert_eq!(ok("users/7", Some("a=1&b=x%20y")).unwrap(), "https://api.acme.example/v2/users/7?a=1&b=x%20y");
     assert_eq!(ok("", None).unwrap(), "https://api.acme.example/v2");
-    assert_eq!(ok("a%2Fb", None).unwrap(), "https://api.acme.example/v2/a%2Fb");
+    assert_eq!(ok("a%20b;v=1", None).unwrap(), "https://api.acme.example/v2/a%20b;v=1");
     for escape in ["../admin", "%2e%2e/admin", "..%2fadmin/../../x", "./../../etc", "%2E%2E"] {
         let e = ok(escape, None).unwrap_err();
         assert_eq!(e.code, "host_not_allowed", "{escape}: {e:?}");
@@ -39,6 +39,61 @@ fn proxy_paths_stay_under_the_base_url() {
     // A path that looks like another authority stays a path on the same host.
     assert_eq!(ok("//evil.example/x", None).unwrap(), "https://api.acme.example/v2/evil.example/x");
     assert_eq!(ok("@evil.example/x", None).unwrap(), "https://api.acme.example/v2/@evil.example/x");
+}
+
+#[test]
+fn paths_that_leave_the_base_path_once_decoded_are_refused() {
+    let s = spec(&["https://api.acme.example/v2"], "api_key", "header", |_| {});
+    let mut slashes = s.clone();
+    slashes.allow_encoded_slashes = true;
+    for escape in [
+        "..%2Fadmin",
+        "..%2fadmin",
+        "%2e%2e%2fadmin",
+        "..%252Fadmin",
+        "%252e%252e/admin",
+        "..%5Cadmin",
+        "..;/admin",
+        "x/..;/..;/admin",
+        ".%2e;/admin",
+        "a/..%2F..%2Fadmin",
+    ] {
+        for (spec, label) in [(&s, "default"), (&slashes, "encoded slashes allowed")] {
+            let e = proxy_url(spec, escape, None).unwrap_err();
+            assert_eq!((e.code, e.status.as_u16()), ("path_not_allowed", 400), "{escape} ({label}): {e:?}");
+            assert!(e.message.ends_with('.') && e.message.contains("Acme"), "{}", e.message);
+            let e = invoke_url(spec, &format!("https://api.acme.example/v2/{escape}")).unwrap_err();
+            assert_eq!(e.code, "path_not_allowed", "invoke {escape} ({label})");
+            let e = invoke_url(spec, &format!("/{escape}?q=1")).unwrap_err();
+            assert_eq!(e.code, "path_not_allowed", "invoke path {escape} ({label})");
+        }
+    }
+    // An encoded slash that stays inside: only for a service that needs it.
+    for inside in ["a%2Fb", "files/a%5Cb", "a%252Fb"] {
+        assert_eq!(proxy_url(&s, inside, None).unwrap_err().code, "path_not_allowed", "{inside}");
+        assert_eq!(
+            proxy_url(&slashes, inside, None).unwrap().to_string(),
+            format!("https://api.acme.example/v2/{inside}")
+        );
+    }
+    // The root of a host is a base path too.
+    let root = spec(&["https://api.acme.example"], "api_key", "header", |_| {});
+    assert_eq!(proxy_url(&root, "..%2F..%2Fetc/passwd", None).unwrap_err().code, "path_not_allowed");
+    assert_eq!(proxy_url(&root, "v1/users", None).unwrap().to_string(), "https://api.acme.example/v1/users");
+}
+
+#[test]
+fn answers_never_set_state_on_liaisons_origin() {
+    let mut h = HeaderMap::new();
+    for name in ORIGIN_STATE {
+        h.append(*name, HeaderValue::from_static("x"));
+    }
+    h.append("Set-Cookie", HeaderValue::from_static("b=2"));
+    h.append("content-type", HeaderValue::from_static("application/json"));
+    h.append("x-ratelimit-remaining", HeaderValue::from_static("9"));
+    let down = end_to_end(&h, false);
+    let names: Vec<&str> = down.keys().map(|k| k.as_str()).collect();
+    assert_eq!(names, ["content-type", "x-ratelimit-remaining"]);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 mod crash;
 mod custody;
+mod proxy;
+mod raw_http;
 mod rotation;
 mod secrets;
 mod sessions;
