@@ -6,6 +6,7 @@ mod crash;
 mod secrets;
 mod sessions;
 mod ssrf;
+mod starts;
 mod tenancy;
 
 use crate::harness::*;
