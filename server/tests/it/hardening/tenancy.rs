@@ -377,6 +377,7 @@ fn forged_embed_token() -> String {
         exp: i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
             .unwrap()
             + 60,
+        jti: None,
     };
     server::embed::sign("a-key-other-org-made-up-0123456789abcdef", &claims)
 }
