@@ -719,7 +719,7 @@ async fn controls(w: &World, label: &str) {
         "update_service",
     );
     ok(ada.call("delete_service", json!({ "id": w.spare })).await, "delete_service");
-    let url = lifecycle::start_link(&ada, "zephyr_login").await;
+    let url = lifecycle::start_link(ada, "zephyr_login").await;
     let r = ada.open(&format!("{url}&ticket=zephyr-second-0123456789")).await;
     assert_eq!(r.status, 303, "{label}: {}", r.body);
     ok(ada.call("revoke_connection", json!({ "link_name": "zephyr_books" })).await, "admin revokes");
