@@ -224,13 +224,15 @@ pub async fn connection(link_name: String) -> Result<ConnectionDetails, AppError
 /// Creates a connection and connects it, or says where the authorisation popup starts.
 #[server(prefix = "/rpc", endpoint = "create_connection", input = Json)]
 pub async fn create_connection(form: ConnectionForm) -> Result<(String, ConnectOutcome), AppError> {
-    ssr::with_viewer(|b, v| async move { b.create_connection(&v, form).await }).await
+    let session = ssr::identity().session;
+    ssr::with_viewer(|b, v| async move { b.create_connection(&v, form, session.as_ref()).await }).await
 }
 
 /// Connect, Enable or Reconnect.
 #[server(prefix = "/rpc", endpoint = "connect", input = Json)]
 pub async fn connect(link_name: String, form: ConnectionForm) -> Result<ConnectOutcome, AppError> {
-    ssr::with_viewer(|b, v| async move { b.connect(&v, link_name, form).await }).await
+    let session = ssr::identity().session;
+    ssr::with_viewer(|b, v| async move { b.connect(&v, link_name, form, session.as_ref()).await }).await
 }
 
 /// Edit a connection's name and scopes.

@@ -138,7 +138,9 @@ impl Authoriser {
     /// Starts the flow of `link` at `start_url` in `popup` (opened in the click).
     pub fn begin(self, popup: Popup, link: String, start_url: &str) {
         let ticket = new_ticket();
-        let url = format!("{start_url}?ticket={ticket}");
+        // The start URL the server gave carries its one-time nonce; the ticket is added to it.
+        let sep = if start_url.contains('?') { '&' } else { '?' };
+        let url = format!("{start_url}{sep}ticket={ticket}");
         self.ticket.set(Some(ticket.clone()));
         if !popup.go(&url) {
             self.state.set(AuthState::Blocked { link, url });

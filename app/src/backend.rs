@@ -60,10 +60,23 @@ pub trait Backend: Send + Sync + 'static {
     async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage>;
     /// One connection's details.
     async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails>;
-    /// Creates a connection and connects it (or says where the popup starts); returns its link name.
-    async fn create_connection(&self, viewer: &Viewer, form: ConnectionForm) -> Result<(String, ConnectOutcome)>;
-    /// Connect, Enable or Reconnect. For API key and Basic, the form carries the credential.
-    async fn connect(&self, viewer: &Viewer, link_name: String, form: ConnectionForm) -> Result<ConnectOutcome>;
+    /// Creates a connection and connects it (or says where the popup starts: a one-time link for
+    /// this browser session); returns its link name.
+    async fn create_connection(
+        &self,
+        viewer: &Viewer,
+        form: ConnectionForm,
+        session: Option<&SessionHandle>,
+    ) -> Result<(String, ConnectOutcome)>;
+    /// Connect, Enable or Reconnect. For API key and Basic, the form carries the credential; for
+    /// authorization code, the answer is a one-time start link for this browser session.
+    async fn connect(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        form: ConnectionForm,
+        session: Option<&SessionHandle>,
+    ) -> Result<ConnectOutcome>;
     /// Edit: the name and the scopes only.
     async fn update_connection(
         &self,

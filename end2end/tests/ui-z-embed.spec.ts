@@ -1,15 +1,16 @@
 import { test, expect } from "@playwright/test";
-import { createHmac } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { liaisonBase, signIn } from "./helpers";
 
 // Embed mode: a host console on another site shows Liaison in an iframe, signs its user in with
-// a signed token, and hears what happens. tools/test.sh gives the server these settings.
+// a signed token, and hears what happens. tools/test.sh gives the server these settings. A token
+// signs someone in once: the console mints a fresh one (its own `jti`) for every page load.
 const hostOrigin = "http://localhost:3200";
 const secret = process.env.LIAISON_EMBED_SECRET ?? "e2e-embed-secret-0123456789abcdef0123";
 
 function token(claims: object): string {
-  const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  const payload = Buffer.from(JSON.stringify({ ...claims, jti: randomUUID() })).toString("base64url");
   const sig = createHmac("sha256", secret).update(payload).digest("base64url");
   return `${payload}.${sig}`;
 }
@@ -46,10 +47,29 @@ test("a host console embeds Liaison, signs its user in, and hears what happens",
   const expired = await request.get(`/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now - 1 })}`, { maxRedirects: 0 });
   expect(expired.status()).toBe(401);
 
+  // Opened as a page of its own (not in a frame), a good token signs nobody in.
+  const topLevel = `${liaisonBase}/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now + 120 })}`;
+  const refused = await page.goto(topLevel);
+  expect(refused?.status()).toBe(403);
+  await expect(page.locator("body")).toContainText("only inside the console's frame");
+
   iframeSrc = `${liaisonBase}/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now + 120 })}`;
+  const startRequest = page.waitForRequest((r) => r.url().startsWith(`${liaisonBase}/embed/start`));
   await page.goto(`${hostOrigin}/`);
   const frame = page.frameLocator("#liaison");
   await expect(frame.getByRole("heading", { name: "Connections", level: 1 })).toBeVisible();
+  // The embedded session's cookie is __Host- prefixed: Secure, Path=/, no Domain.
+  const started = await (await startRequest).response();
+  expect(started?.status()).toBe(303);
+  const cookie = (await started?.headerValue("set-cookie")) ?? "";
+  expect(cookie).toMatch(/^__Host-liaison_embed=[^;]+; /);
+  expect(cookie).toContain("Path=/");
+  expect(cookie).toContain("Secure");
+  expect(cookie).not.toMatch(/domain=/i);
+  // The token in the iframe's address was used: loaded again, it signs nobody in.
+  const replay = await request.get(iframeSrc, { maxRedirects: 0 });
+  expect(replay.status()).toBe(401);
+  expect(await replay.text()).toContain("used before");
   await expect(frame.locator("body")).toHaveAttribute("data-hydrated", "true");
   // No chrome of its own inside the console.
   await expect(frame.getByRole("button", { name: "Sign out" })).toHaveCount(0);

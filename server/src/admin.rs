@@ -71,7 +71,7 @@ async fn create(
         Ok(a) => a,
         Err(r) => return r,
     };
-    match state.backend.create_connection(&actor, &form, true).await {
+    match state.backend.create_connection(&actor, &form, true, None).await {
         Ok((link_name, next)) => {
             (StatusCode::CREATED, Json(serde_json::json!({ "link_name": link_name, "next": next }))).into_response()
         }

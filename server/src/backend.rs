@@ -250,12 +250,24 @@ impl Backend for ServerBackend {
         Ok(self.connection_details(viewer, &link_name).await?)
     }
 
-    async fn create_connection(&self, viewer: &Viewer, form: ConnectionForm) -> Result<(String, ConnectOutcome)> {
-        Ok(ServerBackend::create_connection(self, &Actor::from(viewer), &form, false).await?)
+    async fn create_connection(
+        &self,
+        viewer: &Viewer,
+        form: ConnectionForm,
+        session: Option<&SessionHandle>,
+    ) -> Result<(String, ConnectOutcome)> {
+        let session = session.map(|s| s.0.as_str());
+        Ok(ServerBackend::create_connection(self, &Actor::from(viewer), &form, false, session).await?)
     }
 
-    async fn connect(&self, viewer: &Viewer, link_name: String, form: ConnectionForm) -> Result<ConnectOutcome> {
-        Ok(ServerBackend::connect(self, viewer, &link_name, &form).await?)
+    async fn connect(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        form: ConnectionForm,
+        session: Option<&SessionHandle>,
+    ) -> Result<ConnectOutcome> {
+        Ok(ServerBackend::connect(self, viewer, &link_name, &form, session.map(|s| s.0.as_str())).await?)
     }
 
     async fn update_connection(

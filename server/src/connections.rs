@@ -201,12 +201,14 @@ impl ServerBackend {
     }
 
     /// Creates a connection and connects it: immediately for client credentials, API key and
-    /// Basic; for authorization code, the answer names the start URL for the popup.
+    /// Basic; for authorization code, the answer names the start URL for the popup (one-time,
+    /// for the browser session `session`, the hash of its token).
     pub async fn create_connection(
         &self,
         actor: &Actor,
         form: &ConnectionForm,
         internal: bool,
+        session: Option<&str>,
     ) -> Result<(String, ConnectOutcome)> {
         let mut problems = Problems::default();
         let (name, link) = parse_names(&form.name, &form.link_name);
@@ -266,7 +268,7 @@ impl ServerBackend {
         tx.commit().await?;
         tracing::info!(org_id = actor.org_id, link_name = %link, "connection created");
         let c = self.connection_for(actor.org_id, link.as_str()).await?;
-        let outcome = self.connect_record(actor, &c, &resolved, typed).await?;
+        let outcome = self.connect_record(actor, &c, &resolved, typed, session).await?;
         Ok((link.as_str().to_string(), outcome))
     }
 
@@ -301,7 +303,13 @@ impl ServerBackend {
     }
 
     /// Connect (and Enable, and Reconnect): the popup for authorization code, at once otherwise.
-    pub async fn connect(&self, viewer: &Viewer, link_name: &str, form: &ConnectionForm) -> Result<ConnectOutcome> {
+    pub async fn connect(
+        &self,
+        viewer: &Viewer,
+        link_name: &str,
+        form: &ConnectionForm,
+        session: Option<&str>,
+    ) -> Result<ConnectOutcome> {
         let c = self.connection_for(viewer.org_id, link_name).await?;
         if !c.per_user {
             require_manage(viewer, &c)?;
@@ -314,7 +322,7 @@ impl ServerBackend {
         if !problems.is_empty() {
             return Err(AppError::validation(problems.0).into());
         }
-        self.connect_record(&Actor::from(viewer), &c, &resolved, typed).await
+        self.connect_record(&Actor::from(viewer), &c, &resolved, typed, session).await
     }
 
     async fn connect_record(
@@ -323,11 +331,18 @@ impl ServerBackend {
         c: &ConnectionRecord,
         resolved: &Resolved,
         typed: TypedCredentials,
+        session: Option<&str>,
     ) -> Result<ConnectOutcome> {
         let spec = &resolved.spec;
         match (spec.auth_type, spec.grant_type) {
             (AuthType::OAuth2, Some(GrantType::AuthorizationCode)) => {
-                Ok(ConnectOutcome::Authorize { start_url: format!("/oauth/start/{}", c.link_name) })
+                // A browser session gets a one-time start link; without one (the admin API) the
+                // bare link starts nothing and says so.
+                let start_url = match (actor.user_id, session) {
+                    (Some(user_id), Some(session)) => self.issue_start(user_id, session, c).await?,
+                    _ => crate::oauth::start::bare_url(&c.link_name),
+                };
+                Ok(ConnectOutcome::Authorize { start_url })
             }
             (AuthType::OAuth2, _) => {
                 let client = self.client_for(c, resolved)?.ok_or_else(|| missing_client(&spec.name))?;

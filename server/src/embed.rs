@@ -3,13 +3,16 @@
 //! the session then remembers the host's origin, which must be one of `embed_origins`: the page
 //! drops its own chrome and posts its events to that origin only. The session cookie of an
 //! embedded sign-in is `SameSite=None; Secure; Partitioned`, so it works inside a cross-site
-//! iframe (and only there: it is keyed to the embedding site).
+//! iframe (and only there: it is keyed to the embedding site), and `__Host-` prefixed (Secure,
+//! `Path=/`, no `Domain`: no sibling host can plant or shadow it). `/embed/start` answers only a
+//! frame load (`Sec-Fetch-Dest: iframe`, where the browser sends it), and a token signs someone
+//! in once: the SHA-256 of its signed part is remembered in the database until it expires.
 
 use crate::auth::session;
 use crate::routes::AppState;
-use crate::store::{sessions, users};
+use crate::store::{embed_tokens, sessions, users};
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -19,8 +22,8 @@ use sha2::Sha256;
 /// Tokens may live at most this long (seconds).
 pub const MAX_TOKEN_LIFETIME: i64 = 300;
 
-/// The cookie of embedded sessions.
-pub const COOKIE: &str = "liaison_embed";
+/// The cookie of embedded sessions (`__Host-`: Secure, `Path=/`, no `Domain`).
+pub const COOKIE: &str = "__Host-liaison_embed";
 
 #[derive(Clone, Default)]
 pub struct Embed {
@@ -46,6 +49,11 @@ pub struct Claims {
     pub origin: String,
     /// Expiry, Unix seconds.
     pub exp: i64,
+    /// A unique id (any string; a random one is best). Optional, but a token is usable once, and
+    /// two tokens with the same claims are the same token: without it, a console can mint only
+    /// one token per person, origin and expiry second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -102,6 +110,11 @@ impl Embed {
         Ok(claims)
     }
 
+    /// What identifies a (verified) token to remember it was used: the SHA-256 of its signed part.
+    pub fn token_id(token: &str) -> String {
+        session::token_hash(token.split_once('.').map_or(token, |(payload, _)| payload))
+    }
+
     pub fn cookie(&self, token: &str, max_age_secs: u64) -> String {
         format!("{COOKIE}={token}; Max-Age={max_age_secs}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned")
     }
@@ -113,25 +126,40 @@ pub struct StartQuery {
 }
 
 fn refused(frame_ancestors: &str, reason: &str) -> Response {
+    refused_with(StatusCode::UNAUTHORIZED, "unauthenticated", frame_ancestors, reason)
+}
+
+fn refused_with(status: StatusCode, code: &str, frame_ancestors: &str, reason: &str) -> Response {
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
-         <body><main data-result=\"{{&quot;code&quot;:&quot;unauthenticated&quot;}}\"><h1>Not signed in</h1>\
+         <body><main data-result=\"{{&quot;code&quot;:&quot;{code}&quot;}}\"><h1>Not signed in</h1>\
          <p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
         reason.replace('<', "&lt;")
     );
     // Shown inside the console's iframe: framed by the same consoles as every page.
     let csp = format!("default-src 'none'; base-uri 'none'; form-action 'none'; {frame_ancestors}");
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::CACHE_CONTROL, "no-store".to_string()), (header::CONTENT_SECURITY_POLICY, csp)],
-        Html(body),
-    )
+    (status, [(header::CACHE_CONTROL, "no-store".to_string()), (header::CONTENT_SECURITY_POLICY, csp)], Html(body))
         .into_response()
 }
 
+/// True unless the browser says the page is loaded as something other than an iframe (a browser
+/// that sends no `Sec-Fetch-Dest` is let through).
+pub fn framed(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-dest").is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"iframe"))
+}
+
 /// `GET /embed/start?token=…`: signs the host's user in, then shows the Connections page.
-pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+pub async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
     let backend = &state.backend;
+    if !framed(&headers) {
+        tracing::warn!("embedded sign-in refused: not loaded in a frame");
+        return refused_with(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            &backend.embed.frame_ancestors(),
+            "the embedded sign-in works only inside the console's frame; open Liaison itself to sign in here",
+        );
+    }
     let now = backend.clock.now_ms();
     let claims = match backend.embed.verify(q.token.as_deref().unwrap_or_default(), now / 1000) {
         Ok(c) => c,
@@ -155,18 +183,31 @@ pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -
     };
     let token = session::new_token();
     let expires = now + (backend.cookies.max_age_secs as i64) * 1000;
-    if let Err(e) = sessions::create_embedded(
-        &backend.store.pool,
-        &session::token_hash(&token),
-        (user.org_id, user.id),
-        &claims.origin,
-        now,
-        expires,
-    )
-    .await
-    {
-        tracing::error!(error = %e, "embedded sign-in failed");
-        return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
+    let used = Embed::token_id(q.token.as_deref().unwrap_or_default());
+    let signed_in = async {
+        embed_tokens::prune(&backend.store.pool, now).await?;
+        let mut tx = backend.store.pool.begin().await?;
+        if !embed_tokens::use_once(&mut *tx, &used, claims.exp.saturating_mul(1000)).await? {
+            return Ok(false);
+        }
+        let hash = session::token_hash(&token);
+        sessions::create_embedded(&mut *tx, &hash, (user.org_id, user.id), &claims.origin, now, expires).await?;
+        tx.commit().await?;
+        Ok::<_, crate::error::Error>(true)
+    };
+    match signed_in.await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(user_id = user.id, origin = %claims.origin, "embedded sign-in refused: token replayed");
+            return refused(
+                &backend.embed.frame_ancestors(),
+                "this sign-in token was used before; the console must make a new one for each sign-in",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "embedded sign-in failed");
+            return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
+        }
     }
     tracing::info!(user_id = user.id, origin = %claims.origin, "embedded sign-in");
     (
@@ -191,7 +232,7 @@ mod tests {
     }
 
     fn claims(exp: i64) -> Claims {
-        Claims { sub: "ada@acme.example".into(), origin: "https://console.example.com".into(), exp }
+        Claims { sub: "ada@acme.example".into(), origin: "https://console.example.com".into(), exp, jti: None }
     }
 
     #[test]
@@ -236,7 +277,44 @@ mod tests {
         assert_eq!(Embed::default().frame_ancestors(), "frame-ancestors 'self'");
         assert_eq!(
             embed().cookie("t", 60),
-            "liaison_embed=t; Max-Age=60; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
+            "__Host-liaison_embed=t; Max-Age=60; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
         );
+    }
+
+    #[test]
+    fn a_token_without_a_jti_still_verifies_and_its_id_is_its_signed_part() {
+        // The format of tokens made before `jti` existed is unchanged, and they still verify.
+        let old = format!(
+            "{}.",
+            b64().encode(br#"{"sub":"ada@acme.example","origin":"https://console.example.com","exp":1060}"#)
+        );
+        let old = format!("{old}{}", b64().encode(mac(SECRET, old.trim_end_matches('.')).unwrap()));
+        assert_eq!(old, sign(SECRET, &claims(1_060)));
+        assert_eq!(embed().verify(&old, 1_000), Ok(claims(1_060)));
+        // The id: the same for the same token, different for another jti or expiry, whatever
+        // the signature part says.
+        let with = |jti: &str| sign(SECRET, &Claims { jti: Some(jti.into()), ..claims(1_060) });
+        assert_eq!(embed().verify(&with("a1"), 1_000).unwrap().jti.as_deref(), Some("a1"));
+        assert_eq!(Embed::token_id(&with("a1")), Embed::token_id(&with("a1")));
+        assert_ne!(Embed::token_id(&with("a1")), Embed::token_id(&with("a2")));
+        assert_ne!(Embed::token_id(&old), Embed::token_id(&sign(SECRET, &claims(1_061))));
+        assert_eq!(Embed::token_id(&old), Embed::token_id(&format!("{}.x", old.split_once('.').unwrap().0)));
+        assert_eq!(Embed::token_id(&old).len(), 64, "a SHA-256, never the token itself");
+    }
+
+    #[test]
+    fn only_a_frame_load_or_a_browser_that_does_not_say_is_let_through() {
+        let with = |dest: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(d) = dest {
+                h.insert("sec-fetch-dest", d.parse().unwrap());
+            }
+            framed(&h)
+        };
+        assert!(with(Some("iframe")));
+        assert!(with(None), "old browsers send no Sec-Fetch-Dest");
+        for dest in ["document", "frame", "embed", "object", "empty", "image", ""] {
+            assert!(!with(Some(dest)), "{dest}");
+        }
     }
 }

@@ -92,14 +92,15 @@ pub fn authorize_url(
 }
 
 impl ServerBackend {
-    /// Starts an authorisation for `viewer` in the browser session `session_hash`; returns the
-    /// provider URL to redirect to.
+    /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
+    /// link's one-time `nonce` (see `oauth::start`); returns the provider URL to redirect to.
     pub async fn start_flow(
         &self,
         viewer: &Viewer,
         session_hash: &str,
         link_name: &str,
         ticket: Option<&str>,
+        nonce: Option<&str>,
     ) -> Result<String> {
         let c = self.connection_for(viewer.org_id, link_name).await?;
         if c.internal || (!c.per_user && !crate::connections::can_manage(viewer, &c)) {
@@ -109,6 +110,7 @@ impl ServerBackend {
             )
             .into());
         }
+        self.take_start(viewer, session_hash, c.id, nonce).await?;
         let resolved = self.resolve(viewer.org_id, &c.service).await?;
         if !resolved.spec.needs_popup() {
             return Err(flow_error("This connection does not use a browser authorisation.").into());

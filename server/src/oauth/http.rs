@@ -17,10 +17,12 @@ use axum::Extension;
 #[derive(Debug, serde::Deserialize)]
 pub struct StartQuery {
     pub ticket: Option<String>,
+    /// The start link's one-time nonce, issued by the Connect call to this browser session.
+    pub n: Option<String>,
 }
 
 /// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
-/// bar), never from another site.
+/// bar), never from another site, with the one-time nonce the Connect call gave this session.
 pub async fn start(
     State(state): State<AppState>,
     Extension(identity): Extension<RequestIdentity>,
@@ -39,7 +41,7 @@ pub async fn start(
     let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
         return Redirect::to("/login").into_response();
     };
-    match state.backend.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref()).await {
+    match state.backend.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
         Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
             .into_response(),
         Err(e) => {

@@ -6,12 +6,14 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod connections;
+pub mod embed_tokens;
 pub mod flows;
 pub mod orgs;
 pub mod secrets;
 pub mod services;
 pub mod sessions;
 pub mod stamp;
+pub mod starts;
 pub mod users;
 
 use crate::config::Config;

@@ -51,7 +51,7 @@ async fn connected(server: &Server, client: &Client, provider: &Provider, login:
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let authorize = start(client, &format!("/oauth/start/{LINK}"), "ticket-api-0123456789").await;
+    let authorize = start(client, &lifecycle::start_url_of(&r.json(), LINK), "ticket-api-0123456789").await;
     let callback = provider.approve_as(&authorize, login).await;
     let page = land(client, server, &callback).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -696,7 +696,7 @@ async fn login_user_connections_use_the_callers_own_grant() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let authorize = start(&admin, &format!("/oauth/start/{LINK}"), "ticket-admin-0123456789").await;
+    let authorize = start(&admin, &lifecycle::start_url_of(&r.json(), LINK), "ticket-admin-0123456789").await;
     assert_eq!(land(&admin, &server, &provider.approve_as(&authorize, "alice").await).await.status, 200);
 
     let bob = lifecycle::member(&db, &server, "bob@acme.example").await;
@@ -708,7 +708,7 @@ async fn login_user_connections_use_the_callers_own_grant() {
     assert!(url.starts_with(&server.url) && url.ends_with(&format!("connection={LINK}")), "{url}");
     assert!(not_yet.body["message"].as_str().unwrap().contains(url));
 
-    let authorize = start(&bob, &format!("/oauth/start/{LINK}"), "ticket-bob-0123456789").await;
+    let authorize = start(&bob, &lifecycle::start_link(&bob, LINK).await, "ticket-bob-0123456789").await;
     assert_eq!(land(&bob, &server, &provider.approve_as(&authorize, "bob").await).await.status, 200);
     assert_eq!(bob_api.proxy("GET", "me").await.body["sub"], "bob");
     let (_, admin_token) = api_token(&admin, "admin's script").await;

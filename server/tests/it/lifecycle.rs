@@ -68,9 +68,28 @@ pub async fn details(client: &Client, link: &str) -> Value {
     r.json()
 }
 
-/// Opens the start URL as the popup would and returns the provider's authorise URL.
+/// The one-time start URL an answer of `create_connection` (`[link, outcome]`) or `connect`
+/// names for `link`.
+pub fn start_url_of(answer: &Value, link: &str) -> String {
+    let outcome = if answer.is_array() { &answer[1] } else { answer };
+    assert_eq!(outcome["next"], "authorize", "{answer}");
+    let url = outcome["start_url"].as_str().unwrap_or_default().to_string();
+    assert!(url.starts_with(&format!("/oauth/start/{link}?n=")), "{answer}");
+    url
+}
+
+/// Connect (or Enable) as the button does: a fresh one-time start URL for this browser session.
+pub async fn start_link(client: &Client, link: &str) -> String {
+    let r = client.call("connect", json!({ "link_name": link, "form": {} })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    start_url_of(&r.json(), link)
+}
+
+/// Opens the start URL as the popup would (the page adds its ticket) and returns the provider's
+/// authorise URL.
 pub async fn start(client: &Client, start_url: &str, ticket: &str) -> String {
-    let r = client.open(&format!("{start_url}?ticket={ticket}")).await;
+    let sep = if start_url.contains('?') { '&' } else { '?' };
+    let r = client.open(&format!("{start_url}{sep}ticket={ticket}")).await;
     assert_eq!(r.status, 303, "{}", r.body);
     r.headers["location"].to_str().unwrap().to_string()
 }
@@ -151,11 +170,12 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.json(), json!(["acme_crm", { "next": "authorize", "start_url": "/oauth/start/acme_crm" }]));
+        assert_eq!(r.json()[0], "acme_crm");
+        let url = start_url_of(&r.json(), "acme_crm");
         assert_eq!(details(&client, "acme_crm").await["row"]["status"], "not_connected");
 
         let ticket = "ticket-0123456789abcdef";
-        let authorize = start(&client, "/oauth/start/acme_crm", ticket).await;
+        let authorize = start(&client, &url, ticket).await;
         let q = provider::query(&authorize);
         assert!(authorize.starts_with(&format!("{}/auth?", provider.issuer)), "{authorize}");
         assert_eq!(q["code_challenge_method"], "S256");
@@ -217,9 +237,8 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         assert!(tokens_in_db(&db).await.is_empty());
 
         // Enable: the popup again, with the edited scopes.
-        let r = client.call("connect", json!({ "link_name": "acme_crm", "form": {} })).await;
-        assert_eq!(r.json(), json!({ "next": "authorize", "start_url": "/oauth/start/acme_crm" }));
-        let authorize = start(&client, "/oauth/start/acme_crm", "ticket-second-0123456789").await;
+        let url = start_link(&client, "acme_crm").await;
+        let authorize = start(&client, &url, "ticket-second-0123456789").await;
         assert_eq!(provider::query(&authorize)["scope"], "openid api:write");
         let callback = provider.approve(&authorize).await;
         assert_eq!(land(&client, &server, &callback).await.status, 200);
@@ -304,7 +323,7 @@ async fn a_failed_or_forged_authorisation_saves_nothing() {
 
     // The person declines: access_denied, in words; the connection stays Not connected.
     let ticket = "deny-0123456789abcdef";
-    let authorize = start(&client, "/oauth/start/crm", ticket).await;
+    let authorize = start(&client, &start_url_of(&r.json(), "crm"), ticket).await;
     let back = provider.deny(&authorize).await;
     let page = land(&client, &server, &back).await;
     assert_eq!(page.status, 400);
@@ -314,7 +333,7 @@ async fn a_failed_or_forged_authorisation_saves_nothing() {
     assert_eq!(details(&client, "crm").await["row"]["status"], "not_connected");
 
     // An answer from another browser session is refused, and the flow stays usable.
-    let authorize = start(&client, "/oauth/start/crm", "other-0123456789abcdef").await;
+    let authorize = start(&client, &start_link(&client, "crm").await, "other-0123456789abcdef").await;
     let callback = provider.approve(&authorize).await;
     let stranger = server.client();
     let r = land(&stranger, &server, &callback).await;
@@ -333,7 +352,7 @@ async fn a_failed_or_forged_authorisation_saves_nothing() {
     assert_eq!(details(&client, "crm").await["row"]["status"], "not_connected");
 
     // An expired flow: ten minutes are over (moved in the database, no sleeping).
-    let authorize = start(&client, "/oauth/start/crm", "late-0123456789abcdef").await;
+    let authorize = start(&client, &start_link(&client, "crm").await, "late-0123456789abcdef").await;
     let callback = provider.approve(&authorize).await;
     exec(&db, "UPDATE oauth_flows SET expires_at = 0 WHERE ticket = 'late-0123456789abcdef'").await;
     let r = land(&client, &server, &callback).await;
@@ -537,12 +556,12 @@ async fn keys_rotate_reseals_every_secret_and_connections_keep_working() {
     let db = sqlite().await;
     let (server, client, provider) = liaison_and_provider(&db).await;
     let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
-    create_connection(
+    let r = create_connection(
         &client,
         json!({ "name": "CRM", "service": { "kind": "custom", "id": id }, "scopes": ["openid"] }),
     )
     .await;
-    let authorize = start(&client, "/oauth/start/crm", "rotate-0123456789abcdef").await;
+    let authorize = start(&client, &start_url_of(&r.json(), "crm"), "rotate-0123456789abcdef").await;
     let callback = provider.approve(&authorize).await;
     assert_eq!(land(&client, &server, &callback).await.status, 200);
     let before = tokens_in_db(&db).await;
@@ -630,10 +649,10 @@ async fn login_user_connections_keep_one_grant_per_person() {
                     "scopes": ["openid", "api:read"], "per_user": true }),
         )
         .await;
-        assert_eq!(r.json(), json!(["team_crm", { "next": "authorize", "start_url": "/oauth/start/team_crm" }]));
+        assert_eq!(r.json()[0], "team_crm");
 
         // The admin authorises as alice at the provider.
-        let authorize = start(&admin, "/oauth/start/team_crm", "admin-0123456789abcdef").await;
+        let authorize = start(&admin, &start_url_of(&r.json(), "team_crm"), "admin-0123456789abcdef").await;
         let callback = provider.approve_as(&authorize, "alice").await;
         assert_eq!(land(&admin, &server, &callback).await.status, 200, "{label}");
         let d = details(&admin, "team_crm").await;
@@ -657,15 +676,14 @@ async fn login_user_connections_keep_one_grant_per_person() {
         assert_eq!(details(&admin, "team_crm").await["row"]["name"], "Team CRM", "{label}: nothing changed");
 
         // But they can connect their own grant. Declining first changes nobody's grant.
-        let r = bob.call("connect", json!({ "link_name": "team_crm", "form": {} })).await;
-        assert_eq!(r.json(), json!({ "next": "authorize", "start_url": "/oauth/start/team_crm" }), "{label}");
-        let authorize = start(&bob, "/oauth/start/team_crm", "bob-deny-0123456789abcdef").await;
+        let url = start_link(&bob, "team_crm").await;
+        let authorize = start(&bob, &url, "bob-deny-0123456789abcdef").await;
         assert_eq!(land(&bob, &server, &provider.deny(&authorize).await).await.status, 400);
         let d = details(&admin, "team_crm").await;
         assert_eq!((d["row"]["status"].as_str(), d["user_grants"].as_i64()), (Some("connected"), Some(1)), "{label}");
 
         let ticket = "bob-0123456789abcdef";
-        let authorize = start(&bob, "/oauth/start/team_crm", ticket).await;
+        let authorize = start(&bob, &start_link(&bob, "team_crm").await, ticket).await;
         // The flow is bound to the member's own grant.
         use sqlx::Row;
         let flow = &sqlite_rows(&db, &format!("SELECT f.user_key, u.email FROM oauth_flows f JOIN users u ON u.id = f.user_id WHERE f.ticket = '{ticket}'")).await[0];

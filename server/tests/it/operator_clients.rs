@@ -5,7 +5,7 @@
 //! the tests cannot reach: nothing here calls them.)
 
 use crate::harness::*;
-use crate::lifecycle::{create_connection, details, start};
+use crate::lifecycle::{self, create_connection, details, start};
 use crate::provider;
 use serde_json::{json, Value};
 
@@ -53,10 +53,11 @@ async fn an_operator_client_configures_a_predefined_service_so_the_form_does_not
         )
         .await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
-        assert_eq!(r.json(), json!(["github", { "next": "authorize", "start_url": "/oauth/start/github" }]));
+        assert_eq!(r.json()[0], "github");
+        let url = lifecycle::start_url_of(&r.json(), "github");
         let d = details(&client, "github").await;
         assert_eq!((d["has_own_client"].as_bool(), d["row"]["status"].as_str()), (Some(false), Some("not_connected")));
-        let authorize = start(&client, "/oauth/start/github", "github-0123456789abcdef").await;
+        let authorize = start(&client, &url, "github-0123456789abcdef").await;
         assert!(authorize.starts_with("https://github.com/login/oauth/authorize?"), "{label}: {authorize}");
         let q = provider::query(&authorize);
         assert_eq!(q["client_id"], OPERATOR_ID);
@@ -81,7 +82,7 @@ async fn an_operator_client_configures_a_predefined_service_so_the_form_does_not
         let r = create_connection(&client, typed).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
         assert_eq!(details(&client, "gitlab").await["has_own_client"], true);
-        let authorize = start(&client, "/oauth/start/gitlab", "gitlab-0123456789abcdef").await;
+        let authorize = start(&client, &lifecycle::start_url_of(&r.json(), "gitlab"), "gitlab-0123456789abcdef").await;
         assert!(authorize.starts_with("https://gitlab.com/oauth/authorize?"), "{authorize}");
         assert_eq!(provider::query(&authorize)["client_id"], "typed-gitlab-client");
 
@@ -101,7 +102,8 @@ async fn an_operator_client_configures_a_predefined_service_so_the_form_does_not
         )
         .await;
         assert_eq!(r.json()["fields"][0]["field"], "client_id", "{label}: {}", r.body);
-        let r = client.open("/oauth/start/github?ticket=github-again-0123456789").await;
+        let url = lifecycle::start_link(&client, "github").await;
+        let r = client.open(&format!("{url}&ticket=github-again-0123456789")).await;
         assert_eq!(r.status, 422, "{label}: {}", r.body);
         assert!(r.body.contains("GitHub has no OAuth client configured."), "{}", r.body);
     }

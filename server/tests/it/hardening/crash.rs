@@ -57,7 +57,7 @@ fn base_addr(url: &str) -> String {
 }
 
 async fn authorise(server: &Server, client: &Client, provider: &Provider, link: &str, ticket: &str) -> Reply {
-    let authorize = start(client, &format!("/oauth/start/{link}"), ticket).await;
+    let authorize = start(client, &lifecycle::start_link(client, link).await, ticket).await;
     land(client, server, &provider.approve(&authorize).await).await
 }
 
@@ -90,7 +90,7 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
 
         // The provider holds the code exchange; the server dies while it waits.
         let ticket = "held-0123456789abcdef";
-        let authorize = start(&client, "/oauth/start/held", ticket).await;
+        let authorize = start(&client, &lifecycle::start_link(&client, "held").await, ticket).await;
         let back = provider.approve(&authorize).await;
         provider.reset_counts().await;
         provider.hold(30_000).await;

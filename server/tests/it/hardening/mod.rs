@@ -4,12 +4,14 @@
 
 mod crash;
 mod custody;
+mod embed;
 mod proxy;
 mod raw_http;
 mod rotation;
 mod secrets;
 mod sessions;
 mod ssrf;
+mod starts;
 mod tenancy;
 
 use crate::harness::*;

@@ -151,7 +151,8 @@ async fn no_secret_is_left_in_the_database_the_logs_the_answers_or_the_audit_log
             )
             .await;
         assert_eq!(seen.keep(&r)[0], "scan", "{label}: {}", r.body);
-        let r = client.open("/oauth/start/scan?ticket=scan-ticket-0123456789").await;
+        let url = crate::lifecycle::start_url_of(&r.json(), "scan");
+        let r = client.open(&format!("{url}&ticket=scan-ticket-0123456789")).await;
         seen.keep(&r);
         let authorize = r.headers["location"].to_str().unwrap().to_string();
         let back = provider.approve(&authorize).await;

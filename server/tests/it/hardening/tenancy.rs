@@ -165,6 +165,7 @@ async fn world(db: Db) -> World {
     )
     .await;
     let spare = create_service(&ada, api_key_service("Zephyr Spare", "https://spare.zephyr.example")).await;
+    let mut login_start = String::new();
     for (name, link, service, extra) in [
         ("Zephyr Books", "zephyr_books", ledger, json!({ "api_key": API_KEY_A })),
         ("Zephyr Login", "zephyr_login", identity, json!({ "scopes": ["read"] })),
@@ -173,6 +174,9 @@ async fn world(db: Db) -> World {
         form.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let r = create_connection(&ada, form).await;
         assert_eq!(r.status, 200, "{}", r.body);
+        if link == "zephyr_login" {
+            login_start = lifecycle::start_url_of(&r.json(), link);
+        }
     }
     // An internal connection, made by an integration through the admin API.
     let r = reqwest::Client::new()
@@ -185,7 +189,7 @@ async fn world(db: Db) -> World {
         .unwrap();
     assert_eq!(r.status(), 201);
     // Acme's pending authorisation.
-    let authorize = lifecycle::start(&ada, "/oauth/start/zephyr_login", TICKET_A).await;
+    let authorize = lifecycle::start(&ada, &login_start, TICKET_A).await;
     let state = crate::provider::query(&authorize)["state"].as_str().unwrap().to_string();
     let callback_a = format!("/oauth/callback/c-{identity}?code=stolen-code&state={state}");
 
@@ -373,6 +377,7 @@ fn forged_embed_token() -> String {
         exp: i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs())
             .unwrap()
             + 60,
+        jti: None,
     };
     server::embed::sign("a-key-other-org-made-up-0123456789abcdef", &claims)
 }
@@ -714,7 +719,8 @@ async fn controls(w: &World, label: &str) {
         "update_service",
     );
     ok(ada.call("delete_service", json!({ "id": w.spare })).await, "delete_service");
-    let r = ada.open("/oauth/start/zephyr_login?ticket=zephyr-second-0123456789").await;
+    let url = lifecycle::start_link(ada, "zephyr_login").await;
+    let r = ada.open(&format!("{url}&ticket=zephyr-second-0123456789")).await;
     assert_eq!(r.status, 303, "{label}: {}", r.body);
     ok(ada.call("revoke_connection", json!({ "link_name": "zephyr_books" })).await, "admin revokes");
     ok(ada.call("connect", json!({ "link_name": "zephyr_books", "form": { "api_key": API_KEY_A } })).await, "enable");

@@ -1,0 +1,22 @@
+//! Embedded sign-in tokens already used (migration 0010): the SHA-256 of each token's signed part,
+//! kept until the token expires, so a token signs someone in once, on whichever instance.
+
+use crate::error::Result;
+use sqlx::{Any, Executor};
+
+/// Records the token as used; false if it was used before (a replay).
+pub async fn use_once<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str, expires_at: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO embed_tokens_used (token_hash, expires_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
+    )
+    .bind(token_hash)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the tokens that expired before `now` (they would be refused as expired anyway).
+pub async fn prune<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM embed_tokens_used WHERE expires_at < $1").bind(now).execute(db).await?.rows_affected())
+}
