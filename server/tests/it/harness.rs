@@ -137,6 +137,11 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The server's process id (to read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn client(&self) -> Client {
         Client { base: self.url.clone(), http: http_client(), cookie: Arc::new(Mutex::new(None)) }
     }

@@ -5,6 +5,7 @@
 mod crash;
 mod secrets;
 mod sessions;
+mod slow_clients;
 mod ssrf;
 mod tenancy;
 
