@@ -143,7 +143,7 @@ async fn idle_and_half_sent_connections_are_closed_after_the_header_read_timeout
         });
         tricklers.push((trickle, opened));
     }
-    let limit = Duration::from_secs(2 + 10);
+    let limit = Duration::from_secs(2 + 20);
     let closed = futures_util::future::join_all(idle.iter_mut().map(|(s, at)| closed_after(s, *at, limit))).await;
     let still = closed.iter().filter(|c| c.is_none()).count();
     assert_eq!(still, 0, "{still} of {IDLE} idle connections were still open {limit:?} after they were opened");
@@ -191,7 +191,8 @@ async fn connections_beyond_the_cap_wait_until_one_is_free() {
     let db = sqlite().await;
     let server =
         Server::start_with(&db, &[("LIAISON_MAX_CONNECTIONS", "16"), ("LIAISON_HEADER_READ_TIMEOUT_SECONDS", "300")]);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    // A new connection for every call: a kept-alive one would skip the queue.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).pool_max_idle_per_host(0).build().unwrap();
     let health = || http.get(format!("{}/healthz", server.url)).send();
     assert_eq!(health().await.unwrap().status(), 200);
     let idle = open_idle(&address(&server), 16).await;
@@ -207,4 +208,36 @@ async fn connections_beyond_the_cap_wait_until_one_is_free() {
     assert_eq!(r.status(), 200);
     assert!(freed.elapsed() < Duration::from_secs(10), "served {:?} after places were freed", freed.elapsed());
     assert_eq!(health().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_request_in_flight_at_sigterm_is_finished_before_the_server_exits() {
+    let db = sqlite().await;
+    let server = Server::start(&db);
+    let addr = address(&server);
+    let mut s = TcpStream::connect(addr.as_str()).await.unwrap();
+    let body = "email=ada%40acme.example&password=not+the+password";
+    let head = format!(
+        "POST /rpc/sign_in HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body.as_bytes()[..10]).await.unwrap();
+    // An idle connection too: it is closed at once, not waited for.
+    let mut idle = TcpStream::connect(addr.as_str()).await.unwrap();
+    assert!(still_open(&mut idle).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = std::process::Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let closed = closed_after(&mut idle, Instant::now(), Duration::from_secs(10)).await;
+    assert!(closed.is_some(), "the idle connection was kept open after SIGTERM");
+    // The request in flight is finished and answered.
+    s.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("invalid_credentials"), "{answer}");
+    assert!(server.stop().success(), "a clean exit after the last request");
 }
