@@ -195,7 +195,7 @@ impl Backend for ServerBackend {
                 let stored = creds.as_ref().map(|c| c.password_hash.clone());
                 password::verify(password.expose().to_string(), stored).await.map(|ok| (creds, ok))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         let (creds, ok) = match checked {
             Ok(checked) => checked,

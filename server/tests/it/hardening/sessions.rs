@@ -1,6 +1,8 @@
 //! Sessions and sign-in abuse: a new session id at every sign-in (the old one and a planted one are
-//! worthless afterwards), sign-out ends the session on the server, the cookie's flags, and sign-in
-//! throttling per email and address with a clear message and code.
+//! worthless afterwards), sign-out ends the session on the server, the cookie's flags, sign-in
+//! throttling per email and address with a clear message and code, guesses sent in parallel
+//! counted before they are checked, and a burst of sign-ins answered "try again shortly" past a
+//! few password checks at a time, with the server's memory bounded.
 
 use super::cli_user;
 use crate::harness::*;

@@ -1,7 +1,8 @@
 //! Slow clients (issue 17): 2,000 idle or half-sent connections do not stop the health check or
 //! the API from answering promptly; the server closes them after the header read timeout (a head
 //! trickled byte by byte too); a request body sent too slowly gets its answer after the request
-//! timeout; connections beyond the cap wait in the queue until one is free.
+//! timeout; connections beyond the cap wait in the queue until one is free; and SIGTERM still
+//! lets a request in flight finish.
 
 use crate::harness::*;
 use std::time::{Duration, Instant};
