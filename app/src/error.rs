@@ -36,6 +36,9 @@ pub enum ErrorCode {
     AccessDenied,
     /// Too many failed sign-ins for this email from this address: wait, then try again.
     TooManyAttempts,
+    /// Liaison has too much to do right now (sign-ins waiting for a password check, a request that
+    /// could not be finished in time): try again shortly.
+    Busy,
     /// A stored secret cannot be decrypted with the keys Liaison has.
     SecretUnreadable,
     /// The browser could not reach the server, or could not read its answer.
@@ -57,6 +60,7 @@ impl ErrorCode {
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::ProviderError | ErrorCode::HostNotAllowed => 502,
             ErrorCode::UpstreamTimeout => 504,
+            ErrorCode::Busy => 503,
             ErrorCode::SecretUnreadable => 500,
             ErrorCode::Transport => 502,
             ErrorCode::Internal => 500,

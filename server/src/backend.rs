@@ -176,7 +176,8 @@ impl Backend for ServerBackend {
     async fn sign_in(&self, email: &str, password: &Password, request: &RequestIdentity) -> Result<SessionStart> {
         let ip = request.client_ip;
         let now = self.clock.now_ms();
-        if let Err(wait) = self.sign_in_throttle.check(email, ip, now) {
+        // Counted before the password is checked: guesses sent in parallel cannot outrun the limit.
+        if let Err(wait) = self.sign_in_throttle.attempt(email, ip, now) {
             tracing::warn!("sign-in refused: too many failures for this email from this address");
             return Err(AppError::new(
                 ErrorCode::TooManyAttempts,
@@ -189,9 +190,21 @@ impl Backend for ServerBackend {
             self.sign_in_throttle.failed(email, ip, now);
             return Err(invalid_credentials());
         };
-        let creds = users::credentials_by_email(&self.store.pool, parsed.as_str()).await?;
-        let ok =
-            password::verify(password.expose().to_string(), creds.as_ref().map(|c| c.password_hash.clone())).await?;
+        let checked = match users::credentials_by_email(&self.store.pool, parsed.as_str()).await {
+            Ok(creds) => {
+                let stored = creds.as_ref().map(|c| c.password_hash.clone());
+                password::verify(password.expose().to_string(), stored).await.map(|ok| (creds, ok))
+            }
+            Err(e) => Err(e),
+        };
+        let (creds, ok) = match checked {
+            Ok(checked) => checked,
+            Err(e) => {
+                // Busy, or a failure of Liaison's own: the password was not evaluated.
+                self.sign_in_throttle.not_evaluated(email, ip);
+                return Err(e.into());
+            }
+        };
         match creds {
             Some(c) if ok => {
                 self.sign_in_throttle.succeeded(email, ip);

@@ -34,6 +34,12 @@ pub const SETTINGS: &[Setting] = &[
         doc: "After 5 failed sign-ins in a row for one email from one address, further attempts from there are refused for this long (1 to 900 seconds), doubling with each further failure up to 15 minutes." },
     Setting { key: "shutdown_grace_seconds", kind: Kind::Int, secret: false, default: "30",
         doc: "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish." },
+    Setting { key: "header_read_timeout_seconds", kind: Kind::Int, secret: false, default: "10",
+        doc: "How long a client may take to send a request's head (request line and headers), and how long an idle kept-alive connection stays open (1 to 300). A connection that sends nothing, or its head too slowly, is closed after this long." },
+    Setting { key: "request_timeout_seconds", kind: Kind::Int, secret: false, default: "60",
+        doc: "Time limit of each page, server function and admin API request, from its head to its answer, the request body included (1 to 3600, and more than outbound_timeout_seconds). Past it the answer is 503 with the code `busy`. The scripts' API has api_timeout_seconds instead." },
+    Setting { key: "max_connections", kind: Kind::Int, secret: false, default: "4096",
+        doc: "The most client connections served at once (16 to 1000000); further ones wait in the operating system's queue until one closes. At start-up Liaison raises its open-files limit as far as it may, and serves fewer connections if that limit is too low (the log says so)." },
     Setting { key: "master_key", kind: Kind::Str, secret: true, default: "(the key file)",
         doc: "The vault's keys: base64 AES-256 keys separated by commas, the active one first. When set, the key file is not used. Add a new key in front and run `liaison keys rotate` to rotate." },
     Setting { key: "key_file", kind: Kind::Str, secret: false, default: "<data_dir>/master.key",
@@ -125,6 +131,12 @@ struct Raw {
     #[serde(default)]
     shutdown_grace_seconds: Option<i64>,
     #[serde(default)]
+    header_read_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    request_timeout_seconds: Option<i64>,
+    #[serde(default)]
+    max_connections: Option<i64>,
+    #[serde(default)]
     master_key: Option<String>,
     #[serde(default)]
     key_file: Option<String>,
@@ -170,6 +182,11 @@ pub struct Config {
     pub session_ttl_hours: u32,
     pub login_lockout_seconds: u64,
     pub shutdown_grace_seconds: u64,
+    /// Slow clients: the time to send a request's head, a request's time limit (pages and server
+    /// functions), and the connections served at once.
+    pub header_read_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub max_connections: usize,
     /// The vault's keys, when given directly (never printed).
     pub master_key: Option<String>,
     pub key_file: PathBuf,
@@ -318,6 +335,19 @@ impl Config {
                 "set embed_origins too: embedded sign-in needs the consoles' origins".into(),
             ));
         }
+        // A request's time limit leaves room for a call to a provider.
+        let outbound_timeout_seconds =
+            in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)? as u64;
+        let request_timeout_seconds =
+            in_range("request_timeout_seconds", raw.request_timeout_seconds, 60, 1, 3600)? as u64;
+        if request_timeout_seconds <= outbound_timeout_seconds {
+            return Err(bad(
+                "request_timeout_seconds",
+                format!(
+                    "{request_timeout_seconds} is not more than outbound_timeout_seconds ({outbound_timeout_seconds}): a call to a provider would be cut short"
+                ),
+            ));
+        }
         let admin_token = raw.admin_token.filter(|t| !t.trim().is_empty());
         if admin_token.as_ref().is_some_and(|t| t.trim().chars().count() < 32) {
             return Err(bad("admin_token", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
@@ -340,6 +370,15 @@ impl Config {
             session_ttl_hours: in_range("session_ttl_hours", raw.session_ttl_hours, 12, 1, 720)? as u32,
             login_lockout_seconds: in_range("login_lockout_seconds", raw.login_lockout_seconds, 30, 1, 900)? as u64,
             shutdown_grace_seconds: in_range("shutdown_grace_seconds", raw.shutdown_grace_seconds, 30, 0, 3600)? as u64,
+            header_read_timeout_seconds: in_range(
+                "header_read_timeout_seconds",
+                raw.header_read_timeout_seconds,
+                10,
+                1,
+                300,
+            )? as u64,
+            request_timeout_seconds,
+            max_connections: in_range("max_connections", raw.max_connections, 4096, 16, 1_000_000)? as usize,
             master_key: raw.master_key.filter(|s| !s.trim().is_empty()),
             oauth_clients_file: raw.oauth_clients_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
             admin_token: admin_token.map(|t| t.trim().to_string()),
@@ -529,6 +568,27 @@ mod tests {
             let e = Config::load_from(None, &env(&[("LIAISON_PUBLIC_URL", url)])).unwrap_err().to_string();
             assert!(e.contains(msg), "{url}: {e}");
         }
+    }
+
+    #[test]
+    fn slow_client_limits_have_defaults_and_are_checked() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!((c.header_read_timeout_seconds, c.request_timeout_seconds, c.max_connections), (10, 60, 4096));
+        let e = Config::load_from(None, &env(&[("LIAISON_HEADER_READ_TIMEOUT_SECONDS", "0")])).unwrap_err().to_string();
+        assert!(e.contains("`header_read_timeout_seconds`") && e.contains("0 is outside 1..=300"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_MAX_CONNECTIONS", "8")])).unwrap_err().to_string();
+        assert!(e.contains("`max_connections`") && e.contains("8 is outside 16..=1000000"), "{e}");
+        let e = Config::load_from(None, &env(&[("LIAISON_REQUEST_TIMEOUT_SECONDS", "20")])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "bad value for `request_timeout_seconds` (environment variable LIAISON_REQUEST_TIMEOUT_SECONDS): 20 is not more than outbound_timeout_seconds (20): a call to a provider would be cut short"
+        );
+        let c = Config::load_from(
+            None,
+            &env(&[("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "1"), ("LIAISON_REQUEST_TIMEOUT_SECONDS", "2")]),
+        )
+        .unwrap();
+        assert_eq!(c.request_timeout_seconds, 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Liaison's server: storage, sessions, configuration and the HTTP surface. The `liaison` binary
 //! (main.rs) is a thin command line over this library.
 
+pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod backend;
@@ -117,8 +118,7 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = accept::serve(listener, app, accept::Limits::from_config(&config), async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(true);

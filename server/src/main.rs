@@ -87,6 +87,7 @@ fn main() -> ExitCode {
         }
     };
     server::init_logging(&config);
+    server::auth::password::return_large_blocks();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -10,6 +10,7 @@ mod raw_http;
 mod rotation;
 mod secrets;
 mod sessions;
+mod slow_clients;
 mod ssrf;
 mod starts;
 mod tenancy;

@@ -1,6 +1,8 @@
 //! Sessions and sign-in abuse: a new session id at every sign-in (the old one and a planted one are
-//! worthless afterwards), sign-out ends the session on the server, the cookie's flags, and sign-in
-//! throttling per email and address with a clear message and code.
+//! worthless afterwards), sign-out ends the session on the server, the cookie's flags, sign-in
+//! throttling per email and address with a clear message and code, guesses sent in parallel
+//! counted before they are checked, and a burst of sign-ins answered "try again shortly" past a
+//! few password checks at a time, with the server's memory bounded.
 
 use super::cli_user;
 use crate::harness::*;
@@ -114,4 +116,85 @@ async fn repeated_failed_sign_ins_are_throttled_per_email_and_address() {
         "Too many failed sign-ins for this account from your address. Wait 4 seconds, then try again."
     );
     assert!(!server.log().contains(ADMIN_PASSWORD), "no password in the log");
+}
+
+/// The server's peak resident memory so far (VmHWM), in KiB.
+fn peak_rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap();
+    line.trim().trim_end_matches("kB").trim().parse().unwrap()
+}
+
+/// (status, code) of each answer, and how many answers had each code.
+fn tally(answers: &[Reply]) -> std::collections::BTreeMap<(u16, String), usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in answers {
+        let code = r.json()["code"].as_str().unwrap_or_default().to_string();
+        *counts.entry((r.status, code)).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_are_evaluated_at_most_five_times() {
+    let db = sqlite().await;
+    let server = Server::start(&db);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let attacker = server.client();
+    let guesses = (0..50).map(|i| {
+        let attacker = attacker.clone();
+        async move {
+            let guess = format!("wrong password, guess {i}");
+            attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", &guess)]).await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let counts = tally(&answers);
+    eprintln!("50 parallel wrong guesses: {counts:?}");
+    // Only an answer of invalid_credentials tells the attacker a password was checked.
+    let evaluated = counts.get(&(401, "invalid_credentials".into())).copied().unwrap_or(0);
+    let refused = counts.get(&(429, "too_many_attempts".into())).copied().unwrap_or(0);
+    assert_eq!((evaluated, refused), (5, 45), "{counts:?}");
+    // And the lock-out is in force for the right password too.
+    let r = attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (429, Some("too_many_attempts")), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_burst_of_200_sign_ins_keeps_memory_bounded_and_each_is_answered() {
+    let db = sqlite().await;
+    let server = Server::start(&db);
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    let r = client.rpc("sign_in", &[("email", "nobody@acme.example"), ("password", "warming up")]).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    let before = peak_rss_kib(&server);
+    // 200 browsers, each its own connection and its own email (so the per-email throttle is not
+    // what stops them): every one costs a password verification.
+    let burst = (0..200).map(|i| {
+        let browser = server.client();
+        async move {
+            let email = format!("user{i}@acme.example");
+            browser.rpc("sign_in", &[("email", &email), ("password", "not the password")]).await
+        }
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    let after = peak_rss_kib(&server);
+    let counts = tally(&answers);
+    eprintln!("200 parallel sign-ins: {counts:?}; peak RSS {before} KiB before, {after} KiB after");
+    for r in &answers {
+        match (r.status, r.json()["code"].as_str()) {
+            (401, Some("invalid_credentials")) => {}
+            (503, Some("busy")) => {
+                assert_eq!(r.json()["message"], "Liaison is busy checking other sign-ins. Try again shortly.")
+            }
+            _ => panic!("neither an answer nor \"try again shortly\": {} {}", r.status, r.body),
+        }
+    }
+    // argon2id takes 19 MiB a verification: a handful at a time, not 200.
+    let grown = after.saturating_sub(before);
+    assert!(grown < 120 * 1024, "peak RSS grew by {grown} KiB during the burst ({before} → {after} KiB)");
+    // The burst over, sign-in works as before.
+    let r = client.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }
