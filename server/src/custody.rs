@@ -24,7 +24,8 @@ pub const SECRET_AGAIN: &str = "The service's endpoints or client ID changed: en
 
 /// The fields of a service that decide where a secret goes and how it is placed in a request
 /// (the URLs, the authentication type and grant, how the client authenticates, where the
-/// credential is put in API calls, how token answers are read, the extra token parameters).
+/// credential is put in API calls, how token answers are read, the extra token parameters, and
+/// whether paths may carry encoded slashes under the API base URLs).
 pub const ENTRUSTING_FIELDS: &[&str] = &[
     "auth_type",
     "grant_type",
@@ -42,6 +43,7 @@ pub const ENTRUSTING_FIELDS: &[&str] = &[
     "token_path",
     "error_in_200",
     "extra_token_params",
+    "allow_encoded_slashes",
 ];
 
 /// The fields that change what a person sees or is asked for, never where a secret goes.

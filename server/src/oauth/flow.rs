@@ -7,6 +7,7 @@
 
 use crate::backend::ServerBackend;
 use crate::connections::{endpoint, user_key, Actor};
+use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::oauth::token::{self, TokenGrant};
 use crate::store::{connections as conns, flows, secrets};
@@ -129,6 +130,7 @@ impl ServerBackend {
         let verifier = crate::auth::session::new_token();
         let now = self.clock.now_ms();
         let redirect_uri = self.callback_url(&c.service);
+        let custody = Custody::of_connection(&c, &resolved);
         let mut tx = self.store.pool.begin().await?;
         let id = flows::create(
             &mut *tx,
@@ -143,6 +145,7 @@ impl ServerBackend {
                 callback_key: &c.service.callback_key(),
                 scopes: &c.scopes,
                 expires_at: now + FLOW_TTL_MS,
+                custody: custody.as_str(),
             },
             now,
         )
@@ -233,6 +236,11 @@ impl ServerBackend {
             return fail(ErrorCode::FlowInvalid, "The provider's answer has no authorisation code.".into()).await;
         };
         let resolved = self.resolve(c.org_id, &c.service).await?;
+        if !Custody::of_connection(&c, &resolved).entrusts(flow.custody.as_deref()) {
+            // The service's endpoints moved since this authorisation started: its code and
+            // verifier were given for the old ones, and go nowhere else.
+            return fail(ErrorCode::FlowInvalid, crate::custody::MOVED_REASON.into()).await;
+        }
         let client = self.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
             Some(sealed) => {

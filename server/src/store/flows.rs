@@ -16,12 +16,15 @@ pub struct NewFlow<'a> {
     pub callback_key: &'a str,
     pub scopes: &'a [String],
     pub expires_at: i64,
+    /// The endpoints the code may be exchanged at (`crate::custody`).
+    pub custody: &'a str,
 }
 
 pub async fn create<'e>(db: impl Executor<'e, Database = Any>, f: NewFlow<'_>, now: i64) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO oauth_flows (ticket, state_hash, org_id, connection_id, user_id, user_key, session_hash, \
-         callback_key, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         callback_key, scopes, created_at, expires_at, custody) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $12) RETURNING id",
     )
     .bind(f.ticket)
     .bind(f.state_hash)
@@ -34,6 +37,7 @@ pub async fn create<'e>(db: impl Executor<'e, Database = Any>, f: NewFlow<'_>, n
     .bind(super::connections::scopes_json(f.scopes))
     .bind(now)
     .bind(f.expires_at)
+    .bind(f.custody)
     .fetch_one(db)
     .await?)
 }
@@ -55,10 +59,11 @@ pub struct FlowRecord {
     pub used_at: Option<i64>,
     pub outcome: Option<String>,
     pub outcome_message: Option<String>,
+    pub custody: Option<String>,
 }
 
 const COLUMNS: &str = "id, ticket, org_id, connection_id, user_id, user_key, session_hash, callback_key, scopes, \
-                       pkce_verifier, expires_at, used_at, outcome, outcome_message";
+                       pkce_verifier, expires_at, used_at, outcome, outcome_message, custody";
 
 fn record(r: sqlx::any::AnyRow) -> FlowRecord {
     let scopes: String = r.get("scopes");
@@ -77,6 +82,7 @@ fn record(r: sqlx::any::AnyRow) -> FlowRecord {
         used_at: r.get("used_at"),
         outcome: r.get("outcome"),
         outcome_message: r.get("outcome_message"),
+        custody: r.get("custody"),
     }
 }
 

@@ -238,3 +238,30 @@ async fn a_service_changed_by_hand_in_the_database_sends_nothing_to_its_new_endp
         assert!(received.is_empty(), "{label}: the trap received {received:?}");
     }
 }
+
+#[tokio::test]
+async fn an_authorisation_whose_service_moved_meanwhile_exchanges_its_code_nowhere() {
+    let db = sqlite().await;
+    let label = db.label();
+    let (server, client, provider) = liaison_and_provider(&db).await;
+    let trap = FaultProvider::start().await;
+    let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "Acme CRM", "link_name": LINK, "service": { "kind": "custom", "id": id },
+                "scopes": ["openid", "offline_access"] }),
+    )
+    .await;
+    let start_url = r.json()[1]["start_url"].as_str().unwrap().to_string();
+    let authorize = start(&client, &start_url, "ticket-moved-0123456789").await;
+    let callback = provider.approve(&authorize).await;
+    // Between the person's consent and the callback, the token URL moves (by hand: an edit would
+    // also end the authorisation before it could be claimed).
+    exec(&db, &format!("UPDATE services SET spec = REPLACE(spec, '{}/token', '{}')", provider.issuer, trap.url(TOKEN)))
+        .await;
+    let page = land(&client, &server, &callback).await;
+    assert!(page.body.contains("endpoints or OAuth client changed"), "{label}: {}", page.body);
+    let received = trap.requests();
+    assert!(received.is_empty(), "{label}: the trap received {received:?}");
+    assert_eq!(details(&client, LINK).await["grant"], Value::Null, "{label}: nothing stored");
+}
