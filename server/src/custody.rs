@@ -145,7 +145,8 @@ mod tests {
         explicit.refresh_url = explicit.token_url.clone();
         assert_eq!(Custody::of(&explicit, Some("acme-client")), base, "refreshing at the token URL, said or not");
 
-        let moves: Vec<(&str, Box<dyn Fn(&mut ServiceSpec)>)> = vec![
+        type Move = Box<dyn Fn(&mut ServiceSpec)>;
+        let moves: Vec<(&str, Move)> = vec![
             ("authorize", Box::new(|s| s.authorize_url = Some(url("https://evil.example/authorize")))),
             ("token", Box::new(|s| s.token_url = Some(url("https://evil.example/token")))),
             ("refresh", Box::new(|s| s.refresh_url = Some(url("https://evil.example/refresh")))),

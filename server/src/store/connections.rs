@@ -629,10 +629,10 @@ pub async fn set_aside_predefined(
     .bind(reason)
     .execute(&mut *db)
     .await?;
-    let gone = sqlx::query(&format!(
+    let gone = sqlx::query(
         "DELETE FROM grants WHERE custody = $3 AND connection_id IN \
-         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)"
-    ))
+         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)",
+    )
     .bind(catalog_id)
     .bind(client_id)
     .bind(custody)
