@@ -3,6 +3,7 @@
 //! (SECURITY.md lists them).
 
 mod crash;
+mod members;
 mod secrets;
 mod sessions;
 mod ssrf;
