@@ -7,6 +7,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod connections;
 pub mod flows;
+pub mod members;
 pub mod orgs;
 pub mod secrets;
 pub mod services;

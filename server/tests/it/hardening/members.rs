@@ -117,7 +117,11 @@ async fn an_admin_ends_a_members_sessions_and_revokes_their_tokens_at_once() {
         assert_eq!(r.status, 200, "{label}: {}", r.body);
         let people = r.json();
         let listed = people.as_array().unwrap().iter().find(|p| p["email"] == BOB).unwrap().clone();
-        assert_eq!((listed["role"].as_str(), listed["active_sessions"].as_i64()), (Some("member"), Some(2)), "{listed}");
+        assert_eq!(
+            (listed["role"].as_str(), listed["active_sessions"].as_i64()),
+            (Some("member"), Some(2)),
+            "{listed}"
+        );
         assert_eq!(listed["tokens"][0]["name"], "Bob's job");
         assert!(!people.to_string().contains(&token), "{label}: a token's value is never listed");
         let token_id = listed["tokens"][0]["id"].as_i64().unwrap();
@@ -205,12 +209,14 @@ async fn a_removed_member_is_refused_at_once_and_their_grant_revoked_at_the_prov
         let grants = sqlite_rows(&db, "SELECT user_key FROM grants ORDER BY user_key").await;
         let keys: Vec<i64> = grants.iter().map(|r| r.get("user_key")).collect();
         assert_eq!(keys, [0, admin_id], "{label}: Bob's notes key (shared) and alice's grant are left");
-        for (table, column) in [("users", "id"), ("sessions", "user_id"), ("api_tokens", "user_id"), ("oauth_flows", "user_id")] {
+        for (table, column) in
+            [("users", "id"), ("sessions", "user_id"), ("api_tokens", "user_id"), ("oauth_flows", "user_id")]
+        {
             let n = one_number(&db, &format!("SELECT COUNT(*) FROM {table} WHERE {column} = {bob_id}")).await;
             assert_eq!(n, 0, "{label}: nothing of Bob's left in {table}");
         }
-        let kept = sqlite_rows(&db, "SELECT created_by, created_by_name FROM connections WHERE link_name = 'bob_notes'")
-            .await;
+        let kept =
+            sqlite_rows(&db, "SELECT created_by, created_by_name FROM connections WHERE link_name = 'bob_notes'").await;
         assert_eq!(kept.len(), 1, "{label}: the connection he created stays");
         assert_eq!(kept[0].get::<Option<i64>, _>("created_by"), None);
         assert_eq!(kept[0].get::<String, _>("created_by_name"), BOB);
@@ -251,12 +257,14 @@ async fn an_expired_api_token_is_refused_even_when_remembered() {
 
         // Expiring in a moment: the calls before are answered (and the caller remembered); once
         // the time is past, the next call is refused although nothing changed in the database.
-        let soon = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1200;
+        let soon =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1200;
         exec(&db, &format!("UPDATE api_tokens SET expires_at = {soon} WHERE id = {id}")).await;
         assert_eq!(call(&server, &token).await.0, 200, "{label}");
         assert_eq!(call(&server, &token).await.0, 200, "{label}");
         let stamp = one_number(&db, "SELECT n FROM change_stamp").await;
-        let left = soon - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let left =
+            soon - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
         tokio::time::sleep(Duration::from_millis(left.max(0) as u64 + 50)).await;
         let (status, body) = call(&server, &token).await;
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
