@@ -6,6 +6,7 @@ use crate::connection::{
     ServiceSummary,
 };
 use crate::error::AppError;
+use crate::members::MemberView;
 use crate::model::{Password, Viewer};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
@@ -270,14 +271,39 @@ pub async fn api_tokens() -> Result<Vec<ApiTokenView>, AppError> {
     ssr::with_viewer(|b, v| async move { b.api_tokens(&v).await }).await
 }
 
-/// Creates an API token for scripts; the answer is the only place its value ever appears.
+/// Creates an API token for scripts, expiring after `expires_in_days` (none: never); the answer is
+/// the only place its value ever appears.
 #[server(prefix = "/rpc", endpoint = "create_api_token", input = Json)]
-pub async fn create_api_token(name: String) -> Result<NewApiToken, AppError> {
-    ssr::with_viewer(|b, v| async move { b.create_api_token(&v, name).await }).await
+pub async fn create_api_token(name: String, expires_in_days: Option<u32>) -> Result<NewApiToken, AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_api_token(&v, name, expires_in_days).await }).await
 }
 
 /// Revokes one of the signed-in person's API tokens.
 #[server(prefix = "/rpc", endpoint = "revoke_api_token", input = Json)]
 pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
     ssr::with_viewer(|b, v| async move { b.revoke_api_token(&v, id).await }).await
+}
+
+/// The organisation's people, with their open sessions and API tokens (admins).
+#[server(prefix = "/rpc", endpoint = "members", input = Json)]
+pub async fn members() -> Result<Vec<MemberView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.members(&v).await }).await
+}
+
+/// Revokes one API token of a person of the organisation (admins).
+#[server(prefix = "/rpc", endpoint = "revoke_member_token", input = Json)]
+pub async fn revoke_member_token(user_id: i64, token_id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.revoke_member_token(&v, user_id, token_id).await }).await
+}
+
+/// Ends every sign-in session of a person of the organisation (admins).
+#[server(prefix = "/rpc", endpoint = "end_member_sessions", input = Json)]
+pub async fn end_member_sessions(user_id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.end_member_sessions(&v, user_id).await }).await
+}
+
+/// Removes a person from the organisation (admins).
+#[server(prefix = "/rpc", endpoint = "remove_member", input = Json)]
+pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.remove_member(&v, user_id).await }).await
 }

@@ -6,6 +6,7 @@ use crate::connection::{
     ServiceSummary,
 };
 use crate::error::Result;
+use crate::members::MemberView;
 use crate::model::{Password, SetupForm, Viewer};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
@@ -94,8 +95,24 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The signed-in person's API tokens.
     async fn api_tokens(&self, viewer: &Viewer) -> Result<Vec<ApiTokenView>>;
-    /// Creates an API token; its value is in the answer and nowhere else, ever.
-    async fn create_api_token(&self, viewer: &Viewer, name: String) -> Result<NewApiToken>;
+    /// Creates an API token, expiring after `expires_in_days` (None: never); its value is in the
+    /// answer and nowhere else, ever.
+    async fn create_api_token(
+        &self,
+        viewer: &Viewer,
+        name: String,
+        expires_in_days: Option<u32>,
+    ) -> Result<NewApiToken>;
     /// Revokes one of the signed-in person's API tokens.
     async fn revoke_api_token(&self, viewer: &Viewer, id: i64) -> Result<()>;
+
+    /// The organisation's people, their open sessions and API tokens (admins).
+    async fn members(&self, viewer: &Viewer) -> Result<Vec<MemberView>>;
+    /// Revokes one API token of a person of the organisation (admins).
+    async fn revoke_member_token(&self, viewer: &Viewer, user_id: i64, token_id: i64) -> Result<()>;
+    /// Ends every sign-in session of a person of the organisation (admins).
+    async fn end_member_sessions(&self, viewer: &Viewer, user_id: i64) -> Result<()>;
+    /// Removes a person from the organisation (admins; not oneself): their login-user grants
+    /// revoked at the provider and erased, their API tokens and sessions dead at once.
+    async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()>;
 }

@@ -9,6 +9,7 @@ pub mod components;
 pub mod connection;
 pub mod embed;
 pub mod error;
+pub mod members;
 pub mod model;
 pub mod pages;
 pub mod service;
@@ -117,6 +118,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/developer-space/connections/:link") view={Lazy::<DetailsRoute>::new()}/>
                 <Route path=path!("/settings/developer-space/services/new") view={Lazy::<NewServiceRoute>::new()}/>
                 <Route path=path!("/settings/developer-space/api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
+                <Route path=path!("/settings/developer-space/members") view={Lazy::<MembersRoute>::new()}/>
             </Routes>
         </Router>
     }
@@ -162,6 +164,7 @@ lazy_page!(NewConnectionRoute, pages::new_connection::NewConnectionPage);
 lazy_page!(DetailsRoute, pages::details::DetailsPage);
 lazy_page!(NewServiceRoute, pages::new_service::NewServicePage);
 lazy_page!(ApiTokensRoute, pages::tokens::ApiTokensPage);
+lazy_page!(MembersRoute, pages::members::MembersPage);
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

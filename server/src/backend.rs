@@ -309,11 +309,32 @@ impl Backend for ServerBackend {
         Ok(self.list_api_tokens(viewer).await?)
     }
 
-    async fn create_api_token(&self, viewer: &Viewer, name: String) -> Result<NewApiToken> {
-        Ok(self.new_api_token(viewer, &name).await?)
+    async fn create_api_token(
+        &self,
+        viewer: &Viewer,
+        name: String,
+        expires_in_days: Option<u32>,
+    ) -> Result<NewApiToken> {
+        Ok(self.new_api_token(viewer, &name, expires_in_days).await?)
     }
 
     async fn revoke_api_token(&self, viewer: &Viewer, id: i64) -> Result<()> {
         Ok(self.revoke_api_token_of(viewer, id).await?)
+    }
+
+    async fn members(&self, viewer: &Viewer) -> Result<Vec<app::members::MemberView>> {
+        Ok(self.list_members(viewer).await?)
+    }
+
+    async fn revoke_member_token(&self, viewer: &Viewer, user_id: i64, token_id: i64) -> Result<()> {
+        Ok(ServerBackend::revoke_member_token(self, viewer, user_id, token_id).await?)
+    }
+
+    async fn end_member_sessions(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
+        Ok(ServerBackend::end_member_sessions(self, viewer, user_id).await?)
+    }
+
+    async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
+        Ok(ServerBackend::remove_member(self, viewer, user_id).await?)
     }
 }

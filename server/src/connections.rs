@@ -547,8 +547,19 @@ impl ServerBackend {
 
     /// Revokes every grant of a connection at the provider. A provider that cannot be reached or
     /// refuses does not stop the revocation here: the failure is logged and audited. A grant made
-    /// under other endpoints than the service has now is not sent anywhere (`crate::custody`).
+    /// under other endpoints than the service has now is sent nowhere (`crate::custody`).
     async fn revoke_grants(&self, c: &ConnectionRecord, actor: &str) -> Result<()> {
+        self.revoke_grants_of(c, None, actor).await
+    }
+
+    /// Revokes one person's own grant of a login-user connection at the provider (the grant whose
+    /// user key is their id), the same way as [`Self::revoke_grants`].
+    pub(crate) async fn revoke_user_grant(&self, c: &ConnectionRecord, user_key: i64, actor: &str) -> Result<()> {
+        self.revoke_grants_of(c, Some(user_key), actor).await
+    }
+
+    /// Revokes the grants of a connection at the provider: all of them, or only `only`'s.
+    async fn revoke_grants_of(&self, c: &ConnectionRecord, only: Option<i64>, actor: &str) -> Result<()> {
         let resolved = self.resolve(c.org_id, &c.service).await?;
         let spec = &resolved.spec;
         let (Some(url), AuthType::OAuth2) = (spec.revoke_url.as_ref(), spec.auth_type) else { return Ok(()) };
@@ -556,6 +567,9 @@ impl ServerBackend {
         let ep = endpoint(spec, Some(url.as_str()), &client);
         let custody = Custody::of_connection(c, &resolved);
         for g in conns::grants(&self.store.pool, c.id).await? {
+            if only.is_some_and(|key| key != g.user_key) {
+                continue;
+            }
             if !custody.entrusts(g.custody.as_deref()) {
                 tracing::warn!(link_name = %c.link_name, "a grant made under other endpoints is erased without revoking it");
                 continue;

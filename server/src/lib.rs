@@ -13,6 +13,7 @@ pub mod embed;
 pub mod error;
 pub mod invoke;
 pub mod keys;
+pub mod members;
 pub mod oauth;
 pub mod outbound;
 pub mod routes;

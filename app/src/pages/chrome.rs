@@ -12,6 +12,7 @@ use leptos_router::components::Redirect;
 const SECTIONS: &[(&str, &str, &str)] = &[
     ("connections", "Connections", "/settings/developer-space/connections"),
     ("api-tokens", "API tokens", "/settings/developer-space/api-tokens"),
+    ("members", "Members", "/settings/developer-space/members"),
 ];
 
 /// Who is signed in, as the page was served. The server takes it from the request; it writes it
@@ -61,6 +62,7 @@ pub fn Chrome<C: IntoView + 'static>(
     children: TypedChildren<C>,
 ) -> impl IntoView {
     let children = children.into_inner();
+    let admin = viewer.role == Role::Admin;
     let role = match viewer.role {
         Role::Admin => "Admin",
         Role::Member => "Member",
@@ -94,6 +96,8 @@ pub fn Chrome<C: IntoView + 'static>(
             <nav aria-label="Developer Space" class="subnav">
                 {SECTIONS
                     .iter()
+                    // Members is for admins.
+                    .filter(move |(id, _, _)| *id != "members" || admin)
                     .map(|(id, text, href)| {
                         let here = *id == current;
                         view! {

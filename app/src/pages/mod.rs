@@ -4,6 +4,7 @@ pub mod chrome;
 pub mod connections;
 pub mod details;
 pub mod login;
+pub mod members;
 pub mod new_connection;
 pub mod new_service;
 pub mod setup;

@@ -10,7 +10,7 @@ use crate::components::form::Submit;
 use crate::error::AppError;
 use crate::model::Viewer;
 use crate::time::format_utc;
-use crate::tokens::{ApiTokenView, NewApiToken};
+use crate::tokens::{ApiTokenView, NewApiToken, EXPIRY_DAYS};
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
@@ -27,15 +27,19 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let list = crate::api::resource(move || changed.get(), |_| api_tokens());
     let name = RwSignal::new(String::new());
+    // Days, or "" for never.
+    let expiry = RwSignal::new(String::new());
     let created = RwSignal::new(None::<NewApiToken>);
     let error: Signal<Option<AppError>> = create.error.into();
     let name_error = field_error(error, "name");
+    let expiry_error = field_error(error, "expires_in_days");
     let asking = RwSignal::new(false);
     let target = RwSignal::new(None::<ApiTokenView>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         created.set(None);
-        create.run(create_api_token(name.get_untracked()), move |token| {
+        let days = expiry.get_untracked().parse::<u32>().ok();
+        create.run(create_api_token(name.get_untracked(), days), move |token| {
             // A new token clears the form.
             name.set(String::new());
             created.set(Some(token));
@@ -73,6 +77,32 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                     />
                     <p class="field-error" id="field-token-name-error" role="alert" hidden=move || name_error.get().is_none()>
                         {move || name_error.get().unwrap_or_default()}
+                    </p>
+                </div>
+                <div class="field" class:field-invalid=move || expiry_error.get().is_some()>
+                    <label for="field-token-expiry">"Expires"</label>
+                    <select
+                        id="field-token-expiry"
+                        name="expires_in_days"
+                        on:change=move |ev| expiry.set(event_target_value(&ev))
+                        aria-invalid=move || expiry_error.get().is_some().to_string()
+                    >
+                        <option value="" selected=move || expiry.get().is_empty()>"Never"</option>
+                        {EXPIRY_DAYS
+                            .iter()
+                            .map(|d| {
+                                let value = d.to_string();
+                                let is = value.clone();
+                                view! {
+                                    <option value=value selected=move || expiry.get() == is>
+                                        {expiry_label(*d)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                    <p class="field-error" role="alert" hidden=move || expiry_error.get().is_none()>
+                        {move || expiry_error.get().unwrap_or_default()}
                     </p>
                 </div>
                 <button type="submit" class="button button-primary" disabled=move || create.pending.get()>
@@ -144,6 +174,7 @@ fn TokenTable(
                     <th scope="col">"Token"</th>
                     <th scope="col">"Created"</th>
                     <th scope="col">"Last used"</th>
+                    <th scope="col">"Expires"</th>
                     <th scope="col"><span class="visually-hidden">"Status and actions"</span></th>
                 </tr>
             </thead>
@@ -159,6 +190,7 @@ fn TokenTable(
                                 <td><code>{format!("{}…", t.prefix)}</code></td>
                                 <td>{format_utc(t.created_at)}</td>
                                 <td>{t.last_used_at.map(format_utc).unwrap_or_else(|| "Never".into())}</td>
+                                <td>{t.expires_at.map(format_utc).unwrap_or_else(|| "Never".into())}</td>
                                 <td class="actions">
                                     {match revoked {
                                         Some(at) => Either::Left(view! { <span class="badge badge-muted">"Revoked "{format_utc(at)}</span> }),
@@ -183,5 +215,13 @@ fn TokenTable(
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+/// "7 days", "1 year": how an expiry choice reads on the form.
+pub fn expiry_label(days: u32) -> String {
+    match days {
+        365 => "1 year".into(),
+        d => format!("{d} days"),
     }
 }

@@ -32,11 +32,13 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fresh(i64);
 
-/// A caller as remembered: the person behind a token hash, and when the token's last use was
-/// written (so it is written at most once a minute).
+/// A caller as remembered: the person behind a token hash, when the token's last use was
+/// written (so it is written at most once a minute), and when the token expires (time moves
+/// without a change to the database: it is compared with the clock on every call).
 pub struct KnownCaller {
     pub caller: Caller,
     pub last_used: AtomicI64,
+    pub expires_at: Option<i64>,
 }
 
 /// A connection as remembered, with its service resolved.

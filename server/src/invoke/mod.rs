@@ -54,7 +54,7 @@ pub fn routes(_settings: &ApiSettings) -> Router<AppState> {
 
 /// Every error code the API answers with: (code, HTTP status, when).
 pub const CODES: &[(&str, u16, &str)] = &[
-    ("unauthenticated", 401, "no API token, or one that is unknown or revoked"),
+    ("unauthenticated", 401, "no API token, or one that is unknown, revoked or expired"),
     ("invalid_request", 400, "the request itself is malformed (method, URL, header, JSON)"),
     ("connection_not_found", 404, "no connection of that link name in the token owner's organisation"),
     ("not_connected", 409, "the connection has never been authorised"),

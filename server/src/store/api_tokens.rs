@@ -7,6 +7,7 @@ use app::model::Viewer;
 use app::tokens::ApiTokenView;
 use sqlx::{Any, Executor, Row};
 
+/// A new token of `viewer`'s; `expires_at` None: it never expires.
 pub async fn create<'e>(
     db: impl Executor<'e, Database = Any>,
     viewer: &Viewer,
@@ -14,10 +15,11 @@ pub async fn create<'e>(
     token_hash: &str,
     prefix: &str,
     now: i64,
+    expires_at: Option<i64>,
 ) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(viewer.org_id)
     .bind(viewer.user_id)
@@ -25,6 +27,7 @@ pub async fn create<'e>(
     .bind(token_hash)
     .bind(prefix)
     .bind(now)
+    .bind(expires_at)
     .fetch_one(db)
     .await?)
 }
@@ -32,24 +35,38 @@ pub async fn create<'e>(
 /// A person's tokens, newest first (revoked ones included, marked).
 pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<Vec<ApiTokenView>> {
     let rows = sqlx::query(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_tokens \
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
          WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
     )
     .bind(org_id)
     .bind(user_id)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ApiTokenView {
-            id: r.get("id"),
-            name: r.get("name"),
-            prefix: r.get("prefix"),
-            created_at: r.get("created_at"),
-            last_used_at: r.get("last_used_at"),
-            revoked_at: r.get("revoked_at"),
-        })
-        .collect())
+    Ok(rows.iter().map(view_from_row).collect())
+}
+
+/// Every token of an organisation, with the person it belongs to, newest first.
+pub async fn list_org<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) -> Result<Vec<(i64, ApiTokenView)>> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
+         WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(org_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.iter().map(|r| (r.get("user_id"), view_from_row(r))).collect())
+}
+
+fn view_from_row(r: &sqlx::any::AnyRow) -> ApiTokenView {
+    ApiTokenView {
+        id: r.get("id"),
+        name: r.get("name"),
+        prefix: r.get("prefix"),
+        created_at: r.get("created_at"),
+        last_used_at: r.get("last_used_at"),
+        revoked_at: r.get("revoked_at"),
+        expires_at: r.get("expires_at"),
+    }
 }
 
 /// Revokes one of a person's tokens; false when there is no such live token.
@@ -72,13 +89,22 @@ pub async fn revoke<'e>(
     Ok(r.rows_affected() == 1)
 }
 
-/// The person behind a live token, with the token's id and name.
-pub async fn viewer<'e>(
-    db: impl Executor<'e, Database = Any>,
-    token_hash: &str,
-) -> Result<Option<(i64, String, Option<i64>, Viewer)>> {
+/// A presented token that is known and not revoked: whose it is, and when it expires.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    pub token_id: i64,
+    pub token_name: String,
+    pub last_used_at: Option<i64>,
+    /// None: never. The caller compares it with the clock (an expired token is still found, so
+    /// the answer can say it expired).
+    pub expires_at: Option<i64>,
+    pub viewer: Viewer,
+}
+
+/// The person behind a token that is not revoked, with the token's id, name and expiry.
+pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<Option<Presented>> {
     let row = sqlx::query(
-        "SELECT t.id AS token_id, t.name AS token_name, t.last_used_at, u.id AS user_id, u.org_id, \
+        "SELECT t.id AS token_id, t.name AS token_name, t.last_used_at, t.expires_at, u.id AS user_id, u.org_id, \
          o.name AS org_name, u.name, u.email, u.role \
          FROM api_tokens t \
          JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
@@ -88,7 +114,16 @@ pub async fn viewer<'e>(
     .bind(token_hash)
     .fetch_optional(db)
     .await?;
-    row.map(|r| Ok((r.get("token_id"), r.get("token_name"), r.get("last_used_at"), viewer_from_row(&r)?))).transpose()
+    row.map(|r| {
+        Ok(Presented {
+            token_id: r.get("token_id"),
+            token_name: r.get("token_name"),
+            last_used_at: r.get("last_used_at"),
+            expires_at: r.get("expires_at"),
+            viewer: viewer_from_row(&r)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {

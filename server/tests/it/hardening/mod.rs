@@ -5,6 +5,7 @@
 mod crash;
 mod custody;
 mod embed;
+mod members;
 mod proxy;
 mod raw_http;
 mod rotation;

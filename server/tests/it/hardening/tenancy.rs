@@ -86,6 +86,8 @@ struct World {
     ada_token: String,
     ada_token_id: i64,
     bob_token: String,
+    bob_token_id: i64,
+    bob_id: i64,
     eve_token: String,
     mallory_token: String,
     ledger: i64,
@@ -202,7 +204,8 @@ async fn world(db: Db) -> World {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let (ada_token_id, ada_token) = api_token(&ada, "Nightly Zephyr Sync").await;
-    let (_, bob_token) = api_token(&bob, "Bob's Zephyr job").await;
+    let (bob_token_id, bob_token) = api_token(&bob, "Bob's Zephyr job").await;
+    let bob_id = bob.me().await["user_id"].as_i64().unwrap();
 
     // Other Org, from the command line: a second organisation with its own admin and member.
     let eve = cli_user(&db, &server, EVE, OTHER_ORG, "admin", PASSWORD).await;
@@ -247,6 +250,8 @@ async fn world(db: Db) -> World {
         ada_token,
         ada_token_id,
         bob_token,
+        bob_token_id,
+        bob_id,
         eve_token,
         mallory_token,
         ledger,
@@ -323,6 +328,22 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
         rpc(Eve, "revoke_api_token", json!({ "id": w.ada_token_id }), nf),
         // API tokens are personal: not even an admin's colleague can revoke them.
         rpc(Bob, "revoke_api_token", json!({ "id": w.ada_token_id }), nf),
+        // The organisation's people: admins of their own organisation only.
+        rpc(Eve, "members", json!({}), Own),
+        rpc(Bob, "members", json!({}), forbidden),
+        rpc(Mallory, "members", json!({}), forbidden),
+        rpc(Eve, "revoke_member_token", json!({ "user_id": w.bob_id, "token_id": w.bob_token_id }), nf),
+        rpc(Eve, "revoke_member_token", json!({ "user_id": 1, "token_id": w.ada_token_id }), nf),
+        rpc(Bob, "revoke_member_token", json!({ "user_id": 1, "token_id": w.ada_token_id }), forbidden),
+        rpc(Mallory, "revoke_member_token", json!({ "user_id": w.bob_id, "token_id": w.bob_token_id }), forbidden),
+        rpc(Eve, "end_member_sessions", json!({ "user_id": w.bob_id }), nf),
+        rpc(Eve, "end_member_sessions", json!({ "user_id": 1 }), nf),
+        rpc(Bob, "end_member_sessions", json!({ "user_id": 1 }), forbidden),
+        rpc(Mallory, "end_member_sessions", json!({ "user_id": w.bob_id }), forbidden),
+        rpc(Eve, "remove_member", json!({ "user_id": w.bob_id }), nf),
+        rpc(Eve, "remove_member", json!({ "user_id": 1 }), nf),
+        rpc(Bob, "remove_member", json!({ "user_id": 1 }), forbidden),
+        rpc(Mallory, "remove_member", json!({ "user_id": w.bob_id }), forbidden),
         rpc(Eve, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         rpc(Bob, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         Attack {
@@ -762,4 +783,15 @@ async fn controls(w: &World, label: &str) {
         .unwrap();
     assert_eq!(r.text().await.unwrap(), r#"{"data":"ok"}"#, "{label}");
     assert_eq!(w.fp.last_request().unwrap().header("x-key"), Some(API_KEY_A));
+
+    // Acme's admin manages Acme's people.
+    let people = ada.call("members", json!({})).await;
+    assert!(people.body.contains(BOB) && !people.body.contains(EVE), "{label}: {}", people.body);
+    ok(people, "members");
+    ok(ada.call("end_member_sessions", json!({ "user_id": w.bob_id })).await, "end_member_sessions");
+    ok(
+        ada.call("revoke_member_token", json!({ "user_id": w.bob_id, "token_id": w.bob_token_id })).await,
+        "revoke_member_token",
+    );
+    ok(ada.call("remove_member", json!({ "user_id": w.bob_id })).await, "remove_member");
 }

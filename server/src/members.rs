@@ -1,0 +1,149 @@
+//! Admins and the organisation's people: the list (open sessions, API tokens), revoking one of a
+//! person's tokens, ending their sessions, and removing them. Admins only (403 `forbidden` for
+//! members); a person of another organisation is not found (404), never told apart from one that
+//! does not exist.
+//!
+//! Removing a person deletes their user row (not a "disabled" mark): every lookup of a session,
+//! an API token or an authorisation in progress joins the users table, so nothing of theirs can
+//! authenticate afterwards, and their email is free to be invited again. Their access dies first
+//! (API tokens revoked, sessions ended, one transaction: the change stamp moves, so every instance
+//! refuses the tokens from the next call on); then their own grants on login-user connections are
+//! revoked at the provider where it has a revoke URL, and erased in the same transaction that
+//! deletes the row. Connections and services they created stay (created_by becomes NULL); shared
+//! grants they authorised stay too: they belong to the organisation. Every step is audited.
+
+use crate::backend::ServerBackend;
+use crate::error::{Error, Result};
+use crate::store::{api_tokens, audit, connections as conns, members};
+use app::error::{AppError, ErrorCode};
+use app::members::MemberView;
+use app::model::{Role, Viewer};
+use std::collections::HashMap;
+
+fn require_admin(viewer: &Viewer) -> Result<()> {
+    if viewer.role == Role::Admin {
+        return Ok(());
+    }
+    Err(AppError::new(ErrorCode::Forbidden, "Only admins can see and manage the organisation's members.").into())
+}
+
+fn no_such_person() -> Error {
+    AppError::new(ErrorCode::NotFound, "There is no such person in your organisation.").into()
+}
+
+impl ServerBackend {
+    /// The person `user_id` of the viewer's organisation (admins only).
+    async fn person_for(&self, viewer: &Viewer, user_id: i64) -> Result<members::Person> {
+        require_admin(viewer)?;
+        members::person(&self.store.pool, viewer.org_id, user_id, self.clock.now_ms()).await?.ok_or_else(no_such_person)
+    }
+
+    pub async fn list_members(&self, viewer: &Viewer) -> Result<Vec<MemberView>> {
+        require_admin(viewer)?;
+        let now = self.clock.now_ms();
+        let people = members::list(&self.store.pool, viewer.org_id, now).await?;
+        let mut tokens: HashMap<i64, Vec<_>> = HashMap::new();
+        for (user_id, t) in api_tokens::list_org(&self.store.pool, viewer.org_id).await? {
+            tokens.entry(user_id).or_default().push(t);
+        }
+        Ok(people
+            .into_iter()
+            .map(|p| MemberView {
+                user_id: p.id,
+                tokens: tokens.remove(&p.id).unwrap_or_default(),
+                is_you: p.id == viewer.user_id,
+                name: p.name,
+                email: p.email,
+                role: p.role,
+                active_sessions: p.active_sessions,
+            })
+            .collect())
+    }
+
+    pub async fn revoke_member_token(&self, viewer: &Viewer, user_id: i64, token_id: i64) -> Result<()> {
+        let person = self.person_for(viewer, user_id).await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        if !api_tokens::revoke(&mut *tx, viewer.org_id, person.id, token_id, now).await? {
+            return Err(AppError::new(ErrorCode::NotFound, "This person has no live API token with that id.").into());
+        }
+        let detail = format!("token {token_id}, by an admin");
+        audit::record(
+            &mut *tx,
+            Some(viewer.org_id),
+            &viewer.email,
+            "api_token.revoke",
+            &person.email,
+            Some(&detail),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id = person.id, token_id, "an admin revoked an API token");
+        Ok(())
+    }
+
+    pub async fn end_member_sessions(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
+        let person = self.person_for(viewer, user_id).await?;
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        let ended = members::end_sessions(&mut *tx, viewer.org_id, person.id).await?;
+        let detail = format!("{ended} session(s)");
+        audit::record(
+            &mut *tx,
+            Some(viewer.org_id),
+            &viewer.email,
+            "member.end_sessions",
+            &person.email,
+            Some(&detail),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id = person.id, ended, "an admin ended a person's sessions");
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
+        let person = self.person_for(viewer, user_id).await?;
+        if person.id == viewer.user_id {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "You cannot remove yourself. Another admin can remove you.",
+            )
+            .into());
+        }
+        let org = viewer.org_id;
+        let now = self.clock.now_ms();
+        // First their access: nothing of theirs works from the next request on, whatever follows.
+        let mut tx = self.store.pool.begin().await?;
+        let tokens = members::revoke_tokens(&mut *tx, org, person.id, now).await?;
+        let sessions = members::end_sessions(&mut *tx, org, person.id).await?;
+        let detail = format!("{tokens} API token(s) revoked, {sessions} session(s) ended");
+        audit::record(&mut *tx, Some(org), &viewer.email, "member.remove_access", &person.email, Some(&detail), now)
+            .await?;
+        tx.commit().await?;
+        // Their own grants, revoked at the provider (a failure there is logged and audited, and
+        // does not keep the grant: it is erased below all the same).
+        for id in members::connections_with_own_grant(&self.store.pool, org, person.id).await? {
+            if let Some(c) = conns::by_id(&self.store.pool, org, id).await? {
+                self.revoke_user_grant(&c, person.id, &viewer.email).await?;
+            }
+        }
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        let grants = members::erase_own_grants(&mut *tx, org, person.id).await?;
+        if !members::delete(&mut *tx, org, person.id).await? {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "This person is the organisation's last admin: make someone else an admin first.",
+            )
+            .into());
+        }
+        let detail = format!("{grants} login-user grant(s) erased");
+        audit::record(&mut *tx, Some(org), &viewer.email, "member.remove", &person.email, Some(&detail), now).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = person.id, grants, tokens, sessions, "an admin removed a person");
+        Ok(())
+    }
+}
