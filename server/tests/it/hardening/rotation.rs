@@ -65,8 +65,8 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let authorize =
-            start(&client, &format!("/oauth/start/{link}"), &format!("ticket-{link}-0123456789ab{i}")).await;
+        let start_url = lifecycle::start_url_of(&r.json(), link);
+        let authorize = start(&client, &start_url, &format!("ticket-{link}-0123456789ab{i}")).await;
         assert_eq!(land(&client, &a, &provider.approve(&authorize).await).await.status, 200);
     }
     let token = client.call("create_api_token", json!({ "name": "rotate" })).await.json()["token"]
