@@ -61,15 +61,8 @@ async fn connected(server: &Server, client: &Client, provider: &Provider, login:
 async fn connected_api(db: &Db, provider_env: &[(&str, &str)], name: &str) -> (Server, Client, Provider, String) {
     let (server, client, provider) = setup_with(db, provider_env).await;
     connected(&server, &client, &provider, "alice").await;
-    let (_, token) = api_token(&client, name).await;
+    let (_, token) = client.api_token(name).await;
     (server, client, provider, token)
-}
-
-async fn api_token(client: &Client, name: &str) -> (i64, String) {
-    let r = client.call("create_api_token", json!({ "name": name })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v = r.json();
-    (v["view"]["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
 }
 
 struct Api {
@@ -154,7 +147,7 @@ async fn proxy_and_invoke_call_the_api_with_the_connections_credential() {
     for db in databases().await {
         let label = db.label();
         let (server, client, provider) = setup_with(&db, &[]).await;
-        let (token_id, token) = api_token(&client, "Nightly sync").await;
+        let (token_id, token) = client.api_token("Nightly sync").await;
         assert!(token.starts_with("lsn_") && token.len() > 40, "{token}");
         let listed = client.call("api_tokens", json!({})).await.json();
         assert_eq!(listed[0]["name"], "Nightly sync");
@@ -260,7 +253,7 @@ async fn proxy_and_invoke_call_the_api_with_the_connections_credential() {
         assert_eq!(again.status, 404, "{}", again.body);
 
         // Revoked connection.
-        let (_, token2) = api_token(&client, "second").await;
+        let (_, token2) = client.api_token("second").await;
         let api2 = Api::new(&server, &token2);
         assert_eq!(client.call("revoke_connection", json!({ "link_name": LINK })).await.status, 200);
         assert_error(&api2.proxy("GET", "me").await, 409, "connection_revoked");
@@ -406,7 +399,7 @@ async fn the_openapi_document_matches_the_real_routes() {
     let db = sqlite().await;
     let (server, client, provider) = setup_with(&db, &[]).await;
     connected(&server, &client, &provider, "alice").await;
-    let (_, token) = api_token(&client, "openapi").await;
+    let (_, token) = client.api_token("openapi").await;
     let api = Api::new(&server, &token);
     let doc = api.send(api.http.get(format!("{}/api/v1/openapi.json", server.url))).await;
     assert_eq!(doc.status, 200);
@@ -486,7 +479,7 @@ async fn fault_setup(db: &Db, fp: &FaultProvider, error_in_200: bool) -> (Server
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (_, token) = api_token(&client, "faults").await;
+    let (_, token) = client.api_token("faults").await;
     let api = Api::new(&server, &token);
     (server, client, api)
 }
@@ -678,7 +671,7 @@ async fn private_addresses_are_refused_without_the_operators_consent() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (_, token) = api_token(&client, "ssrf").await;
+    let (_, token) = client.api_token("ssrf").await;
     let refused = Api::new(&server, &token).proxy("GET", "v1/me").await;
     assert_error(&refused, 403, "host_not_allowed");
     assert!(refused.body["message"].as_str().unwrap().contains("127.0.0.1"), "{}", refused.body);
@@ -700,7 +693,7 @@ async fn login_user_connections_use_the_callers_own_grant() {
     assert_eq!(land(&admin, &server, &provider.approve_as(&authorize, "alice").await).await.status, 200);
 
     let bob = lifecycle::member(&db, &server, "bob@acme.example").await;
-    let (_, bob_token) = api_token(&bob, "bob's script").await;
+    let (_, bob_token) = bob.api_token("bob's script").await;
     let bob_api = Api::new(&server, &bob_token);
     let not_yet = bob_api.proxy("GET", "me").await;
     assert_error(&not_yet, 403, "user_not_authorized");
@@ -711,7 +704,7 @@ async fn login_user_connections_use_the_callers_own_grant() {
     let authorize = start(&bob, &lifecycle::start_link(&bob, LINK).await, "ticket-bob-0123456789").await;
     assert_eq!(land(&bob, &server, &provider.approve_as(&authorize, "bob").await).await.status, 200);
     assert_eq!(bob_api.proxy("GET", "me").await.body["sub"], "bob");
-    let (_, admin_token) = api_token(&admin, "admin's script").await;
+    let (_, admin_token) = admin.api_token("admin's script").await;
     assert_eq!(Api::new(&server, &admin_token).proxy("GET", "me").await.body["sub"], "alice");
 }
 
@@ -724,7 +717,7 @@ async fn a_change_made_elsewhere_is_seen_by_the_next_call() {
         let label = db.label();
         let (server, client, provider) = setup_with(&db, &[]).await;
         connected(&server, &client, &provider, "alice").await;
-        let (token_id, token) = api_token(&client, "remembered").await;
+        let (token_id, token) = client.api_token("remembered").await;
         let here = Api::new(&server, &token);
         for _ in 0..3 {
             assert_eq!(here.proxy("GET", "me").await.status, 200, "{label}");

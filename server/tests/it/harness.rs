@@ -182,7 +182,34 @@ impl Reply {
     }
 }
 
+impl Server {
+    /// A script's GET of `path` through `link`'s proxy with the API token `token`: the status and
+    /// the JSON body (null when it is not JSON).
+    pub async fn proxy_get(&self, token: &str, link: &str, path: &str) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/connections/{link}/proxy/{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
 impl Client {
+    /// Creates an API token with `create_api_token`'s arguments `args`: its id and its value.
+    pub async fn api_token_with(&self, args: serde_json::Value) -> (i64, String) {
+        let r = self.call("create_api_token", args).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v = r.json();
+        (v["view"]["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
+    }
+
+    /// Creates an API token named `name` that does not expire: its id and its value.
+    pub async fn api_token(&self, name: &str) -> (i64, String) {
+        self.api_token_with(serde_json::json!({ "name": name })).await
+    }
+
     pub fn with_base(&self, base: &str) -> Client {
         Client { base: base.to_string(), ..self.clone() }
     }

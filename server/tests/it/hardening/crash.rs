@@ -40,16 +40,6 @@ async fn wait_for(provider: &Provider, route: &[&str], n: i64) {
     panic!("{route:?} never reached {n}: {}", provider.counts().await);
 }
 
-async fn me(server: &Server, token: &str, link: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/v1/connections/{link}/proxy/me", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 /// `127.0.0.1:<port>` of a URL: the restarted server listens where the provider's redirect URI points.
 fn base_addr(url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
@@ -86,7 +76,7 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
             .as_str()
             .unwrap()
             .to_string();
-        assert_eq!(me(&server, &token, "steady").await.1["sub"], "alice", "{label}");
+        assert_eq!(server.proxy_get(&token, "steady", "me").await.1["sub"], "alice", "{label}");
 
         // The provider holds the code exchange; the server dies while it waits.
         let ticket = "held-0123456789abcdef";
@@ -149,10 +139,14 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
         assert!(status["message"].as_str().unwrap().contains("interrupted"), "{label}: {status}");
         let replay = land(&client, &server, &back).await;
         assert_eq!(replay.status, 400, "{label}: the interrupted answer cannot be used again");
-        assert_eq!(me(&server, &token, "steady").await.1["sub"], "alice", "{label}: the good grant still works");
+        assert_eq!(
+            server.proxy_get(&token, "steady", "me").await.1["sub"],
+            "alice",
+            "{label}: the good grant still works"
+        );
         let page = authorise(&server, &client, &provider, "held", "held-again-0123456789").await;
         assert_eq!(page.status, 200, "{label}: {}", page.body);
-        assert_eq!(me(&server, &token, "held").await.1["sub"], "alice", "{label}");
+        assert_eq!(server.proxy_get(&token, "held", "me").await.1["sub"], "alice", "{label}");
     }
 }
 

@@ -17,23 +17,6 @@ const LINK: &str = "acme_crm";
 const KEY_LINK: &str = "weather";
 const API_KEY: &str = "weather-api-key-3b8e1f0c";
 
-async fn api_token(client: &Client) -> String {
-    let r = client.call("create_api_token", json!({ "name": "custody" })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.json()["token"].as_str().unwrap().to_string()
-}
-
-async fn proxy(server: &Server, token: &str, link: &str) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .get(format!("{}/api/v1/connections/{link}/proxy/me", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 async fn update_service(client: &Client, id: i64, form: &Value) -> Reply {
     client.call("update_service", json!({ "id": id, "form": form })).await
 }
@@ -84,7 +67,7 @@ async fn editing_a_service_in_use_never_sends_its_secrets_to_the_new_endpoints()
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.body);
-        let token = api_token(&client).await;
+        let (_, token) = client.api_token("custody").await;
 
         // A change that moves no endpoint keeps every grant and asks for no secret.
         let mut renamed = unchanged_secret(&form);
@@ -134,7 +117,7 @@ async fn editing_a_service_in_use_never_sends_its_secrets_to_the_new_endpoints()
 
         // Scripts, Revoke and Delete: nothing reaches the trap, nothing reaches the provider.
         for link in [LINK, KEY_LINK] {
-            let (status, body) = proxy(&server, &token, link).await;
+            let (status, body) = server.proxy_get(&token, link, "me").await;
             assert_eq!((status, body["code"].as_str()), (409, Some("needs_reauthorization")), "{label}: {body}");
         }
         let revocations_before = provider.counts().await["revocation"].clone();
@@ -180,8 +163,8 @@ async fn a_predefined_service_moved_by_the_operator_sends_nothing_given_under_it
         )
         .await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
-        let token = api_token(&client).await;
-        let (status, body) = proxy(&server, &token, KEY_LINK).await;
+        let (_, token) = client.api_token("custody").await;
+        let (status, body) = server.proxy_get(&token, KEY_LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (502, Some("upstream_unreachable")), "{label}: {body}");
         drop(server);
 
@@ -195,7 +178,7 @@ async fn a_predefined_service_moved_by_the_operator_sends_nothing_given_under_it
         assert_eq!(d["row"]["status"], "needs_reauth", "{label}: {d}");
         assert!(d["row"]["status_reason"].as_str().unwrap_or_default().contains("endpoints"), "{label}: {d}");
         assert_eq!(d["grant"], Value::Null, "{label}");
-        let (status, body) = proxy(&server, &token, KEY_LINK).await;
+        let (status, body) = server.proxy_get(&token, KEY_LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (409, Some("needs_reauthorization")), "{label}: {body}");
         assert!(!server.log().contains(API_KEY), "{label}");
     }
@@ -219,15 +202,15 @@ async fn a_service_changed_by_hand_in_the_database_sends_nothing_to_its_new_endp
         let start_url = r.json()[1]["start_url"].as_str().unwrap().to_string();
         let authorize = start(&client, &start_url, "ticket-by-hand-0123456789").await;
         assert_eq!(land(&client, &server, &provider.approve(&authorize).await).await.status, 200);
-        let token = api_token(&client).await;
-        assert_eq!(proxy(&server, &token, LINK).await.0, 200, "{label}: the grant works");
+        let (_, token) = client.api_token("custody").await;
+        assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}: the grant works");
 
         // Someone with the database moves every URL to the trap; the connection still says Connected,
         // and the token looks expired, so the next call would refresh it.
         let sql = format!("UPDATE services SET spec = REPLACE(spec, '{}', '{}')", provider.issuer, trap.base);
         exec(&db, &sql).await;
         exec(&db, "UPDATE grants SET expires_at = 1").await;
-        let (status, body) = proxy(&server, &token, LINK).await;
+        let (status, body) = server.proxy_get(&token, LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (409, Some("needs_reauthorization")), "{label}: {body}");
         let d = details(&client, LINK).await;
         assert_eq!(d["row"]["status"], "needs_reauth", "{label}: {d}");

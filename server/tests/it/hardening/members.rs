@@ -15,25 +15,6 @@ use std::time::Duration;
 const BOB: &str = "bob@acme.example";
 const LINK: &str = "team_api";
 
-/// A script's call through the proxy with `token`: (status, JSON body).
-async fn call(server: &Server, token: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/v1/connections/{LINK}/proxy/me", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
-async fn api_token(client: &Client, body: Value) -> (i64, String) {
-    let r = client.call("create_api_token", body).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v = r.json();
-    (v["view"]["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
-}
-
 fn assert_refused(r: &Reply, status: u16, code: &str) {
     assert_eq!((r.status, r.json()["code"].as_str()), (status, Some(code)), "{}", r.body);
 }
@@ -70,7 +51,7 @@ async fn team(db: &Db) -> (Server, Client, Client, Provider, i64, String) {
     let authorize = lifecycle::start(&bob, &start_url, "bob-team-0123456789").await;
     assert_eq!(land(&bob, &server, &provider.approve_as(&authorize, "bob").await).await.status, 200);
     let bob_id = bob.me().await["user_id"].as_i64().unwrap();
-    let (_, token) = api_token(&bob, json!({ "name": "Bob's job" })).await;
+    let (_, token) = bob.api_token_with(json!({ "name": "Bob's job" })).await;
     (server, admin, bob, provider, bob_id, token)
 }
 
@@ -98,7 +79,7 @@ async fn an_admin_ends_a_members_sessions_and_revokes_their_tokens_at_once() {
         assert_eq!(r.status, 200, "{}", r.body);
         // The token is used on both instances, so both remember it.
         for s in [&server, &other, &server, &other] {
-            let (status, body) = call(s, &token).await;
+            let (status, body) = s.proxy_get(&token, LINK, "me").await;
             assert_eq!((status, body["sub"].as_str()), (200, Some("bob")), "{label}: {body}");
         }
 
@@ -132,19 +113,19 @@ async fn an_admin_ends_a_members_sessions_and_revokes_their_tokens_at_once() {
         assert_eq!(bob.me().await, Value::Null, "{label}");
         assert_eq!(bob_elsewhere.me().await, Value::Null, "{label}");
         assert_refused(&bob.call("api_tokens", json!({})).await, 401, "unauthenticated");
-        assert_eq!(call(&other, &token).await.0, 200, "{label}: sessions are not tokens");
+        assert_eq!(other.proxy_get(&token, LINK, "me").await.0, 200, "{label}: sessions are not tokens");
 
         // Revoking the token: the very next call is refused, on both instances.
         let r = admin.call("revoke_member_token", json!({ "user_id": bob_id, "token_id": token_id })).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
         for s in [&other, &server] {
-            let (status, body) = call(s, &token).await;
+            let (status, body) = s.proxy_get(&token, LINK, "me").await;
             assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         }
         let again = admin.call("revoke_member_token", json!({ "user_id": bob_id, "token_id": token_id })).await;
         assert_refused(&again, 404, "not_found");
         // A token id of another person is not Bob's to revoke through him.
-        let (admin_token_id, _) = api_token(&admin, json!({ "name": "Admin's job" })).await;
+        let (admin_token_id, _) = admin.api_token_with(json!({ "name": "Admin's job" })).await;
         let r = admin.call("revoke_member_token", json!({ "user_id": bob_id, "token_id": admin_token_id })).await;
         assert_refused(&r, 404, "not_found");
         let audit = sqlite_rows(&db, "SELECT action, target FROM audit_log ORDER BY id").await;
@@ -177,7 +158,7 @@ async fn a_removed_member_is_refused_at_once_and_their_grant_revoked_at_the_prov
         assert_eq!(r.status, 200, "{}", r.body);
         let other = start_liaison(&db);
         for s in [&server, &other, &server, &other] {
-            assert_eq!(call(s, &token).await.0, 200, "{label}: the token is used, and remembered");
+            assert_eq!(s.proxy_get(&token, LINK, "me").await.0, 200, "{label}: the token is used, and remembered");
         }
         let bob_at_provider = own_access_token(&db, bob_id).await;
         let alice_at_provider = own_access_token(&db, admin_id).await;
@@ -193,7 +174,7 @@ async fn a_removed_member_is_refused_at_once_and_their_grant_revoked_at_the_prov
 
         // The very next call is refused, on each instance; the session is over.
         for s in [&other, &server] {
-            let (status, body) = call(s, &token).await;
+            let (status, body) = s.proxy_get(&token, LINK, "me").await;
             assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         }
         assert_eq!(bob.me().await, Value::Null, "{label}");
@@ -247,11 +228,11 @@ async fn an_expired_api_token_is_refused_even_when_remembered() {
         assert!((expires - now - 7 * 86_400_000).abs() < 60_000, "{label}: in 7 days: {expires}");
         let listed = bob.call("api_tokens", json!({})).await.json();
         assert_eq!(listed[0]["expires_at"].as_i64(), Some(expires), "{label}: {listed}");
-        assert_eq!(call(&server, &token).await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}");
 
         // Already past its expiry (as set by hand): refused, saying why.
         exec(&db, &format!("UPDATE api_tokens SET expires_at = {} WHERE id = {id}", now - 1000)).await;
-        let (status, body) = call(&server, &token).await;
+        let (status, body) = server.proxy_get(&token, LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         assert!(body["message"].as_str().unwrap().contains("expired"), "{label}: {body}");
 
@@ -260,13 +241,13 @@ async fn an_expired_api_token_is_refused_even_when_remembered() {
         let soon =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1200;
         exec(&db, &format!("UPDATE api_tokens SET expires_at = {soon} WHERE id = {id}")).await;
-        assert_eq!(call(&server, &token).await.0, 200, "{label}");
-        assert_eq!(call(&server, &token).await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}");
         let stamp = one_number(&db, "SELECT n FROM change_stamp").await;
         let left =
             soon - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
         tokio::time::sleep(Duration::from_millis(left.max(0) as u64 + 50)).await;
-        let (status, body) = call(&server, &token).await;
+        let (status, body) = server.proxy_get(&token, LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         assert!(body["message"].as_str().unwrap().starts_with("This API token expired on "), "{label}: {body}");
         assert_eq!(one_number(&db, "SELECT n FROM change_stamp").await, stamp, "{label}: the database did not change");

@@ -7,7 +7,7 @@ use crate::api::start_liaison;
 use crate::harness::*;
 use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
 use crate::provider::{self, Provider};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::Row;
 
 const LINKS: &[&str] = &["k0", "k1", "k2", "k3"];
@@ -18,17 +18,6 @@ fn key_file(db: &Db) -> server::vault::KeyRing {
     server::vault::KeyRing::parse(&std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap()).unwrap()
 }
 
-async fn me(server: &Server, token: &str, link: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/v1/connections/{link}/proxy/me", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// One round of traffic: every grant's token marked expired, then every link called through both
 /// servers at once (each call refreshes, or waits for the other's refresh). The failures, as
 /// "server link status code".
@@ -36,7 +25,7 @@ async fn round(db: &Db, servers: &[&Server], token: &str) -> Vec<String> {
     exec(db, "UPDATE grants SET expires_at = 1 WHERE refresh_token IS NOT NULL").await;
     let calls = servers.iter().enumerate().flat_map(|(i, s)| {
         LINKS.iter().map(move |link| async move {
-            let (status, body) = me(s, token, link).await;
+            let (status, body) = s.proxy_get(token, link, "me").await;
             (status != 200).then(|| format!("server{i} {link} {status} {}", body["code"].as_str().unwrap_or("?")))
         })
     });
@@ -148,6 +137,6 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
     let (a, b) = (start_liaison(&db), start_liaison(&db));
     assert_eq!(round(&db, &[&a, &b], &token).await, Vec::<String>::new(), "after the restart");
     for link in LINKS {
-        assert_eq!(me(&b, &token, link).await.1["sub"], "alice", "{link}");
+        assert_eq!(b.proxy_get(&token, link, "me").await.1["sub"], "alice", "{link}");
     }
 }

@@ -140,13 +140,6 @@ impl World {
     }
 }
 
-async fn api_token(client: &Client, name: &str) -> (i64, String) {
-    let r = client.call("create_api_token", json!({ "name": name })).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v = r.json();
-    (v["view"]["id"].as_i64().unwrap(), v["token"].as_str().unwrap().to_string())
-}
-
 fn api_key_service(name: &str, base: &str) -> Value {
     json!({ "name": name, "auth_type": "api_key", "api_base_urls": [base], "param_type": "header", "header_name": "X-Key" })
 }
@@ -203,8 +196,8 @@ async fn world(db: Db) -> World {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (ada_token_id, ada_token) = api_token(&ada, "Nightly Zephyr Sync").await;
-    let (bob_token_id, bob_token) = api_token(&bob, "Bob's Zephyr job").await;
+    let (ada_token_id, ada_token) = ada.api_token("Nightly Zephyr Sync").await;
+    let (bob_token_id, bob_token) = bob.api_token("Bob's Zephyr job").await;
     let bob_id = bob.me().await["user_id"].as_i64().unwrap();
 
     // Other Org, from the command line: a second organisation with its own admin and member.
@@ -221,8 +214,8 @@ async fn world(db: Db) -> World {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (_, eve_token) = api_token(&eve, "Eve's job").await;
-    let (_, mallory_token) = api_token(&mallory, "Mallory's job").await;
+    let (_, eve_token) = eve.api_token("Eve's job").await;
+    let (_, mallory_token) = mallory.api_token("Mallory's job").await;
 
     // Acme's own call works, and is in the call log before the snapshots start.
     let ok = reqwest::Client::new()
