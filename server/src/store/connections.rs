@@ -397,7 +397,9 @@ pub struct GrantMeta<'a> {
 }
 
 /// Creates or replaces the grant's non-secret fields (clearing its sealed ones); returns its id.
-/// The caller then seals the secrets for that id, in the same transaction.
+/// The caller then seals the secrets for that id, in the same transaction. One statement that
+/// writes first: on SQLite a transaction that read before writing fails at once ("database is
+/// locked") when another connection wrote in between, which a write-first one never does.
 pub async fn upsert_grant(
     db: &mut sqlx::AnyConnection,
     connection_id: i64,
@@ -406,33 +408,14 @@ pub async fn upsert_grant(
     now: i64,
 ) -> Result<i64> {
     let scopes = m.granted_scopes.map(scopes_json);
-    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM grants WHERE connection_id = $1 AND user_key = $2")
-        .bind(connection_id)
-        .bind(user_key)
-        .fetch_optional(&mut *db)
-        .await?;
-    if let Some(id) = existing {
-        sqlx::query(
-            "UPDATE grants SET access_token = NULL, refresh_token = NULL, username = $1, expires_at = $2, \
-             granted_scopes = $3, authorised_by = $4, authorised_by_name = $5, authorised_at = $6, updated_at = $6, \
-             version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL, \
-             custody = $8 WHERE id = $7",
-        )
-        .bind(m.username)
-        .bind(m.expires_at)
-        .bind(scopes)
-        .bind(m.authorised_by)
-        .bind(m.authorised_by_name)
-        .bind(now)
-        .bind(id)
-        .bind(m.custody)
-        .execute(&mut *db)
-        .await?;
-        return Ok(id);
-    }
     Ok(sqlx::query_scalar(
         "INSERT INTO grants (connection_id, user_key, username, expires_at, granted_scopes, authorised_by, \
          authorised_by_name, authorised_at, updated_at, custody) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
+         ON CONFLICT (connection_id, user_key) DO UPDATE SET access_token = NULL, refresh_token = NULL, \
+         username = excluded.username, expires_at = excluded.expires_at, granted_scopes = excluded.granted_scopes, \
+         authorised_by = excluded.authorised_by, authorised_by_name = excluded.authorised_by_name, \
+         authorised_at = excluded.authorised_at, updated_at = excluded.updated_at, version = grants.version + 1, \
+         lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL, custody = excluded.custody \
          RETURNING id",
     )
     .bind(connection_id)

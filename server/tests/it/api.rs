@@ -54,7 +54,7 @@ async fn connected(server: &Server, client: &Client, provider: &Provider, login:
     let authorize = start(client, &lifecycle::start_url_of(&r.json(), LINK), "ticket-api-0123456789").await;
     let callback = provider.approve_as(&authorize, login).await;
     let page = land(client, server, &callback).await;
-    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.status, 200, "{}\n{}", page.body, server.log());
 }
 
 /// Liaison and the provider with `LINK` connected as alice, and an API token for it.
