@@ -127,7 +127,11 @@ impl ServerBackend {
         // does not keep the grant: it is erased below all the same).
         for id in members::connections_with_own_grant(&self.store.pool, org, person.id).await? {
             if let Some(c) = conns::by_id(&self.store.pool, org, id).await? {
-                self.revoke_user_grant(&c, person.id, &viewer.email).await?;
+                // Best effort: a service that cannot be resolved or opened now must not leave the
+                // removal half done (their access is already cut; the grant is erased below).
+                if let Err(e) = self.revoke_user_grant(&c, person.id, &viewer.email).await {
+                    tracing::warn!(link_name = %c.link_name, error = %e, "a removed person's grant could not be revoked at the provider");
+                }
             }
         }
         let now = self.clock.now_ms();

@@ -18,6 +18,10 @@ pub const FREE_FAILURES: u32 = 5;
 pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
 /// Entries kept at most; beyond this, those without a lock-out in force are forgotten.
 const CAPACITY: usize = 10_000;
+/// The most emails one client group may have counted in the last [`MAX_LOCK_MS`]: past it, new
+/// emails from that group are refused for the base lock-out time (its flood cannot push other
+/// entries, a victim's count among them, out of the table).
+const PER_GROUP: usize = 256;
 
 type Key = (String, Option<IpAddr>);
 
@@ -26,6 +30,8 @@ struct Entry {
     /// Attempts counted since the last success, including those still being checked.
     failures: u32,
     locked_until: i64,
+    /// The last attempt (to forget the stale first when the table is full).
+    seen: i64,
 }
 
 #[derive(Debug)]
@@ -67,13 +73,18 @@ impl SignInThrottle {
     /// with it are refused; [`SignInThrottle::failed`] restarts it when the check has failed.
     pub fn attempt(&self, email: &str, ip: Option<IpAddr>, now: i64) -> Result<(), u64> {
         let mut entries = self.entries();
-        if entries.len() >= CAPACITY {
-            entries.retain(|_, e| e.locked_until > now);
+        let key = Self::key(email, ip);
+        if !entries.contains_key(&key) {
+            let recent = |e: &Entry| e.locked_until > now || now - e.seen < MAX_LOCK_MS;
+            if entries.iter().filter(|((_, group), e)| *group == key.1 && recent(e)).count() >= PER_GROUP {
+                return Err(Self::wait_seconds(now + self.base_ms, now));
+            }
             if entries.len() >= CAPACITY {
-                entries.clear();
+                Self::make_room(&mut entries, now);
             }
         }
-        let e = entries.entry(Self::key(email, ip)).or_insert(Entry { failures: 0, locked_until: 0 });
+        let e = entries.entry(key).or_insert(Entry { failures: 0, locked_until: 0, seen: now });
+        e.seen = now;
         if e.locked_until > now {
             return Err(Self::wait_seconds(e.locked_until, now));
         }
@@ -82,6 +93,27 @@ impl SignInThrottle {
             e.locked_until = now + self.lock_ms(e.failures);
         }
         Ok(())
+    }
+
+    /// The table is full: entries with no recent failure go first; then, while it is still over
+    /// nine tenths full, the unlocked entries with the fewest failures, newest first (a flood is
+    /// newer than the count it tries to push out); locked entries stay while they are locked.
+    fn make_room(entries: &mut HashMap<Key, Entry>, now: i64) {
+        entries.retain(|_, e| e.locked_until > now || (e.failures > 0 && now - e.seen < MAX_LOCK_MS));
+        let keep = CAPACITY * 9 / 10;
+        if entries.len() <= keep {
+            return;
+        }
+        let mut unlocked: Vec<(u32, i64, Key)> = entries
+            .iter()
+            .filter(|(_, e)| e.locked_until <= now)
+            .map(|(k, e)| (e.failures, -e.seen, k.clone()))
+            .collect();
+        unlocked.sort_unstable();
+        let excess = entries.len() - keep;
+        for (_, _, k) in unlocked.into_iter().take(excess) {
+            entries.remove(&k);
+        }
     }
 
     fn lock_ms(&self, failures: u32) -> i64 {
@@ -217,8 +249,28 @@ mod tests {
     fn the_table_stays_bounded() {
         let t = SignInThrottle::new(10);
         for i in 0..(CAPACITY as u32 + 50) {
-            let _ = fail(&t, &format!("u{i}@x.example"), IP, 0);
+            let ip = Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)));
+            let _ = fail(&t, &format!("u{i}@x.example"), ip, 0);
         }
         assert!(t.entries().len() <= CAPACITY);
+    }
+
+    #[test]
+    fn a_flood_of_other_emails_cannot_reset_a_victims_count() {
+        let t = SignInThrottle::new(10);
+        for _ in 0..4 {
+            assert_eq!(fail(&t, "victim@x.example", IP, 0), Ok(0));
+        }
+        // From the same address: past its share of the table, the address is refused.
+        let refused = (0..20_000).filter(|i| t.attempt(&format!("junk{i}@x.example"), IP, 1).is_err()).count();
+        assert!(refused >= 20_000 - PER_GROUP, "{refused}");
+        // From thousands of addresses: the table makes room, and the victim's count stays.
+        for i in 0..(2 * CAPACITY as u32) {
+            let ip = Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)));
+            let _ = fail(&t, &format!("junk{i}@x.example"), ip, 2);
+        }
+        assert!(t.entries().len() <= CAPACITY);
+        assert!(fail(&t, "victim@x.example", IP, 3).is_ok_and(|lock| lock > 0), "the fifth guess locks");
+        assert!(fail(&t, "victim@x.example", IP, 4).is_err(), "and the sixth is refused");
     }
 }
