@@ -419,10 +419,11 @@ async function connectedToProvider(l, provider) {
     api_base_urls: [provider.issuer],
   });
   const service = await s.call('create_service', { form });
-  await s.call('create_connection', {
+  const created = await s.call('create_connection', {
     form: { name: 'Acme API', link_name: 'acme_api', service: { kind: 'custom', id: service }, scopes: ['openid', 'api:read', 'offline_access'] },
   });
-  const start = await s.send('/oauth/start/acme_api?ticket=ticket-bench-0123456789');
+  // The start link is one-time, issued to this browser session by the connect call.
+  const start = await s.send(`${created[1].start_url}&ticket=ticket-bench-0123456789`);
   if (start.status !== 303) throw new Error(`oauth start: ${start.status} ${start.text}`);
   const callback = await provider.approve(start.headers.get('location'));
   const landed = await s.send(callback.slice(l.base.length));
