@@ -157,7 +157,14 @@ async fn internal_addresses_are_refused_on_every_outbound_path() {
             json!({ "name": format!("token {i}"), "service": { "kind": "custom", "id": ids[i] }, "scopes": ["read"] }),
         )
         .await;
-        assert_refused(&format!("{label} as token endpoint"), r.status, &r.json(), 502);
+        let what = format!("{label} as token endpoint");
+        assert_eq!(
+            (r.status, r.json()["code"].as_str()),
+            (502, Some("host_not_allowed")),
+            "{what}: {}\n{}",
+            r.body,
+            server.log()
+        );
         // An issuer to discover.
         let r = client.call("discover_service", json!({ "issuer": base })).await;
         assert_refused(&format!("{label} as issuer"), r.status, &r.json(), 502);
