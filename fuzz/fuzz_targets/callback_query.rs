@@ -4,7 +4,7 @@
 
 use axum::extract::Query;
 use libfuzzer_sys::fuzz_target;
-use server::oauth::flow::{check_ticket, CallbackQuery};
+use server::flows::{check_ticket, CallbackQuery};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let paths: [&[String]; 2] = [&[], &nested];
     for path in paths {
         for error_in_200 in [false, true] {
-            match server::oauth::token::parse_answer(status, content_type, body, path, error_in_200, &[SENT]) {
+            match server::credentials::token::parse_answer(status, content_type, body, path, error_in_200, &[SENT]) {
                 Ok(tokens) => {
                     assert!((200..300).contains(&status), "tokens from HTTP {status}");
                     assert!(!tokens.access_token.expose().is_empty());

@@ -3,18 +3,31 @@
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
 
-use crate::connections::{link_from_path, Actor};
-use crate::routes::AppState;
+use crate::actor::{link_from_path, Actor};
+use crate::connections::Connections;
 use crate::store::connections as conns;
+use crate::store::Store;
 use app::connection::{ConnectionForm, ConnectionQuery};
 use app::error::{AppError, ErrorCode};
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use std::sync::Arc;
 
-pub fn routes() -> Router<AppState> {
+/// What the admin API uses: the operator's token (its SHA-256), and the connections.
+pub struct Admin {
+    pub token_hash: Option<String>,
+    pub store: Store,
+    pub connections: Arc<Connections>,
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Admin>: FromRef<S>,
+{
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
@@ -27,13 +40,13 @@ fn error(e: AppError) -> Response {
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
 #[allow(clippy::result_large_err)]
-fn authorise(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| crate::auth::session::token_hash(t.trim()));
-    match (&state.backend.admin_token_hash, presented) {
+    match (&admin.token_hash, presented) {
         (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(()),
         _ => Err(error(AppError::new(
             ErrorCode::Unauthenticated,
@@ -47,8 +60,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[allow(clippy::result_large_err)]
-async fn actor(state: &AppState, org_id: i64) -> Result<Actor, Response> {
-    match crate::store::orgs::exists(&state.backend.store.pool, org_id).await {
+async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
+    match crate::store::orgs::exists(&admin.store.pool, org_id).await {
         Ok(true) => Ok(Actor { org_id, user_id: None, label: "admin API".into() }),
         Ok(false) => Err(error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."))),
         Err(e) => Err(error(e.into())),
@@ -56,22 +69,22 @@ async fn actor(state: &AppState, org_id: i64) -> Result<Actor, Response> {
 }
 
 async fn create(
-    State(state): State<AppState>,
+    State(admin): State<Arc<Admin>>,
     Path(org_id): Path<i64>,
     headers: HeaderMap,
     body: Result<Json<ConnectionForm>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    if let Err(r) = authorise(&state, &headers) {
+    if let Err(r) = authorise(&admin, &headers) {
         return r;
     }
     let Ok(Json(form)) = body else {
         return error(AppError::new(ErrorCode::Validation, "The body must be a JSON connection form."));
     };
-    let actor = match actor(&state, org_id).await {
+    let actor = match actor(&admin, org_id).await {
         Ok(a) => a,
         Err(r) => return r,
     };
-    match state.backend.create_connection(&actor, &form, true, None).await {
+    match admin.connections.create_connection(&actor, &form, true, None).await {
         Ok((link_name, next)) => {
             (StatusCode::CREATED, Json(serde_json::json!({ "link_name": link_name, "next": next }))).into_response()
         }
@@ -79,15 +92,15 @@ async fn create(
     }
 }
 
-async fn list(State(state): State<AppState>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorise(&state, &headers) {
+async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorise(&admin, &headers) {
         return r;
     }
-    if let Err(r) = actor(&state, org_id).await {
+    if let Err(r) = actor(&admin, org_id).await {
         return r;
     }
     let q = ConnectionQuery { internal: true, ..Default::default() };
-    match conns::page(&state.backend.store, org_id, &q, 1000).await {
+    match conns::page(&admin.store, org_id, &q, 1000).await {
         Ok((rows, _)) => Json(
             rows.iter()
                 .map(|c| serde_json::json!({ "link_name": c.link_name, "name": c.name, "status": c.status, "service": c.service }))
@@ -99,23 +112,23 @@ async fn list(State(state): State<AppState>, Path(org_id): Path<i64>, headers: H
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    State(admin): State<Arc<Admin>>,
     Path((org_id, link)): Path<(i64, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authorise(&state, &headers) {
+    if let Err(r) = authorise(&admin, &headers) {
         return r;
     }
-    let actor = match actor(&state, org_id).await {
+    let actor = match actor(&admin, org_id).await {
         Ok(a) => a,
         Err(r) => return r,
     };
     let found = match link_from_path(&link) {
-        Ok(l) => conns::by_link(&state.backend.store.pool, org_id, l.as_str()).await,
+        Ok(l) => conns::by_link(&admin.store.pool, org_id, l.as_str()).await,
         Err(e) => return error(e.into()),
     };
     match found {
-        Ok(Some(c)) if c.internal => match state.backend.delete_connection(&actor, &c).await {
+        Ok(Some(c)) if c.internal => match admin.connections.delete_connection(&actor, &c).await {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => error(e.into()),
         },

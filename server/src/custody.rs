@@ -8,11 +8,8 @@
 //! the secrets given under the old ones: the service's client secret must be entered again, and
 //! the grants are dropped here, never sent anywhere.
 
-use crate::services::Resolved;
-use crate::store::connections::ConnectionRecord;
 use app::service::ServiceSpec;
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 
 /// Why a connection needs a new authorisation after its service's endpoints changed.
 pub const MOVED_REASON: &str = "The service's endpoints or OAuth client changed, so the old authorisation was set \
@@ -76,20 +73,6 @@ impl Custody {
             .collect();
         let digest = Sha256::digest(serde_json::Value::Array(canonical).to_string().as_bytes());
         Custody(digest.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// The endpoints a connection's secrets may go to now: its service's, with its OAuth client
-    /// (its own, else the service's, whose custody `Resolved` worked out once).
-    pub fn of_connection<'a>(c: &ConnectionRecord, resolved: &'a Resolved) -> Cow<'a, Custody> {
-        Custody::with_client(resolved, c.client_id.as_deref())
-    }
-
-    /// The endpoints of a service used with a connection's own OAuth client, if it has one.
-    pub fn with_client<'a>(resolved: &'a Resolved, own_client: Option<&str>) -> Cow<'a, Custody> {
-        match own_client {
-            Some(own) => Cow::Owned(Custody::of(&resolved.spec, Some(own))),
-            None => Cow::Borrowed(&resolved.custody),
-        }
     }
 
     pub fn as_str(&self) -> &str {

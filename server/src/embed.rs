@@ -9,8 +9,7 @@
 //! in once: the SHA-256 of its signed part is remembered in the database until it expires.
 
 use crate::auth::session;
-use crate::routes::AppState;
-use crate::store::{embed_tokens, sessions, users};
+use crate::auth::sessions::{Embedded, Sessions};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -18,6 +17,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use std::sync::Arc;
 
 /// Tokens may live at most this long (seconds).
 pub const MAX_TOKEN_LIFETIME: i64 = 300;
@@ -149,76 +149,54 @@ pub fn framed(headers: &HeaderMap) -> bool {
 }
 
 /// `GET /embed/start?token=…`: signs the host's user in, then shows the Connections page.
-pub async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<StartQuery>) -> Response {
-    let backend = &state.backend;
+pub async fn start(
+    State(embed): State<Arc<Embed>>,
+    State(sessions): State<Arc<Sessions>>,
+    headers: HeaderMap,
+    Query(q): Query<StartQuery>,
+) -> Response {
     if !framed(&headers) {
         tracing::warn!("embedded sign-in refused: not loaded in a frame");
         return refused_with(
             StatusCode::FORBIDDEN,
             "forbidden",
-            &backend.embed.frame_ancestors(),
+            &embed.frame_ancestors(),
             "the embedded sign-in works only inside the console's frame; open Liaison itself to sign in here",
         );
     }
-    let now = backend.clock.now_ms();
-    let claims = match backend.embed.verify(q.token.as_deref().unwrap_or_default(), now / 1000) {
+    let token = q.token.as_deref().unwrap_or_default();
+    let claims = match embed.verify(token, sessions.clock.now_ms() / 1000) {
         Ok(c) => c,
         Err(reason) => {
             tracing::warn!(reason, "embedded sign-in refused");
-            return refused(&backend.embed.frame_ancestors(), reason);
+            return refused(&embed.frame_ancestors(), reason);
         }
     };
-    let user = match users::credentials_by_email(&backend.store.pool, &claims.sub.to_lowercase()).await {
-        Ok(Some(u)) => u,
-        Ok(None) => {
-            return refused(
-                &backend.embed.frame_ancestors(),
-                "there is no Liaison account for this person; ask an admin to add one",
+    let reason = match sessions
+        .start_embedded(&claims.sub, &claims.origin, &Embed::token_id(token), claims.exp.saturating_mul(1000))
+        .await
+    {
+        Ok(Embedded::Started { session_token }) => {
+            return (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::SET_COOKIE, embed.cookie(&session_token, sessions.cookies.max_age_secs)),
+                    (header::LOCATION, app::api::HOME.to_string()),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
             )
+                .into_response()
+        }
+        Ok(Embedded::UnknownPerson) => "there is no Liaison account for this person; ask an admin to add one",
+        Ok(Embedded::Replayed) => {
+            "this sign-in token was used before; the console must make a new one for each sign-in"
         }
         Err(e) => {
             tracing::error!(error = %e, "embedded sign-in failed");
-            return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
+            "something went wrong; try again"
         }
     };
-    let token = session::new_token();
-    let expires = now + (backend.cookies.max_age_secs as i64) * 1000;
-    let used = Embed::token_id(q.token.as_deref().unwrap_or_default());
-    let signed_in = async {
-        embed_tokens::prune(&backend.store.pool, now).await?;
-        let mut tx = backend.store.pool.begin().await?;
-        if !embed_tokens::use_once(&mut *tx, &used, claims.exp.saturating_mul(1000)).await? {
-            return Ok(false);
-        }
-        let hash = session::token_hash(&token);
-        sessions::create_embedded(&mut *tx, &hash, (user.org_id, user.id), &claims.origin, now, expires).await?;
-        tx.commit().await?;
-        Ok::<_, crate::error::Error>(true)
-    };
-    match signed_in.await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(user_id = user.id, origin = %claims.origin, "embedded sign-in refused: token replayed");
-            return refused(
-                &backend.embed.frame_ancestors(),
-                "this sign-in token was used before; the console must make a new one for each sign-in",
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "embedded sign-in failed");
-            return refused(&backend.embed.frame_ancestors(), "something went wrong; try again");
-        }
-    }
-    tracing::info!(user_id = user.id, origin = %claims.origin, "embedded sign-in");
-    (
-        StatusCode::SEE_OTHER,
-        [
-            (header::SET_COOKIE, backend.embed.cookie(&token, backend.cookies.max_age_secs)),
-            (header::LOCATION, app::api::HOME.to_string()),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-    )
-        .into_response()
+    refused(&embed.frame_ancestors(), reason)
 }
 
 #[cfg(test)]

@@ -2,19 +2,24 @@
 //! (main.rs) is a thin command line over this library.
 
 pub mod accept;
+pub mod actor;
 pub mod admin;
+pub mod api_tokens;
 pub mod auth;
 pub mod backend;
+pub mod calls;
 pub mod catalog;
 pub mod config;
 pub mod connections;
+pub mod credentials;
 pub mod custody;
 pub mod embed;
 pub mod error;
+pub mod flows;
+pub mod hot;
 pub mod invoke;
 pub mod keys;
 pub mod members;
-pub mod oauth;
 pub mod outbound;
 pub mod routes;
 pub mod services;
@@ -97,7 +102,7 @@ pub async fn serve(config: Config) -> Result<()> {
             },
         },
     ));
-    backend.settle_custody_at_start().await?;
+    backend.services.settle_custody_at_start().await?;
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

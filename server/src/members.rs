@@ -12,13 +12,15 @@
 //! deletes the row. Connections and services they created stay (created_by becomes NULL); shared
 //! grants they authorised stay too: they belong to the organisation. Every step is audited.
 
-use crate::backend::ServerBackend;
+use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::store::{api_tokens, audit, connections as conns, members};
+use crate::store::{Clock, Store};
 use app::error::{AppError, ErrorCode};
 use app::members::MemberView;
 use app::model::{Role, Viewer};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 fn require_admin(viewer: &Viewer) -> Result<()> {
     if viewer.role == Role::Admin {
@@ -31,7 +33,15 @@ fn no_such_person() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such person in your organisation.").into()
 }
 
-impl ServerBackend {
+/// The people of each organisation as its admins manage them.
+pub struct Members {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// A removed person's own grants are revoked at the provider.
+    pub credentials: Arc<Credentials>,
+}
+
+impl Members {
     /// The person `user_id` of the viewer's organisation (admins only).
     async fn person_for(&self, viewer: &Viewer, user_id: i64) -> Result<members::Person> {
         require_admin(viewer)?;
@@ -129,7 +139,7 @@ impl ServerBackend {
             if let Some(c) = conns::by_id(&self.store.pool, org, id).await? {
                 // Best effort: a service that cannot be resolved or opened now must not leave the
                 // removal half done (their access is already cut; the grant is erased below).
-                if let Err(e) = self.revoke_user_grant(&c, person.id, &viewer.email).await {
+                if let Err(e) = self.credentials.revoke_user_grant(&c, person.id, &viewer.email).await {
                     tracing::warn!(link_name = %c.link_name, error = %e, "a removed person's grant could not be revoked at the provider");
                 }
             }

@@ -2,8 +2,14 @@
 //! request passes: tracing (method and path only, never a query string), the same-origin rule,
 //! the session lookup, and the page guard that sends people to setup or sign-in.
 
+use crate::admin::Admin;
 use crate::auth::csrf;
+use crate::auth::sessions::Sessions;
 use crate::backend::ServerBackend;
+use crate::embed::Embed;
+use crate::flows::http::PublicOrigin;
+use crate::flows::Flows;
+use crate::invoke::Api;
 use app::backend::{Backend, RequestIdentity};
 use app::error::{AppError, ErrorCode};
 use axum::body::Body;
@@ -36,6 +42,25 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// Each handler takes the one area it works with, never the whole state.
+macro_rules! area {
+    ($($ty:ty => $field:ident),* $(,)?) => {$(
+        impl FromRef<AppState> for Arc<$ty> {
+            fn from_ref(state: &AppState) -> Self {
+                state.backend.$field.clone()
+            }
+        }
+    )*};
+}
+
+area!(Flows => flows, Api => api, Admin => admin, Embed => embed, Sessions => sessions);
+
+impl FromRef<AppState> for PublicOrigin {
+    fn from_ref(state: &AppState) -> Self {
+        PublicOrigin(state.public_origin.clone())
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn Backend> = state.backend.clone();
     let frame = app::FrameAncestors(state.backend.embed.frame_ancestors());
@@ -49,8 +74,8 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
     let pages = Router::new()
         .route("/healthz", get(healthz))
-        .route("/oauth/start/{link_name}", get(crate::oauth::http::start))
-        .route("/oauth/callback/{key}", get(crate::oauth::http::callback))
+        .route("/oauth/start/{link_name}", get(crate::flows::http::start))
+        .route("/oauth/callback/{key}", get(crate::flows::http::callback))
         .route("/embed/start", get(crate::embed::start))
         .merge(crate::admin::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
@@ -61,7 +86,7 @@ pub fn router(state: AppState) -> Router {
     // The scripts' API authenticates each call by its bearer token: no session, page guard or
     // same-origin rule in its way.
     Router::new()
-        .merge(crate::invoke::routes(&state.backend.api))
+        .merge(crate::invoke::routes())
         .merge(pages)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -117,7 +142,12 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(|v| {
-            state.backend.cookies.read(v).or_else(|| crate::auth::session::read_cookie(v, crate::embed::COOKIE))
+            state
+                .backend
+                .sessions
+                .cookies
+                .read(v)
+                .or_else(|| crate::auth::session::read_cookie(v, crate::embed::COOKIE))
         })
         .map(str::to_string);
     let mut identity = RequestIdentity {
@@ -125,7 +155,7 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
         ..Default::default()
     };
     if let Some(token) = token {
-        match state.backend.session_viewer(&token).await {
+        match state.backend.sessions.session_viewer(&token).await {
             Ok((handle, viewer)) => {
                 identity.session = Some(handle);
                 identity.viewer = viewer;
@@ -144,7 +174,7 @@ async fn guard_pages(State(state): State<AppState>, req: Request, next: Next) ->
     if req.method() != axum::http::Method::GET || !page {
         return next.run(req).await;
     }
-    let has_users = match state.backend.has_users().await {
+    let has_users = match state.backend.sessions.has_users().await {
         Ok(b) => b,
         Err(e) => return error_response(e.into()),
     };

@@ -4,4 +4,5 @@
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod sessions;
 pub mod throttle;

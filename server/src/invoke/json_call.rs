@@ -4,9 +4,8 @@
 
 use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing, Target};
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
-use crate::invoke::{authenticate, invoke_limit, ApiError};
+use crate::invoke::{invoke_limit, Api, ApiError};
 use crate::outbound::read_limited;
-use crate::routes::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
@@ -19,6 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// `POST /api/v1/invoke`: `{connection, method, url, headers, query, body}`.
 #[derive(Debug, Deserialize)]
@@ -167,14 +167,13 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<
 
 /// `POST /api/v1/invoke`. The caller is known before a byte of the body is read: an anonymous
 /// call costs no reading or parsing.
-pub async fn invoke(State(state): State<AppState>, req: Request) -> Response {
-    let backend = state.backend.clone();
+pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let caller = match authenticate(&state, &parts.headers).await {
+    let caller = match api.tokens.authenticate(&parts.headers).await {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };
-    let limit = invoke_limit(&backend.api);
+    let limit = invoke_limit(&api.settings);
     let parsed: Result<InvokeRequest, ApiError> = match read_body(&parts.headers, body, limit).await {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| invalid(format!("The request is not a valid invoke call ({e}). Send JSON like {{\"connection\": \"link_name\", \"method\": \"GET\", \"url\": \"/path\"}}."))),
@@ -187,16 +186,16 @@ pub async fn invoke(State(state): State<AppState>, req: Request) -> Response {
         .and_then(|r| r.method.as_deref())
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
         .unwrap_or(Method::GET);
-    let mut log = Logged::new(&backend, Some(&caller), &link, &method);
+    let mut log = Logged::new(&api, Some(&caller), &link, &method);
     let result = async {
         let request = parsed?;
-        let t = backend.target(&caller, &request.connection).await?;
+        let t = api.target(&caller, &request.connection).await?;
         log.call.connection_id = Some(t.found.c.id);
         let out = outgoing(&t, request)?;
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
-        let resp = backend.send(&t, out).await?;
+        let resp = api.send(&t, out).await?;
         let host = log.call.host.clone();
-        let read = read_limited(resp, backend.api.max_body_bytes, &host)
+        let read = read_limited(resp, api.settings.max_body_bytes, &host)
             .await
             .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
         Ok::<_, ApiError>(read)
@@ -204,13 +203,13 @@ pub async fn invoke(State(state): State<AppState>, req: Request) -> Response {
     .await;
     match result {
         Ok(read) => {
-            log.finish(&backend, read.status, None);
+            log.finish(&api, read.status, None);
             let mut resp = Json(answer(read.status, &read.headers, &read.body)).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => {
-            log.finish(&backend, e.status.as_u16(), Some(e.code));
+            log.finish(&api, e.status.as_u16(), Some(e.code));
             e.into_response()
         }
     }

@@ -3,24 +3,27 @@
 //! Bearer lsn_…`), never by cookies. Errors are JSON with a stable `code` and a sentence a person
 //! can act on; the codes are listed in [`CODES`] and in the OpenAPI document.
 
-pub mod calls;
-pub mod hot;
 pub mod json_call;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
-pub mod refresh;
 pub mod target;
-pub mod tokens;
 
-use crate::routes::AppState;
+use crate::api_tokens::ApiTokens;
+use crate::calls::CallLog;
+use crate::credentials::Credentials;
+use crate::hot::Hot;
+use crate::outbound::Outbound;
+use crate::services::Services;
+use crate::store::{Clock, Store};
 use app::error::{AppError, ErrorCode};
-use app::model::Viewer;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::FromRef;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The API's limits (operator settings).
@@ -43,7 +46,30 @@ pub fn invoke_limit(settings: &ApiSettings) -> usize {
     settings.max_body_bytes.saturating_mul(2).saturating_add(64 * 1024)
 }
 
-pub fn routes(_settings: &ApiSettings) -> Router<AppState> {
+/// The scripts' API: a call goes from its handler to the caller (`ApiTokens`), the connection
+/// (`proxy::Api::target`, from memory while nothing changed), its credential (`Credentials`), the
+/// service (`Outbound`) and the call log, in that order.
+pub struct Api {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: ApiSettings,
+    pub tokens: Arc<ApiTokens>,
+    pub services: Arc<Services>,
+    pub credentials: Arc<Credentials>,
+    /// The connections the calls name, kept while the change stamp stays the same.
+    pub hot: Arc<Hot>,
+    /// The client for the calls to services (SSRF guard, no redirects, limits).
+    pub outbound: Outbound,
+    pub calls: CallLog,
+    /// Liaison's public URL, ending in `/` (the OpenAPI document's server).
+    pub public_url: String,
+}
+
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Api>: FromRef<S>,
+{
     // `invoke` reads its own body, with `invoke_limit`, once the caller is known.
     Router::new()
         .route("/api/v1/connections/{link_name}/proxy", any(proxy::handle))
@@ -142,39 +168,5 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"liaison\""));
         }
         resp
-    }
-}
-
-/// Who calls: the person an API token belongs to.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub viewer: Viewer,
-    pub token_id: i64,
-    /// For the call log: the person's email and the token's name.
-    pub label: String,
-    /// The change stamp this call read (what is remembered at it or later is good for the call).
-    pub fresh: hot::Fresh,
-}
-
-/// The caller behind `Authorization: Bearer <token>`.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(ApiError::new(
-            "unauthenticated",
-            "Send an API token as `Authorization: Bearer <token>`. Create one in Liaison under Settings → API tokens.",
-        ));
-    };
-    match state.backend.caller(token).await? {
-        Some(caller) => Ok(caller),
-        None => Err(ApiError::new(
-            "unauthenticated",
-            "This API token is unknown or was revoked. Create a new one in Liaison under Settings → API tokens.",
-        )),
     }
 }

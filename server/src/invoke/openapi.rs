@@ -2,15 +2,16 @@
 //! integration tests call every operation it lists against the real routes and check the answers
 //! against it.
 
+use crate::invoke::Api;
 use crate::invoke::CODES;
-use crate::routes::AppState;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
-pub async fn handle(State(state): State<AppState>) -> Response {
-    Json(document(&state.backend.public_url)).into_response()
+pub async fn handle(State(api): State<Arc<Api>>) -> Response {
+    Json(document(&api.public_url)).into_response()
 }
 
 fn error_responses(codes: &[&str]) -> Map<String, Value> {

@@ -4,14 +4,13 @@
 //! the time limit), refresh once and retry on a 401 when the body can be replayed, and log the
 //! call.
 
-use crate::backend::ServerBackend;
-use crate::connections::{link_from_path, user_key};
-use crate::invoke::hot::{Found, Fresh};
-use crate::invoke::refresh::Credential;
+use crate::actor::{link_from_path, user_key};
+use crate::credentials::refresh::Credential;
+use crate::hot::Caller;
+use crate::hot::{Found, Fresh};
 use crate::invoke::target::{attach, end_to_end, proxy_url};
-use crate::invoke::{authenticate, ApiError, Caller};
+use crate::invoke::{Api, ApiError};
 use crate::outbound::{read_limited, OutboundError};
-use crate::routes::AppState;
 use crate::store::api_tokens::Call;
 use app::connection::ConnectionStatus;
 use axum::body::Body;
@@ -63,12 +62,12 @@ pub(super) struct Logged {
 }
 
 impl Logged {
-    pub(super) fn new(backend: &ServerBackend, caller: Option<&Caller>, link: &str, method: &Method) -> Logged {
+    pub(super) fn new(api: &Api, caller: Option<&Caller>, link: &str, method: &Method) -> Logged {
         Logged {
             started: Instant::now(),
             call: Call {
                 org_id: caller.map(|c| c.viewer.org_id).unwrap_or(0),
-                at: backend.clock.now_ms(),
+                at: api.clock.now_ms(),
                 actor: caller.map(|c| c.label.clone()).unwrap_or_default(),
                 connection_id: None,
                 link_name: link.chars().take(100).collect(),
@@ -81,7 +80,7 @@ impl Logged {
         }
     }
 
-    pub(super) fn finish(mut self, backend: &ServerBackend, status: u16, error: Option<&'static str>) {
+    pub(super) fn finish(mut self, api: &Api, status: u16, error: Option<&'static str>) {
         // Without a caller there is no organisation to file the call under.
         if self.call.org_id == 0 {
             return;
@@ -98,11 +97,11 @@ impl Logged {
             error = error.unwrap_or(""),
             "api call"
         );
-        backend.calls.record(self.call);
+        api.calls.record(self.call);
     }
 }
 
-impl ServerBackend {
+impl Api {
     /// The connection a caller names, if it can be used now.
     pub(super) async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
         let not_found = || {
@@ -119,7 +118,7 @@ impl ServerBackend {
                 let c = crate::store::connections::by_link(&self.store.pool, org_id, name.as_str())
                     .await?
                     .ok_or_else(not_found)?;
-                let resolved = self.resolve(c.org_id, &c.service).await?;
+                let resolved = self.services.resolve(c.org_id, &c.service).await?;
                 let found = Arc::new(Found { c, resolved });
                 self.hot.keep_target(caller.fresh, found.clone());
                 found
@@ -163,7 +162,7 @@ impl ServerBackend {
     pub(super) async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
         let (c, resolved) = (&t.found.c, &t.found.resolved);
         let spec = &resolved.spec;
-        let mut cred: Credential = self.credential(c, resolved, t.user_key, Some(t.fresh), None).await?;
+        let mut cred: Credential = self.credentials.credential(c, resolved, t.user_key, Some(t.fresh), None).await?;
         let mut retried = false;
         loop {
             let mut url = out.url.clone();
@@ -171,7 +170,7 @@ impl ServerBackend {
             attach(spec, &cred, &mut url, &mut headers)?;
             let mut req = reqwest::Request::new(out.method.clone(), url);
             *req.headers_mut() = headers;
-            *req.timeout_mut() = Some(self.api.timeout);
+            *req.timeout_mut() = Some(self.settings.timeout);
             let replayable = match &mut out.body {
                 OutBody::Bytes(b) => {
                     if !b.is_empty() {
@@ -194,7 +193,7 @@ impl ServerBackend {
                 Err(e) => {
                     if let OutBody::Stream(_, over) = &out.body {
                         if over.load(Ordering::Relaxed) {
-                            return Err(too_large(self.api.max_body_bytes));
+                            return Err(too_large(self.settings.max_body_bytes));
                         }
                     }
                     return Err(outbound_error(e, &spec.name));
@@ -202,7 +201,7 @@ impl ServerBackend {
             };
             if resp.status() == StatusCode::UNAUTHORIZED && replayable && cred.refreshable && !retried {
                 retried = true;
-                cred = self.credential(c, resolved, t.user_key, None, Some(cred.version)).await?;
+                cred = self.credentials.credential(c, resolved, t.user_key, None, Some(cred.version)).await?;
                 continue;
             }
             return Ok(resp);
@@ -253,24 +252,23 @@ fn refused_method(method: &Method) -> Result<(), ApiError> {
 
 /// `ANY /api/v1/connections/{link_name}/proxy/{*path}`
 pub async fn handle(
-    State(state): State<AppState>,
+    State(api): State<Arc<Api>>,
     Path(params): Path<BTreeMap<String, String>>,
     req: Request,
 ) -> Response {
-    let backend = state.backend.clone();
     let link = params.get("link_name").cloned().unwrap_or_default();
     let (parts, body) = req.into_parts();
-    let caller = authenticate(&state, &parts.headers).await;
-    let mut log = Logged::new(&backend, caller.as_ref().ok(), &link, &parts.method);
+    let caller = api.tokens.authenticate(&parts.headers).await;
+    let mut log = Logged::new(&api, caller.as_ref().ok(), &link, &parts.method);
     let result = async {
         let caller = caller?;
         refused_method(&parts.method)?;
-        let t = backend.target(&caller, &link).await?;
+        let t = api.target(&caller, &link).await?;
         log.call.connection_id = Some(t.found.c.id);
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
         let url = proxy_url(&t.found.resolved.spec, raw_capture(parts.uri.path(), route), parts.uri.query())?;
         log.call.host = url.host_str().unwrap_or_default().to_string();
-        let limit = backend.api.max_body_bytes;
+        let limit = api.settings.max_body_bytes;
         let length = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -298,7 +296,7 @@ pub async fn handle(
                 OutBody::Stream(Some(limited_upload(body, limit, over.clone())), over)
             }
         };
-        let resp = backend.send(&t, Outgoing { method: parts.method.clone(), url, headers, body }).await?;
+        let resp = api.send(&t, Outgoing { method: parts.method.clone(), url, headers, body }).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
         if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
@@ -316,14 +314,14 @@ pub async fn handle(
     .await;
     match result {
         Ok((status, headers, body)) => {
-            log.finish(&backend, status.as_u16(), None);
+            log.finish(&api, status.as_u16(), None);
             let mut out = Response::new(body);
             *out.status_mut() = status;
             *out.headers_mut() = headers;
             out
         }
         Err(e) => {
-            log.finish(&backend, e.status.as_u16(), Some(e.code));
+            log.finish(&api, e.status.as_u16(), Some(e.code));
             e.into_response()
         }
     }

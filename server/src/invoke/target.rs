@@ -3,8 +3,8 @@
 //! the base URL's path (after the URL parser has resolved any `..`, encoded or not), which it does
 //! not leave however the service decodes it (see [`super::paths`]).
 
+use crate::credentials::refresh::Credential;
 use crate::invoke::paths::{self, Refusal};
-use crate::invoke::refresh::Credential;
 use crate::invoke::ApiError;
 use app::service::{AuthType, ParamType, ServiceSpec};
 use base64::Engine as _;

@@ -4,7 +4,7 @@
 //! A bare start link, one sent to someone else, one opened a second time or too late starts
 //! nothing: the popup says to start again from the Connections page.
 
-use crate::backend::ServerBackend;
+use super::Flows;
 use crate::error::Result;
 use crate::store::connections::ConnectionRecord;
 use crate::store::starts::{self, Start};
@@ -23,10 +23,10 @@ pub fn bare_url(link_name: &str) -> String {
     format!("/oauth/start/{link_name}")
 }
 
-impl ServerBackend {
+impl Flows {
     /// Issues a nonce for `user_id` in the browser session `session_hash` and returns the start
     /// URL that carries it. Expired nonces are pruned on the way.
-    pub(crate) async fn issue_start(&self, user_id: i64, session_hash: &str, c: &ConnectionRecord) -> Result<String> {
+    pub async fn issue_start(&self, user_id: i64, session_hash: &str, c: &ConnectionRecord) -> Result<String> {
         let nonce = crate::auth::session::new_token();
         let now = self.clock.now_ms();
         starts::prune(&self.store.pool, now).await?;
@@ -42,7 +42,7 @@ impl ServerBackend {
 
     /// Consumes the nonce of a start link: it must have been issued to this session, this person
     /// and this connection, and not have expired. Presented once, it is gone, whatever the outcome.
-    pub(crate) async fn take_start(
+    pub async fn take_start(
         &self,
         viewer: &Viewer,
         session_hash: &str,

@@ -1,103 +1,25 @@
-//! Services as connections use them: a catalogue entry or a custom service, with the OAuth client
-//! that goes with it (the operator's, the custom service's, or the connection's own), and the
-//! admins' create / read / update / delete of custom services.
+//! The Services area: a catalogue entry or a custom service as connections use it, with the OAuth
+//! client that goes with it (the operator's, the custom service's, or the connection's own); the
+//! admins' create / read / update / delete of custom services, and issuer discovery.
 
-use crate::backend::ServerBackend;
+pub mod clients;
+pub mod discovery;
+
+pub use clients::{ConfiguredClient, OAuthClient, OperatorClients, Resolved};
+
+use crate::catalog::Catalog;
 use crate::custody::Custody;
 use crate::error::{Error, Result};
+use crate::keys::live::Vault;
+use crate::outbound::Outbound;
 use crate::store::{audit, services, services::ServiceRow};
-use crate::vault::{Secret, Slot};
+use crate::store::{Clock, Store};
+use crate::vault::Slot;
 use app::connection::{CustomServiceView, ServiceRef, ServiceSummary};
 use app::error::{AppError, ErrorCode};
 use app::model::{Role, Viewer};
-use app::service::{AuthType, ServiceForm, ServiceSpec};
-use std::collections::BTreeMap;
-use std::path::Path;
-
-/// An OAuth client: its id, and its secret where it has one (public clients have none).
-#[derive(Debug, Clone)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub client_secret: Option<Secret>,
-}
-
-/// The OAuth clients the operator registered for predefined services, by catalogue id.
-#[derive(Debug, Default)]
-pub struct OperatorClients(BTreeMap<String, OAuthClient>);
-
-impl OperatorClients {
-    /// Reads `oauth_clients_file`: a table per catalogue id with `client_id` and `client_secret`
-    /// (strings). Any problem is a configuration error naming the setting, the file and the entry;
-    /// the messages never quote the file's text, which holds secrets.
-    pub fn load(path: Option<&Path>, catalog: &crate::catalog::Catalog) -> Result<OperatorClients> {
-        let Some(path) = path else { return Ok(OperatorClients::default()) };
-        let bad = |m: String| Error::Config(format!("oauth_clients_file {}: {m}", path.display()));
-        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e.span().and_then(|s| text.get(..s.start)).map(|before| before.matches('\n').count() + 1);
-            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            bad(format!("it is not valid TOML{at}: {}", e.message()))
-        })?;
-        let mut out = BTreeMap::new();
-        for (id, value) in table {
-            if catalog.get(&id).is_none() {
-                return Err(bad(format!("[{id}] is not a service of the catalogue")));
-            }
-            let Some(entry) = value.as_table() else {
-                return Err(bad(format!("{id} must be a table: [{id}] with client_id and client_secret")));
-            };
-            if let Some(k) = entry.keys().find(|k| !matches!(k.as_str(), "client_id" | "client_secret")) {
-                return Err(bad(format!("[{id}] has an unknown key {k:?}; use client_id and client_secret")));
-            }
-            let text = |key: &str| match entry.get(key) {
-                None => Ok(None),
-                Some(toml::Value::String(s)) => Ok(Some(s.trim()).filter(|s| !s.is_empty())),
-                Some(_) => Err(bad(format!("[{id}] {key} must be a string"))),
-            };
-            let client_id = text("client_id")?.ok_or_else(|| bad(format!("[{id}] needs a client_id")))?;
-            let client_secret = text("client_secret")?.map(Secret::new);
-            out.insert(id.clone(), OAuthClient { client_id: client_id.to_string(), client_secret });
-        }
-        Ok(OperatorClients(out))
-    }
-
-    pub fn get(&self, catalog_id: &str) -> Option<&OAuthClient> {
-        self.0.get(catalog_id)
-    }
-}
-
-/// An OAuth client as configured: the operator's (from their file), or one stored in a row with
-/// its secret still sealed, opened only when a token endpoint is called.
-#[derive(Debug, Clone)]
-pub enum ConfiguredClient {
-    Operator(OAuthClient),
-    Stored { client_id: String, table: &'static str, row: i64, sealed_secret: Option<String> },
-}
-
-impl ConfiguredClient {
-    pub fn client_id(&self) -> &str {
-        match self {
-            ConfiguredClient::Operator(o) => &o.client_id,
-            ConfiguredClient::Stored { client_id, .. } => client_id,
-        }
-    }
-}
-
-/// A service ready for use: its spec and the OAuth client configured for it (if any).
-#[derive(Debug, Clone)]
-pub struct Resolved {
-    pub spec: ServiceSpec,
-    pub client: Option<ConfiguredClient>,
-    /// The endpoints of the service with its own client (`crate::custody`), worked out once.
-    pub custody: Custody,
-}
-
-impl Resolved {
-    pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>) -> Resolved {
-        let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
-        Resolved { spec, client, custody }
-    }
-}
+use app::service::{AuthType, ServiceForm};
+use std::sync::Arc;
 
 pub fn require_admin(viewer: &Viewer) -> Result<()> {
     if viewer.role == Role::Admin {
@@ -111,7 +33,25 @@ fn not_found() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such service in your organisation.").into()
 }
 
-impl ServerBackend {
+/// The services of every organisation, and the clients that go with them.
+pub struct Services {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// The predefined services in force.
+    pub catalog: Arc<Catalog>,
+    /// The OAuth clients the operator configured for predefined services.
+    pub clients: OperatorClients,
+    /// Seals and opens the client secrets.
+    pub vault: Arc<Vault>,
+    /// For issuer discovery (SSRF guard, no redirects, limits).
+    pub outbound: Outbound,
+    /// Liaison's public URL, ending in `/` (callback URLs are built from it).
+    pub public_url: String,
+    /// Plain-http service URLs are accepted (operator setting).
+    pub allow_http: bool,
+}
+
+impl Services {
     /// The redirect URI of a service: its own callback path, which is Liaison's mix-up defence.
     pub fn callback_url(&self, service: &ServiceRef) -> String {
         format!("{}oauth/callback/{}", self.public_url, service.callback_key())
@@ -152,7 +92,7 @@ impl ServerBackend {
             };
             // A service gone from the catalogue: its grants stay unstamped and are never used.
             let Ok(resolved) = self.resolve(*org_id, &service).await else { continue };
-            let custody = Custody::with_client(&resolved, Some(own_client.as_str()).filter(|c| !c.is_empty()));
+            let custody = resolved.custody_with(Some(own_client.as_str()).filter(|c| !c.is_empty()));
             let n = crate::store::connections::stamp_group(&self.store.pool, &group, custody.as_str()).await?;
             tracing::info!(grants = n, "grants from before custody records stamped with their service's endpoints");
         }
@@ -330,6 +270,12 @@ impl ServerBackend {
             );
         }
         Ok(())
+    }
+
+    /// A custom service's form filled in from its issuer's metadata (admins).
+    pub async fn discover(&self, viewer: &Viewer, issuer: &str) -> Result<ServiceForm> {
+        require_admin(viewer)?;
+        discovery::discover(&self.outbound, issuer, self.allow_http).await
     }
 
     /// Deletes a custom service no connection uses (admins).

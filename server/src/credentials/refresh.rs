@@ -9,13 +9,12 @@
 //! `invalid_grant` is believed only after a re-read shows no sibling has refreshed meanwhile;
 //! 5xx, 429 and timeouts back off and leave the connection Connected.
 
-use crate::backend::ServerBackend;
-use crate::connections::provider_error;
-use crate::custody::{Custody, MOVED_REASON};
+use super::token::{self, TokenError, TokenGrant, TokenSet};
+use super::{endpoint, provider_error, Credentials};
+use crate::custody::MOVED_REASON;
 use crate::error::Error;
-use crate::invoke::hot::Fresh;
+use crate::hot::Fresh;
 use crate::invoke::ApiError;
-use crate::oauth::token::{self, TokenError, TokenGrant, TokenSet};
 use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
@@ -80,7 +79,7 @@ fn can_refresh(g: &GrantRecord, resolved: &Resolved) -> bool {
         && (g.refresh_token.is_some() || resolved.spec.grant_type == Some(GrantType::ClientCredentials))
 }
 
-impl ServerBackend {
+impl Credentials {
     /// How long a refresh lease lasts: longer than any token endpoint call may take.
     fn lease_ms(&self) -> i64 {
         i64::try_from(self.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000
@@ -199,7 +198,7 @@ impl ServerBackend {
     /// Refuses a grant made under other endpoints than the service has now (`crate::custody`): it
     /// is dropped here, sent nowhere, and its connection (or its person) must authorise again.
     async fn entrusted(&self, c: &ConnectionRecord, resolved: &Resolved, g: &GrantRecord) -> Result<(), ApiError> {
-        if Custody::of_connection(c, resolved).entrusts(g.custody.as_deref()) {
+        if resolved.custody_of(c).entrusts(g.custody.as_deref()) {
             return Ok(());
         }
         let now = self.clock.now_ms();
@@ -349,22 +348,14 @@ impl ServerBackend {
             ))
         })?;
         if spec.grant_type == Some(GrantType::ClientCredentials) {
-            let scope = Some(spec.scope_delimiter.join(c.scopes.iter().map(String::as_str))).filter(|s| !s.is_empty());
-            let ep = crate::connections::endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), &client);
-            return token::request_token(
-                &self.outbound,
-                &ep,
-                TokenGrant::ClientCredentials { scope: scope.as_deref() },
-            )
-            .await
-            .map_err(Refusal::Token);
+            return self.client_credentials(c, spec, &client).await.map_err(Refusal::Token);
         }
         let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
         let refresh = self
             .vault
             .open(Slot { table: "grants", column: "refresh_token", row: g.id }, sealed)
             .map_err(|e| Refusal::Other(Error::from(e).into()))?;
-        let ep = crate::connections::endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
+        let ep = endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
         token::request_token(&self.outbound, &ep, TokenGrant::RefreshToken { refresh_token: &refresh, scope: None })
             .await
             .map_err(Refusal::Token)
@@ -412,7 +403,7 @@ impl ServerBackend {
 }
 
 enum Refusal {
-    Token(crate::oauth::token::TokenError),
+    Token(TokenError),
     Other(ApiError),
 }
 

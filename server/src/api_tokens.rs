@@ -1,15 +1,17 @@
-//! Creating, listing and revoking personal API tokens, and finding the caller behind one.
+//! The ApiTokens area: creating, listing and revoking personal API tokens, and finding the caller
+//! behind the bearer token of a script's call.
 
 use crate::auth::session;
-use crate::backend::ServerBackend;
+use crate::calls::CallLog;
 use crate::error::Result;
-use crate::invoke::hot::KnownCaller;
-use crate::invoke::{ApiError, Caller};
-use crate::store::{api_tokens, audit};
+use crate::hot::{Caller, Hot, KnownCaller};
+use crate::invoke::ApiError;
+use crate::store::{api_tokens, audit, Clock, Store};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::time::format_utc;
 use app::tokens::{parse_expiry_days, parse_token_name, ApiTokenView, NewApiToken, TOKEN_PREFIX};
+use axum::http::{header, HeaderMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +23,40 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 const DAY_MS: i64 = 86_400_000;
 
-impl ServerBackend {
+/// The personal API tokens of every person.
+pub struct ApiTokens {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// The callers behind token hashes, kept while the change stamp stays the same.
+    pub hot: Arc<Hot>,
+    /// Where a token's last use is written.
+    pub calls: CallLog,
+}
+
+impl ApiTokens {
+    /// The caller behind `Authorization: Bearer <token>`.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> std::result::Result<Caller, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            return Err(ApiError::new(
+                "unauthenticated",
+                "Send an API token as `Authorization: Bearer <token>`. Create one in Liaison under Settings → API tokens.",
+            ));
+        };
+        match self.caller(token).await? {
+            Some(caller) => Ok(caller),
+            None => Err(ApiError::new(
+                "unauthenticated",
+                "This API token is unknown or was revoked. Create a new one in Liaison under Settings → API tokens.",
+            )),
+        }
+    }
+
     pub async fn list_api_tokens(&self, viewer: &Viewer) -> Result<Vec<ApiTokenView>> {
         api_tokens::list(&self.store.pool, viewer.org_id, viewer.user_id).await
     }
@@ -84,7 +119,7 @@ impl ServerBackend {
     /// while the change stamp stays the same, see `invoke::hot`). An expired token is refused
     /// with a sentence that says so: its expiry is compared with the clock on every call, since
     /// time passing changes nothing in the database that would move the stamp.
-    pub async fn caller(&self, token: &str) -> std::result::Result<Option<Caller>, ApiError> {
+    async fn caller(&self, token: &str) -> std::result::Result<Option<Caller>, ApiError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }

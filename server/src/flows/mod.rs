@@ -1,16 +1,19 @@
-//! The authorisation-code dance. `/oauth/start/{link}` makes a flow record (single use, bound to
+//! The Flows area: the authorisation-code dance. `/oauth/start/{link}` makes a flow record (single use, bound to
 //! the browser session, ten minutes) and redirects to the provider with `state`, PKCE S256 and the
 //! scopes joined by the service's delimiter. `/oauth/callback/{service key}` checks the state, the
 //! session, the expiry and that the answer came back on the service's own callback path (the
 //! mix-up defence), then exchanges the code and stores the tokens sealed. Every ending is
 //! recorded on the flow, so the page that opened the popup can poll it.
 
-use crate::backend::ServerBackend;
-use crate::connections::{endpoint, user_key, Actor};
-use crate::custody::Custody;
+pub mod http;
+pub mod start;
+
+use crate::actor::{self, user_key, Actor};
+use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::oauth::token::{self, TokenGrant};
-use crate::store::{connections as conns, flows, secrets};
+use crate::keys::live::Vault;
+use crate::services::Services;
+use crate::store::{connections as conns, flows, secrets, Clock, Store};
 use crate::vault::Slot;
 use app::connection::FlowStatus;
 use app::error::{AppError, ErrorCode};
@@ -18,6 +21,8 @@ use app::model::Viewer;
 use app::service::{ScopeDelimiter, ServiceSpec};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long a started authorisation stays valid.
 pub const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
@@ -92,7 +97,19 @@ pub fn authorize_url(
     Ok(format!("{}{sep}{}", base.as_str(), query.join("&")))
 }
 
-impl ServerBackend {
+/// The authorisations in progress, from the start link to the provider's answer.
+pub struct Flows {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// Seals the PKCE verifiers.
+    pub vault: Arc<Vault>,
+    pub services: Arc<Services>,
+    pub credentials: Arc<Credentials>,
+    /// The outbound time limit: a code exchange not finished by then was cut off.
+    pub outbound_timeout: Duration,
+}
+
+impl Flows {
     /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
     /// link's one-time `nonce` (see `oauth::start`); returns the provider URL to redirect to.
     pub async fn start_flow(
@@ -103,8 +120,8 @@ impl ServerBackend {
         ticket: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String> {
-        let c = self.connection_for(viewer.org_id, link_name).await?;
-        if c.internal || (!c.per_user && !crate::connections::can_manage(viewer, &c)) {
+        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        if c.internal || (!c.per_user && !actor::can_manage(viewer, &c)) {
             return Err(AppError::new(
                 ErrorCode::Forbidden,
                 "Only the person who created this connection and admins can authorise it.",
@@ -112,11 +129,11 @@ impl ServerBackend {
             .into());
         }
         self.take_start(viewer, session_hash, c.id, nonce).await?;
-        let resolved = self.resolve(viewer.org_id, &c.service).await?;
+        let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
         if !resolved.spec.needs_popup() {
             return Err(flow_error("This connection does not use a browser authorisation.").into());
         }
-        let client = self.client_for(&c, &resolved)?.ok_or_else(|| {
+        let client = self.credentials.client_for(&c, &resolved)?.ok_or_else(|| {
             AppError::new(ErrorCode::Validation, format!("{} has no OAuth client configured.", resolved.spec.name))
         })?;
         let ticket = match ticket {
@@ -129,8 +146,8 @@ impl ServerBackend {
         let state = crate::auth::session::new_token();
         let verifier = crate::auth::session::new_token();
         let now = self.clock.now_ms();
-        let redirect_uri = self.callback_url(&c.service);
-        let custody = Custody::of_connection(&c, &resolved);
+        let redirect_uri = self.services.callback_url(&c.service);
+        let custody = resolved.custody_of(&c);
         let mut tx = self.store.pool.begin().await?;
         let id = flows::create(
             &mut *tx,
@@ -235,36 +252,31 @@ impl ServerBackend {
         let Some(code) = q.code.as_deref().filter(|c| !c.is_empty()) else {
             return fail(ErrorCode::FlowInvalid, "The provider's answer has no authorisation code.".into()).await;
         };
-        let resolved = self.resolve(c.org_id, &c.service).await?;
-        if !Custody::of_connection(&c, &resolved).entrusts(flow.custody.as_deref()) {
+        let resolved = self.services.resolve(c.org_id, &c.service).await?;
+        if !resolved.custody_of(&c).entrusts(flow.custody.as_deref()) {
             // The service's endpoints moved since this authorisation started: its code and
             // verifier were given for the old ones, and go nowhere else.
             return fail(ErrorCode::FlowInvalid, crate::custody::MOVED_REASON.into()).await;
         }
-        let client = self.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
+        let client =
+            self.credentials.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
             Some(sealed) => {
                 Some(self.vault.open(Slot { table: "oauth_flows", column: "pkce_verifier", row: flow.id }, sealed)?)
             }
             None => None,
         };
-        let redirect_uri = self.callback_url(&c.service);
-        let ep = endpoint(&resolved.spec, resolved.spec.token_url.as_ref().map(|u| u.as_str()), &client);
-        let grant = TokenGrant::AuthorizationCode {
-            code,
-            redirect_uri: &redirect_uri,
-            pkce_verifier: verifier.as_ref().map(|v| v.expose()),
-        };
+        let redirect_uri = self.services.callback_url(&c.service);
         let user = crate::store::users::name_of(&self.store.pool, flow.org_id, flow.user_id).await?;
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
-        match token::request_token(&self.outbound, &ep, grant).await {
+        match self.credentials.exchange_code(&resolved.spec, &client, code, &redirect_uri, verifier.as_ref()).await {
             Ok(tokens) => {
-                self.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
+                self.credentials.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
                 flows::finish(&self.store.pool, flow.id, "connected", None).await?;
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }
             Err(e) => {
-                let err: AppError = match self.connect_failed(&actor, &c, &resolved.spec.name, &e).await {
+                let err: AppError = match self.credentials.connect_failed(&actor, &c, &resolved.spec.name, &e).await {
                     Error::App(a) => a,
                     other => return Err(other),
                 };
@@ -287,7 +299,7 @@ impl ServerBackend {
         let now = self.clock.now_ms();
         // A claimed flow finishes within the outbound time limit; one that has not by then was cut
         // off (its server died in the middle of the code exchange), and nothing of it was saved.
-        let limit = i64::try_from(self.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(self.outbound_timeout.as_millis()).unwrap_or(i64::MAX);
         let interrupted = flow.used_at.is_some_and(|used| now > used.saturating_add(limit).saturating_add(5_000));
         Ok(match flow.outcome.as_deref() {
             None if interrupted => FlowStatus::Failed {

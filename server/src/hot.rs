@@ -14,10 +14,11 @@
 //! The memory holds what the database holds: token hashes (never a token) and sealed secrets,
 //! opened per call by the vault as before.
 
-use crate::invoke::{ApiError, Caller};
+use crate::invoke::ApiError;
 use crate::services::Resolved;
 use crate::store::connections::{ConnectionRecord, GrantRecord};
 use crate::store::{stamp, Store};
+use app::model::Viewer;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -31,6 +32,17 @@ const MAX_ENTRIES: usize = 10_000;
 /// The stamp a call has read: what was read at this stamp or a later one is good for the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fresh(i64);
+
+/// Who calls: the person an API token belongs to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub viewer: Viewer,
+    pub token_id: i64,
+    /// For the call log: the person's email and the token's name.
+    pub label: String,
+    /// The change stamp this call read (what is remembered at it or later is good for the call).
+    pub fresh: Fresh,
+}
 
 /// A caller as remembered: the person behind a token hash, when the token's last use was
 /// written (so it is written at most once a minute), and when the token expires (time moves

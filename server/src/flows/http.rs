@@ -4,8 +4,7 @@
 //! and closes itself. Without an opener (the flow ran in the tab because the popup was blocked)
 //! it goes back to the Connections page, which says the connection is connected.
 
-use crate::oauth::flow::CallbackQuery;
-use crate::routes::AppState;
+use super::{code_name, CallbackQuery, Flows};
 use app::backend::RequestIdentity;
 use app::connection::FlowStatus;
 use app::error::AppError;
@@ -13,6 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
+use std::sync::Arc;
 
 #[derive(Debug, serde::Deserialize)]
 pub struct StartQuery {
@@ -23,8 +23,13 @@ pub struct StartQuery {
 
 /// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
 /// bar), never from another site, with the one-time nonce the Connect call gave this session.
+/// Liaison's public origin, `scheme://host[:port]`: the only window the popup's page talks to.
+#[derive(Clone)]
+pub struct PublicOrigin(pub Arc<str>);
+
 pub async fn start(
-    State(state): State<AppState>,
+    State(flows): State<Arc<Flows>>,
+    State(origin): State<PublicOrigin>,
     Extension(identity): Extension<RequestIdentity>,
     Path(link_name): Path<String>,
     Query(q): Query<StartQuery>,
@@ -34,22 +39,22 @@ pub async fn start(
     if !matches!(site, "same-origin" | "none") {
         return page(
             StatusCode::FORBIDDEN,
-            &state,
+            &origin,
             &failed(&link_name, "flow_invalid", "An authorisation can only be started from Liaison's own pages."),
         );
     }
     let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
         return Redirect::to("/login").into_response();
     };
-    match state.backend.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
+    match flows.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
         Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
             .into_response(),
         Err(e) => {
             let e: AppError = e.into();
             page(
                 StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                &state,
-                &failed(&link_name, crate::oauth::flow::code_name(e.code), &e.message),
+                &origin,
+                &failed(&link_name, code_name(e.code), &e.message),
             )
         }
     }
@@ -60,19 +65,20 @@ fn failed(link: &str, code: &str, message: &str) -> FlowStatus {
 }
 
 pub async fn callback(
-    State(state): State<AppState>,
+    State(flows): State<Arc<Flows>>,
+    State(origin): State<PublicOrigin>,
     Extension(identity): Extension<RequestIdentity>,
     Path(key): Path<String>,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let session = identity.session.as_ref().map(|s| s.0.as_str());
-    match state.backend.finish_flow(&key, &q, session).await {
-        Ok(status @ FlowStatus::Connected { .. }) => page(StatusCode::OK, &state, &status),
-        Ok(status) => page(StatusCode::BAD_REQUEST, &state, &status),
+    match flows.finish_flow(&key, &q, session).await {
+        Ok(status @ FlowStatus::Connected { .. }) => page(StatusCode::OK, &origin, &status),
+        Ok(status) => page(StatusCode::BAD_REQUEST, &origin, &status),
         Err(e) => {
             let e: AppError = e.into();
             let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-            page(status, &state, &failed("", crate::oauth::flow::code_name(e.code), &e.message))
+            page(status, &origin, &failed("", code_name(e.code), &e.message))
         }
     }
 }
@@ -82,7 +88,7 @@ fn escape(s: &str) -> String {
 }
 
 /// The page in the popup. The message goes to the opener only if it is Liaison's own origin.
-fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
+fn page(status: StatusCode, origin: &PublicOrigin, result: &FlowStatus) -> Response {
     let (title, text) = match result {
         FlowStatus::Connected { .. } => ("Connected", "Access was granted. This window closes by itself.".to_string()),
         FlowStatus::Failed { message, .. } => ("Not connected", message.clone()),
@@ -105,7 +111,7 @@ fn page(status: StatusCode, state: &AppState, result: &FlowStatus) -> Response {
         home_js = serde_json::Value::String(app::api::HOME.into()),
         nonce = nonce,
         message = message.replace('<', "\\u003c"),
-        origin = serde_json::Value::String(state.public_origin.to_string()),
+        origin = serde_json::Value::String(origin.0.to_string()),
     );
     let csp = format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

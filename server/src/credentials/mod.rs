@@ -1,0 +1,251 @@
+//! The Credentials area: the one place that decides where a secret may go. It holds the grants
+//! (sealed in the vault), opens a connection's OAuth client, calls the token and revoke endpoints
+//! (only those the grant was entrusted to, `crate::custody`), refreshes (`refresh`), revokes
+//! (`revoke`), and words a provider's failure for people — for the OAuth callback and the proxy
+//! alike.
+
+pub mod refresh;
+pub mod revoke;
+pub mod token;
+
+use crate::actor::Actor;
+use crate::error::{Error, Result};
+use crate::hot::Hot;
+use crate::keys::live::Vault;
+use crate::outbound::Outbound;
+use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
+use crate::store::connections::{self as conns, ConnectionRecord, GrantMeta};
+use crate::store::{audit, secrets, Clock, Store};
+use crate::vault::{Secret, Slot};
+use app::connection::ConnectionStatus;
+use app::error::{AppError, ErrorCode};
+use app::service::ServiceSpec;
+use refresh::RefreshLocks;
+use std::sync::Arc;
+use token::{TokenEndpoint, TokenError, TokenGrant, TokenSet};
+
+/// The grants of every connection, and the endpoints they may be sent to.
+pub struct Credentials {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// Seals and opens every grant.
+    pub vault: Arc<Vault>,
+    /// The client for calls to providers (SSRF guard, no redirects, limits).
+    pub outbound: Outbound,
+    pub services: Arc<Services>,
+    /// One refresh at a time per grant, within this process.
+    pub refresh_locks: RefreshLocks,
+    /// The grants the API's calls read, kept while the change stamp stays the same.
+    pub hot: Arc<Hot>,
+    /// Liaison's public URL, ending in `/`.
+    pub public_url: String,
+}
+
+impl Credentials {
+    /// The OAuth client of a connection: its own (predefined service without an operator client),
+    /// else the service's.
+    pub fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
+        let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
+            client_id,
+            table: "connections",
+            row: c.id,
+            sealed_secret: c.client_secret.clone(),
+        });
+        own.as_ref().or(resolved.client.as_ref()).map(|client| self.services.open_client(client)).transpose()
+    }
+
+    /// Tokens for the client itself (the client credentials grant), with the connection's scopes.
+    pub async fn client_credentials(
+        &self,
+        c: &ConnectionRecord,
+        spec: &ServiceSpec,
+        client: &OAuthClient,
+    ) -> std::result::Result<TokenSet, TokenError> {
+        let scope = Some(spec.scope_delimiter.join(c.scopes.iter().map(String::as_str))).filter(|s| !s.is_empty());
+        let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), client);
+        token::request_token(&self.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
+    }
+
+    /// Exchanges an authorisation code at the service's token endpoint.
+    pub async fn exchange_code(
+        &self,
+        spec: &ServiceSpec,
+        client: &OAuthClient,
+        code: &str,
+        redirect_uri: &str,
+        pkce_verifier: Option<&Secret>,
+    ) -> std::result::Result<TokenSet, TokenError> {
+        let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), client);
+        let grant =
+            TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier: pkce_verifier.map(|v| v.expose()) };
+        token::request_token(&self.outbound, &ep, grant).await
+    }
+
+    /// Stores an API key or Basic credential as the connection's grant; it is Connected.
+    pub async fn store_typed(
+        &self,
+        actor: &Actor,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        username: Option<&str>,
+        secret: &Secret,
+    ) -> Result<()> {
+        let custody = resolved.custody_of(c);
+        let meta = GrantMeta {
+            username,
+            expires_at: None,
+            granted_scopes: None,
+            authorised_by: actor.user_id,
+            authorised_by_name: &actor.label,
+            custody: custody.as_str(),
+        };
+        self.store_grant(actor, c, 0, meta, secret, None).await
+    }
+
+    /// Stores fresh tokens for a grant, in one transaction with the Connected status.
+    pub async fn store_tokens(
+        &self,
+        actor: &Actor,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        user_key: i64,
+        tokens: TokenSet,
+        requested: &[String],
+    ) -> Result<()> {
+        let now = self.clock.now_ms();
+        let granted: Option<Vec<String>> = tokens
+            .scope
+            .as_deref()
+            .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
+            .or_else(|| Some(requested.to_vec()));
+        let custody = resolved.custody_of(c);
+        let meta = GrantMeta {
+            username: None,
+            expires_at: tokens.expires_in.map(|s| now + s.saturating_mul(1000)),
+            granted_scopes: granted.as_deref(),
+            authorised_by: actor.user_id,
+            authorised_by_name: &actor.label,
+            custody: custody.as_str(),
+        };
+        self.store_grant(actor, c, user_key, meta, &tokens.access_token, tokens.refresh_token.as_ref()).await?;
+        tracing::info!(link_name = %c.link_name, user_key, "connection authorised");
+        Ok(())
+    }
+
+    /// One grant written with its sealed secrets, the Connected status and the audit record.
+    async fn store_grant(
+        &self,
+        actor: &Actor,
+        c: &ConnectionRecord,
+        user_key: i64,
+        meta: GrantMeta<'_>,
+        access: &Secret,
+        refresh: Option<&Secret>,
+    ) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut tx = self.store.pool.begin().await?;
+        let gid = conns::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
+        let sealed = self.vault.seal(Slot { table: "grants", column: "access_token", row: gid }, access.expose())?;
+        secrets::set(&mut *tx, "grants", "access_token", gid, Some(&sealed)).await?;
+        if let Some(refresh) = refresh {
+            let sealed =
+                self.vault.seal(Slot { table: "grants", column: "refresh_token", row: gid }, refresh.expose())?;
+            secrets::set(&mut *tx, "grants", "refresh_token", gid, Some(&sealed)).await?;
+        }
+        conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
+        audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.authorise", &c.link_name, None, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a failed connect attempt (status Error with the reason) and returns the error.
+    pub async fn connect_failed(&self, actor: &Actor, c: &ConnectionRecord, service: &str, e: &TokenError) -> Error {
+        let app = provider_error(service, e);
+        tracing::warn!(link_name = %c.link_name, error = %e, "connecting failed");
+        let now = self.clock.now_ms();
+        let status = if e.is_invalid_grant() { ConnectionStatus::NeedsReauth } else { ConnectionStatus::Error };
+        let recorded = async {
+            let mut tx = self.store.pool.begin().await?;
+            if c.status != ConnectionStatus::Connected {
+                conns::set_status(&mut *tx, c.id, status, Some(&app.message), now).await?;
+            }
+            audit::record(
+                &mut *tx,
+                Some(c.org_id),
+                &actor.label,
+                "connection.authorise_failed",
+                &c.link_name,
+                Some(&app.message),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(db) = recorded.await {
+            return db;
+        }
+        app.into()
+    }
+}
+
+/// The token endpoint of a service with a client.
+pub fn endpoint<'a>(spec: &'a ServiceSpec, url: Option<&'a str>, client: &'a OAuthClient) -> TokenEndpoint<'a> {
+    TokenEndpoint {
+        url: url.unwrap_or_default(),
+        client_id: &client.client_id,
+        client_secret: client.client_secret.as_ref(),
+        client_auth: spec.client_auth,
+        token_request: spec.token_request,
+        token_path: &spec.token_path,
+        extra_params: &spec.extra_token_params,
+        error_in_200: spec.error_in_200,
+    }
+}
+
+/// Sentence for a token endpoint failure, without any secret.
+pub fn provider_error(service: &str, e: &TokenError) -> AppError {
+    use crate::outbound::OutboundError;
+    match e {
+        TokenError::Outbound(OutboundError::HostNotAllowed { host }) => AppError::new(
+            ErrorCode::HostNotAllowed,
+            format!("{service}'s token endpoint is at {host}, a private or local address Liaison is not allowed to call. An operator can allow it with allow_private_network."),
+        ),
+        TokenError::RateLimited { retry_after } => AppError::new(
+            ErrorCode::ProviderError,
+            match retry_after {
+                Some(secs) => format!("{service} is limiting requests (HTTP 429). Try again in {secs} seconds."),
+                None => format!("{service} is limiting requests (HTTP 429). Try again later."),
+            },
+        ),
+        TokenError::Outbound(OutboundError::Timeout) => AppError::new(
+            ErrorCode::UpstreamTimeout,
+            format!("{service} did not answer in time. Try again in a moment."),
+        ),
+        TokenError::Provider { error, description, .. } => {
+            // GitHub's codes (sent with HTTP 200) get the same hints as their RFC 6749 peers.
+            let hint = match error.as_str() {
+                "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
+                    " Check the client ID and secret."
+                }
+                "invalid_grant" | "bad_verification_code" | "bad_refresh_token" => {
+                    " Connect again to grant access anew."
+                }
+                "invalid_scope" => " Check the scopes.",
+                _ => "",
+            };
+            let said = description.as_deref().map(|d| format!(": {}", truncate(d, 200))).unwrap_or_default();
+            AppError::new(ErrorCode::ProviderError, format!("{service} refused the request ({error}{said}).{hint}"))
+        }
+        other => AppError::new(ErrorCode::ProviderError, format!("{service} could not be used: {other}.")),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    let t: String = s.chars().filter(|c| !c.is_control()).take(n).collect();
+    if s.chars().count() > n {
+        format!("{t}…")
+    } else {
+        t
+    }
+}
