@@ -58,7 +58,11 @@ impl ApiTokens {
     }
 
     pub async fn list_api_tokens(&self, viewer: &Viewer) -> Result<Vec<ApiTokenView>> {
-        api_tokens::list(&self.store.pool, viewer.org_id, viewer.user_id).await
+        Ok(api_tokens::list(&self.store.pool, viewer.org_id, viewer.user_id)
+            .await?
+            .into_iter()
+            .map(ApiTokenView::from)
+            .collect())
     }
 
     pub async fn new_api_token(
@@ -76,7 +80,16 @@ impl ApiTokens {
         let expires_at = days.map(|d| now + i64::from(d) * DAY_MS);
         let mut tx = self.store.pool.begin().await?;
         let hash = session::token_hash(&token);
-        let id = api_tokens::create(&mut *tx, viewer, name.as_str(), &hash, &prefix, now, expires_at).await?;
+        let id = api_tokens::create(
+            &mut *tx,
+            (viewer.org_id, viewer.user_id),
+            name.as_str(),
+            &hash,
+            &prefix,
+            now,
+            expires_at,
+        )
+        .await?;
         let detail = expires_at.map(|at| format!("expires {}", format_utc(at)));
         audit::record(
             &mut *tx,
@@ -131,9 +144,9 @@ impl ApiTokens {
                 let Some(p) = api_tokens::viewer(&self.store.pool, &hash).await? else {
                     return Ok(None);
                 };
-                let label = format!("{} (token {})", p.viewer.email, p.token_name);
+                let label = format!("{} (token {})", p.person.email, p.token_name);
                 let known = Arc::new(KnownCaller {
-                    caller: Caller { viewer: p.viewer, token_id: p.token_id, label, fresh },
+                    caller: Caller { viewer: Viewer::from(p.person), token_id: p.token_id, label, fresh },
                     last_used: AtomicI64::new(p.last_used_at.unwrap_or(i64::MIN)),
                     expires_at: p.expires_at,
                 });
@@ -164,4 +177,18 @@ fn expired(at: i64) -> ApiError {
             format_utc(at)
         ),
     )
+}
+
+impl From<api_tokens::TokenRow> for ApiTokenView {
+    fn from(t: api_tokens::TokenRow) -> ApiTokenView {
+        ApiTokenView {
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            revoked_at: t.revoked_at,
+            expires_at: t.expires_at,
+        }
+    }
 }

@@ -54,7 +54,7 @@ impl Members {
         let people = members::list(&self.store.pool, viewer.org_id, now).await?;
         let mut tokens: HashMap<i64, Vec<_>> = HashMap::new();
         for (user_id, t) in api_tokens::list_org(&self.store.pool, viewer.org_id).await? {
-            tokens.entry(user_id).or_default().push(t);
+            tokens.entry(user_id).or_default().push(app::tokens::ApiTokenView::from(t));
         }
         Ok(people
             .into_iter()

@@ -5,10 +5,11 @@
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::{password, session};
 use crate::error::Error;
+use crate::store::sessions::PersonRow;
 use crate::store::{embed_tokens, orgs, sessions, users, Clock, Store};
 use app::backend::{RequestIdentity, SessionHandle, SessionStart};
 use app::error::{AppError, ErrorCode, Result};
-use app::model::{EmailAddress, Password, Role, SetupForm};
+use app::model::{EmailAddress, Password, Role, SetupForm, Viewer};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -57,7 +58,7 @@ impl Sessions {
         token: &str,
     ) -> crate::error::Result<(SessionHandle, Option<app::model::Viewer>)> {
         let hash = session::token_hash(token);
-        let viewer = sessions::viewer(&self.store.pool, &hash, self.clock.now_ms()).await?;
+        let viewer = sessions::person(&self.store.pool, &hash, self.clock.now_ms()).await?.map(Viewer::from);
         Ok((SessionHandle(hash), viewer))
     }
 
@@ -67,8 +68,9 @@ impl Sessions {
         let now = self.clock.now_ms();
         let expires = now + (self.cookies.max_age_secs as i64) * 1000;
         sessions::create(&self.store.pool, &hash, org_id, user_id, now, expires).await?;
-        let viewer = sessions::viewer(&self.store.pool, &hash, now)
+        let viewer = sessions::person(&self.store.pool, &hash, now)
             .await?
+            .map(Viewer::from)
             .ok_or_else(|| Error::Invalid("the new session could not be read back".into()))?;
         Ok(SessionStart { viewer, set_cookie: self.cookies.set(&token) })
     }
@@ -205,5 +207,19 @@ impl Sessions {
         tx.commit().await?;
         tracing::info!(user_id = user.id, origin = %origin, "embedded sign-in");
         Ok(Embedded::Started { session_token: token })
+    }
+}
+
+impl From<PersonRow> for Viewer {
+    fn from(p: PersonRow) -> Viewer {
+        Viewer {
+            user_id: p.user_id,
+            org_id: p.org_id,
+            org_name: p.org_name,
+            name: p.name,
+            email: p.email,
+            role: p.role,
+            embed_origin: p.embed_origin,
+        }
     }
 }

@@ -1,16 +1,14 @@
 //! Personal API tokens for scripts. The table holds the SHA-256 of each token, never the token.
 
 use crate::error::Result;
-use crate::store::sessions::viewer_from_row;
+use crate::store::sessions::{person_from_row, PersonRow};
 use crate::store::DbKind;
-use app::model::Viewer;
-use app::tokens::ApiTokenView;
 use sqlx::{Any, Executor, Row};
 
-/// A new token of `viewer`'s; `expires_at` None: it never expires.
+/// A new token of the person `(org_id, user_id)`; `expires_at` None: it never expires.
 pub async fn create<'e>(
     db: impl Executor<'e, Database = Any>,
-    viewer: &Viewer,
+    (org_id, user_id): (i64, i64),
     name: &str,
     token_hash: &str,
     prefix: &str,
@@ -21,8 +19,8 @@ pub async fn create<'e>(
         "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(viewer.org_id)
-    .bind(viewer.user_id)
+    .bind(org_id)
+    .bind(user_id)
     .bind(name)
     .bind(token_hash)
     .bind(prefix)
@@ -33,7 +31,7 @@ pub async fn create<'e>(
 }
 
 /// A person's tokens, newest first (revoked ones included, marked).
-pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<Vec<ApiTokenView>> {
+pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<Vec<TokenRow>> {
     let rows = sqlx::query(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
          WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
@@ -46,7 +44,7 @@ pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_i
 }
 
 /// Every token of an organisation, with the person it belongs to, newest first.
-pub async fn list_org<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) -> Result<Vec<(i64, ApiTokenView)>> {
+pub async fn list_org<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) -> Result<Vec<(i64, TokenRow)>> {
     let rows = sqlx::query(
         "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
          WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
@@ -57,8 +55,20 @@ pub async fn list_org<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) ->
     Ok(rows.iter().map(|r| (r.get("user_id"), view_from_row(r))).collect())
 }
 
-fn view_from_row(r: &sqlx::any::AnyRow) -> ApiTokenView {
-    ApiTokenView {
+/// A token as listed (never the token: its prefix only).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+fn view_from_row(r: &sqlx::any::AnyRow) -> TokenRow {
+    TokenRow {
         id: r.get("id"),
         name: r.get("name"),
         prefix: r.get("prefix"),
@@ -98,7 +108,7 @@ pub struct Presented {
     /// None: never. The caller compares it with the clock (an expired token is still found, so
     /// the answer can say it expired).
     pub expires_at: Option<i64>,
-    pub viewer: Viewer,
+    pub person: PersonRow,
 }
 
 /// The person behind a token that is not revoked, with the token's id, name and expiry.
@@ -120,7 +130,7 @@ pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str)
             token_name: r.get("token_name"),
             last_used_at: r.get("last_used_at"),
             expires_at: r.get("expires_at"),
-            viewer: viewer_from_row(&r)?,
+            person: person_from_row(&r)?,
         })
     })
     .transpose()

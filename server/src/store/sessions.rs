@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::store::users::role_from_db;
-use app::model::Viewer;
+use app::model::Role;
 use sqlx::{Any, Executor, Row};
 
 pub async fn create<'e>(
@@ -27,8 +27,25 @@ pub async fn create<'e>(
     Ok(())
 }
 
+/// A person as a session or an API token finds them.
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    pub user_id: i64,
+    pub org_id: i64,
+    pub org_name: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// The embedding console's origin, for a session it signed in.
+    pub embed_origin: Option<String>,
+}
+
 /// The user behind a live session, or `None` for an unknown or expired one.
-pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str, now: i64) -> Result<Option<Viewer>> {
+pub async fn person<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<PersonRow>> {
     let row = sqlx::query(
         "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role, s.embed_origin \
          FROM sessions s \
@@ -40,12 +57,12 @@ pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str,
     .bind(now)
     .fetch_optional(db)
     .await?;
-    row.map(|r| viewer_from_row(&r)).transpose()
+    row.map(|r| person_from_row(&r)).transpose()
 }
 
 /// The person in a row with user_id, org_id, org_name, name, email and role.
-pub fn viewer_from_row(r: &sqlx::any::AnyRow) -> Result<Viewer> {
-    Ok(Viewer {
+pub fn person_from_row(r: &sqlx::any::AnyRow) -> Result<PersonRow> {
+    Ok(PersonRow {
         user_id: r.get("user_id"),
         org_id: r.get("org_id"),
         org_name: r.get("org_name"),
@@ -115,14 +132,14 @@ mod tests {
             .await
             .unwrap();
             create(pool, "hash-1", org, user, 1_000, 2_000).await.unwrap();
-            let v = viewer(pool, "hash-1", 1_500).await.unwrap().unwrap();
+            let v = person(pool, "hash-1", 1_500).await.unwrap().unwrap();
             assert_eq!((v.user_id, v.org_id, v.org_name.as_str(), v.role), (user, org, "Acme", Role::Admin));
-            assert!(viewer(pool, "hash-1", 2_000).await.unwrap().is_none(), "expired at expires_at");
-            assert!(viewer(pool, "other", 1_500).await.unwrap().is_none());
+            assert!(person(pool, "hash-1", 2_000).await.unwrap().is_none(), "expired at expires_at");
+            assert!(person(pool, "other", 1_500).await.unwrap().is_none());
             assert_eq!(purge_expired(pool, 2_000).await.unwrap(), 1);
             create(pool, "hash-2", org, user, 1_000, 9_000).await.unwrap();
             delete(pool, "hash-2").await.unwrap();
-            assert!(viewer(pool, "hash-2", 1_500).await.unwrap().is_none());
+            assert!(person(pool, "hash-2", 1_500).await.unwrap().is_none());
         }
     }
 }
