@@ -210,7 +210,7 @@ pub async fn invoke(State(state): State<AppState>, req: Request) -> Response {
             resp
         }
         Err(e) => {
-            log.finish(&backend, e.status.as_u16(), Some(e.code));
+            log.finish(&backend, e.status().as_u16(), Some(e.code.as_str()));
             e.into_response()
         }
     }

@@ -22,6 +22,7 @@ use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
 use crate::vault::{Secret, Slot};
 use app::connection::ConnectionStatus;
+use app::error::ErrorCode;
 use app::service::{AuthType, GrantType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -94,7 +95,7 @@ impl ServerBackend {
     fn no_grant(&self, c: &ConnectionRecord, user_key: i64) -> ApiError {
         if c.per_user && user_key != 0 {
             let mut e = ApiError::new(
-                "user_not_authorized",
+                ErrorCode::UserNotAuthorized,
                 format!(
                     "The connection \"{}\" uses each person's own account, and you have not authorised it yet. Open {} and connect it, then call again.",
                     c.link_name,
@@ -105,7 +106,7 @@ impl ServerBackend {
             e
         } else {
             ApiError::new(
-                "not_connected",
+                ErrorCode::NotConnected,
                 format!("The connection \"{}\" has not been authorised yet. Connect it in Liaison first.", c.link_name),
             )
         }
@@ -186,7 +187,7 @@ impl ServerBackend {
             drop(held);
             if now > give_up {
                 let mut e = ApiError::new(
-                    "provider_unavailable",
+                    ErrorCode::ProviderUnavailable,
                     "Another Liaison instance has been refreshing this connection's token for too long. Try again in a moment.",
                 );
                 e.retry_after = Some(5);
@@ -225,7 +226,7 @@ impl ServerBackend {
             return Err(self.no_grant(c, g.user_key));
         }
         Err(ApiError::new(
-            "needs_reauthorization",
+            ErrorCode::NeedsReauthorization,
             format!("The connection \"{}\" needs to be authorised again: {MOVED_REASON}", c.link_name),
         ))
     }
@@ -237,7 +238,7 @@ impl ServerBackend {
         }
         let wait = g.retry_at.map(|t| (t - now).max(0) / 1000 + 1).unwrap_or(1);
         let mut e = ApiError::new(
-            "provider_unavailable",
+            ErrorCode::ProviderUnavailable,
             format!(
                 "{}'s token endpoint is failing, so the expired token cannot be refreshed yet. Liaison will try again; call again in {wait} s.",
                 resolved.spec.name
@@ -292,7 +293,7 @@ impl ServerBackend {
                     return Err(self.no_grant(c, g.user_key));
                 }
                 Err(ApiError::new(
-                    "needs_reauthorization",
+                    ErrorCode::NeedsReauthorization,
                     format!("{} no longer accepts the authorisation of \"{}\". Someone who manages it must connect it again in Liaison.", resolved.spec.name, c.link_name),
                 ))
             }
@@ -323,8 +324,8 @@ impl ServerBackend {
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed");
                 // The SSRF guard has its own code, whichever call met it.
                 let code = match e {
-                    TokenError::Outbound(OutboundError::HostNotAllowed { .. }) => "host_not_allowed",
-                    _ => "refresh_failed",
+                    TokenError::Outbound(OutboundError::HostNotAllowed { .. }) => ErrorCode::ApiHostNotAllowed,
+                    _ => ErrorCode::RefreshFailed,
                 };
                 Err(ApiError::new(code, message))
             }
@@ -344,7 +345,7 @@ impl ServerBackend {
         let spec = &resolved.spec;
         let client = self.client_for(c, resolved).map_err(|e| Refusal::Other(e.into()))?.ok_or_else(|| {
             Refusal::Other(ApiError::new(
-                "refresh_failed",
+                ErrorCode::RefreshFailed,
                 format!("{} has no OAuth client configured any more; ask your administrator.", spec.name),
             ))
         })?;

@@ -123,7 +123,7 @@ impl ServerBackend {
 /// The refusal of an expired token.
 fn expired(at: i64) -> ApiError {
     ApiError::new(
-        "unauthenticated",
+        ErrorCode::Unauthenticated,
         format!(
             "This API token expired on {}. Create a new one in Liaison under Settings → API tokens.",
             format_utc(at)

@@ -320,14 +320,14 @@ fn clean(s: &str) -> String {
 /// The stable snake_case name of a code.
 pub fn code_name(code: ErrorCode) -> &'static str {
     match code {
-        ErrorCode::AccessDenied => "access_denied",
-        ErrorCode::ProviderError => "provider_error",
-        ErrorCode::HostNotAllowed => "host_not_allowed",
-        ErrorCode::UpstreamTimeout => "upstream_timeout",
-        ErrorCode::SecretUnreadable => "secret_unreadable",
-        ErrorCode::NotFound => "not_found",
-        ErrorCode::Forbidden => "forbidden",
-        _ => "flow_invalid",
+        ErrorCode::AccessDenied
+        | ErrorCode::ProviderError
+        | ErrorCode::HostNotAllowed
+        | ErrorCode::UpstreamTimeout
+        | ErrorCode::SecretUnreadable
+        | ErrorCode::NotFound
+        | ErrorCode::Forbidden => code.as_str(),
+        _ => ErrorCode::FlowInvalid.as_str(),
     }
 }
 

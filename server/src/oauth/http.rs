@@ -8,7 +8,7 @@ use crate::oauth::flow::CallbackQuery;
 use crate::routes::AppState;
 use app::backend::RequestIdentity;
 use app::connection::FlowStatus;
-use app::error::AppError;
+use app::error::{AppError, ErrorCode};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -35,7 +35,11 @@ pub async fn start(
         return page(
             StatusCode::FORBIDDEN,
             &state,
-            &failed(&link_name, "flow_invalid", "An authorisation can only be started from Liaison's own pages."),
+            &failed(
+                &link_name,
+                ErrorCode::FlowInvalid.as_str(),
+                "An authorisation can only be started from Liaison's own pages.",
+            ),
         );
     }
     let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
@@ -47,7 +51,7 @@ pub async fn start(
         Err(e) => {
             let e: AppError = e.into();
             page(
-                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+                crate::error::status(e.code),
                 &state,
                 &failed(&link_name, crate::oauth::flow::code_name(e.code), &e.message),
             )
@@ -71,7 +75,7 @@ pub async fn callback(
         Ok(status) => page(StatusCode::BAD_REQUEST, &state, &status),
         Err(e) => {
             let e: AppError = e.into();
-            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = crate::error::status(e.code);
             page(status, &state, &failed("", crate::oauth::flow::code_name(e.code), &e.message))
         }
     }
