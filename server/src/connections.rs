@@ -10,7 +10,7 @@ use crate::oauth::token::{self, TokenEndpoint, TokenError, TokenGrant, TokenSet}
 use crate::services::{ConfiguredClient, OAuthClient, Resolved};
 use crate::store::connections::{self as conns, ConnectionRecord, GrantMeta, NewConnection};
 use crate::store::{audit, secrets};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::{
     parse_names, parse_scopes, ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery,
     ConnectionRow, ConnectionStatus, GrantView, LinkName, Problems, ServiceRef,
@@ -138,7 +138,7 @@ impl ServerBackend {
     pub(crate) fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
         let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
             client_id,
-            table: "connections",
+            column: SecretColumn::ConnectionClientSecret,
             row: c.id,
             sealed_secret: c.client_secret.clone(),
         });
@@ -259,9 +259,8 @@ impl ServerBackend {
         )
         .await?;
         if let Some(secret) = own_client.as_ref().and_then(|c| c.client_secret.as_ref()) {
-            let sealed =
-                self.vault.seal(Slot { table: "connections", column: "client_secret", row: id }, secret.expose())?;
-            secrets::set(&mut *tx, "connections", "client_secret", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
+            secrets::set(&mut *tx, SecretColumn::ConnectionClientSecret, id, Some(&sealed)).await?;
         }
         audit::record(&mut *tx, Some(actor.org_id), &actor.label, "connection.create", link.as_str(), None, now)
             .await?;
@@ -380,9 +379,8 @@ impl ServerBackend {
                     custody: custody.as_str(),
                 };
                 let gid = conns::upsert_grant(&mut tx, c.id, 0, meta, now).await?;
-                let sealed =
-                    self.vault.seal(Slot { table: "grants", column: "access_token", row: gid }, secret.expose())?;
-                secrets::set(&mut *tx, "grants", "access_token", gid, Some(&sealed)).await?;
+                let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), secret.expose())?;
+                secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
                 conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
                 audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.authorise", &c.link_name, None, now)
                     .await?;
@@ -455,14 +453,11 @@ impl ServerBackend {
             custody: custody.as_str(),
         };
         let gid = conns::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
-        let access = self
-            .vault
-            .seal(Slot { table: "grants", column: "access_token", row: gid }, tokens.access_token.expose())?;
-        secrets::set(&mut *tx, "grants", "access_token", gid, Some(&access)).await?;
+        let access = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), tokens.access_token.expose())?;
+        secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&access)).await?;
         if let Some(refresh) = &tokens.refresh_token {
-            let sealed =
-                self.vault.seal(Slot { table: "grants", column: "refresh_token", row: gid }, refresh.expose())?;
-            secrets::set(&mut *tx, "grants", "refresh_token", gid, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
+            secrets::set(&mut *tx, SecretColumn::GrantRefreshToken, gid, Some(&sealed)).await?;
         }
         conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
         audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.authorise", &c.link_name, None, now).await?;
@@ -575,11 +570,11 @@ impl ServerBackend {
                 continue;
             }
             let (column, hint, sealed) = match (&g.refresh_token, &g.access_token) {
-                (Some(r), _) => ("refresh_token", "refresh_token", r),
-                (None, Some(a)) => ("access_token", "access_token", a),
+                (Some(r), _) => (SecretColumn::GrantRefreshToken, "refresh_token", r),
+                (None, Some(a)) => (SecretColumn::GrantAccessToken, "access_token", a),
                 (None, None) => continue,
             };
-            let secret = match self.vault.open(Slot { table: "grants", column, row: g.id }, sealed) {
+            let secret = match self.vault.open(column.at(g.id), sealed) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(link_name = %c.link_name, error = %e, "cannot open a token to revoke it");

@@ -6,7 +6,7 @@ use crate::backend::ServerBackend;
 use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::store::{audit, services, services::ServiceRow};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::{CustomServiceView, ServiceRef, ServiceSummary};
 use app::error::{AppError, ErrorCode};
 use app::model::{Role, Viewer};
@@ -71,7 +71,7 @@ impl OperatorClients {
 #[derive(Debug, Clone)]
 pub enum ConfiguredClient {
     Operator(OAuthClient),
-    Stored { client_id: String, table: &'static str, row: i64, sealed_secret: Option<String> },
+    Stored { client_id: String, column: SecretColumn, row: i64, sealed_secret: Option<String> },
 }
 
 impl ConfiguredClient {
@@ -128,7 +128,7 @@ impl ServerBackend {
                 let row: ServiceRow = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
                 let client = row.client_id.map(|client_id| ConfiguredClient::Stored {
                     client_id,
-                    table: "services",
+                    column: SecretColumn::ServiceClientSecret,
                     row: row.id,
                     sealed_secret: row.client_secret,
                 });
@@ -191,9 +191,9 @@ impl ServerBackend {
     pub(crate) fn open_client(&self, client: &ConfiguredClient) -> Result<OAuthClient> {
         match client {
             ConfiguredClient::Operator(c) => Ok(c.clone()),
-            ConfiguredClient::Stored { client_id, table, row, sealed_secret } => {
+            ConfiguredClient::Stored { client_id, column, row, sealed_secret } => {
                 let client_secret = match sealed_secret {
-                    Some(sealed) => Some(self.vault.open(Slot { table, column: "client_secret", row: *row }, sealed)?),
+                    Some(sealed) => Some(self.vault.open(column.at(*row), sealed)?),
                     None => None,
                 };
                 Ok(OAuthClient { client_id: client_id.clone(), client_secret })
@@ -258,9 +258,8 @@ impl ServerBackend {
             services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
                 .await?;
         if let Some(secret) = &parsed.client_secret {
-            let sealed =
-                self.vault.seal(Slot { table: "services", column: "client_secret", row: id }, secret.expose())?;
-            crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
+            crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
         }
         audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.create", &parsed.spec.name, None, now)
             .await?;
@@ -285,16 +284,16 @@ impl ServerBackend {
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
-        let slot = Slot { table: "services", column: "client_secret", row: id };
+        let slot = SecretColumn::ServiceClientSecret.at(id);
         match &parsed.client_secret {
             Some(secret) => {
                 let sealed = self.vault.seal(slot, secret.expose())?;
-                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+                crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
             }
             // Not OAuth any more: no client, no secret. Moved with no secret given: none was stored
             // when this edit was read, and one stored since may not go to the new endpoints.
             None if moved || parsed.client_id.is_none() => {
-                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?
+                crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, None).await?
             }
             None => {}
         }

@@ -20,7 +20,7 @@ use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
 use app::service::{AuthType, GrantType};
@@ -114,10 +114,7 @@ impl ServerBackend {
 
     fn open_grant(&self, g: &GrantRecord, resolved: &Resolved) -> Result<Credential, ApiError> {
         let sealed = g.access_token.as_ref().ok_or_else(ApiError::internal)?;
-        let secret = self
-            .vault
-            .open(Slot { table: "grants", column: "access_token", row: g.id }, sealed)
-            .map_err(Error::from)?;
+        let secret = self.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
         Ok(Credential {
             secret,
             username: g.username.clone(),
@@ -363,7 +360,7 @@ impl ServerBackend {
         let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
         let refresh = self
             .vault
-            .open(Slot { table: "grants", column: "refresh_token", row: g.id }, sealed)
+            .open(SecretColumn::GrantRefreshToken.at(g.id), sealed)
             .map_err(|e| Refusal::Other(Error::from(e).into()))?;
         let ep = crate::connections::endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
         token::request_token(&self.outbound, &ep, TokenGrant::RefreshToken { refresh_token: &refresh, scope: None })
@@ -382,14 +379,12 @@ impl ServerBackend {
         let now = self.clock.now_ms();
         let access = self
             .vault
-            .seal(Slot { table: "grants", column: "access_token", row: g.id }, tokens.access_token.expose())
+            .seal(SecretColumn::GrantAccessToken.at(g.id), tokens.access_token.expose())
             .map_err(Error::from)?;
         let refresh = match &tokens.refresh_token {
-            Some(r) => Some(
-                self.vault
-                    .seal(Slot { table: "grants", column: "refresh_token", row: g.id }, r.expose())
-                    .map_err(Error::from)?,
-            ),
+            Some(r) => {
+                Some(self.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
+            }
             None => None,
         };
         let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));

@@ -11,7 +11,7 @@ use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::oauth::token::{self, TokenGrant};
 use crate::store::{connections as conns, flows, secrets};
-use crate::vault::Slot;
+use crate::vault::SecretColumn;
 use app::connection::FlowStatus;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
@@ -157,8 +157,8 @@ impl ServerBackend {
             e => e,
         })?;
         let challenge = if resolved.spec.pkce {
-            let sealed = self.vault.seal(Slot { table: "oauth_flows", column: "pkce_verifier", row: id }, &verifier)?;
-            secrets::set(&mut *tx, "oauth_flows", "pkce_verifier", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+            secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
             Some(pkce_challenge(&verifier))
         } else {
             None
@@ -243,9 +243,7 @@ impl ServerBackend {
         }
         let client = self.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
-            Some(sealed) => {
-                Some(self.vault.open(Slot { table: "oauth_flows", column: "pkce_verifier", row: flow.id }, sealed)?)
-            }
+            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
             None => None,
         };
         let redirect_uri = self.callback_url(&c.service);
