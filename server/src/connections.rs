@@ -85,10 +85,9 @@ pub fn user_key(c: &ConnectionRecord, user_id: Option<i64>) -> i64 {
 pub fn provider_error(service: &str, e: &TokenError) -> AppError {
     use crate::outbound::OutboundError;
     match e {
-        TokenError::Outbound(OutboundError::HostNotAllowed { host }) => AppError::new(
-            ErrorCode::HostNotAllowed,
-            format!("{service}'s token endpoint is at {host}, a private or local address Liaison is not allowed to call. An operator can allow it with allow_private_network."),
-        ),
+        TokenError::Outbound(e @ OutboundError::HostNotAllowed { .. }) => {
+            AppError::new(ErrorCode::HostNotAllowed, e.sentence(service, "token endpoint"))
+        }
         TokenError::RateLimited { retry_after } => AppError::new(
             ErrorCode::ProviderError,
             match retry_after {
@@ -96,22 +95,12 @@ pub fn provider_error(service: &str, e: &TokenError) -> AppError {
                 None => format!("{service} is limiting requests (HTTP 429). Try again later."),
             },
         ),
-        TokenError::Outbound(OutboundError::Timeout) => AppError::new(
-            ErrorCode::UpstreamTimeout,
-            format!("{service} did not answer in time. Try again in a moment."),
-        ),
+        TokenError::Outbound(e @ OutboundError::Timeout) => {
+            AppError::new(ErrorCode::UpstreamTimeout, e.sentence(service, "token endpoint"))
+        }
         TokenError::Provider { error, description, .. } => {
             // GitHub's codes (sent with HTTP 200) get the same hints as their RFC 6749 peers.
-            let hint = match error.as_str() {
-                "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
-                    " Check the client ID and secret."
-                }
-                "invalid_grant" | "bad_verification_code" | "bad_refresh_token" => {
-                    " Connect again to grant access anew."
-                }
-                "invalid_scope" => " Check the scopes.",
-                _ => "",
-            };
+            let hint = token::hint(error).map(|h| format!(" {}", h.sentence)).unwrap_or_default();
             let said = description.as_deref().map(|d| format!(": {}", truncate(d, 200))).unwrap_or_default();
             AppError::new(ErrorCode::ProviderError, format!("{service} refused the request ({error}{said}).{hint}"))
         }

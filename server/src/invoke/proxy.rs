@@ -219,19 +219,18 @@ pub(super) fn too_large(limit: usize) -> ApiError {
 }
 
 pub(super) fn outbound_error(e: OutboundError, service: &str) -> ApiError {
-    match e {
-        OutboundError::HostNotAllowed { .. } => ApiError::new(
-            ErrorCode::ApiHostNotAllowed,
-            format!("{service}'s API is at {e}."),
-        ),
-        OutboundError::Timeout => ApiError::new(
-            ErrorCode::UpstreamTimeout,
-            format!("{service} did not answer within the time limit. Try again later; the operator can raise api_timeout_seconds."),
-        ),
-        OutboundError::TooLarge { limit } => too_large(limit),
-        OutboundError::InvalidUrl(m) => ApiError::new(ErrorCode::InvalidRequest, m),
-        OutboundError::Connect(m) => ApiError::new(ErrorCode::UpstreamUnreachable, format!("{service} could not be reached: {m}.")),
+    let code = match e {
+        OutboundError::HostNotAllowed { .. } => ErrorCode::ApiHostNotAllowed,
+        OutboundError::Timeout => ErrorCode::UpstreamTimeout,
+        OutboundError::TooLarge { limit } => return too_large(limit),
+        OutboundError::InvalidUrl(m) => return ApiError::new(ErrorCode::InvalidRequest, m),
+        OutboundError::Connect(_) => ErrorCode::UpstreamUnreachable,
+    };
+    let mut message = e.sentence(service, "API");
+    if e == OutboundError::Timeout {
+        message.push_str(" The operator can raise api_timeout_seconds.");
     }
+    ApiError::new(code, message)
 }
 
 /// What the route's `{*path}` captured, still percent-encoded (so the service gets the path as
