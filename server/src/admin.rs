@@ -34,8 +34,7 @@ where
 }
 
 fn error(e: AppError) -> Response {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(e)).into_response()
+    (crate::error::status(e.code), Json(e)).into_response()
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.

@@ -44,14 +44,14 @@ impl ApiTokens {
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
             return Err(ApiError::new(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "Send an API token as `Authorization: Bearer <token>`. Create one in Liaison under Settings → API tokens.",
             ));
         };
         match self.caller(token).await? {
             Some(caller) => Ok(caller),
             None => Err(ApiError::new(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "This API token is unknown or was revoked. Create a new one in Liaison under Settings → API tokens.",
             )),
         }
@@ -171,7 +171,7 @@ impl ApiTokens {
 /// The refusal of an expired token.
 fn expired(at: i64) -> ApiError {
     ApiError::new(
-        "unauthenticated",
+        ErrorCode::Unauthenticated,
         format!(
             "This API token expired on {}. Create a new one in Liaison under Settings → API tokens.",
             format_utc(at)

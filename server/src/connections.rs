@@ -10,7 +10,7 @@ use crate::keys::live::Vault;
 use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord, NewConnection};
 use crate::store::{audit, secrets, Clock, Store};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::{
     parse_names, parse_scopes, ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery,
     ConnectionRow, ConnectionStatus, GrantView, Problems, ServiceRef,
@@ -156,9 +156,8 @@ impl Connections {
         )
         .await?;
         if let Some(secret) = own_client.as_ref().and_then(|c| c.client_secret.as_ref()) {
-            let sealed =
-                self.vault.seal(Slot { table: "connections", column: "client_secret", row: id }, secret.expose())?;
-            secrets::set(&mut *tx, "connections", "client_secret", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
+            secrets::set(&mut *tx, SecretColumn::ConnectionClientSecret, id, Some(&sealed)).await?;
         }
         audit::record(&mut *tx, Some(actor.org_id), &actor.label, "connection.create", link.as_str(), None, now)
             .await?;

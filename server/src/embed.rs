@@ -10,6 +10,7 @@
 
 use crate::auth::session;
 use crate::auth::sessions::{Embedded, Sessions};
+use app::error::ErrorCode;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -126,10 +127,11 @@ pub struct StartQuery {
 }
 
 fn refused(frame_ancestors: &str, reason: &str) -> Response {
-    refused_with(StatusCode::UNAUTHORIZED, "unauthenticated", frame_ancestors, reason)
+    refused_with(ErrorCode::Unauthenticated, frame_ancestors, reason)
 }
 
-fn refused_with(status: StatusCode, code: &str, frame_ancestors: &str, reason: &str) -> Response {
+fn refused_with(code: ErrorCode, frame_ancestors: &str, reason: &str) -> Response {
+    let (status, code) = (crate::error::status(code), code.as_str());
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
          <body><main data-result=\"{{&quot;code&quot;:&quot;{code}&quot;}}\"><h1>Not signed in</h1>\
@@ -158,8 +160,7 @@ pub async fn start(
     if !framed(&headers) {
         tracing::warn!("embedded sign-in refused: not loaded in a frame");
         return refused_with(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             &embed.frame_ancestors(),
             "the embedded sign-in works only inside the console's frame; open Liaison itself to sign in here",
         );

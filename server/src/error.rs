@@ -79,6 +79,11 @@ impl From<Error> for AppError {
     }
 }
 
+/// The HTTP status of a code, as axum takes it.
+pub fn status(code: ErrorCode) -> axum::http::StatusCode {
+    axum::http::StatusCode::from_u16(code.http_status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// True when a database error is a unique-key violation (on either database).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())

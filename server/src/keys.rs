@@ -11,7 +11,7 @@ pub mod live;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{secrets, Store};
-use crate::vault::{load_or_create_key_file, write_key_file, KeyRing, Slot};
+use crate::vault::{load_or_create_key_file, write_key_file, KeyRing, SecretColumn};
 use rand::RngCore;
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -136,23 +136,24 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
 
 /// One pass over every sealed column: each row not under the active key is re-sealed under it.
 async fn reseal_pass(store: &Store, ring: &KeyRing, out: &mut Rotation) -> Result<()> {
-    for (table, column) in secrets::SEALED {
+    for column in SecretColumn::ALL {
+        let (table, name) = column.table_column();
         let mut after = 0;
         loop {
-            let batch = secrets::not_under_key(&store.pool, table, column, ring.active_id(), after, 200).await?;
+            let batch = secrets::not_under_key(&store.pool, column, ring.active_id(), after, 200).await?;
             let Some((last, _)) = batch.last() else { break };
             after = *last;
             for (id, sealed) in batch {
-                let slot = Slot { table, column, row: id };
+                let slot = column.at(id);
                 match ring.open(slot, &sealed) {
                     Ok(secret) => {
                         let fresh = ring.seal(slot, secret.expose())?;
-                        if secrets::replace(&store.pool, table, column, id, &sealed, &fresh).await? {
+                        if secrets::replace(&store.pool, column, id, &sealed, &fresh).await? {
                             out.resealed += 1;
                         }
                     }
                     Err(e) => {
-                        tracing::error!(table, column, row = id, error = %e, "cannot re-seal a secret");
+                        tracing::error!(table, column = name, row = id, error = %e, "cannot re-seal a secret");
                         out.unreadable += 1;
                     }
                 }
@@ -184,7 +185,7 @@ mod tests {
             let (old, new) = (KeyRing::generate(), KeyRing::generate());
             // A server running with the old key only; a secret sealed by it.
             let running = live::Vault::start(&master(&[&old]), &db.store).await.unwrap();
-            let slot = Slot { table: "services", column: "client_secret", row: 1 };
+            let slot = SecretColumn::ServiceClientSecret.at(1);
             for sql in [
                 "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)",
                 "INSERT INTO services (id, org_id, name, name_key, spec, created_at, updated_at) \
@@ -192,7 +193,7 @@ mod tests {
             ] {
                 sqlx::query(sql).execute(&db.store.pool).await.unwrap();
             }
-            secrets::set(&db.store.pool, "services", "client_secret", 1, Some(&running.seal(slot, "s").unwrap()))
+            secrets::set(&db.store.pool, SecretColumn::ServiceClientSecret, 1, Some(&running.seal(slot, "s").unwrap()))
                 .await
                 .unwrap();
 

@@ -69,6 +69,24 @@ pub enum OutboundError {
     InvalidUrl(String),
 }
 
+impl OutboundError {
+    /// What a person reads when a call to `service`'s `endpoint` (`token endpoint`, `API`) failed
+    /// this way: the one wording of these errors outside the log (which has `Display`).
+    pub fn sentence(&self, service: &str, endpoint: &str) -> String {
+        match self {
+            OutboundError::HostNotAllowed { host } => format!(
+                "{service}'s {endpoint} is at {host}, a private or local address Liaison is not allowed to call. \
+                 An operator can allow it with allow_private_network."
+            ),
+            OutboundError::Timeout => format!("{service} did not answer in time. Try again in a moment."),
+            OutboundError::Connect(m) => format!("{service} could not be reached: {m}."),
+            OutboundError::TooLarge { .. } | OutboundError::InvalidUrl(_) => {
+                format!("{service} could not be used: {self}.")
+            }
+        }
+    }
+}
+
 /// The outbound client: cheap to clone, one connection pool behind every clone.
 #[derive(Clone)]
 pub struct Outbound {

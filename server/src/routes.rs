@@ -111,8 +111,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 fn error_response(e: AppError) -> Response {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(e)).into_response()
+    (crate::error::status(e.code), Json(e)).into_response()
 }
 
 async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {

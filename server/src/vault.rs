@@ -47,17 +47,61 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A database column that holds sealed secrets. No other column may: the vault seals for these
+/// only, and key rotation walks [`SecretColumn::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretColumn {
+    ServiceClientSecret,
+    ConnectionClientSecret,
+    GrantAccessToken,
+    GrantRefreshToken,
+    FlowPkceVerifier,
+}
+
+impl SecretColumn {
+    /// Every sealed column.
+    pub const ALL: [SecretColumn; 5] = [
+        SecretColumn::ServiceClientSecret,
+        SecretColumn::ConnectionClientSecret,
+        SecretColumn::GrantAccessToken,
+        SecretColumn::GrantRefreshToken,
+        SecretColumn::FlowPkceVerifier,
+    ];
+
+    /// The table and the column, as the database (and the associated data) name them.
+    pub fn table_column(self) -> (&'static str, &'static str) {
+        match self {
+            SecretColumn::ServiceClientSecret => ("services", "client_secret"),
+            SecretColumn::ConnectionClientSecret => ("connections", "client_secret"),
+            SecretColumn::GrantAccessToken => ("grants", "access_token"),
+            SecretColumn::GrantRefreshToken => ("grants", "refresh_token"),
+            SecretColumn::FlowPkceVerifier => ("oauth_flows", "pkce_verifier"),
+        }
+    }
+
+    /// The column of that table and name, if it is a sealed one.
+    pub fn named(table: &str, column: &str) -> Option<SecretColumn> {
+        SecretColumn::ALL.into_iter().find(|c| c.table_column() == (table, column))
+    }
+
+    /// This column in one row: where a value is sealed and opened.
+    pub const fn at(self, row: i64) -> Slot {
+        Slot { column: self, row }
+    }
+}
+
 /// Where a sealed value lives: it opens only there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot<'a> {
-    pub table: &'a str,
-    pub column: &'a str,
+pub struct Slot {
+    pub column: SecretColumn,
     pub row: i64,
 }
 
-impl Slot<'_> {
+impl Slot {
+    /// `liaison/v1/<table>/<column>/<row>/<key id>`: the bytes every sealed value is bound to.
     fn associated_data(&self, key_id: &str) -> Vec<u8> {
-        format!("liaison/{VERSION}/{}/{}/{}/{key_id}", self.table, self.column, self.row).into_bytes()
+        let (table, column) = self.column.table_column();
+        format!("liaison/{VERSION}/{table}/{column}/{}/{key_id}", self.row).into_bytes()
     }
 }
 
@@ -201,7 +245,7 @@ impl KeyRing {
     }
 
     /// Seals `plaintext` for `slot` under the active key.
-    pub fn seal(&self, slot: Slot<'_>, plaintext: &str) -> Result<String, VaultError> {
+    pub fn seal(&self, slot: Slot, plaintext: &str) -> Result<String, VaultError> {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -218,7 +262,7 @@ impl KeyRing {
     }
 
     /// Opens a sealed value, only in the slot it was sealed for.
-    pub fn open(&self, slot: Slot<'_>, sealed: &str) -> Result<Secret, VaultError> {
+    pub fn open(&self, slot: Slot, sealed: &str) -> Result<Secret, VaultError> {
         let (id, blob) = split(sealed)?;
         let key = self.keys.iter().find(|k| k.id == id).ok_or_else(|| VaultError::UnknownKey(id.to_string()))?;
         let blob = URL_SAFE_NO_PAD.decode(blob).map_err(|_| VaultError::Malformed)?;

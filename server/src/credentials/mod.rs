@@ -16,7 +16,7 @@ use crate::outbound::Outbound;
 use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord, GrantMeta};
 use crate::store::{audit, secrets, Clock, Store};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
 use app::error::{AppError, ErrorCode};
 use app::service::ServiceSpec;
@@ -47,7 +47,7 @@ impl Credentials {
     pub fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
         let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
             client_id,
-            table: "connections",
+            column: SecretColumn::ConnectionClientSecret,
             row: c.id,
             sealed_secret: c.client_secret.clone(),
         });
@@ -145,12 +145,11 @@ impl Credentials {
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
         let gid = conns::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
-        let sealed = self.vault.seal(Slot { table: "grants", column: "access_token", row: gid }, access.expose())?;
-        secrets::set(&mut *tx, "grants", "access_token", gid, Some(&sealed)).await?;
+        let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
+        secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
         if let Some(refresh) = refresh {
-            let sealed =
-                self.vault.seal(Slot { table: "grants", column: "refresh_token", row: gid }, refresh.expose())?;
-            secrets::set(&mut *tx, "grants", "refresh_token", gid, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
+            secrets::set(&mut *tx, SecretColumn::GrantRefreshToken, gid, Some(&sealed)).await?;
         }
         conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
         audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.authorise", &c.link_name, None, now).await?;
@@ -207,10 +206,9 @@ pub fn endpoint<'a>(spec: &'a ServiceSpec, url: Option<&'a str>, client: &'a OAu
 pub fn provider_error(service: &str, e: &TokenError) -> AppError {
     use crate::outbound::OutboundError;
     match e {
-        TokenError::Outbound(OutboundError::HostNotAllowed { host }) => AppError::new(
-            ErrorCode::HostNotAllowed,
-            format!("{service}'s token endpoint is at {host}, a private or local address Liaison is not allowed to call. An operator can allow it with allow_private_network."),
-        ),
+        TokenError::Outbound(e @ OutboundError::HostNotAllowed { .. }) => {
+            AppError::new(ErrorCode::HostNotAllowed, e.sentence(service, "token endpoint"))
+        }
         TokenError::RateLimited { retry_after } => AppError::new(
             ErrorCode::ProviderError,
             match retry_after {
@@ -218,22 +216,12 @@ pub fn provider_error(service: &str, e: &TokenError) -> AppError {
                 None => format!("{service} is limiting requests (HTTP 429). Try again later."),
             },
         ),
-        TokenError::Outbound(OutboundError::Timeout) => AppError::new(
-            ErrorCode::UpstreamTimeout,
-            format!("{service} did not answer in time. Try again in a moment."),
-        ),
+        TokenError::Outbound(e @ OutboundError::Timeout) => {
+            AppError::new(ErrorCode::UpstreamTimeout, e.sentence(service, "token endpoint"))
+        }
         TokenError::Provider { error, description, .. } => {
             // GitHub's codes (sent with HTTP 200) get the same hints as their RFC 6749 peers.
-            let hint = match error.as_str() {
-                "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
-                    " Check the client ID and secret."
-                }
-                "invalid_grant" | "bad_verification_code" | "bad_refresh_token" => {
-                    " Connect again to grant access anew."
-                }
-                "invalid_scope" => " Check the scopes.",
-                _ => "",
-            };
+            let hint = token::hint(error).map(|h| format!(" {}", h.sentence)).unwrap_or_default();
             let said = description.as_deref().map(|d| format!(": {}", truncate(d, 200))).unwrap_or_default();
             AppError::new(ErrorCode::ProviderError, format!("{service} refused the request ({error}{said}).{hint}"))
         }

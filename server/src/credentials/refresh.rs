@@ -19,8 +19,9 @@ use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
-use crate::vault::{Secret, Slot};
+use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
+use app::error::ErrorCode;
 use app::service::{AuthType, GrantType};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,7 +94,7 @@ impl Credentials {
     fn no_grant(&self, c: &ConnectionRecord, user_key: i64) -> ApiError {
         if c.per_user && user_key != 0 {
             let mut e = ApiError::new(
-                "user_not_authorized",
+                ErrorCode::UserNotAuthorized,
                 format!(
                     "The connection \"{}\" uses each person's own account, and you have not authorised it yet. Open {} and connect it, then call again.",
                     c.link_name,
@@ -104,7 +105,7 @@ impl Credentials {
             e
         } else {
             ApiError::new(
-                "not_connected",
+                ErrorCode::NotConnected,
                 format!("The connection \"{}\" has not been authorised yet. Connect it in Liaison first.", c.link_name),
             )
         }
@@ -112,10 +113,7 @@ impl Credentials {
 
     fn open_grant(&self, g: &GrantRecord, resolved: &Resolved) -> Result<Credential, ApiError> {
         let sealed = g.access_token.as_ref().ok_or_else(ApiError::internal)?;
-        let secret = self
-            .vault
-            .open(Slot { table: "grants", column: "access_token", row: g.id }, sealed)
-            .map_err(Error::from)?;
+        let secret = self.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
         Ok(Credential {
             secret,
             username: g.username.clone(),
@@ -185,7 +183,7 @@ impl Credentials {
             drop(held);
             if now > give_up {
                 let mut e = ApiError::new(
-                    "provider_unavailable",
+                    ErrorCode::ProviderUnavailable,
                     "Another Liaison instance has been refreshing this connection's token for too long. Try again in a moment.",
                 );
                 e.retry_after = Some(5);
@@ -224,7 +222,7 @@ impl Credentials {
             return Err(self.no_grant(c, g.user_key));
         }
         Err(ApiError::new(
-            "needs_reauthorization",
+            ErrorCode::NeedsReauthorization,
             format!("The connection \"{}\" needs to be authorised again: {MOVED_REASON}", c.link_name),
         ))
     }
@@ -236,7 +234,7 @@ impl Credentials {
         }
         let wait = g.retry_at.map(|t| (t - now).max(0) / 1000 + 1).unwrap_or(1);
         let mut e = ApiError::new(
-            "provider_unavailable",
+            ErrorCode::ProviderUnavailable,
             format!(
                 "{}'s token endpoint is failing, so the expired token cannot be refreshed yet. Liaison will try again; call again in {wait} s.",
                 resolved.spec.name
@@ -291,7 +289,7 @@ impl Credentials {
                     return Err(self.no_grant(c, g.user_key));
                 }
                 Err(ApiError::new(
-                    "needs_reauthorization",
+                    ErrorCode::NeedsReauthorization,
                     format!("{} no longer accepts the authorisation of \"{}\". Someone who manages it must connect it again in Liaison.", resolved.spec.name, c.link_name),
                 ))
             }
@@ -322,8 +320,8 @@ impl Credentials {
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed");
                 // The SSRF guard has its own code, whichever call met it.
                 let code = match e {
-                    TokenError::Outbound(OutboundError::HostNotAllowed { .. }) => "host_not_allowed",
-                    _ => "refresh_failed",
+                    TokenError::Outbound(OutboundError::HostNotAllowed { .. }) => ErrorCode::ApiHostNotAllowed,
+                    _ => ErrorCode::RefreshFailed,
                 };
                 Err(ApiError::new(code, message))
             }
@@ -343,7 +341,7 @@ impl Credentials {
         let spec = &resolved.spec;
         let client = self.client_for(c, resolved).map_err(|e| Refusal::Other(e.into()))?.ok_or_else(|| {
             Refusal::Other(ApiError::new(
-                "refresh_failed",
+                ErrorCode::RefreshFailed,
                 format!("{} has no OAuth client configured any more; ask your administrator.", spec.name),
             ))
         })?;
@@ -353,7 +351,7 @@ impl Credentials {
         let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
         let refresh = self
             .vault
-            .open(Slot { table: "grants", column: "refresh_token", row: g.id }, sealed)
+            .open(SecretColumn::GrantRefreshToken.at(g.id), sealed)
             .map_err(|e| Refusal::Other(Error::from(e).into()))?;
         let ep = endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
         token::request_token(&self.outbound, &ep, TokenGrant::RefreshToken { refresh_token: &refresh, scope: None })
@@ -372,14 +370,12 @@ impl Credentials {
         let now = self.clock.now_ms();
         let access = self
             .vault
-            .seal(Slot { table: "grants", column: "access_token", row: g.id }, tokens.access_token.expose())
+            .seal(SecretColumn::GrantAccessToken.at(g.id), tokens.access_token.expose())
             .map_err(Error::from)?;
         let refresh = match &tokens.refresh_token {
-            Some(r) => Some(
-                self.vault
-                    .seal(Slot { table: "grants", column: "refresh_token", row: g.id }, r.expose())
-                    .map_err(Error::from)?,
-            ),
+            Some(r) => {
+                Some(self.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
+            }
             None => None,
         };
         let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));

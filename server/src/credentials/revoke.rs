@@ -6,7 +6,7 @@ use super::{endpoint, token, Credentials};
 use crate::error::Result;
 use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord};
-use crate::vault::Slot;
+use crate::vault::SecretColumn;
 use app::service::AuthType;
 
 impl Credentials {
@@ -40,11 +40,11 @@ impl Credentials {
                 continue;
             }
             let (column, hint, sealed) = match (&g.refresh_token, &g.access_token) {
-                (Some(r), _) => ("refresh_token", "refresh_token", r),
-                (None, Some(a)) => ("access_token", "access_token", a),
+                (Some(r), _) => (SecretColumn::GrantRefreshToken, "refresh_token", r),
+                (None, Some(a)) => (SecretColumn::GrantAccessToken, "access_token", a),
                 (None, None) => continue,
             };
-            let secret = match self.vault.open(Slot { table: "grants", column, row: g.id }, sealed) {
+            let secret = match self.vault.open(column.at(g.id), sealed) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(link_name = %c.link_name, error = %e, "cannot open a token to revoke it");

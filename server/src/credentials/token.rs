@@ -4,6 +4,11 @@
 //! secret, a code or a raw answer into an error message: provider texts are cut short and scrubbed
 //! of every secret value that was sent.
 
+mod hints;
+
+use hints::INVALID_GRANT;
+pub use hints::{hint, Hint};
+
 use crate::outbound::{Outbound, OutboundError, OutboundResponse};
 use crate::vault::Secret;
 use app::service::{ClientAuth, TokenRequest};
@@ -79,16 +84,9 @@ fn provider_message(error: &str, description: Option<&str>, status: u16) -> Stri
     if let Some(d) = description {
         text.push_str(&format!(": {d}"));
     }
-    text.push_str(match error {
-        "invalid_grant" | "bad_verification_code" | "bad_refresh_token" => {
-            "; the authorisation is no longer valid: authorise the connection again"
-        }
-        "invalid_client" | "unauthorized_client" | "incorrect_client_credentials" => {
-            "; check the service's client ID and client secret"
-        }
-        "invalid_scope" => "; check the scopes chosen for the connection",
-        _ => "",
-    });
+    if let Some(h) = hint(error) {
+        text.push_str(&format!("; {}", h.clause));
+    }
     text
 }
 
@@ -96,8 +94,7 @@ impl TokenError {
     /// The grant is dead: the connection needs a person to authorise it again. GitHub's
     /// `bad_verification_code` and `bad_refresh_token` (sent with HTTP 200) count as well.
     pub fn is_invalid_grant(&self) -> bool {
-        matches!(self, TokenError::Provider { error, .. }
-            if matches!(error.as_str(), "invalid_grant" | "bad_verification_code" | "bad_refresh_token"))
+        matches!(self, TokenError::Provider { error, .. } if INVALID_GRANT.contains(&error.as_str()))
     }
 
     /// Trying again later may work: 5xx, 429, `temporarily_unavailable`, a timeout, no connection.

@@ -7,7 +7,7 @@
 use super::{code_name, CallbackQuery, Flows};
 use app::backend::RequestIdentity;
 use app::connection::FlowStatus;
-use app::error::AppError;
+use app::error::{AppError, ErrorCode};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -40,7 +40,11 @@ pub async fn start(
         return page(
             StatusCode::FORBIDDEN,
             &origin,
-            &failed(&link_name, "flow_invalid", "An authorisation can only be started from Liaison's own pages."),
+            &failed(
+                &link_name,
+                ErrorCode::FlowInvalid.as_str(),
+                "An authorisation can only be started from Liaison's own pages.",
+            ),
         );
     }
     let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
@@ -51,11 +55,7 @@ pub async fn start(
             .into_response(),
         Err(e) => {
             let e: AppError = e.into();
-            page(
-                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-                &origin,
-                &failed(&link_name, code_name(e.code), &e.message),
-            )
+            page(crate::error::status(e.code), &origin, &failed(&link_name, code_name(e.code), &e.message))
         }
     }
 }
@@ -77,7 +77,7 @@ pub async fn callback(
         Ok(status) => page(StatusCode::BAD_REQUEST, &origin, &status),
         Err(e) => {
             let e: AppError = e.into();
-            let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = crate::error::status(e.code);
             page(status, &origin, &failed("", code_name(e.code), &e.message))
         }
     }

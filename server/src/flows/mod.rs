@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::keys::live::Vault;
 use crate::services::Services;
 use crate::store::{connections as conns, flows, secrets, Clock, Store};
-use crate::vault::Slot;
+use crate::vault::SecretColumn;
 use app::connection::FlowStatus;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
@@ -174,8 +174,8 @@ impl Flows {
             e => e,
         })?;
         let challenge = if resolved.spec.pkce {
-            let sealed = self.vault.seal(Slot { table: "oauth_flows", column: "pkce_verifier", row: id }, &verifier)?;
-            secrets::set(&mut *tx, "oauth_flows", "pkce_verifier", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+            secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
             Some(pkce_challenge(&verifier))
         } else {
             None
@@ -261,9 +261,7 @@ impl Flows {
         let client =
             self.credentials.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
-            Some(sealed) => {
-                Some(self.vault.open(Slot { table: "oauth_flows", column: "pkce_verifier", row: flow.id }, sealed)?)
-            }
+            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
             None => None,
         };
         let redirect_uri = self.services.callback_url(&c.service);
@@ -332,14 +330,14 @@ fn clean(s: &str) -> String {
 /// The stable snake_case name of a code.
 pub fn code_name(code: ErrorCode) -> &'static str {
     match code {
-        ErrorCode::AccessDenied => "access_denied",
-        ErrorCode::ProviderError => "provider_error",
-        ErrorCode::HostNotAllowed => "host_not_allowed",
-        ErrorCode::UpstreamTimeout => "upstream_timeout",
-        ErrorCode::SecretUnreadable => "secret_unreadable",
-        ErrorCode::NotFound => "not_found",
-        ErrorCode::Forbidden => "forbidden",
-        _ => "flow_invalid",
+        ErrorCode::AccessDenied
+        | ErrorCode::ProviderError
+        | ErrorCode::HostNotAllowed
+        | ErrorCode::UpstreamTimeout
+        | ErrorCode::SecretUnreadable
+        | ErrorCode::NotFound
+        | ErrorCode::Forbidden => code.as_str(),
+        _ => ErrorCode::FlowInvalid.as_str(),
     }
 }
 

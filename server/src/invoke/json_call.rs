@@ -209,7 +209,7 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
             resp
         }
         Err(e) => {
-            log.finish(&api, e.status.as_u16(), Some(e.code));
+            log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
             e.into_response()
         }
     }

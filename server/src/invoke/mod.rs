@@ -1,7 +1,7 @@
 //! The scripts' API (`/api/v1/…`, SPEC §3): a script names a connection, Liaison attaches the
 //! credential and calls the service. Authenticated by personal API tokens (`Authorization:
 //! Bearer lsn_…`), never by cookies. Errors are JSON with a stable `code` and a sentence a person
-//! can act on; the codes are listed in [`CODES`] and in the OpenAPI document.
+//! can act on; the codes are [`ErrorCode::API`], listed in the OpenAPI document.
 
 pub mod json_call;
 pub mod openapi;
@@ -78,33 +78,10 @@ where
         .route("/api/v1/openapi.json", get(openapi::handle))
 }
 
-/// Every error code the API answers with: (code, HTTP status, when).
-pub const CODES: &[(&str, u16, &str)] = &[
-    ("unauthenticated", 401, "no API token, or one that is unknown, revoked or expired"),
-    ("invalid_request", 400, "the request itself is malformed (method, URL, header, JSON)"),
-    ("connection_not_found", 404, "no connection of that link name in the token owner's organisation"),
-    ("not_connected", 409, "the connection has never been authorised"),
-    ("connection_revoked", 409, "the connection was revoked; enable it to use it again"),
-    ("needs_reauthorization", 409, "the provider no longer accepts the grant, or the scopes changed"),
-    ("connection_error", 409, "the last attempt to connect failed; see the message"),
-    ("user_not_authorized", 403, "a login-user connection the caller has not authorised yet; see authorize_url"),
-    ("host_not_allowed", 403, "the URL is outside the service's API base URLs, or a private address"),
-    ("path_not_allowed", 400, "the path leaves the API base path once percent-decoded (`..%2F`, `%252e`, `..;`, backslashes), or carries an encoded slash the service does not need"),
-    ("body_too_large", 413, "the request body, or invoke's answer, is over the configured limit"),
-    ("upstream_timeout", 504, "the service did not answer within the time limit"),
-    ("upstream_unreachable", 502, "the service could not be reached"),
-    ("provider_unavailable", 503, "the provider's token endpoint is failing; Liaison backs off (Retry-After)"),
-    ("refresh_failed", 502, "the provider refused to refresh the token for another reason; see the message"),
-    ("secret_unreadable", 500, "a stored credential cannot be decrypted with the current keys"),
-    ("internal", 500, "something failed inside Liaison; the details are in its log"),
-];
-
-/// An error of the scripts' API.
+/// An error of the scripts' API: one of the [`ErrorCode::API`] codes, with its HTTP status.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiError {
-    #[serde(skip)]
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorize_url: Option<String>,
@@ -113,34 +90,26 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with one of the [`CODES`] (its status comes from there).
-    pub fn new(code: &'static str, message: impl Into<String>) -> ApiError {
-        let status = CODES
-            .iter()
-            .find(|(c, _, _)| *c == code)
-            .and_then(|(_, s, _)| StatusCode::from_u16(*s).ok())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError { status, code, message: message.into(), authorize_url: None, retry_after: None }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), authorize_url: None, retry_after: None }
     }
 
     pub fn internal() -> ApiError {
-        ApiError::new("internal", "Something went wrong inside Liaison. Try again; if it keeps failing, tell your administrator (the details are in Liaison's log).")
+        ApiError::new(ErrorCode::Internal, "Something went wrong inside Liaison. Try again; if it keeps failing, tell your administrator (the details are in Liaison's log).")
+    }
+
+    /// The HTTP status of the code.
+    pub fn status(&self) -> StatusCode {
+        crate::error::status(self.code)
     }
 }
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let code = match e.code {
-            ErrorCode::SecretUnreadable => "secret_unreadable",
-            ErrorCode::HostNotAllowed => "host_not_allowed",
-            ErrorCode::UpstreamTimeout => "upstream_timeout",
-            ErrorCode::ProviderError => "refresh_failed",
-            ErrorCode::NotFound => "connection_not_found",
-            ErrorCode::Validation => "invalid_request",
-            ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => "unauthenticated",
-            _ => return ApiError::internal(),
-        };
-        ApiError::new(code, e.message)
+        match e.code.for_api() {
+            Some(code) => ApiError::new(code, e.message),
+            None => ApiError::internal(),
+        }
     }
 }
 
@@ -158,13 +127,14 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(&self)).into_response();
+        let status = self.status();
+        let mut resp = (status, Json(&self)).into_response();
         let headers = resp.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"liaison\""));
         }
         resp

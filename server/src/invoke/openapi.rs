@@ -3,7 +3,7 @@
 //! against it.
 
 use crate::invoke::Api;
-use crate::invoke::CODES;
+use app::error::ErrorCode;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,40 +14,22 @@ pub async fn handle(State(api): State<Arc<Api>>) -> Response {
     Json(document(&api.public_url)).into_response()
 }
 
-fn error_responses(codes: &[&str]) -> Map<String, Value> {
+fn error_responses(codes: &[ErrorCode]) -> Map<String, Value> {
     let mut out = Map::new();
-    for (code, status, when) in CODES.iter().filter(|(c, _, _)| codes.contains(c)) {
-        let key = status.to_string();
+    for code in codes {
+        let key = code.http_status().to_string();
         let entry = out.entry(key).or_insert_with(|| {
             json!({ "description": "", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
         });
         let d = entry["description"].as_str().unwrap_or_default().to_string();
-        let line = format!("`{code}`: {when}");
+        let line = format!("`{}`: {}", code.as_str(), code.when());
         entry["description"] = Value::String(if d.is_empty() { line } else { format!("{d}; {line}") });
     }
     out
 }
 
 /// The codes every call through a connection may answer with.
-const CALL_ERRORS: &[&str] = &[
-    "unauthenticated",
-    "invalid_request",
-    "connection_not_found",
-    "not_connected",
-    "connection_revoked",
-    "needs_reauthorization",
-    "connection_error",
-    "user_not_authorized",
-    "host_not_allowed",
-    "path_not_allowed",
-    "body_too_large",
-    "upstream_timeout",
-    "upstream_unreachable",
-    "provider_unavailable",
-    "refresh_failed",
-    "secret_unreadable",
-    "internal",
-];
+const CALL_ERRORS: &[ErrorCode] = ErrorCode::API;
 
 pub fn document(public_url: &str) -> Value {
     let link = json!({ "name": "link_name", "in": "path", "required": true,
@@ -122,7 +104,7 @@ pub fn document(public_url: &str) -> Value {
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {
-                        "code": { "type": "string", "enum": CODES.iter().map(|(c, _, _)| *c).collect::<Vec<_>>() },
+                        "code": { "type": "string", "enum": ErrorCode::API.iter().map(|c| c.as_str()).collect::<Vec<_>>() },
                         "message": { "type": "string", "description": "What happened and what to do, for a person." },
                         "authorize_url": { "type": "string", "description": "With `user_not_authorized`: where the caller authorises the connection." },
                     },

@@ -13,6 +13,7 @@ use crate::invoke::{Api, ApiError};
 use crate::outbound::{read_limited, OutboundError};
 use crate::store::api_tokens::Call;
 use app::connection::ConnectionStatus;
+use app::error::ErrorCode;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -106,7 +107,7 @@ impl Api {
     pub(super) async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
         let not_found = || {
             ApiError::new(
-                "connection_not_found",
+                ErrorCode::ConnectionNotFound,
                 format!("There is no connection \"{link}\" in your organisation. Check the link name on the Connections page."),
             )
         };
@@ -129,25 +130,25 @@ impl Api {
         match c.status {
             ConnectionStatus::Revoked => {
                 return Err(ApiError::new(
-                    "connection_revoked",
+                    ErrorCode::ConnectionRevoked,
                     format!("The connection \"{link}\" was revoked. Someone who manages it can enable it again in Liaison."),
                 ))
             }
             ConnectionStatus::NeedsReauth => {
                 return Err(ApiError::new(
-                    "needs_reauthorization",
+                    ErrorCode::NeedsReauthorization,
                     format!("The connection \"{link}\" needs to be authorised again{reason}. Someone who manages it must reconnect it in Liaison."),
                 ))
             }
             ConnectionStatus::Error if !c.per_user => {
                 return Err(ApiError::new(
-                    "connection_error",
+                    ErrorCode::ConnectionError,
                     format!("The connection \"{link}\" is in error{reason}. Reconnect it in Liaison."),
                 ))
             }
             ConnectionStatus::NotConnected if !c.per_user => {
                 return Err(ApiError::new(
-                    "not_connected",
+                    ErrorCode::NotConnected,
                     format!("The connection \"{link}\" has not been authorised yet. Connect it in Liaison first."),
                 ))
             }
@@ -211,25 +212,24 @@ impl Api {
 
 pub(super) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
-        "body_too_large",
+        ErrorCode::BodyTooLarge,
         format!("The body is larger than the limit of {limit} bytes. Send less, or ask the operator to raise api_max_body_bytes."),
     )
 }
 
 pub(super) fn outbound_error(e: OutboundError, service: &str) -> ApiError {
-    match e {
-        OutboundError::HostNotAllowed { .. } => ApiError::new(
-            "host_not_allowed",
-            format!("{service}'s API is at {e}."),
-        ),
-        OutboundError::Timeout => ApiError::new(
-            "upstream_timeout",
-            format!("{service} did not answer within the time limit. Try again later; the operator can raise api_timeout_seconds."),
-        ),
-        OutboundError::TooLarge { limit } => too_large(limit),
-        OutboundError::InvalidUrl(m) => ApiError::new("invalid_request", m),
-        OutboundError::Connect(m) => ApiError::new("upstream_unreachable", format!("{service} could not be reached: {m}.")),
+    let code = match e {
+        OutboundError::HostNotAllowed { .. } => ErrorCode::ApiHostNotAllowed,
+        OutboundError::Timeout => ErrorCode::UpstreamTimeout,
+        OutboundError::TooLarge { limit } => return too_large(limit),
+        OutboundError::InvalidUrl(m) => return ApiError::new(ErrorCode::InvalidRequest, m),
+        OutboundError::Connect(_) => ErrorCode::UpstreamUnreachable,
+    };
+    let mut message = e.sentence(service, "API");
+    if e == OutboundError::Timeout {
+        message.push_str(" The operator can raise api_timeout_seconds.");
     }
+    ApiError::new(code, message)
 }
 
 /// What the route's `{*path}` captured, still percent-encoded (so the service gets the path as
@@ -273,7 +273,9 @@ pub async fn handle(
             .headers
             .get(header::CONTENT_LENGTH)
             .map(|v| v.to_str().ok().and_then(|s| s.parse::<u64>().ok()))
-            .map(|n| n.ok_or_else(|| ApiError::new("invalid_request", "The Content-Length header is not a number.")))
+            .map(|n| {
+                n.ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "The Content-Length header is not a number."))
+            })
             .transpose()?;
         if length.is_some_and(|n| n > limit as u64) {
             return Err(too_large(limit));
@@ -285,7 +287,7 @@ pub async fn handle(
             Some(n) if n <= REPLAYABLE_BYTES && !chunked => OutBody::Bytes(
                 axum::body::to_bytes(body, limit)
                     .await
-                    .map_err(|_| ApiError::new("invalid_request", "The request body could not be read."))?,
+                    .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "The request body could not be read."))?,
             ),
             None if !chunked => OutBody::Bytes(Bytes::new()),
             _ => {
@@ -321,7 +323,7 @@ pub async fn handle(
             out
         }
         Err(e) => {
-            log.finish(&api, e.status.as_u16(), Some(e.code));
+            log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
             e.into_response()
         }
     }
@@ -343,5 +345,5 @@ fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> reqwest::B
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new("invalid_request", message)
+    ApiError::new(ErrorCode::InvalidRequest, message)
 }

@@ -6,6 +6,7 @@
 use crate::credentials::refresh::Credential;
 use crate::invoke::paths::{self, Refusal};
 use crate::invoke::ApiError;
+use app::error::ErrorCode;
 use app::service::{AuthType, ParamType, ServiceSpec};
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -24,7 +25,7 @@ pub fn proxy_url(spec: &ServiceSpec, raw_path: &str, raw_query: Option<&str>) ->
         joined.push_str(q);
     }
     let url = url::Url::parse(&joined)
-        .map_err(|_| ApiError::new("invalid_request", "The path after /proxy/ does not make a valid URL."))?;
+        .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "The path after /proxy/ does not make a valid URL."))?;
     allowed(spec, url)
 }
 
@@ -33,7 +34,7 @@ pub fn invoke_url(spec: &ServiceSpec, raw: &str) -> Result<url::Url, ApiError> {
     let raw = raw.trim();
     if raw.contains("://") {
         let url = url::Url::parse(raw).map_err(|_| {
-            ApiError::new("invalid_request", "`url` is not a valid URL: give an absolute https URL or a path.")
+            ApiError::new(ErrorCode::InvalidRequest, "`url` is not a valid URL: give an absolute https URL or a path.")
         })?;
         return allowed(spec, url);
     }
@@ -46,7 +47,7 @@ pub fn invoke_url(spec: &ServiceSpec, raw: &str) -> Result<url::Url, ApiError> {
 
 fn no_base(spec: &ServiceSpec) -> ApiError {
     ApiError::new(
-        "host_not_allowed",
+        ErrorCode::ApiHostNotAllowed,
         format!(
             "{} has no API base URL, so Liaison sends its credential nowhere. An admin can add one to the service.",
             spec.name
@@ -60,7 +61,7 @@ pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> 
         return Err(no_base(spec));
     }
     if url.username() != "" || url.password().is_some() {
-        return Err(ApiError::new("invalid_request", "A URL with a user name or password cannot be called."));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "A URL with a user name or password cannot be called."));
     }
     // Under a base URL whose path it stays in once decoded, whatever the decoding.
     let mut refused = None;
@@ -85,7 +86,7 @@ pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> 
     let host = url.host_str().unwrap_or("that host").to_string();
     let bases: Vec<&str> = spec.api_base_urls.iter().map(|b| b.as_str()).collect();
     Err(ApiError::new(
-        "host_not_allowed",
+        ErrorCode::ApiHostNotAllowed,
         format!(
             "{host}{} is not under {}'s API base URLs ({}), so Liaison will not send the connection's credential there.",
             url.path(),
@@ -102,7 +103,7 @@ fn path_not_allowed(spec: &ServiceSpec, why: Refusal) -> ApiError {
         Refusal::TooDeep => "is percent-encoded more times over than any real path",
     };
     ApiError::new(
-        "path_not_allowed",
+        ErrorCode::PathNotAllowed,
         format!(
             "The path {what}, which {} does not accept through Liaison. Send the path as plain segments under the API base URL.",
             spec.name
@@ -199,7 +200,7 @@ pub fn attach(
     headers: &mut HeaderMap,
 ) -> Result<(), ApiError> {
     let bad = || {
-        ApiError::new("invalid_request", "The stored credential cannot be sent in a request (it has characters HTTP does not allow). Connect again with a valid one.")
+        ApiError::new(ErrorCode::InvalidRequest, "The stored credential cannot be sent in a request (it has characters HTTP does not allow). Connect again with a valid one.")
     };
     if spec.auth_type == AuthType::Basic {
         let user = cred.username.as_deref().unwrap_or_default();

@@ -134,19 +134,20 @@ impl Vault {
     }
 
     /// Seals under the active key (the one the last rotation chose).
-    pub fn seal(&self, slot: Slot<'_>, plaintext: &str) -> std::result::Result<String, VaultError> {
+    pub fn seal(&self, slot: Slot, plaintext: &str) -> std::result::Result<String, VaultError> {
         self.current().seal(slot, plaintext)
     }
 
     /// Opens a value under any key of the ring; a key the ring lacks makes it re-read the key file
     /// first (a rotation may have just added it).
-    pub fn open(&self, slot: Slot<'_>, sealed: &str) -> std::result::Result<Secret, VaultError> {
+    pub fn open(&self, slot: Slot, sealed: &str) -> std::result::Result<Secret, VaultError> {
         match self.current().open(slot, sealed) {
             Err(VaultError::UnknownKey(id)) => {
                 if self.inner.reread(true) {
                     return self.current().open(slot, sealed);
                 }
-                tracing::error!(key_id = %id, table = slot.table, column = slot.column, row = slot.row,
+                let (table, column) = slot.column.table_column();
+                tracing::error!(key_id = %id, table, column, row = slot.row,
                     "a secret is sealed under a key this server does not hold: add it to master_key or the key file");
                 Err(VaultError::UnknownKey(id))
             }
@@ -260,7 +261,7 @@ mod tests {
     use crate::vault::write_key_file;
     use zeroize::Zeroizing;
 
-    const SLOT: Slot<'static> = Slot { table: "grants", column: "access_token", row: 1 };
+    const SLOT: Slot = crate::vault::SecretColumn::GrantAccessToken.at(1);
 
     fn config(env: &[(&str, &str)]) -> Config {
         let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -326,3 +326,16 @@ async fn a_range_reaches_its_own_loopback_address_and_not_the_next() {
     let resp = get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.2:{}/ok", other_addr.port())).await;
     assert_eq!(&resp.unwrap().body[..], b"other");
 }
+
+#[test]
+fn a_failed_call_is_worded_the_same_for_every_endpoint() {
+    let refused = OutboundError::HostNotAllowed { host: "10.0.0.1".into() };
+    assert_eq!(
+        refused.sentence("Acme", "API"),
+        "Acme's API is at 10.0.0.1, a private or local address Liaison is not allowed to call. \
+         An operator can allow it with allow_private_network."
+    );
+    assert!(refused.sentence("Acme", "token endpoint").starts_with("Acme's token endpoint is at 10.0.0.1, "));
+    assert_eq!(OutboundError::Timeout.sentence("Acme", "API"), "Acme did not answer in time. Try again in a moment.");
+    assert_eq!(OutboundError::Connect("refused".into()).sentence("Acme", "API"), "Acme could not be reached: refused.");
+}

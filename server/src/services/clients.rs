@@ -4,7 +4,7 @@
 use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::store::connections::ConnectionRecord;
-use crate::vault::Secret;
+use crate::vault::{Secret, SecretColumn};
 use app::service::ServiceSpec;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -67,7 +67,7 @@ impl OperatorClients {
 #[derive(Debug, Clone)]
 pub enum ConfiguredClient {
     Operator(OAuthClient),
-    Stored { client_id: String, table: &'static str, row: i64, sealed_secret: Option<String> },
+    Stored { client_id: String, column: SecretColumn, row: i64, sealed_secret: Option<String> },
 }
 
 impl ConfiguredClient {

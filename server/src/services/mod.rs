@@ -14,7 +14,7 @@ use crate::keys::live::Vault;
 use crate::outbound::Outbound;
 use crate::store::{audit, services, services::ServiceRow};
 use crate::store::{Clock, Store};
-use crate::vault::Slot;
+use crate::vault::SecretColumn;
 use app::connection::{CustomServiceView, ServiceRef, ServiceSummary};
 use app::error::{AppError, ErrorCode};
 use app::model::{Role, Viewer};
@@ -68,7 +68,7 @@ impl Services {
                 let row: ServiceRow = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
                 let client = row.client_id.map(|client_id| ConfiguredClient::Stored {
                     client_id,
-                    table: "services",
+                    column: SecretColumn::ServiceClientSecret,
                     row: row.id,
                     sealed_secret: row.client_secret,
                 });
@@ -131,9 +131,9 @@ impl Services {
     pub(crate) fn open_client(&self, client: &ConfiguredClient) -> Result<OAuthClient> {
         match client {
             ConfiguredClient::Operator(c) => Ok(c.clone()),
-            ConfiguredClient::Stored { client_id, table, row, sealed_secret } => {
+            ConfiguredClient::Stored { client_id, column, row, sealed_secret } => {
                 let client_secret = match sealed_secret {
-                    Some(sealed) => Some(self.vault.open(Slot { table, column: "client_secret", row: *row }, sealed)?),
+                    Some(sealed) => Some(self.vault.open(column.at(*row), sealed)?),
                     None => None,
                 };
                 Ok(OAuthClient { client_id: client_id.clone(), client_secret })
@@ -198,9 +198,8 @@ impl Services {
             services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
                 .await?;
         if let Some(secret) = &parsed.client_secret {
-            let sealed =
-                self.vault.seal(Slot { table: "services", column: "client_secret", row: id }, secret.expose())?;
-            crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+            let sealed = self.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
+            crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
         }
         audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.create", &parsed.spec.name, None, now)
             .await?;
@@ -225,16 +224,16 @@ impl Services {
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
-        let slot = Slot { table: "services", column: "client_secret", row: id };
+        let slot = SecretColumn::ServiceClientSecret.at(id);
         match &parsed.client_secret {
             Some(secret) => {
                 let sealed = self.vault.seal(slot, secret.expose())?;
-                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, Some(&sealed)).await?;
+                crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
             }
             // Not OAuth any more: no client, no secret. Moved with no secret given: none was stored
             // when this edit was read, and one stored since may not go to the new endpoints.
             None if moved || parsed.client_id.is_none() => {
-                crate::store::secrets::set(&mut *tx, "services", "client_secret", id, None).await?
+                crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, None).await?
             }
             None => {}
         }

@@ -1,35 +1,19 @@
-//! The sealed columns, in one list: the vault writes them after the row exists (the row id is part
-//! of the associated data), and key rotation walks them.
+//! Reads and writes of the sealed columns (listed as [`SecretColumn`], beside the vault): the vault
+//! writes them after the row exists (the row id is part of the associated data), and key rotation
+//! walks them. Only those columns can be named here.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::vault::SecretColumn;
 use sqlx::{Any, Executor, Row};
-
-/// Every column that holds a sealed secret, as (table, column).
-pub const SEALED: &[(&str, &str)] = &[
-    ("services", "client_secret"),
-    ("connections", "client_secret"),
-    ("grants", "access_token"),
-    ("grants", "refresh_token"),
-    ("oauth_flows", "pkce_verifier"),
-];
-
-fn check(table: &str, column: &str) -> Result<()> {
-    if SEALED.contains(&(table, column)) {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!("{table}.{column} is not a sealed column")))
-    }
-}
 
 /// Writes (or clears) one sealed value.
 pub async fn set<'e>(
     db: impl Executor<'e, Database = Any>,
-    table: &str,
-    column: &str,
+    sealed_column: SecretColumn,
     id: i64,
     sealed: Option<&str>,
 ) -> Result<()> {
-    check(table, column)?;
+    let (table, column) = sealed_column.table_column();
     sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2")).bind(sealed).bind(id).execute(db).await?;
     Ok(())
 }
@@ -37,13 +21,12 @@ pub async fn set<'e>(
 /// Up to `limit` rows of a sealed column whose value is not under `key_id`, after row `after`.
 pub async fn not_under_key<'e>(
     db: impl Executor<'e, Database = Any>,
-    table: &str,
-    column: &str,
+    sealed_column: SecretColumn,
     key_id: &str,
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String)>> {
-    check(table, column)?;
+    let (table, column) = sealed_column.table_column();
     let rows = sqlx::query(&format!(
         "SELECT id, {column} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 AND id > $2 \
          ORDER BY id LIMIT $3"
@@ -59,13 +42,12 @@ pub async fn not_under_key<'e>(
 /// Replaces a sealed value only if it is still `old` (a concurrent writer wins).
 pub async fn replace<'e>(
     db: impl Executor<'e, Database = Any>,
-    table: &str,
-    column: &str,
+    sealed_column: SecretColumn,
     id: i64,
     old: &str,
     new: &str,
 ) -> Result<bool> {
-    check(table, column)?;
+    let (table, column) = sealed_column.table_column();
     let done = sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"))
         .bind(new)
         .bind(id)
@@ -81,7 +63,7 @@ where
     E: Executor<'e, Database = Any> + Copy,
 {
     let mut out: Vec<(String, i64)> = Vec::new();
-    for (table, column) in SEALED {
+    for (table, column) in SecretColumn::ALL.map(SecretColumn::table_column) {
         let rows = sqlx::query(&format!(
             "SELECT SUBSTR({column}, 4, 16) AS k, COUNT(*) AS n FROM {table} WHERE {column} IS NOT NULL GROUP BY SUBSTR({column}, 4, 16)"
         ))

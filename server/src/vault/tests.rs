@@ -3,7 +3,7 @@
 use super::*;
 use proptest::prelude::*;
 
-const SLOT: Slot<'static> = Slot { table: "grants", column: "refresh_token", row: 7 };
+const SLOT: Slot = SecretColumn::GrantRefreshToken.at(7);
 
 #[test]
 fn seals_and_opens_in_place() {
@@ -19,8 +19,8 @@ fn seals_and_opens_in_place() {
 fn a_moved_or_altered_ciphertext_does_not_open() {
     let ring = KeyRing::generate();
     let sealed = ring.seal(SLOT, "tok-123").unwrap();
-    for other in [Slot { row: 8, ..SLOT }, Slot { column: "access_token", ..SLOT }, Slot { table: "services", ..SLOT }]
-    {
+    let elsewhere = SecretColumn::ALL.iter().filter(|c| **c != SLOT.column).map(|c| c.at(SLOT.row));
+    for other in std::iter::once(Slot { row: 8, ..SLOT }).chain(elsewhere) {
         assert_eq!(ring.open(other, &sealed), Err(VaultError::Undecryptable), "{other:?}");
     }
     // One bit of the tag flipped, and the text still well-formed base64 (changing the last
@@ -32,6 +32,37 @@ fn a_moved_or_altered_ciphertext_does_not_open() {
     assert_eq!(ring.open(SLOT, &tampered), Err(VaultError::Undecryptable));
     assert_eq!(ring.open(SLOT, "plain text"), Err(VaultError::Malformed));
     assert_eq!(ring.open(SLOT, "v1.0011223344556677.AAAA"), Err(VaultError::UnknownKey("0011223344556677".into())));
+}
+
+/// Before the slots were typed, each call site spelled out its table and column
+/// (`Slot { table: "grants", column: "access_token", row }`): values sealed then must still open.
+/// Sealed outside Liaison (Python's `cryptography` AES-GCM, key 32 × 0x03, nonce 12 × 0x05,
+/// associated data `liaison/v1/grants/access_token/42/<key id>`).
+#[test]
+fn a_value_sealed_with_the_spelled_out_slot_opens_in_the_typed_one() {
+    let ring = KeyRing::from_keys(vec![Zeroizing::new([3u8; 32])]).unwrap();
+    assert_eq!(ring.active_id(), "648aa5c579fb30f3");
+    let sealed = "v1.648aa5c579fb30f3.BQUFBQUFBQUFBQUFeU67ScG5dDPPej48lsBveC-n1ObxMf41VIc";
+    assert_eq!(ring.open(SecretColumn::GrantAccessToken.at(42), sealed).unwrap().expose(), "old-secret");
+    assert_eq!(ring.open(SecretColumn::GrantRefreshToken.at(42), sealed), Err(VaultError::Undecryptable));
+    assert_eq!(ring.open(SecretColumn::GrantAccessToken.at(43), sealed), Err(VaultError::Undecryptable));
+}
+
+/// Every typed column binds to the table and column names it had when they were spelled out.
+#[test]
+fn each_column_is_bound_to_the_names_it_always_had() {
+    let spelled = [
+        (SecretColumn::ServiceClientSecret, "services", "client_secret"),
+        (SecretColumn::ConnectionClientSecret, "connections", "client_secret"),
+        (SecretColumn::GrantAccessToken, "grants", "access_token"),
+        (SecretColumn::GrantRefreshToken, "grants", "refresh_token"),
+        (SecretColumn::FlowPkceVerifier, "oauth_flows", "pkce_verifier"),
+    ];
+    assert_eq!(spelled.map(|(c, _, _)| c), SecretColumn::ALL);
+    for (column, table, name) in spelled {
+        let aad = column.at(-5).associated_data("00112233aabbccdd");
+        assert_eq!(aad, format!("liaison/v1/{table}/{name}/-5/00112233aabbccdd").into_bytes());
+    }
 }
 
 #[test]
@@ -92,9 +123,14 @@ fn the_key_file_is_created_private_and_read_back() {
 
 proptest! {
     #[test]
-    fn any_secret_round_trips_only_in_its_slot(plain in ".{0,200}", row in any::<i64>(), other in any::<i64>()) {
+    fn any_secret_round_trips_only_in_its_slot(
+        plain in ".{0,200}",
+        column in 0..SecretColumn::ALL.len(),
+        row in any::<i64>(),
+        other in any::<i64>(),
+    ) {
         let ring = KeyRing::generate();
-        let slot = Slot { table: "t", column: "c", row };
+        let slot = SecretColumn::ALL[column].at(row);
         let sealed = ring.seal(slot, &plain).unwrap();
         let opened = ring.open(slot, &sealed).unwrap();
         prop_assert_eq!(opened.expose(), plain.as_str());
@@ -106,21 +142,16 @@ proptest! {
     fn a_ciphertext_opens_in_no_other_slot_and_not_once_altered(
         plain in ".{0,64}",
         row in any::<i64>(),
-        (table, other_table) in ("[a-z_]{1,12}", "[a-z_]{1,12}"),
-        (column, other_column) in ("[a-z_]{1,12}", "[a-z_]{1,12}"),
+        (column, other_column) in (0..SecretColumn::ALL.len(), 0..SecretColumn::ALL.len()),
         at in any::<prop::sample::Index>(),
         shift in 1usize..64,
     ) {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let ring = KeyRing::generate();
-        let slot = Slot { table: &table, column: &column, row };
+        let slot = SecretColumn::ALL[column].at(row);
         let sealed = ring.seal(slot, &plain).unwrap();
-        if other_table != table {
-            let moved = Slot { table: &other_table, ..slot };
-            prop_assert!(ring.open(moved, &sealed).is_err());
-        }
         if other_column != column {
-            let moved = Slot { column: &other_column, ..slot };
+            let moved = SecretColumn::ALL[other_column].at(row);
             prop_assert!(ring.open(moved, &sealed).is_err());
         }
         // Any one character of the payload changed: it never opens (to this or anything else).

@@ -134,7 +134,7 @@ async fn tokens_in_db(db: &Db) -> Vec<String> {
         let id: i64 = r.get("id");
         for column in ["access_token", "refresh_token"] {
             if let Some(sealed) = r.get::<Option<String>, _>(column) {
-                let slot = server::vault::Slot { table: "grants", column, row: id };
+                let slot = server::vault::SecretColumn::named("grants", column).unwrap().at(id);
                 out.push(ring.open(slot, &sealed).unwrap().expose().to_string());
             }
         }
@@ -628,7 +628,7 @@ async fn access_tokens_by_person(db: &Db) -> std::collections::BTreeMap<String, 
     for r in sqlite_rows(db, sql).await {
         let id: i64 = r.get("id");
         let sealed: String = r.get("access_token");
-        let slot = server::vault::Slot { table: "grants", column: "access_token", row: id };
+        let slot = server::vault::SecretColumn::GrantAccessToken.at(id);
         let who = r.get::<Option<String>, _>("email").unwrap_or_else(|| "shared".into());
         out.insert(who, ring.open(slot, &sealed).unwrap().expose().to_string());
     }

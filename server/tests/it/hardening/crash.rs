@@ -194,7 +194,7 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
         let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
         for i in 0..EXTRA {
             let id = 1000 + i;
-            let slot = server::vault::Slot { table: "grants", column: "access_token", row: id };
+            let slot = server::vault::SecretColumn::GrantAccessToken.at(id);
             let sealed = ring.seal(slot, &format!("bulk-secret-{i}")).unwrap();
             sqlx::query(
                 "INSERT INTO grants (id, connection_id, user_key, access_token, authorised_by_name, authorised_at, updated_at) \
@@ -244,7 +244,7 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
         assert_eq!(rows.len() as i64, total, "{label}");
         for r in &rows {
             let id: i64 = r.get("id");
-            let slot = server::vault::Slot { table: "grants", column: "access_token", row: id };
+            let slot = server::vault::SecretColumn::GrantAccessToken.at(id);
             let opened = ring.open(slot, &r.get::<String, _>("access_token")).unwrap();
             let expected = if id >= 1000 { format!("bulk-secret-{}", id - 1000) } else { "keyed-secret-0001".into() };
             assert_eq!(opened.expose(), expected, "{label}: row {id}");

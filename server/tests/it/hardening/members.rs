@@ -60,7 +60,7 @@ async fn own_access_token(db: &Db, user_key: i64) -> String {
     let ring = server::vault::KeyRing::parse(&std::fs::read_to_string(db.data_dir.path().join("master.key")).unwrap())
         .unwrap();
     let row = &sqlite_rows(db, &format!("SELECT id, access_token FROM grants WHERE user_key = {user_key}")).await[0];
-    let slot = server::vault::Slot { table: "grants", column: "access_token", row: row.get("id") };
+    let slot = server::vault::SecretColumn::GrantAccessToken.at(row.get("id"));
     ring.open(slot, &row.get::<String, _>("access_token")).unwrap().expose().to_string()
 }
 

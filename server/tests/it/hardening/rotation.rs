@@ -72,7 +72,7 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
     let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
     for i in 0..BULK {
         let id = 10_000 + i;
-        let slot = server::vault::Slot { table: "grants", column: "access_token", row: id };
+        let slot = server::vault::SecretColumn::GrantAccessToken.at(id);
         sqlx::query(
             "INSERT INTO grants (id, connection_id, user_key, access_token, authorised_by_name, authorised_at, updated_at) \
              VALUES ($1, 1, $2, $3, 'bulk', 0, 0)",
@@ -123,7 +123,7 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
         let rows = sqlite_rows(&db, &format!("SELECT id, {column} AS v FROM {table} WHERE {column} IS NOT NULL")).await;
         for r in rows {
             let id: i64 = r.get("id");
-            let slot = server::vault::Slot { table, column, row: id };
+            let slot = server::vault::SecretColumn::named(table, column).unwrap().at(id);
             let sealed: String = r.get("v");
             assert!(
                 ring.open(slot, &sealed).is_ok(),

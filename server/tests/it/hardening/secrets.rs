@@ -60,7 +60,7 @@ async fn open_all(db: &Db) -> Vec<String> {
             let id: i64 = r.get("id");
             for column in columns {
                 if let Some(sealed) = r.get::<Option<String>, _>(*column) {
-                    let slot = server::vault::Slot { table, column, row: id };
+                    let slot = server::vault::SecretColumn::named(table, column).unwrap().at(id);
                     out.push(ring.open(slot, &sealed).unwrap().expose().to_string());
                 }
             }
