@@ -3,9 +3,9 @@
 
 use crate::auth::session;
 use crate::calls::CallLog;
+use crate::error::ApiError;
 use crate::error::Result;
 use crate::hot::{Caller, Hot, KnownCaller};
-use crate::invoke::ApiError;
 use crate::store::{api_tokens, audit, Clock, Store};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;

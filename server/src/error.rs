@@ -1,7 +1,12 @@
-//! The server's one error type. Internal details go to the log; the UI gets an `AppError` with a
-//! stable code, never the internal text.
+//! The server's one error type, and the two edges it converts to, once: the UI's and the server
+//! functions' `AppError`, and the scripts' API's `ApiError` (JSON with a stable code from the same
+//! `ErrorCode` vocabulary). Internal details go to the log, never into either.
 
 use app::error::{AppError, ErrorCode};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -87,4 +92,67 @@ pub fn status(code: ErrorCode) -> axum::http::StatusCode {
 /// True when a database error is a unique-key violation (on either database).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// An error of the scripts' API: one of the [`ErrorCode::API`] codes, with its HTTP status.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into(), authorize_url: None, retry_after: None }
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(ErrorCode::Internal, "Something went wrong inside Liaison. Try again; if it keeps failing, tell your administrator (the details are in Liaison's log).")
+    }
+
+    /// The HTTP status of the code.
+    pub fn status(&self) -> StatusCode {
+        status(self.code)
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e.code.for_api() {
+            Some(code) => ApiError::new(code, e.message),
+            None => ApiError::internal(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut resp = (status, Json(&self)).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"liaison\""));
+        }
+        resp
+    }
 }

@@ -14,7 +14,7 @@
 //! The memory holds what the database holds: token hashes (never a token) and sealed secrets,
 //! opened per call by the vault as before.
 
-use crate::invoke::ApiError;
+use crate::error::ApiError;
 use crate::services::Resolved;
 use crate::store::connections::{ConnectionRecord, GrantRecord};
 use crate::store::{stamp, Store};

@@ -12,9 +12,9 @@
 use super::token::{self, TokenError, TokenGrant, TokenSet};
 use super::{endpoint, provider_error, Credentials};
 use crate::custody::MOVED_REASON;
+use crate::error::ApiError;
 use crate::error::Error;
 use crate::hot::Fresh;
-use crate::invoke::ApiError;
 use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;

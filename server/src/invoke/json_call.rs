@@ -2,9 +2,10 @@
 //! is read; the body is read up to the limit and parsed with the script's `body` kept as raw JSON
 //! text (no tree of values), then sent through the same path as the proxy (see [`super::proxy`]).
 
+use crate::error::ApiError;
 use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing, Target};
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
-use crate::invoke::{invoke_limit, Api, ApiError};
+use crate::invoke::{invoke_limit, Api};
 use crate::outbound::read_limited;
 use axum::body::Body;
 use axum::extract::{Request, State};

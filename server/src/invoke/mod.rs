@@ -1,7 +1,8 @@
-//! The scripts' API (`/api/v1/…`, SPEC §3): a script names a connection, Liaison attaches the
+//! The scripts' API (`/api/v1/…`): a script names a connection, Liaison attaches the
 //! credential and calls the service. Authenticated by personal API tokens (`Authorization:
 //! Bearer lsn_…`), never by cookies. Errors are JSON with a stable `code` and a sentence a person
-//! can act on; the codes are [`ErrorCode::API`], listed in the OpenAPI document.
+//! can act on (`crate::error::ApiError`); the codes are `ErrorCode::API`, listed in the OpenAPI
+//! document.
 
 pub mod json_call;
 pub mod openapi;
@@ -16,13 +17,9 @@ use crate::hot::Hot;
 use crate::outbound::Outbound;
 use crate::services::Services;
 use crate::store::{Clock, Store};
-use app::error::{AppError, ErrorCode};
 use axum::extract::FromRef;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router};
-use serde::Serialize;
+use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,67 +73,4 @@ where
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
         .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
-}
-
-/// An error of the scripts' API: one of the [`ErrorCode::API`] codes, with its HTTP status.
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorize_url: Option<String>,
-    #[serde(skip)]
-    pub retry_after: Option<u64>,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), authorize_url: None, retry_after: None }
-    }
-
-    pub fn internal() -> ApiError {
-        ApiError::new(ErrorCode::Internal, "Something went wrong inside Liaison. Try again; if it keeps failing, tell your administrator (the details are in Liaison's log).")
-    }
-
-    /// The HTTP status of the code.
-    pub fn status(&self) -> StatusCode {
-        crate::error::status(self.code)
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        match e.code.for_api() {
-            Some(code) => ApiError::new(code, e.message),
-            None => ApiError::internal(),
-        }
-    }
-}
-
-impl From<crate::error::Error> for ApiError {
-    fn from(e: crate::error::Error) -> Self {
-        AppError::from(e).into()
-    }
-}
-
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        crate::error::Error::from(e).into()
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let mut resp = (status, Json(&self)).into_response();
-        let headers = resp.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(secs) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"liaison\""));
-        }
-        resp
-    }
 }

@@ -6,10 +6,11 @@
 
 use crate::actor::{link_from_path, user_key};
 use crate::credentials::refresh::Credential;
+use crate::error::ApiError;
 use crate::hot::Caller;
 use crate::hot::{Found, Fresh};
 use crate::invoke::target::{attach, end_to_end, proxy_url};
-use crate::invoke::{Api, ApiError};
+use crate::invoke::Api;
 use crate::outbound::{read_limited, OutboundError};
 use crate::store::api_tokens::Call;
 use app::connection::ConnectionStatus;

@@ -4,8 +4,8 @@
 //! not leave however the service decodes it (see [`super::paths`]).
 
 use crate::credentials::refresh::Credential;
+use crate::error::ApiError;
 use crate::invoke::paths::{self, Refusal};
-use crate::invoke::ApiError;
 use app::error::ErrorCode;
 use app::service::{AuthType, ParamType, ServiceSpec};
 use base64::Engine as _;
