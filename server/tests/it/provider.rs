@@ -117,7 +117,7 @@ impl Provider {
         });
         let stderr = child.stderr.take().unwrap();
         let err_log = log.clone();
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 err_log.lock().unwrap().push_str(&(line + "\n"));
             }
@@ -129,8 +129,8 @@ impl Provider {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                // Let the stderr reader catch up with a crash message.
-                std::thread::sleep(Duration::from_millis(100));
+                // The stderr reader ends with the process: then the log holds its last words.
+                let _ = err_reader.join();
                 panic!(
                     "oidc-provider did not start (if end2end/node_modules is missing or stale, run `npm ci` in \
                      end2end/); its stderr:\n{}",
