@@ -87,8 +87,12 @@ impl Setting {
     }
 }
 
-/// Environment variables that are not settings but are read by the command line.
-const NON_SETTING_ENV: &[&str] = &["LIAISON_CONFIG"];
+/// Environment variables that are not settings but are read by the command line, and the
+/// integration tests' clock (debug builds only, see clock.rs).
+const NON_SETTING_ENV: &[&str] = &["LIAISON_CONFIG", TEST_CLOCK_ENV];
+
+/// The file a debug build's clock is moved by (clock.rs); a release build refuses to start with it.
+pub const TEST_CLOCK_ENV: &str = "LIAISON_TEST_CLOCK";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -201,6 +205,9 @@ pub struct Config {
     /// Origins (`scheme://host[:port]`) allowed to frame Liaison.
     pub embed_origins: Vec<String>,
     pub embed_secret: Option<String>,
+    /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
+    #[cfg(debug_assertions)]
+    pub test_clock: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Config {
@@ -348,6 +355,17 @@ impl Config {
                 ),
             ));
         }
+        let test_clock = lookup(env, TEST_CLOCK_ENV).filter(|s| !s.trim().is_empty()).map(PathBuf::from);
+        #[cfg(not(debug_assertions))]
+        if test_clock.is_some() {
+            return Err(ConfigError::Invalid {
+                key: TEST_CLOCK_ENV.into(),
+                origin: "the environment".into(),
+                message: "the test clock exists only in debug builds (the integration tests); this release build \
+                    refuses to start with it: unset it"
+                    .into(),
+            });
+        }
         let admin_token = raw.admin_token.filter(|t| !t.trim().is_empty());
         if admin_token.as_ref().is_some_and(|t| t.trim().chars().count() < 32) {
             return Err(bad("admin_token", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
@@ -398,6 +416,8 @@ impl Config {
             api_timeout_seconds: in_range("api_timeout_seconds", raw.api_timeout_seconds, 60, 1, 3600)? as u64,
             api_max_body_bytes: in_range("api_max_body_bytes", raw.api_max_body_bytes, 10 * 1024 * 1024, 1024, 1 << 30)?
                 as usize,
+            #[cfg(debug_assertions)]
+            test_clock,
         })
     }
 

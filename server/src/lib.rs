@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backend;
 pub mod calls;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod credentials;
@@ -30,7 +31,7 @@ use crate::auth::session::CookieSettings;
 use crate::backend::ServerBackend;
 use crate::config::{Config, LogFormat};
 use crate::error::Result;
-use crate::store::{Clock, Store, SystemClock};
+use crate::store::{Clock, Store};
 use leptos::config::{Env, LeptosOptions};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,7 @@ pub async fn serve(config: Config) -> Result<()> {
         secure: public_url.scheme() == "https",
         max_age_secs: u64::from(config.session_ttl_hours) * 3600,
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = clock::from_config(&config);
     let vault = keys::live::Vault::start(&config, &store).await?;
     tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
     let outbound = outbound::Outbound::new(outbound_config(&config))

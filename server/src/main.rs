@@ -5,7 +5,7 @@ use app::model::{check_new_password, DisplayName, EmailAddress, Password, Role};
 use clap::{Parser, Subcommand};
 use server::config::Config;
 use server::error::{Error, Result};
-use server::store::{orgs, users, Clock, Store, SystemClock};
+use server::store::{orgs, users, Store};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -138,7 +138,7 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
     let store = Store::open(config).await?;
     store.migrate().await?;
     let hash = server::auth::password::hash(password.expose().to_string()).await?;
-    let now = SystemClock.now_ms();
+    let now = server::clock::from_config(config).now_ms();
     let mut tx = store.pool.begin().await?;
     let org_id = match orgs::id_by_name(&mut *tx, org.as_str()).await? {
         Some(id) => id,
@@ -159,7 +159,7 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
 async fn rotate_keys(config: &Config) -> Result<()> {
     let store = Store::open(config).await?;
     store.migrate().await?;
-    let r = server::keys::rotate(config, &store, SystemClock.now_ms()).await?;
+    let r = server::keys::rotate(config, &store, server::clock::from_config(config).now_ms()).await?;
     println!("active key {}: {} secret(s) re-sealed", r.active, r.resealed);
     if r.unreadable > 0 {
         return Err(Error::Invalid(format!(

@@ -12,7 +12,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Clock, Store, SystemClock};
 use crate::vault::{read_key_file, KeyRing, Secret, Slot, VaultError};
 use sqlx::AnyPool;
 use std::path::PathBuf;
@@ -58,6 +58,8 @@ struct Inner {
     source: Source,
     /// The recorded key this server last refused (said once, not every second).
     refused: Mutex<Option<String>>,
+    /// When a refusal is recorded.
+    clock: Arc<dyn Clock>,
 }
 
 /// Seals and opens every secret at rest, with the ring in force now.
@@ -86,6 +88,7 @@ impl Vault {
                 recorded: RwLock::new(None),
                 source: Source::Master,
                 refused: Mutex::new(None),
+                clock: Arc::new(SystemClock),
             }),
         }
     }
@@ -124,6 +127,7 @@ impl Vault {
             recorded: RwLock::new(recorded),
             source,
             refused: Mutex::new(None),
+            clock: crate::clock::from_config(config),
         });
         tokio::spawn(follow(Arc::downgrade(&inner), store.pool.clone()));
         Ok(Vault { inner })
@@ -209,8 +213,7 @@ impl Inner {
         }
         tracing::error!(key_id = %active, "a key rotation chose a key this server does not hold: it keeps sealing under its \
             own key and tells the rotation, which stops; add the key to master_key (or the key file) and restart");
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = self.clock.now_ms();
         let told =
             sqlx::query("UPDATE vault_ring SET refused_key = $1, refused_at = $2 WHERE id = 1 AND active_key = $1")
                 .bind(&active)

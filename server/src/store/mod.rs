@@ -120,19 +120,8 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The current time in Unix milliseconds. Time is a parameter: store functions take `now`.
-pub trait Clock: Send + Sync + 'static {
-    fn now_ms(&self) -> i64;
-}
-
-/// The wall clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-    }
-}
+/// Time is a parameter: store functions take `now`, read from the one clock (clock.rs).
+pub use crate::clock::{Clock, SystemClock};
 
 #[cfg(test)]
 pub mod testing {

@@ -118,28 +118,25 @@ fn count(counts: &Value, route: &[&str]) -> i64 {
 
 /// The API call log, oldest first (the log is written in the background: waits for `n` rows).
 async fn calls(db: &Db, n: usize) -> Vec<(String, String, String, i64, Option<String>)> {
-    for _ in 0..100 {
+    let rows = eventually(&format!("the call log holding {n} calls"), || async {
         let rows =
             sqlite_rows(db, "SELECT actor, link_name, method, host, status, error_code FROM api_calls ORDER BY id")
                 .await;
-        if rows.len() >= n {
-            return rows
-                .iter()
-                .map(|r| {
-                    let host: String = r.get("host");
-                    (
-                        r.get::<String, _>("actor"),
-                        r.get("link_name"),
-                        format!("{} {host}", r.get::<String, _>("method")),
-                        r.get("status"),
-                        r.get("error_code"),
-                    )
-                })
-                .collect();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} API calls were logged");
+        (rows.len() >= n).then_some(rows)
+    })
+    .await;
+    rows.iter()
+        .map(|r| {
+            let host: String = r.get("host");
+            (
+                r.get::<String, _>("actor"),
+                r.get("link_name"),
+                format!("{} {host}", r.get::<String, _>("method")),
+                r.get("status"),
+                r.get("error_code"),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -343,7 +340,7 @@ async fn a_401_from_the_api_refreshes_once_and_retries() {
         let lifetime = g[0].get::<Option<i64>, _>("expires_at").unwrap() - g[0].get::<i64, _>("updated_at");
         assert!((1000..=2000).contains(&lifetime), "the provider's 2 s lifetime: {lifetime} ms");
         exec(&db, "UPDATE grants SET expires_at = NULL").await;
-        tokio::time::sleep(Duration::from_millis(2600)).await;
+        provider.advance_clock(Duration::from_millis(2600)).await;
         provider.reset_counts().await;
         let me = api.proxy("GET", "me").await;
         assert_eq!((me.status, &me.body["sub"]), (200, &json!("alice")), "{}", me.body);
@@ -364,24 +361,17 @@ async fn a_server_killed_in_the_middle_of_a_refresh_leaves_a_working_grant() {
         provider.reset_counts().await;
         provider.hold(30_000).await;
         let pending = tokio::spawn(async move { api.proxy("GET", "me").await.status });
-        for _ in 0..200 {
-            if count(&provider.counts().await, &["hold", "held"]) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert_eq!(count(&provider.counts().await, &["hold", "held"]), 1, "{label}: the refresh reached the provider");
+        let held = || async { (count(&provider.counts().await, &["hold", "held"]) == 1).then_some(()) };
+        eventually(&format!("{label}: the refresh reaching the provider"), held).await;
         server.kill();
         let _ = pending.await;
         provider.hold(0).await;
-        for _ in 0..200 {
-            if count(&provider.counts().await, &["hold", "abandoned"]) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        let abandoned = || async { (count(&provider.counts().await, &["hold", "abandoned"]) == 1).then_some(()) };
+        eventually(&format!("{label}: the provider seeing the refresh abandoned"), abandoned).await;
 
-        // On PostgreSQL the dead process's lease runs out (2 s time limit + 5 s); SQLite clears it.
+        // On PostgreSQL the dead process's lease runs out (2 s time limit + 5 s): the clock moves
+        // past it rather than the test waiting. SQLite clears it at start.
+        db.advance_clock(Duration::from_secs(8));
         let server = start_liaison(&db);
         let api = Api::new(&server, &token);
         let me = api.proxy("GET", "me").await;

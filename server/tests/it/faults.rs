@@ -119,6 +119,8 @@ impl Received {
 struct Inner {
     routes: HashMap<String, Fault>,
     received: Vec<Received>,
+    /// Delayed answers whose pause is over (whether or not their client still waits).
+    pauses_over: usize,
 }
 
 /// An HTTP server in the test process whose every answer is chosen by the test.
@@ -159,9 +161,18 @@ async fn answer(
     };
     loop {
         match fault {
-            Fault::Delay(pause, inner) => {
-                tokio::time::sleep(pause).await;
-                fault = *inner;
+            Fault::Delay(pause, then) => {
+                // Counted in a task of its own: a client that gave up closes the connection,
+                // which drops this handler, but the test still learns when the answer was due.
+                let (done, over) = tokio::sync::oneshot::channel();
+                let state = inner.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(pause).await;
+                    state.lock().unwrap().pauses_over += 1;
+                    let _ = done.send(());
+                });
+                let _ = over.await;
+                fault = *then;
             }
             Fault::Answer { status, headers, body } => {
                 let mut res = (StatusCode::from_u16(status).unwrap(), body).into_response();
@@ -220,6 +231,11 @@ impl FaultProvider {
 
     pub fn token_calls(&self) -> usize {
         self.calls(TOKEN)
+    }
+
+    /// Delayed answers whose pause is over so far (see [`Fault::after`]).
+    pub fn pauses_over(&self) -> usize {
+        self.inner.lock().unwrap().pauses_over
     }
 }
 
@@ -453,6 +469,7 @@ async fn token_endpoint_faults_are_told_in_words_and_nothing_is_half_saved() {
         assert_eq!(r.json()[1], json!({ "next": "connected" }), "{label}: {}", r.body);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM grants").await, 2);
 
+        let pauses = fp.pauses_over();
         for (i, case) in cases(&fp).into_iter().enumerate() {
             let what = format!("{label}, {}", case.what);
             let (id, service_name) = if case.github_style { (github, "Faulty GH") } else { (plain, "Faulty") };
@@ -482,7 +499,10 @@ async fn token_endpoint_faults_are_told_in_words_and_nothing_is_half_saved() {
             assert_eq!(count(&db, "SELECT COUNT(*) FROM grants").await, 2, "{what}");
         }
         // The timed-out answer arrives late, to nobody.
-        tokio::time::sleep(Duration::from_millis(1600)).await;
+        eventually(&format!("{label}: the late answer's pause over"), || async {
+            (fp.pauses_over() > pauses).then_some(())
+        })
+        .await;
         assert_eq!(details(&client, "case_13").await["row"]["status"], "error", "{label}");
 
         // A token endpoint where nothing listens.

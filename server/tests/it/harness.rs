@@ -16,6 +16,31 @@ pub struct Db {
 }
 
 impl Db {
+    /// The file that moves the clock of every server and command run on this database (the
+    /// server's `LIAISON_TEST_CLOCK`, debug builds only): milliseconds ahead of the wall clock.
+    pub fn clock_file(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("test-clock")
+    }
+
+    /// Moves the clock of every server and command on this database forward by `by`, at once:
+    /// their next reading of "now" is that much later. Time is moved, not slept.
+    pub fn advance_clock(&self, by: Duration) {
+        let path = self.clock_file();
+        let now: i64 = std::fs::read_to_string(&path).map(|t| t.trim().parse().unwrap()).unwrap_or(0);
+        let next = now + i64::try_from(by.as_millis()).unwrap();
+        // Written beside it and renamed over it: a server never reads half a number.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, next.to_string()).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    /// What "now" is for this database's servers, in Unix milliseconds (the wall clock moved by
+    /// [`Db::advance_clock`]).
+    pub fn now_ms(&self) -> i64 {
+        let offset: i64 = std::fs::read_to_string(self.clock_file()).map(|t| t.trim().parse().unwrap()).unwrap_or(0);
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + offset
+    }
+
     pub fn label(&self) -> &'static str {
         if self.database_url.is_some() {
             "postgres"
@@ -33,6 +58,7 @@ impl Db {
             }
         }
         cmd.env("LIAISON_DATA_DIR", self.data_dir.path());
+        cmd.env("LIAISON_TEST_CLOCK", self.clock_file());
         if let Some(url) = &self.database_url {
             cmd.env("LIAISON_DATABASE_URL", url);
         }
@@ -69,6 +95,7 @@ pub struct Server {
     child: Child,
     pub url: String,
     pub log: Arc<Mutex<String>>,
+    db: Db,
 }
 
 impl Server {
@@ -110,7 +137,12 @@ impl Server {
                 panic!("the server did not start; its log:\n{}", log.lock().unwrap());
             }
         };
-        Server { child, url, log }
+        Server { child, url, log, db: db.clone() }
+    }
+
+    /// Moves this server's clock (and that of every other process on its database) forward.
+    pub fn advance_clock(&self, by: Duration) {
+        self.db.advance_clock(by);
     }
 
     /// SIGTERM, then wait for a clean exit.
@@ -151,6 +183,24 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it gives a value (every 20 ms, for at most 30 s), for what happens in the
+/// background (the call log written, a count reached): the test waits for the event, not for a
+/// guessed time. Panics naming `what` when it never happens.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -117,7 +117,7 @@ impl Provider {
         });
         let stderr = child.stderr.take().unwrap();
         let err_log = log.clone();
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 err_log.lock().unwrap().push_str(&(line + "\n"));
             }
@@ -129,8 +129,8 @@ impl Provider {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                // Let the stderr reader catch up with a crash message.
-                std::thread::sleep(Duration::from_millis(100));
+                // The stderr reader ends with the process: then the log holds its last words.
+                let _ = err_reader.join();
                 panic!(
                     "oidc-provider did not start (if end2end/node_modules is missing or stale, run `npm ci` in \
                      end2end/); its stderr:\n{}",
@@ -172,6 +172,11 @@ impl Provider {
     /// client leaves meanwhile is dropped unhandled (`counts()["hold"]["abandoned"]`).
     pub async fn hold(&self, ms: u64) {
         self.get_json(&format!("/__test/hold?ms={ms}")).await;
+    }
+
+    /// Moves the provider's clock forward by `by`: its tokens expire without the test waiting.
+    pub async fn advance_clock(&self, by: Duration) {
+        self.get_json(&format!("/__test/clock?advance_ms={}", by.as_millis())).await;
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -420,7 +425,7 @@ async fn oidc_provider_fixture_runs_a_full_code_flow() {
 async fn oidc_provider_fixture_honours_access_token_ttl() {
     let provider = Provider::start_with(
         json!([client("app", "app-secret", "http://127.0.0.1:9/cb")]),
-        &[("ACCESS_TOKEN_TTL", "1")],
+        &[("ACCESS_TOKEN_TTL", "60")],
     )
     .await;
     let http = reqwest::Client::new();
@@ -434,18 +439,24 @@ async fn oidc_provider_fixture_honours_access_token_ttl() {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["expires_in"], 1, "{body}");
+    assert_eq!(body["expires_in"], 60, "{body}");
     let token = body["access_token"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let introspected: Value = http
-        .post(provider.url("/token/introspection"))
-        .basic_auth("app", Some("app-secret"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(introspected["active"], false, "{introspected}");
+    let active = || async {
+        let introspected: Value = http
+            .post(provider.url("/token/introspection"))
+            .basic_auth("app", Some("app-secret"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        introspected["active"].clone()
+    };
+    assert_eq!(active().await, true);
+    provider.advance_clock(Duration::from_secs(59)).await;
+    assert_eq!(active().await, true, "a second before its expiry");
+    provider.advance_clock(Duration::from_secs(2)).await;
+    assert_eq!(active().await, false, "past its expiry");
 }

@@ -236,17 +236,15 @@ async fn an_expired_api_token_is_refused_even_when_remembered() {
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         assert!(body["message"].as_str().unwrap().contains("expired"), "{label}: {body}");
 
-        // Expiring in a moment: the calls before are answered (and the caller remembered); once
-        // the time is past, the next call is refused although nothing changed in the database.
-        let soon =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 1200;
+        // Expiring in a minute: the calls before are answered (and the caller remembered); once
+        // the server's clock is past it, the next call is refused although nothing changed in the
+        // database.
+        let soon = db.now_ms() + 60_000;
         exec(&db, &format!("UPDATE api_tokens SET expires_at = {soon} WHERE id = {id}")).await;
         assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}");
         assert_eq!(server.proxy_get(&token, LINK, "me").await.0, 200, "{label}");
         let stamp = one_number(&db, "SELECT n FROM change_stamp").await;
-        let left =
-            soon - std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-        tokio::time::sleep(Duration::from_millis(left.max(0) as u64 + 50)).await;
+        server.advance_clock(Duration::from_secs(61));
         let (status, body) = server.proxy_get(&token, LINK, "me").await;
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")), "{label}: {body}");
         assert!(body["message"].as_str().unwrap().starts_with("This API token expired on "), "{label}: {body}");

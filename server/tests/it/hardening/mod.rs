@@ -49,6 +49,17 @@ pub async fn dump(db: &Db, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits until the call log (written in the background, in order) holds every call made so far:
+/// a call with `token` to a link that does not exist is logged after them, so once its row is
+/// there, so are theirs. The marker row is in `token`'s organisation, link name `call_log_marker`.
+pub async fn call_log_written(db: &Db, server: &Server, token: &str) {
+    let sql = "SELECT COUNT(*) AS n FROM api_calls WHERE link_name = 'call_log_marker'";
+    let markers = || async { sqlite_rows(db, sql).await[0].get::<i64, _>("n") };
+    let before = markers().await;
+    assert_eq!(server.proxy_get(token, "call_log_marker", "x").await.0, 404, "the marker call");
+    eventually("the call log written", || async { (markers().await > before).then_some(()) }).await;
+}
+
 /// Adds a user with the command line (`liaison admin create`), creating the organisation if it
 /// does not exist yet, and signs them in with a browser of their own.
 pub async fn cli_user(db: &Db, server: &Server, email: &str, org: &str, role: &str, password: &str) -> Client {

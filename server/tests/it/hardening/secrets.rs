@@ -6,7 +6,7 @@
 //! line, every HTTP answer the test received, every command's output, and the audit and call logs
 //! searched for each of them.
 
-use super::dump;
+use super::{call_log_written, dump};
 use crate::faults::{Fault, FaultProvider};
 use crate::harness::*;
 use crate::lifecycle::{start_open, ADMIN_TOKEN, CLIENT_SECRET};
@@ -243,7 +243,7 @@ async fn no_secret_is_left_in_the_database_the_logs_the_answers_or_the_audit_log
         seen.keep(&client.call("connections", json!({ "query": {} })).await);
         seen.keep(&client.call("connections", json!({ "query": { "internal": true } })).await);
         seen.keep(&client.call("api_tokens", json!({})).await);
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await; // the call log is written in the background
+        call_log_written(&db, &server, &api_token).await;
         let audit = dump(&db, "SELECT * FROM audit_log").await.join("\n");
         let calls = dump(&db, "SELECT * FROM api_calls").await.join("\n");
         assert!(audit.contains("connection.revoke") && calls.contains("scan"), "{label}: the logs were read");

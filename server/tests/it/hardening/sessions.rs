@@ -93,8 +93,9 @@ async fn repeated_failed_sign_ins_are_throttled_per_email_and_address() {
     let r = server.client().rpc("sign_in", &[("email", BOB), ("password", BOB_PASSWORD)]).await;
     assert_eq!(r.status, 200, "{}", r.body);
 
-    // After the lock-out, the right password works, and the count starts again.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // After the lock-out (the server's clock moved past it), the right password works, and the
+    // count starts again.
+    server.advance_clock(Duration::from_millis(2100));
     let r = attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(r.status, 200, "{}", r.body);
     for i in 0..4 {
@@ -107,7 +108,7 @@ async fn repeated_failed_sign_ins_are_throttled_per_email_and_address() {
     for _ in 0..5 {
         attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong")]).await;
     }
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    server.advance_clock(Duration::from_millis(2100));
     let r = attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", "wrong")]).await;
     assert_eq!(r.status, 401, "{}", r.body);
     let r = attacker.rpc("sign_in", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]).await;

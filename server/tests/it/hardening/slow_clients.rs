@@ -228,7 +228,12 @@ async fn a_request_in_flight_at_sigterm_is_finished_before_the_server_exits() {
     // An idle connection too: it is closed at once, not waited for.
     let mut idle = TcpStream::connect(addr.as_str()).await.unwrap();
     assert!(still_open(&mut idle).await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight: the server has the head and waits for the rest of the body.
+    eventually("the server handling the sign-in", || async {
+        let log = server.log();
+        log.lines().any(|l| l.contains("path=/rpc/sign_in") && l.contains("started processing request")).then_some(())
+    })
+    .await;
     let status = std::process::Command::new("kill").args(["-TERM", &server.pid().to_string()]).status().unwrap();
     assert!(status.success());
     let closed = closed_after(&mut idle, Instant::now(), Duration::from_secs(10)).await;

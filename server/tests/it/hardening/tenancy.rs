@@ -6,13 +6,12 @@
 //! functions, routes and pages are read from the sources and the live OpenAPI document at test
 //! time, so a new one the matrix does not cover fails the test.
 
-use super::{cli_user, dump};
+use super::{call_log_written, cli_user, dump};
 use crate::faults::{Fault, FaultProvider};
 use crate::harness::*;
 use crate::lifecycle::{self, create_connection, create_service, start_open, ADMIN_TOKEN};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 const OTHER_ORG: &str = "Other Org";
 const EVE: &str = "eve@other.example";
@@ -226,12 +225,10 @@ async fn world(db: Db) -> World {
         .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(fp.last_request().unwrap().header("x-key"), Some(API_KEY_A));
-    for _ in 0..100 {
-        if !dump(&db, "SELECT id FROM api_calls WHERE org_id = 1").await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("Acme's call in the call log", || async {
+        (!dump(&db, "SELECT id FROM api_calls WHERE org_id = 1").await.is_empty()).then_some(())
+    })
+    .await;
     World {
         db,
         server,
@@ -686,7 +683,7 @@ async fn no_organisation_or_member_reaches_what_is_not_theirs() {
         assert_eq!(eve2.me().await, Value::Null);
         assert_eq!(w.eve.me().await["email"], EVE);
 
-        tokio::time::sleep(Duration::from_millis(300)).await; // the call log is written in the background
+        call_log_written(&w.db, &w.server, &w.eve_token).await;
         assert_eq!(acme_rows(&w.db).await, before, "{label}: an attack changed Acme's rows");
         assert_eq!(w.fp.requests().len(), reached, "{label}: an attack reached Acme's service");
         // Other Org's answers were about Other Org: its own list, its own tokens.
