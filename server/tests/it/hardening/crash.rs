@@ -214,6 +214,17 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
                 if done > 0 {
                     child.kill().unwrap();
                     child.wait().unwrap();
+                    // A COMMIT the killed process had sent may still be finishing on PostgreSQL's
+                    // side: count once no other session is busy (a killed one in a transaction
+                    // rolls back, a committing one commits; either way it then ends).
+                    if db.database_url.is_some() {
+                        let busy = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'";
+                        eventually("the killed rotation's last statement to end", || async {
+                            (sqlite_rows(&db, busy).await[0].get::<i64, _>("n") == 0).then_some(())
+                        })
+                        .await;
+                    }
                     new_key = active;
                     done_at_kill = under_key(&db, &new_key).await;
                     break;
