@@ -8,18 +8,15 @@ use crate::api_tokens::ApiTokens;
 use crate::auth::session::{self, CookieSettings};
 use crate::auth::sessions::Sessions;
 use crate::calls::CallLog;
-use crate::catalog::Catalog;
 use crate::connections::Connections;
 use crate::credentials::Credentials;
 use crate::embed::Embed;
 use crate::flows::Flows;
 use crate::hot::Hot;
 use crate::invoke::{Api, ApiSettings};
-use crate::keys::live::Vault;
 use crate::members::Members;
-use crate::outbound::Outbound;
-use crate::services::{OperatorClients, Services};
-use crate::store::{Clock, Store};
+use crate::services::Services;
+use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
@@ -48,16 +45,11 @@ pub struct ServerBackend {
     pub embed: Arc<Embed>,
 }
 
-/// What a `ServerBackend` is made of, besides the store.
+/// What a `ServerBackend` is made of: the Services area (which holds the store, the clock, the
+/// vault, the outbound client and the public URL the other areas share), and the rest.
 pub struct Parts {
-    pub clock: Arc<dyn Clock>,
+    pub services: Services,
     pub cookies: CookieSettings,
-    pub catalog: Arc<Catalog>,
-    pub clients: OperatorClients,
-    pub vault: Arc<Vault>,
-    pub outbound: Outbound,
-    pub public_url: String,
-    pub allow_http: bool,
     pub admin_token: Option<String>,
     /// The first lock-out after repeated failed sign-ins, in seconds.
     pub login_lockout_seconds: u64,
@@ -67,26 +59,19 @@ pub struct Parts {
 
 impl ServerBackend {
     /// Needs a Tokio runtime (the API call log's writer is spawned).
-    pub fn new(store: Store, p: Parts) -> Self {
-        let calls = CallLog::start(store.clone(), p.clock.clone());
+    pub fn new(p: Parts) -> Self {
+        let (store, clock) = (p.services.store.clone(), p.services.clock.clone());
+        let (vault, outbound, public_url) =
+            (p.services.vault.clone(), p.services.outbound.clone(), p.services.public_url.clone());
+        let calls = CallLog::start(store.clone(), clock.clone());
         let hot = Hot::new(&store);
-        let public_url = if p.public_url.ends_with('/') { p.public_url } else { format!("{}/", p.public_url) };
-        let sessions = Arc::new(Sessions::new(store.clone(), p.clock.clone(), p.cookies, p.login_lockout_seconds));
-        let services = Arc::new(Services {
-            store: store.clone(),
-            clock: p.clock.clone(),
-            catalog: p.catalog,
-            clients: p.clients,
-            vault: p.vault.clone(),
-            outbound: p.outbound.clone(),
-            public_url: public_url.clone(),
-            allow_http: p.allow_http,
-        });
+        let sessions = Arc::new(Sessions::new(store.clone(), clock.clone(), p.cookies, p.login_lockout_seconds));
+        let services = Arc::new(p.services);
         let credentials = Arc::new(Credentials {
             store: store.clone(),
-            clock: p.clock.clone(),
-            vault: p.vault.clone(),
-            outbound: p.outbound.clone(),
+            clock: clock.clone(),
+            vault: vault.clone(),
+            outbound: outbound.clone(),
             services: services.clone(),
             refresh_locks: Default::default(),
             hot: hot.clone(),
@@ -94,38 +79,34 @@ impl ServerBackend {
         });
         let flows = Arc::new(Flows {
             store: store.clone(),
-            clock: p.clock.clone(),
-            vault: p.vault.clone(),
+            clock: clock.clone(),
+            vault: vault.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
-            outbound_timeout: p.outbound.config().timeout,
+            outbound_timeout: outbound.config().timeout,
         });
         let connections = Arc::new(Connections {
             store: store.clone(),
-            clock: p.clock.clone(),
-            vault: p.vault.clone(),
+            clock: clock.clone(),
+            vault: vault.clone(),
             public_url: public_url.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             flows: flows.clone(),
         });
-        let api_tokens = Arc::new(ApiTokens {
-            store: store.clone(),
-            clock: p.clock.clone(),
-            hot: hot.clone(),
-            calls: calls.clone(),
-        });
+        let api_tokens =
+            Arc::new(ApiTokens { store: store.clone(), clock: clock.clone(), hot: hot.clone(), calls: calls.clone() });
         let members =
-            Arc::new(Members { store: store.clone(), clock: p.clock.clone(), credentials: credentials.clone() });
+            Arc::new(Members { store: store.clone(), clock: clock.clone(), credentials: credentials.clone() });
         let api = Arc::new(Api {
             store: store.clone(),
-            clock: p.clock.clone(),
+            clock: clock.clone(),
             settings: p.api,
             tokens: api_tokens.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             hot,
-            outbound: p.outbound,
+            outbound,
             calls,
             public_url,
         });

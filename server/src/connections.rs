@@ -9,6 +9,7 @@ use crate::flows::Flows;
 use crate::keys::live::Vault;
 use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord, NewConnection};
+use crate::store::grants;
 use crate::store::{audit, secrets, Clock, Store};
 use crate::vault::{Secret, SecretColumn};
 use app::connection::{
@@ -74,7 +75,7 @@ impl Connections {
     pub async fn connection_details(&self, viewer: &Viewer, link_name: &str) -> Result<ConnectionDetails> {
         let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
         let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
-        let grant = conns::grant(&self.store.pool, c.id, actor::user_key(&c, Some(viewer.user_id))).await?;
+        let grant = grants::grant(&self.store.pool, c.id, actor::user_key(&c, Some(viewer.user_id))).await?;
         Ok(ConnectionDetails {
             row: self.row_view(Some(viewer), &c),
             auth_type: resolved.spec.auth_type,
@@ -91,7 +92,7 @@ impl Connections {
                 granted_scopes: g.granted_scopes,
                 has_refresh_token: g.refresh_token.is_some(),
             }),
-            user_grants: if c.per_user { conns::user_grant_count(&self.store.pool, c.id).await? } else { 0 },
+            user_grants: if c.per_user { grants::user_grant_count(&self.store.pool, c.id).await? } else { 0 },
             has_own_client: c.client_id.is_some(),
             proxy_url: format!("{}api/v1/connections/{}/proxy/", self.public_url, c.link_name),
         })
@@ -311,7 +312,7 @@ impl Connections {
         self.credentials.revoke_grants(&c, &viewer.email).await?;
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
-        conns::delete_grants(&mut *tx, c.id).await?;
+        grants::delete_grants(&mut *tx, c.id).await?;
         conns::set_status(&mut *tx, c.id, ConnectionStatus::Revoked, None, now).await?;
         audit::record(&mut *tx, Some(c.org_id), &viewer.email, "connection.revoke", &c.link_name, None, now).await?;
         tx.commit().await?;

@@ -16,7 +16,8 @@
 
 use crate::error::ApiError;
 use crate::services::Resolved;
-use crate::store::connections::{ConnectionRecord, GrantRecord};
+use crate::store::connections::ConnectionRecord;
+use crate::store::grants::GrantRecord;
 use crate::store::{stamp, Store};
 use app::model::Viewer;
 use sqlx::AnyPool;

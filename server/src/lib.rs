@@ -64,7 +64,7 @@ pub async fn serve(config: Config) -> Result<()> {
     store.migrate().await?;
     if store.kind == store::DbKind::Sqlite {
         // One instance owns an SQLite file: a refresh lease can only be left by a process that died.
-        let cleared = store::connections::clear_leases(&store.pool).await?;
+        let cleared = store::grants::clear_leases(&store.pool).await?;
         if cleared > 0 {
             tracing::warn!(cleared, "refresh leases left by a stopped process were cleared");
         }
@@ -83,26 +83,28 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(key_id = vault.active_id(), keys = vault.key_ids().len(), "vault keys loaded");
     let outbound = outbound::Outbound::new(outbound_config(&config))
         .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
-    let backend = Arc::new(ServerBackend::new(
-        store.clone(),
-        backend::Parts {
-            clock: clock.clone(),
-            cookies,
-            catalog: Arc::new(catalog),
-            clients,
-            vault: Arc::new(vault),
-            outbound,
-            public_url: public_url.to_string(),
-            allow_http: config.allow_http_urls,
-            admin_token: config.admin_token.clone(),
-            embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
-            login_lockout_seconds: config.login_lockout_seconds,
-            api: invoke::ApiSettings {
-                timeout: Duration::from_secs(config.api_timeout_seconds),
-                max_body_bytes: config.api_max_body_bytes,
-            },
+    let url = public_url.to_string();
+    let services = services::Services {
+        store: store.clone(),
+        clock: clock.clone(),
+        catalog: Arc::new(catalog),
+        clients,
+        vault: Arc::new(vault),
+        outbound,
+        public_url: if url.ends_with('/') { url } else { format!("{url}/") },
+        allow_http: config.allow_http_urls,
+    };
+    let backend = Arc::new(ServerBackend::new(backend::Parts {
+        services,
+        cookies,
+        admin_token: config.admin_token.clone(),
+        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
+        login_lockout_seconds: config.login_lockout_seconds,
+        api: invoke::ApiSettings {
+            timeout: Duration::from_secs(config.api_timeout_seconds),
+            max_body_bytes: config.api_max_body_bytes,
         },
-    ));
+    }));
     backend.services.settle_custody_at_start().await?;
     let leptos = LeptosOptions::builder()
         .output_name("liaison")

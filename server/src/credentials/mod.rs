@@ -14,7 +14,8 @@ use crate::hot::Hot;
 use crate::keys::live::Vault;
 use crate::outbound::Outbound;
 use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
-use crate::store::connections::{self as conns, ConnectionRecord, GrantMeta};
+use crate::store::connections::{self as conns, ConnectionRecord};
+use crate::store::grants::{self, GrantMeta};
 use crate::store::{audit, secrets, Clock, Store};
 use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
@@ -144,7 +145,7 @@ impl Credentials {
     ) -> Result<()> {
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
-        let gid = conns::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
+        let gid = grants::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
         let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
         secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
         if let Some(refresh) = refresh {

@@ -18,7 +18,8 @@ use crate::hot::Fresh;
 use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
-use crate::store::connections::{self as conns, ConnectionRecord, GrantRecord};
+use crate::store::connections::{self as conns, ConnectionRecord};
+use crate::store::grants::{self, GrantRecord};
 use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
@@ -136,7 +137,7 @@ impl Credentials {
         if let (Some(fresh), None) = (fresh, stale) {
             let known = match self.hot.grant(fresh, c.id, user_key) {
                 Some(g) => Some(g),
-                None => conns::grant(&self.store.pool, c.id, user_key).await?.map(|g| {
+                None => grants::grant(&self.store.pool, c.id, user_key).await?.map(|g| {
                     let g = Arc::new(g);
                     self.hot.keep_grant(fresh, c.id, g.clone());
                     g
@@ -157,7 +158,7 @@ impl Credentials {
         let give_up = self.clock.now_ms() + self.lease_ms() + 5_000;
         loop {
             let now = self.clock.now_ms();
-            let g = conns::grant(pool, c.id, user_key).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            let g = grants::grant(pool, c.id, user_key).await?.ok_or_else(|| self.no_grant(c, user_key))?;
             self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) || !can_refresh(&g, resolved) {
                 return self.open_grant(&g, resolved);
@@ -168,13 +169,13 @@ impl Credentials {
             let lock = self.refresh_locks.get(g.id);
             let held = lock.lock().await;
             let now = self.clock.now_ms();
-            let g = conns::grant_by_id(pool, g.id).await?.ok_or_else(|| self.no_grant(c, user_key))?;
+            let g = grants::grant_by_id(pool, g.id).await?.ok_or_else(|| self.no_grant(c, user_key))?;
             self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) {
                 return self.open_grant(&g, resolved);
             }
             let owner = crate::auth::session::new_token();
-            if conns::take_lease(pool, g.id, g.version, &owner, now, now + self.lease_ms()).await? {
+            if grants::take_lease(pool, g.id, g.version, &owner, now, now + self.lease_ms()).await? {
                 let result = self.refresh_holding_lease(c, resolved, &g, &owner).await;
                 drop(held);
                 return result;
@@ -202,7 +203,7 @@ impl Credentials {
         let now = self.clock.now_ms();
         let personal = c.per_user && g.user_key != 0;
         let mut tx = self.store.pool.begin().await?;
-        conns::delete_grant(&mut *tx, g.id).await?;
+        grants::delete_grant(&mut *tx, g.id).await?;
         if !personal {
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
         }
@@ -258,9 +259,9 @@ impl Credentials {
             Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
             Err(Refusal::Token(e)) if e.is_invalid_grant() => {
                 // A sibling may have refreshed (its lease ran out on us): believe it only if not.
-                if let Some(fresh) = conns::grant_by_id(pool, g.id).await? {
+                if let Some(fresh) = grants::grant_by_id(pool, g.id).await? {
                     if fresh.version != g.version {
-                        conns::release_lease(pool, g.id, owner, None).await?;
+                        grants::release_lease(pool, g.id, owner, None).await?;
                         self.entrusted(c, resolved, &fresh).await?;
                         return self.open_grant(&fresh, resolved);
                     }
@@ -268,9 +269,9 @@ impl Credentials {
                 let reason = "The provider no longer accepts this connection's authorisation. Connect it again.";
                 let mut tx = pool.begin().await?;
                 if c.per_user && g.user_key != 0 {
-                    conns::delete_grant(&mut *tx, g.id).await?;
+                    grants::delete_grant(&mut *tx, g.id).await?;
                 } else {
-                    conns::release_lease(&mut *tx, g.id, owner, None).await?;
+                    grants::release_lease(&mut *tx, g.id, owner, None).await?;
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
                 }
                 audit::record(
@@ -295,14 +296,14 @@ impl Credentials {
             }
             Err(Refusal::Token(e)) if e.is_retryable() => {
                 let retry = now + backoff_ms(g.refresh_failures);
-                conns::release_lease(pool, g.id, owner, Some(retry)).await?;
+                grants::release_lease(pool, g.id, owner, Some(retry)).await?;
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed; backing off");
                 self.backed_off(&GrantRecord { retry_at: Some(retry), ..g.clone() }, resolved, now)
             }
             Err(Refusal::Token(e)) => {
                 let message = provider_error(&resolved.spec.name, &e).message;
                 let mut tx = pool.begin().await?;
-                conns::release_lease(&mut *tx, g.id, owner, None).await?;
+                grants::release_lease(&mut *tx, g.id, owner, None).await?;
                 if !(c.per_user && g.user_key != 0) {
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
                 }
@@ -326,7 +327,7 @@ impl Credentials {
                 Err(ApiError::new(code, message))
             }
             Err(Refusal::Other(e)) => {
-                conns::release_lease(pool, g.id, owner, None).await?;
+                grants::release_lease(pool, g.id, owner, None).await?;
                 Err(e)
             }
         }
@@ -380,7 +381,7 @@ impl Credentials {
         };
         let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));
         let mut tx = self.store.pool.begin().await?;
-        let kept = conns::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
+        let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {
             audit::record(&mut *tx, Some(c.org_id), "Liaison", "connection.refresh", &c.link_name, None, now).await?;
             tx.commit().await?;
@@ -404,50 +405,4 @@ enum Refusal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn grant(expires_at: Option<i64>, updated_at: i64) -> GrantRecord {
-        GrantRecord {
-            id: 1,
-            user_key: 0,
-            access_token: None,
-            refresh_token: None,
-            username: None,
-            expires_at,
-            granted_scopes: None,
-            authorised_by_name: String::new(),
-            authorised_at: 0,
-            updated_at,
-            version: 0,
-            lease_until: None,
-            refresh_failures: 0,
-            retry_at: None,
-            custody: None,
-        }
-    }
-
-    #[test]
-    fn due_a_minute_before_expiry_or_at_half_a_short_lifetime() {
-        // One hour tokens: due from 60 s before expiry.
-        let g = grant(Some(3_600_000), 0);
-        assert!(!due(&g, 3_539_999));
-        assert!(due(&g, 3_540_000));
-        // Ten second tokens: due at half their lifetime.
-        let g = grant(Some(10_000), 0);
-        assert!(!due(&g, 4_999));
-        assert!(due(&g, 5_000));
-        // No expiry: never due.
-        assert!(!due(&grant(None, 0), i64::MAX));
-    }
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(backoff_ms(0), 1_000);
-        assert_eq!(backoff_ms(1), 2_000);
-        assert_eq!(backoff_ms(5), 32_000);
-        assert_eq!(backoff_ms(8), 256_000);
-        assert_eq!(backoff_ms(50), 256_000);
-        assert_eq!(backoff_ms(-3), 1_000);
-    }
-}
+mod tests;

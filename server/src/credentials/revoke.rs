@@ -5,7 +5,8 @@
 use super::{endpoint, token, Credentials};
 use crate::error::Result;
 use crate::store::audit;
-use crate::store::connections::{self as conns, ConnectionRecord};
+use crate::store::connections::ConnectionRecord;
+use crate::store::grants;
 use crate::vault::SecretColumn;
 use app::service::AuthType;
 
@@ -31,7 +32,7 @@ impl Credentials {
         let Some(client) = self.client_for(c, &resolved)? else { return Ok(()) };
         let ep = endpoint(spec, Some(url.as_str()), &client);
         let custody = resolved.custody_of(c);
-        for g in conns::grants(&self.store.pool, c.id).await? {
+        for g in grants::grants(&self.store.pool, c.id).await? {
             if only.is_some_and(|key| key != g.user_key) {
                 continue;
             }

@@ -83,7 +83,7 @@ impl Services {
     /// OAuth client (`oauth_clients_file`) since they were made are set aside, sent nowhere, and
     /// their connections need a new authorisation (`crate::custody`).
     pub async fn settle_custody_at_start(&self) -> Result<u64> {
-        for group in crate::store::connections::unstamped_groups(&self.store.pool).await? {
+        for group in crate::store::grants::unstamped_groups(&self.store.pool).await? {
             let (org_id, service_id, catalog_id, own_client) = &group;
             let service = match (service_id, catalog_id) {
                 (Some(id), _) => ServiceRef::Custom(*id),
@@ -93,13 +93,11 @@ impl Services {
             // A service gone from the catalogue: its grants stay unstamped and are never used.
             let Ok(resolved) = self.resolve(*org_id, &service).await else { continue };
             let custody = resolved.custody_with(Some(own_client.as_str()).filter(|c| !c.is_empty()));
-            let n = crate::store::connections::stamp_group(&self.store.pool, &group, custody.as_str()).await?;
+            let n = crate::store::grants::stamp_group(&self.store.pool, &group, custody.as_str()).await?;
             tracing::info!(grants = n, "grants from before custody records stamped with their service's endpoints");
         }
         let mut gone = 0;
-        for (catalog_id, own_client, recorded) in
-            crate::store::connections::predefined_custodies(&self.store.pool).await?
-        {
+        for (catalog_id, own_client, recorded) in crate::store::grants::predefined_custodies(&self.store.pool).await? {
             let Some(entry) = self.catalog.get(&catalog_id) else { continue };
             let operator = self.clients.get(&catalog_id).map(|c| c.client_id.as_str());
             let client = Some(own_client.as_str()).filter(|c| !c.is_empty()).or(operator);
@@ -109,15 +107,9 @@ impl Services {
             let now = self.clock.now_ms();
             let mut tx = self.store.pool.begin().await?;
             let reason = crate::custody::MOVED_REASON;
-            let n = crate::store::connections::set_aside_predefined(
-                &mut tx,
-                &catalog_id,
-                &own_client,
-                &recorded,
-                reason,
-                now,
-            )
-            .await?;
+            let n =
+                crate::store::grants::set_aside_predefined(&mut tx, &catalog_id, &own_client, &recorded, reason, now)
+                    .await?;
             audit::record(&mut *tx, None, "Liaison", "service.endpoints_changed", &catalog_id, Some(reason), now)
                 .await?;
             tx.commit().await?;
@@ -238,7 +230,7 @@ impl Services {
             None => {}
         }
         let detail = if moved {
-            let set_aside = crate::store::connections::set_aside_for_service(
+            let set_aside = crate::store::grants::set_aside_for_service(
                 &mut tx,
                 viewer.org_id,
                 id,

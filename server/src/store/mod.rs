@@ -8,6 +8,7 @@ pub mod audit;
 pub mod connections;
 pub mod embed_tokens;
 pub mod flows;
+pub mod grants;
 pub mod members;
 pub mod orgs;
 pub mod secrets;
