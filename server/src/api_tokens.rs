@@ -129,7 +129,7 @@ impl ApiTokens {
     }
 
     /// The person behind a presented token, or None for an unknown or revoked one (from memory
-    /// while the change stamp stays the same, see `invoke::hot`). An expired token is refused
+    /// while the change stamp stays the same, see `crate::hot`). An expired token is refused
     /// with a sentence that says so: its expiry is compared with the clock on every call, since
     /// time passing changes nothing in the database that would move the stamp.
     async fn caller(&self, token: &str) -> std::result::Result<Option<Caller>, ApiError> {

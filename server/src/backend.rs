@@ -1,6 +1,8 @@
 //! `ServerBackend`: the areas composed, and `impl app::backend::Backend` (the server surface the
 //! UI may call) as one line per method, each handing the call to its area. `ServerBackend::new`
-//! is where the areas are built and wired; routes take each area through axum's `FromRef`.
+//! builds and wires the areas from the Services area (which `lib.rs` builds, with the store, the
+//! clock, the vault, the outbound client and the public URL they share); routes take each area
+//! through axum's `FromRef`.
 
 use crate::actor::Actor;
 use crate::admin::Admin;

@@ -6,7 +6,7 @@
 //! have a clock moved by a file: with `LIAISON_TEST_CLOCK=<path>`, "now" is the wall clock plus
 //! the whole number of milliseconds the file holds (0 while the file is absent), read at every
 //! call, so a test moves time forward for every process that shares the file instead of sleeping.
-//! A release build refuses to start with that setting (config.rs).
+//! A release build refuses to start with that setting (`crate::config`).
 
 use std::sync::Arc;
 

@@ -107,6 +107,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        debug_assert!(ErrorCode::API.contains(&code), "{} is not a code of the scripts' API", code.as_str());
         ApiError { code, message: message.into(), authorize_url: None, retry_after: None }
     }
 

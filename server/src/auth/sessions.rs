@@ -1,6 +1,6 @@
 //! The Sessions area: who a request is. The first-run setup (first organisation and admin),
-//! sign-in (throttled, counted before the password is checked), sign-out, and the session a
-//! cookie names.
+//! sign-in (throttled, counted before the password is checked), sign-out, the session a cookie
+//! names, and the sign-in a host console vouches for when it embeds Liaison (`crate::embed`).
 
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::{password, session};

@@ -1,9 +1,12 @@
-//! The Credentials area: the one place that decides where a secret may go. It holds the grants
-//! (sealed in the vault), opens a connection's OAuth client, calls the token and revoke endpoints
-//! (only those the grant was entrusted to, `crate::custody`), refreshes (`refresh`), revokes
-//! (`revoke`), and words a provider's failure for people — for the OAuth callback and the proxy
-//! alike.
+//! The Credentials area: the grants (sealed in the vault) and where they may go. It opens a
+//! connection's OAuth client, calls the token and revoke endpoints, refreshes (`refresh`), revokes
+//! (`revoke`), puts a credential in a call (`attach`), and words a provider's failure for people,
+//! for the OAuth callback and the proxy alike. A grant goes only to the endpoints it was entrusted
+//! to (`crate::custody`): checked here before a refresh, a revoke and every API call; the callback
+//! (`crate::flows`) checks its flow's custody before it asks for an exchange, and an edit of a
+//! custom service (`crate::services`) sets aside the grants its new endpoints are not entrusted with.
 
+pub mod attach;
 pub mod refresh;
 pub mod revoke;
 pub mod token;

@@ -9,6 +9,7 @@
 //! `invalid_grant` is believed only after a re-read shows no sibling has refreshed meanwhile;
 //! 5xx, 429 and timeouts back off and leave the connection Connected.
 
+use super::attach::Credential;
 use super::token::{self, TokenError, TokenGrant, TokenSet};
 use super::{endpoint, provider_error, Credentials};
 use crate::custody::MOVED_REASON;
@@ -20,7 +21,7 @@ use crate::services::Resolved;
 use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::grants::{self, GrantRecord};
-use crate::vault::{Secret, SecretColumn};
+use crate::vault::SecretColumn;
 use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
 use app::service::{AuthType, GrantType};
@@ -32,17 +33,6 @@ use std::time::Duration;
 const SKEW_MS: i64 = 60_000;
 /// A caller waiting for another instance's refresh looks again this often.
 const POLL_MS: u64 = 25;
-
-/// A credential ready to attach.
-pub struct Credential {
-    pub secret: Secret,
-    pub username: Option<String>,
-    /// The grant's version the secret belongs to (to ask for a refresh after a 401).
-    pub version: i64,
-    /// A refresh could produce another secret (OAuth 2.0 with a refresh token, or client
-    /// credentials).
-    pub refreshable: bool,
-}
 
 /// The in-process half of "one refresh at a time": an async lock per grant.
 #[derive(Default)]
@@ -125,7 +115,7 @@ impl Credentials {
 
     /// The credential for a call on `c` as `user_key`; `stale` names a version the service just
     /// refused (401), to be replaced unless someone already has. With `fresh`, the grant may come
-    /// from memory (see `invoke::hot`) when it needs no refresh.
+    /// from memory (see `crate::hot`) when it needs no refresh.
     pub async fn credential(
         &self,
         c: &ConnectionRecord,

@@ -21,12 +21,12 @@ pub struct StartQuery {
     pub n: Option<String>,
 }
 
-/// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
-/// bar), never from another site, with the one-time nonce the Connect call gave this session.
 /// Liaison's public origin, `scheme://host[:port]`: the only window the popup's page talks to.
 #[derive(Clone)]
 pub struct PublicOrigin(pub Arc<str>);
 
+/// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
+/// bar), never from another site, with the one-time nonce the Connect call gave this session.
 pub async fn start(
     State(flows): State<Arc<Flows>>,
     State(origin): State<PublicOrigin>,

@@ -1,5 +1,5 @@
-//! The Flows area: the authorisation-code dance. `/oauth/start/{link}` makes a flow record (single use, bound to
-//! the browser session, ten minutes) and redirects to the provider with `state`, PKCE S256 and the
+//! The Flows area: the authorisation-code dance. `/oauth/start/{link}` makes a flow record (single
+//! use, bound to the browser session, ten minutes) and redirects to the provider with `state`, PKCE S256 and the
 //! scopes joined by the service's delimiter. `/oauth/callback/{service key}` checks the state, the
 //! session, the expiry and that the answer came back on the service's own callback path (the
 //! mix-up defence), then exchanges the code and stores the tokens sealed. Every ending is
@@ -111,7 +111,7 @@ pub struct Flows {
 
 impl Flows {
     /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
-    /// link's one-time `nonce` (see `oauth::start`); returns the provider URL to redirect to.
+    /// link's one-time `nonce` (see `flows::start`); returns the provider URL to redirect to.
     pub async fn start_flow(
         &self,
         viewer: &Viewer,

@@ -5,11 +5,11 @@
 //! call.
 
 use crate::actor::{link_from_path, user_key};
-use crate::credentials::refresh::Credential;
+use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
 use crate::hot::Caller;
 use crate::hot::{Found, Fresh};
-use crate::invoke::target::{attach, end_to_end, proxy_url};
+use crate::invoke::target::{end_to_end, proxy_url};
 use crate::invoke::Api;
 use crate::outbound::{read_limited, OutboundError};
 use crate::store::api_tokens::Call;

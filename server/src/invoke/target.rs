@@ -1,15 +1,13 @@
-//! Where a call may go, and how the credential rides along. A credential is only ever sent to a
-//! URL under one of the service's API base URLs: same scheme, host and port, and a path within
+//! Where a call may go (the credential rides along as `crate::credentials::attach` puts it). A
+//! credential is only ever sent to a URL under one of the service's API base URLs: same scheme, host and port, and a path within
 //! the base URL's path (after the URL parser has resolved any `..`, encoded or not), which it does
 //! not leave however the service decodes it (see [`super::paths`]).
 
-use crate::credentials::refresh::Credential;
 use crate::error::ApiError;
 use crate::invoke::paths::{self, Refusal};
 use app::error::ErrorCode;
-use app::service::{AuthType, ParamType, ServiceSpec};
-use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use app::service::ServiceSpec;
+use reqwest::header::HeaderMap;
 
 /// The URL for a proxy path (raw, still percent-encoded, may be empty) and query under the
 /// service's first API base URL.
@@ -189,54 +187,6 @@ pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
         out.append(name.clone(), value.clone());
     }
     out
-}
-
-/// Puts the credential where the service wants it: a header (with its prefix), a query
-/// parameter, or HTTP Basic. Anything of the same name the script sent is replaced.
-pub fn attach(
-    spec: &ServiceSpec,
-    cred: &Credential,
-    url: &mut url::Url,
-    headers: &mut HeaderMap,
-) -> Result<(), ApiError> {
-    let bad = || {
-        ApiError::new(ErrorCode::InvalidRequest, "The stored credential cannot be sent in a request (it has characters HTTP does not allow). Connect again with a valid one.")
-    };
-    if spec.auth_type == AuthType::Basic {
-        let user = cred.username.as_deref().unwrap_or_default();
-        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", cred.secret.expose()));
-        let mut v = HeaderValue::from_str(&format!("Basic {b64}")).map_err(|_| bad())?;
-        v.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, v);
-        return Ok(());
-    }
-    match spec.param_type {
-        ParamType::Query => {
-            let name = spec.query_param.as_deref().unwrap_or("access_token");
-            // The script's query stays as it was written, unless it names the parameter itself.
-            if url.query_pairs().any(|(k, _)| k == name) {
-                let kept: Vec<(String, String)> = url
-                    .query_pairs()
-                    .filter(|(k, _)| k != name)
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                url.query_pairs_mut().clear().extend_pairs(kept);
-            }
-            url.query_pairs_mut().append_pair(name, cred.secret.expose());
-        }
-        ParamType::Header => {
-            let name = HeaderName::from_bytes(spec.header_name.as_bytes()).map_err(|_| bad())?;
-            let text = if spec.header_prefix.is_empty() {
-                cred.secret.expose().to_string()
-            } else {
-                format!("{} {}", spec.header_prefix, cred.secret.expose())
-            };
-            let mut v = HeaderValue::from_str(&text).map_err(|_| bad())?;
-            v.set_sensitive(true);
-            headers.insert(name, v);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! The change stamp (migration 0005): a number that grows with every committed UPDATE or DELETE
 //! of the rows the API's hot path reads. What was read at one stamp may be reused while the stamp
-//! stays the same (see `invoke::hot`).
+//! stays the same (see `crate::hot`).
 
 use crate::error::Result;
 use sqlx::{Any, Executor};
 
-/// The statement that reads it (also run outside sqlx, see `invoke::hot`).
+/// The statement that reads it (also run outside sqlx, see `crate::hot`).
 pub const READ: &str = "SELECT n FROM change_stamp WHERE id = 1";
 
 /// The stamp now.

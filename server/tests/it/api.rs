@@ -698,7 +698,7 @@ async fn login_user_connections_use_the_callers_own_grant() {
     assert_eq!(Api::new(&server, &admin_token).proxy("GET", "me").await.body["sub"], "alice");
 }
 
-/// The API remembers what its calls read (server/src/invoke/hot.rs) only while nothing changed:
+/// The API remembers what its calls read (server/src/hot.rs) only while nothing changed:
 /// a change made in the database by hand, or through another instance, is seen by the very next
 /// call, whichever instance it reaches.
 #[tokio::test]

@@ -1,6 +1,8 @@
 use super::*;
+use crate::credentials::attach::{attach, Credential};
 use crate::vault::Secret;
 use app::service::ServiceForm;
+use reqwest::header::HeaderValue;
 
 fn spec(bases: &[&str], auth_type: &str, param_type: &str, f: impl FnOnce(&mut ServiceForm)) -> ServiceSpec {
     let mut form = ServiceForm {
