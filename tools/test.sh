@@ -16,6 +16,8 @@ fi
 
 step "rustfmt"
 cargo fmt --all --check
+step "no import cycle between the server's modules (tools/module-graph.py)"
+python3 tools/module-graph.py > /dev/null || python3 tools/module-graph.py
 step "clippy (server side, and the wasm side)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p app -p frontend --features app/hydrate --target wasm32-unknown-unknown --locked -- -D warnings
