@@ -82,6 +82,14 @@ test("row actions appear on hover and on focus; the details page shows the grant
   await expect(actions).toHaveCSS("opacity", "0");
   await r.getByRole("button", { name: "Edit Acme CRM" }).focus();
   await expect(actions).toHaveCSS("opacity", "1");
+  // The icons are drawn (inline SVG), not characters of a font the machine may lack; the button
+  // carries the name.
+  for (const action of ["Edit", "Delete"]) {
+    const button = r.getByRole("button", { name: `${action} Acme CRM` });
+    await expect(button.locator("svg")).toBeVisible();
+    await expect(button).toHaveText("");
+    await expect(button).toHaveAttribute("title", action);
+  }
 
   await r.getByRole("link", { name: "Acme CRM" }).click();
   await expect(page.getByRole("heading", { name: "Acme CRM", level: 1 })).toBeVisible();

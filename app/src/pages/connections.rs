@@ -7,6 +7,7 @@ use crate::api::{connection, connections, services, update_connection};
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::banner::{banner_view, Banner, Tone};
 use crate::components::dialog::{ConfirmDialog, Modal};
+use crate::components::icons::{DeleteIcon, EditIcon};
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
 use crate::error::AppError;
@@ -325,7 +326,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
         EitherOf4::A(view! {
             <div class="row-actions">
                 <button type="button" class="icon-button" aria-label=format!("Edit {name}") title="Edit" on:click=move |_| { p1(); act.editing.set(true); }>
-                    <span aria-hidden="true">"✎"</span>
+                    <EditIcon/>
                 </button>
                 {if enable || reconnect {
                     let link = link.clone();
@@ -344,7 +345,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
                     })
                 }}
                 <button type="button" class="icon-button icon-danger" aria-label=format!("Delete {name}") title="Delete" on:click=move |_| { p3(); act.asking_delete.set(true); }>
-                    <span aria-hidden="true">"🗑"</span>
+                    <DeleteIcon/>
                 </button>
             </div>
         })
