@@ -144,7 +144,7 @@ test("edit: changed scopes need a new authorisation, then connect", async ({ pag
   await dialog.getByLabel("Connection Name").fill("Acme CRM EU");
   await dialog.getByLabel(/Read the API/).uncheck();
   await shot(page, "edit-dialog");
-  await dialog.getByRole("button", { name: "Save" }).click();
+  await dialog.getByRole("button", { name: "Update" }).click();
   await expect(dialog).toBeHidden();
   const eu = row(page, "Acme CRM EU");
   await expect(eu).toContainText("Needs re-authorisation");

@@ -500,7 +500,7 @@ fn EditDialog(
                 <div class="dialog-actions">
                     <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
                     <button type="submit" class="button button-primary" disabled=move || saving.get()>
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
+                        {move || if saving.get() { "Updating…" } else { "Update" }}
                     </button>
                 </div>
             </form>
