@@ -10,6 +10,8 @@ test("a fresh server opens on the setup page, which checks its fields", async ({
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByRole("heading", { name: "Welcome to Liaison" })).toBeVisible();
   await hydrated(page);
+  // The tab's icon is in the page: the browser asks for no /favicon.ico (a 404 in the console).
+  await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", /^data:image\/svg\+xml,/);
 
   // The wasm comes precompressed (cargo leptos --precompress): brotli, a fraction of its size.
   const res = await wasm;
