@@ -86,7 +86,10 @@ test("a host console embeds Liaison, signs its user in, and hears what happens",
 
   await r.hover();
   await r.getByRole("button", { name: "Revoke Embedded Robot" }).click();
-  await frame.getByRole("dialog", { name: "Revoke “Embedded Robot”?" }).getByRole("button", { name: "Revoke" }).click();
+  // The dialog focuses Cancel inside the console's frame too (where `autofocus` is refused).
+  const revoke = frame.getByRole("dialog", { name: "Revoke “Embedded Robot”?" });
+  await expect(revoke.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await revoke.getByRole("button", { name: "Revoke" }).click();
   await expect(r).toContainText("Revoked");
   await r.hover();
   await r.getByRole("button", { name: "Delete Embedded Robot" }).click();
