@@ -1,10 +1,11 @@
-import { test, expect } from "@playwright/test";
-import { admin, hydrated, signIn } from "./helpers";
+import { admin, expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
 
 // One fresh server (empty data directory) for this file: setup → sign out → sign in.
 test.describe.configure({ mode: "serial" });
 
-test("a fresh server opens on the setup page, which checks its fields", async ({ page }) => {
+test("a fresh server opens on the setup page, which checks its fields", async ({ page }, testInfo) => {
+  // The refused setup answers 422, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/setup: .*status of 422/);
   const wasm = page.waitForResponse((r) => new URL(r.url()).pathname === "/pkg/liaison.wasm");
   await page.goto("/");
   await expect(page).toHaveURL(/\/setup$/);
@@ -76,7 +77,9 @@ test("setup creates the first admin and lands on Connections; tabs switch withou
   await expect(page).toHaveURL(/\/settings\/developer-space\/connections$/);
 });
 
-test("sign out, a wrong password gets a clear message, the right one signs in", async ({ page }) => {
+test("sign out, a wrong password gets a clear message, the right one signs in", async ({ page }, testInfo) => {
+  // The refused sign-in answers 401, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/sign_in: .*status of 401/);
   // Sign in first (each test has its own browser context).
   await signIn(page);
 

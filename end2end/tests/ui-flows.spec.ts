@@ -1,5 +1,5 @@
-import { test, expect, type Page } from "@playwright/test";
-import { adminToken, approveInPopup, closes, hydrated, provider, signIn } from "./helpers";
+import type { Page } from "@playwright/test";
+import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
 
 // The Connections screens of SPEC §2 end to end, against the real oidc-provider that
 // global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
@@ -11,7 +11,9 @@ function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
 }
 
-test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }) => {
+test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }, testInfo) => {
+  // The refused service answers 422, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/create_service: .*status of 422/);
   await signIn(page);
   await page.getByRole("link", { name: "+ New Connection" }).click();
   await expect(page.getByRole("heading", { name: "Pick Your Service" })).toBeVisible();
@@ -159,7 +161,9 @@ test("edit: changed scopes need a new authorisation, then connect", async ({ pag
   await expect(eu).toContainText("Connected");
 });
 
-test("access denied at the provider is told in words, and nothing is connected", async ({ page }) => {
+test("access denied at the provider is told in words, and nothing is connected", async ({ page }, testInfo) => {
+  // The callback page of a refused authorisation answers 400, which the browser logs.
+  expectConsoleError(testInfo, /\/oauth\/callback\/[^:]*: .*status of 400/);
   await signIn(page);
   await page.goto("/settings/developer-space/connections/new/custom/1");
   await hydrated(page);

@@ -443,13 +443,17 @@ fn EditDialog(
         ev.prevent_default();
         let Some(t) = target.get_untracked() else { return };
         saving.set(true);
+        // Read before the await: the page may be gone when the answer comes (writes are then
+        // dropped; a read would trap).
+        let new_name = name.get_untracked();
+        let scopes = chosen.get_untracked();
         spawn_local(async move {
-            let r = update_connection(t.link_name.clone(), name.get_untracked(), chosen.get_untracked()).await;
+            let r = update_connection(t.link_name.clone(), new_name.clone(), scopes).await;
             saving.set(false);
             match r {
                 Ok(()) => {
                     open.set(false);
-                    notice.set(Some(Notice::Done(format!("“{}” is saved.", name.get_untracked()))));
+                    notice.set(Some(Notice::Done(format!("“{new_name}” is saved."))));
                     changed.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e)),
