@@ -1,7 +1,9 @@
 //! The authorisation popup, from the page's side: a window opened in the click itself (so no
 //! popup blocker stops it), sent to Liaison's start URL once the server has said where; the
 //! result learnt from the callback page's postMessage (Liaison's own origin only) and, whatever
-//! happens to the popup or its opener, from polling the flow record by its ticket.
+//! happens to the popup or its opener, from polling the flow record by its ticket. The listener
+//! and the poll end with the page that started them: a callback that comes late finds the page's
+//! signals gone and does nothing (a disposed signal read would trap the wasm).
 
 use crate::api::authorisation_status;
 use crate::components::banner::{banner_view, Banner, Tone};
@@ -99,6 +101,9 @@ pub struct Authoriser {
     /// Bumped when an authorisation ends (the page refetches what it shows).
     pub finished: RwSignal<u32>,
     ticket: RwSignal<Option<String>>,
+    /// The poll of the flow being waited for, cleared when it ends or the page goes.
+    #[cfg(target_arch = "wasm32")]
+    poll: StoredValue<Option<IntervalHandle>>,
 }
 
 impl Default for Authoriser {
@@ -113,10 +118,14 @@ impl Authoriser {
             state: RwSignal::new(AuthState::Idle),
             finished: RwSignal::new(0),
             ticket: RwSignal::new(None),
+            #[cfg(target_arch = "wasm32")]
+            poll: StoredValue::new(None),
         };
         // The callback page's message: check the flow at once (the server is the source of truth).
         #[cfg(target_arch = "wasm32")]
         {
+            // The page goes: its poll stops (the cleanups run before its signals are disposed).
+            on_cleanup(move || a.stop_polling());
             let handle = window_event_listener(leptos::ev::message, move |ev| {
                 let own = window().location().origin().ok();
                 let ours = own.as_deref() == Some(ev.origin().as_str());
@@ -125,7 +134,7 @@ impl Authoriser {
                     .and_then(|t| t.as_string())
                     .is_some_and(|t| t == "liaison:oauth");
                 if ours && is_oauth {
-                    if let Some(ticket) = a.ticket.get_untracked() {
+                    if let Some(Some(ticket)) = a.ticket.try_get_untracked() {
                         leptos::task::spawn_local(check(a, ticket, false));
                     }
                 }
@@ -135,8 +144,13 @@ impl Authoriser {
         a
     }
 
-    /// Starts the flow of `link` at `start_url` in `popup` (opened in the click).
+    /// Starts the flow of `link` at `start_url` in `popup` (opened in the click). Called after an
+    /// await: where the page has gone meanwhile, the popup closes and nothing starts.
     pub fn begin(self, popup: Popup, link: String, start_url: &str) {
+        if self.state.is_disposed() {
+            popup.close();
+            return;
+        }
         let ticket = new_ticket();
         // The start URL the server gave carries its one-time nonce; the ticket is added to it.
         let sep = if start_url.contains('?') { '&' } else { '?' };
@@ -149,15 +163,19 @@ impl Authoriser {
         self.state.set(AuthState::Waiting { link });
         #[cfg(target_arch = "wasm32")]
         {
-            // Poll until the flow ends; a closed popup with a flow still pending ends it too.
+            // Poll until the flow ends; a closed popup with a flow still pending ends it too. One
+            // poll at a time: a new flow replaces the last one's.
+            self.stop_polling();
             let closed_polls = std::rc::Rc::new(std::cell::Cell::new(0u32));
-            let handle = StoredValue::new_local(None::<IntervalHandle>);
+            let own = std::rc::Rc::new(std::cell::Cell::new(None::<IntervalHandle>));
+            let own_handle = own.clone();
             let interval = set_interval_with_handle(
                 move || {
-                    if !matches!(self.state.get_untracked(), AuthState::Waiting { .. })
-                        || self.ticket.get_untracked().as_deref() != Some(ticket.as_str())
-                    {
-                        if let Some(h) = handle.get_value() {
+                    // The page is gone, or the flow is over or replaced: this poll ends.
+                    let waiting = matches!(self.state.try_get_untracked(), Some(AuthState::Waiting { .. }));
+                    let current = self.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket.as_str()));
+                    if !waiting || current != Some(true) {
+                        if let Some(h) = own_handle.take() {
                             h.clear();
                         }
                         return;
@@ -171,10 +189,19 @@ impl Authoriser {
                 std::time::Duration::from_millis(1000),
             )
             .ok();
-            handle.set_value(interval);
+            own.set(interval);
+            self.poll.set_value(interval);
         }
         #[cfg(not(target_arch = "wasm32"))]
         let _ = popup;
+    }
+
+    /// Stops the poll of the flow being waited for, if one runs.
+    #[cfg(target_arch = "wasm32")]
+    fn stop_polling(self) {
+        if let Some(Some(h)) = self.poll.try_update_value(Option::take) {
+            h.clear();
+        }
     }
 
     /// Forgets the last result (the message was read).
@@ -189,8 +216,9 @@ impl Authoriser {
 #[leptos::lazy]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn check(auth: Authoriser, ticket: String, give_up: bool) {
-    let link = match auth.state.get_untracked() {
-        AuthState::Waiting { link } => link,
+    // The page may have gone meanwhile (its signals with it): then there is nothing to tell.
+    let link = match auth.state.try_get_untracked() {
+        Some(AuthState::Waiting { link }) => link,
         _ => return,
     };
     let next = match authorisation_status(ticket.clone()).await {
@@ -207,8 +235,8 @@ async fn check(auth: Authoriser, ticket: String, give_up: bool) {
     };
     if let Some(next) = next {
         // Only the flow still being waited for may end.
-        if auth.ticket.get_untracked().as_deref() == Some(ticket.as_str())
-            && matches!(auth.state.get_untracked(), AuthState::Waiting { .. })
+        if auth.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket.as_str())) == Some(true)
+            && matches!(auth.state.try_get_untracked(), Some(AuthState::Waiting { .. }))
         {
             auth.state.set(next);
             auth.finished.update(|n| *n += 1);

@@ -52,6 +52,12 @@ fn set_content_security_policy(options: &LeptosOptions) {
     }
 }
 
+/// The tab's icon: two links of a chain on the accent colour, as a data: URL.
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E\
+%3Crect width='32' height='32' rx='7' fill='%231f5fd1'/%3E\
+%3Cpath d='M13 19l6-6M12 15l-2 2a4 4 0 0 0 6 6l2-2M20 17l2-2a4 4 0 0 0-6-6l-2 2' fill='none' stroke='%23fff' \
+stroke-width='2.5' stroke-linecap='round'/%3E%3C/svg%3E";
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -76,6 +82,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // server's part of the document, they need no code in the wasm.
                 <title>"Liaison"</title>
                 <link rel="stylesheet" id="leptos" href="/pkg/liaison.css"/>
+                // The icon inline (the CSP's img-src allows data:): no request, so no 404 for
+                // /favicon.ico in any page's console.
+                <link rel="icon" type="image/svg+xml" href=FAVICON/>
             </head>
             <body>
                 <App/>

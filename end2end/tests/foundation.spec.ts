@@ -1,15 +1,18 @@
-import { test, expect } from "@playwright/test";
-import { admin, hydrated, signIn } from "./helpers";
+import { admin, expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
 
 // One fresh server (empty data directory) for this file: setup → sign out → sign in.
 test.describe.configure({ mode: "serial" });
 
-test("a fresh server opens on the setup page, which checks its fields", async ({ page }) => {
+test("a fresh server opens on the setup page, which checks its fields", async ({ page }, testInfo) => {
+  // The refused setup answers 422, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/setup: .*status of 422/);
   const wasm = page.waitForResponse((r) => new URL(r.url()).pathname === "/pkg/liaison.wasm");
   await page.goto("/");
   await expect(page).toHaveURL(/\/setup$/);
   await expect(page.getByRole("heading", { name: "Welcome to Liaison" })).toBeVisible();
   await hydrated(page);
+  // The tab's icon is in the page: the browser asks for no /favicon.ico (a 404 in the console).
+  await expect(page.locator('link[rel="icon"]')).toHaveAttribute("href", /^data:image\/svg\+xml,/);
 
   // The wasm comes precompressed (cargo leptos --precompress): brotli, a fraction of its size.
   const res = await wasm;
@@ -74,7 +77,9 @@ test("setup creates the first admin and lands on Connections; tabs switch withou
   await expect(page).toHaveURL(/\/settings\/developer-space\/connections$/);
 });
 
-test("sign out, a wrong password gets a clear message, the right one signs in", async ({ page }) => {
+test("sign out, a wrong password gets a clear message, the right one signs in", async ({ page }, testInfo) => {
+  // The refused sign-in answers 401, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/sign_in: .*status of 401/);
   // Sign in first (each test has its own browser context).
   await signIn(page);
 

@@ -1,4 +1,82 @@
-import { expect, type Page } from "@playwright/test";
+//! What the browser tests share: the suite's own `test` (every spec imports it from here), whose
+//! watch fails a test on any uncaught page error or unexpected console error in any page it
+//! opened, and the people, provider and steps the specs use.
+import { test as base, expect, type Browser, type BrowserContext, type ConsoleMessage, type Page, type TestInfo } from "@playwright/test";
+
+/** What went wrong in the pages of one test, and the console errors it said to expect. */
+type Watch = { seen: string[]; consoleErrors: { text: string; where: string }[]; expected: RegExp[] };
+const watches = new WeakMap<TestInfo, Watch>();
+
+/**
+ * Declares a console error the test expects (it then does not fail the test). `pattern` is tested
+ * against "<url>: <message>", e.g. /\/rpc\/sign_in: .* 401 /.
+ */
+export function expectConsoleError(testInfo: TestInfo, pattern: RegExp) {
+  const w = watches.get(testInfo);
+  if (!w) throw new Error("expectConsoleError: the test has no watch (import test from ./helpers)");
+  w.expected.push(pattern);
+}
+
+function watchPage(page: Page, w: Watch, watched: WeakSet<Page>) {
+  if (watched.has(page)) return;
+  watched.add(page);
+  page.on("pageerror", (e) => w.seen.push(`uncaught error on ${page.url()}: ${e.name}: ${e.message}`));
+  page.on("console", (m: ConsoleMessage) => {
+    if (m.type() !== "error") return;
+    // A failed load ("Failed to load resource: … 404") names the resource in its location only.
+    const where = m.location().url || page.url();
+    w.consoleErrors.push({ text: m.text(), where });
+  });
+}
+
+async function watchContext(context: BrowserContext, w: Watch, watched: WeakSet<Page>) {
+  // The test provider's login pages (oidc-provider's development pages) ask Google for a font;
+  // the tests run offline: an empty stylesheet answers, rather than a failed load in the console.
+  await context.route("https://fonts.googleapis.com/**", (route) =>
+    route.fulfill({ status: 200, contentType: "text/css", body: "" }),
+  );
+  for (const page of context.pages()) watchPage(page, w, watched);
+  // Every page opened later in it, popups included.
+  context.on("page", (page) => watchPage(page, w, watched));
+}
+
+/**
+ * The suite's `test`: an automatic fixture watches every page of the test's context and of any
+ * context the test creates with `browser.newContext()`, and fails the test afterwards on any
+ * uncaught page error and any console error not declared with `expectConsoleError`.
+ */
+export const test = base.extend<{ pageWatch: Watch }>({
+  pageWatch: [
+    async ({ context, browser }, use, testInfo) => {
+      const w: Watch = { seen: [], consoleErrors: [], expected: [] };
+      const watched = new WeakSet<Page>();
+      watches.set(testInfo, w);
+      await watchContext(context, w, watched);
+      // Contexts the test makes itself are watched too.
+      const newContext = browser.newContext;
+      const patched: Browser["newContext"] = async (...args) => {
+        const c = await newContext.apply(browser, args);
+        await watchContext(c, w, watched);
+        return c;
+      };
+      browser.newContext = patched;
+      try {
+        await use(w);
+      } finally {
+        browser.newContext = newContext;
+      }
+      const unexpected = [
+        ...w.seen,
+        ...w.consoleErrors
+          .filter((c) => !w.expected.some((re) => re.test(`${c.where}: ${c.text}`)))
+          .map((c) => `console error on ${c.where}: ${c.text}`),
+      ];
+      expect(unexpected, "uncaught page errors and unexpected console errors").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+export { expect };
 
 export const liaisonBase = process.env.LIAISON_E2E_URL ?? "http://127.0.0.1:3000";
 

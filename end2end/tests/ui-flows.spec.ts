@@ -1,5 +1,5 @@
-import { test, expect, type Page } from "@playwright/test";
-import { adminToken, approveInPopup, closes, hydrated, provider, signIn } from "./helpers";
+import type { Page } from "@playwright/test";
+import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
 
 // The Connections screens of SPEC §2 end to end, against the real oidc-provider that
 // global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
@@ -11,7 +11,9 @@ function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
 }
 
-test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }) => {
+test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }, testInfo) => {
+  // The refused service answers 422, which the browser logs.
+  expectConsoleError(testInfo, /\/rpc\/create_service: .*status of 422/);
   await signIn(page);
   await page.getByRole("link", { name: "+ New Connection" }).click();
   await expect(page.getByRole("heading", { name: "Pick Your Service" })).toBeVisible();
@@ -82,6 +84,14 @@ test("row actions appear on hover and on focus; the details page shows the grant
   await expect(actions).toHaveCSS("opacity", "0");
   await r.getByRole("button", { name: "Edit Acme CRM" }).focus();
   await expect(actions).toHaveCSS("opacity", "1");
+  // The icons are drawn (inline SVG), not characters of a font the machine may lack; the button
+  // carries the name.
+  for (const action of ["Edit", "Delete"]) {
+    const button = r.getByRole("button", { name: `${action} Acme CRM` });
+    await expect(button.locator("svg")).toBeVisible();
+    await expect(button).toHaveText("");
+    await expect(button).toHaveAttribute("title", action);
+  }
 
   await r.getByRole("link", { name: "Acme CRM" }).click();
   await expect(page.getByRole("heading", { name: "Acme CRM", level: 1 })).toBeVisible();
@@ -136,7 +146,7 @@ test("edit: changed scopes need a new authorisation, then connect", async ({ pag
   await dialog.getByLabel("Connection Name").fill("Acme CRM EU");
   await dialog.getByLabel(/Read the API/).uncheck();
   await shot(page, "edit-dialog");
-  await dialog.getByRole("button", { name: "Save" }).click();
+  await dialog.getByRole("button", { name: "Update" }).click();
   await expect(dialog).toBeHidden();
   const eu = row(page, "Acme CRM EU");
   await expect(eu).toContainText("Needs re-authorisation");
@@ -151,7 +161,9 @@ test("edit: changed scopes need a new authorisation, then connect", async ({ pag
   await expect(eu).toContainText("Connected");
 });
 
-test("access denied at the provider is told in words, and nothing is connected", async ({ page }) => {
+test("access denied at the provider is told in words, and nothing is connected", async ({ page }, testInfo) => {
+  // The callback page of a refused authorisation answers 400, which the browser logs.
+  expectConsoleError(testInfo, /\/oauth\/callback\/[^:]*: .*status of 400/);
   await signIn(page);
   await page.goto("/settings/developer-space/connections/new/custom/1");
   await hydrated(page);

@@ -1,10 +1,10 @@
-import { test, expect, type Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { admin, approveInPopup, closes, hydrated, signIn } from "./helpers";
+import { admin, approveInPopup, closes, hydrated, signIn, expect, test } from "./helpers";
 
 // Runs after ui-flows.spec.ts: the custom service "Acme ID" (id 1) and "Acme CRM EU" exist.
 test.describe.configure({ mode: "serial" });
@@ -64,6 +64,30 @@ test("a second person authorises a login-user connection with their own account"
   await expect(bobPage.getByText("Each person's own account (2 connected so far)")).toBeVisible();
   await bobPage.screenshot({ path: "test-results/screens/login-user-details.png", fullPage: true });
   await context.close();
+});
+
+test("a person who stays on the list for a minute after connecting sees nothing break", async ({ page }) => {
+  // The page's timers run on Playwright's clock: a minute passes in a moment, every interval and
+  // timeout the flow started fires, and the watch (helpers.ts) fails the test on any page error.
+  await page.clock.install();
+  await signIn(page);
+  await page.goto("/settings/developer-space/connections/new/custom/1");
+  await hydrated(page);
+  await page.getByLabel("Connection Name").fill("Minute Watch");
+  await page.getByLabel(/Sign you in/).check();
+  const popupOpened = page.waitForEvent("popup");
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  const popup = await popupOpened;
+  await approveInPopup(popup, "alice");
+  await closes(popup);
+  await expect(page).toHaveURL(/\/connections\?authorised=minute_watch$/);
+  await expect(row(page, "Minute Watch")).toContainText("Connected");
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  for (let second = 0; second < 60; second += 5) await page.clock.runFor(5_000);
+  expect(errors).toEqual([]);
+  await expect(row(page, "Minute Watch")).toContainText("Connected");
+  await expect(page.getByText("“minute_watch” is connected.")).toBeVisible();
 });
 
 test("every page passes axe's accessibility checks and runs under its nonce-based CSP", async ({ page }) => {

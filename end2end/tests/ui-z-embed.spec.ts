@@ -1,7 +1,6 @@
-import { test, expect } from "@playwright/test";
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { liaisonBase, signIn } from "./helpers";
+import { expectConsoleError, liaisonBase, signIn, expect, test } from "./helpers";
 
 // Embed mode: a host console on another site shows Liaison in an iframe, signs its user in with
 // a signed token, and hears what happens. tools/test.sh gives the server these settings. A token
@@ -34,7 +33,9 @@ test.afterAll(async () => {
   await new Promise((r) => host.close(r));
 });
 
-test("a host console embeds Liaison, signs its user in, and hears what happens", async ({ page, request }) => {
+test("a host console embeds Liaison, signs its user in, and hears what happens", async ({ page, request }, testInfo) => {
+  // The sign-in refused outside a frame answers 403, which the browser logs.
+  expectConsoleError(testInfo, /\/embed\/start\?token=[^:]*: .*status of 403/);
   // The pages may be framed by the configured console only.
   const res = await request.get("/login");
   expect(res.headers()["content-security-policy"]).toContain(`frame-ancestors 'self' ${hostOrigin}`);
@@ -86,7 +87,10 @@ test("a host console embeds Liaison, signs its user in, and hears what happens",
 
   await r.hover();
   await r.getByRole("button", { name: "Revoke Embedded Robot" }).click();
-  await frame.getByRole("dialog", { name: "Revoke “Embedded Robot”?" }).getByRole("button", { name: "Revoke" }).click();
+  // The dialog focuses Cancel inside the console's frame too (where `autofocus` is refused).
+  const revoke = frame.getByRole("dialog", { name: "Revoke “Embedded Robot”?" });
+  await expect(revoke.getByRole("button", { name: "Cancel" })).toBeFocused();
+  await revoke.getByRole("button", { name: "Revoke" }).click();
   await expect(r).toContainText("Revoked");
   await r.hover();
   await r.getByRole("button", { name: "Delete Embedded Robot" }).click();

@@ -1,5 +1,5 @@
 //! Dialogs on the browser's own modal `<dialog>`: they trap focus, close on Escape, and give
-//! focus back to what had it when they opened.
+//! focus back to what had it when they opened. Opening one focuses its first focusable element.
 
 use leptos::prelude::*;
 
@@ -57,8 +57,10 @@ pub fn ConfirmDialog(
     view! {
         <Modal open=open title=title id=id>
             <p>{move || text.get()}</p>
+            // No `autofocus`: showModal focuses the first focusable element, Cancel, by itself,
+            // and Chromium refuses (and logs) `autofocus` inside a console's cross-origin frame.
             <div class="dialog-actions">
-                <button type="button" class="button" autofocus on:click=move |_| open.set(false)>
+                <button type="button" class="button" on:click=move |_| open.set(false)>
                     "Cancel"
                 </button>
                 <button

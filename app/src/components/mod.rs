@@ -5,4 +5,5 @@ pub mod copy;
 pub mod dialog;
 pub mod field;
 pub mod form;
+pub mod icons;
 pub mod tabs;

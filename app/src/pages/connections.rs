@@ -7,6 +7,7 @@ use crate::api::{connection, connections, services, update_connection};
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::banner::{banner_view, Banner, Tone};
 use crate::components::dialog::{ConfirmDialog, Modal};
+use crate::components::icons::{DeleteIcon, EditIcon};
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
 use crate::error::AppError;
@@ -325,7 +326,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
         EitherOf4::A(view! {
             <div class="row-actions">
                 <button type="button" class="icon-button" aria-label=format!("Edit {name}") title="Edit" on:click=move |_| { p1(); act.editing.set(true); }>
-                    <span aria-hidden="true">"✎"</span>
+                    <EditIcon/>
                 </button>
                 {if enable || reconnect {
                     let link = link.clone();
@@ -344,7 +345,7 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
                     })
                 }}
                 <button type="button" class="icon-button icon-danger" aria-label=format!("Delete {name}") title="Delete" on:click=move |_| { p3(); act.asking_delete.set(true); }>
-                    <span aria-hidden="true">"🗑"</span>
+                    <DeleteIcon/>
                 </button>
             </div>
         })
@@ -442,13 +443,17 @@ fn EditDialog(
         ev.prevent_default();
         let Some(t) = target.get_untracked() else { return };
         saving.set(true);
+        // Read before the await: the page may be gone when the answer comes (writes are then
+        // dropped; a read would trap).
+        let new_name = name.get_untracked();
+        let scopes = chosen.get_untracked();
         spawn_local(async move {
-            let r = update_connection(t.link_name.clone(), name.get_untracked(), chosen.get_untracked()).await;
+            let r = update_connection(t.link_name.clone(), new_name.clone(), scopes).await;
             saving.set(false);
             match r {
                 Ok(()) => {
                     open.set(false);
-                    notice.set(Some(Notice::Done(format!("“{}” is saved.", name.get_untracked()))));
+                    notice.set(Some(Notice::Done(format!("“{new_name}” is saved."))));
                     changed.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e)),
@@ -499,7 +504,7 @@ fn EditDialog(
                 <div class="dialog-actions">
                     <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
                     <button type="submit" class="button button-primary" disabled=move || saving.get()>
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
+                        {move || if saving.get() { "Updating…" } else { "Update" }}
                     </button>
                 </div>
             </form>

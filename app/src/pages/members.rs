@@ -99,8 +99,10 @@ fn Members(viewer: Viewer) -> impl IntoView {
             }}
             <Modal open=open title=Signal::derive(move || ask.get().map(|a| a.title()).unwrap_or_default()) id="dialog-member">
                 <p>{move || ask.get().map(|a| a.text()).unwrap_or_default()}</p>
+                // Cancel is focused when the dialog opens: it comes first (no `autofocus`, which
+                // Chromium refuses inside a console's cross-origin frame).
                 <div class="dialog-actions">
-                    <button type="button" class="button" autofocus on:click=move |_| open.set(false)>
+                    <button type="button" class="button" on:click=move |_| open.set(false)>
                         "Cancel"
                     </button>
                     <button type="button" class="button button-danger" on:click=confirm>
