@@ -18,6 +18,11 @@ step "rustfmt"
 cargo fmt --all --check
 step "no import cycle between the server's modules (tools/module-graph.py)"
 python3 tools/module-graph.py > /dev/null || python3 tools/module-graph.py
+step "every browser test imports the suite's watched test (end2end/tests/helpers.ts)"
+if grep -nE '^import \{[^}]*\} from "@playwright/test"' end2end/tests/*.spec.ts; then
+  echo "a spec imports from @playwright/test directly: import test and expect from ./helpers (types: import type)" >&2
+  exit 1
+fi
 step "clippy (server side, and the wasm side)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p app -p frontend --features app/hydrate --target wasm32-unknown-unknown --locked -- -D warnings

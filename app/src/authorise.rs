@@ -222,10 +222,7 @@ async fn check(auth: Authoriser, ticket: String, give_up: bool) {
         _ => return,
     };
     let next = match authorisation_status(ticket.clone()).await {
-        Ok(FlowStatus::Connected { .. }) => {
-            crate::embed::notify(crate::embed::Event::Authorised, &link);
-            Some(AuthState::Connected { link })
-        }
+        Ok(FlowStatus::Connected { .. }) => Some(AuthState::Connected { link }),
         Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
         Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
             link,
@@ -238,6 +235,10 @@ async fn check(auth: Authoriser, ticket: String, give_up: bool) {
         if auth.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket.as_str())) == Some(true)
             && matches!(auth.state.try_get_untracked(), Some(AuthState::Waiting { .. }))
         {
+            // Told once: the poll and the popup's message may both bring the news.
+            if let AuthState::Connected { link } = &next {
+                crate::embed::notify(crate::embed::Event::Authorised, link);
+            }
             auth.state.set(next);
             auth.finished.update(|n| *n += 1);
         }

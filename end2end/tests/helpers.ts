@@ -4,7 +4,13 @@
 import { test as base, expect, type Browser, type BrowserContext, type ConsoleMessage, type Page, type TestInfo } from "@playwright/test";
 
 /** What went wrong in the pages of one test, and the console errors it said to expect. */
-type Watch = { seen: string[]; consoleErrors: { text: string; where: string }[]; expected: RegExp[] };
+type Watch = {
+  seen: string[];
+  consoleErrors: { text: string; where: string }[];
+  expected: RegExp[];
+  /** Every page watched, to flush what each has thrown before the check. */
+  pages: Page[];
+};
 const watches = new WeakMap<TestInfo, Watch>();
 
 /**
@@ -14,12 +20,15 @@ const watches = new WeakMap<TestInfo, Watch>();
 export function expectConsoleError(testInfo: TestInfo, pattern: RegExp) {
   const w = watches.get(testInfo);
   if (!w) throw new Error("expectConsoleError: the test has no watch (import test from ./helpers)");
+  // A global or sticky regex keeps state between tests of it: it would match every other time.
+  if (pattern.global || pattern.sticky) throw new Error(`expectConsoleError: ${pattern} must not have the g or y flag`);
   w.expected.push(pattern);
 }
 
 function watchPage(page: Page, w: Watch, watched: WeakSet<Page>) {
   if (watched.has(page)) return;
   watched.add(page);
+  w.pages.push(page);
   page.on("pageerror", (e) => w.seen.push(`uncaught error on ${page.url()}: ${e.name}: ${e.message}`));
   page.on("console", (m: ConsoleMessage) => {
     if (m.type() !== "error") return;
@@ -48,7 +57,7 @@ async function watchContext(context: BrowserContext, w: Watch, watched: WeakSet<
 export const test = base.extend<{ pageWatch: Watch }>({
   pageWatch: [
     async ({ context, browser }, use, testInfo) => {
-      const w: Watch = { seen: [], consoleErrors: [], expected: [] };
+      const w: Watch = { seen: [], consoleErrors: [], expected: [], pages: [] };
       const watched = new WeakSet<Page>();
       watches.set(testInfo, w);
       await watchContext(context, w, watched);
@@ -65,11 +74,19 @@ export const test = base.extend<{ pageWatch: Watch }>({
       } finally {
         browser.newContext = newContext;
       }
+      // A round trip to every page still open: what a page threw before it answers is delivered
+      // (and seen) before the check.
+      await Promise.all(w.pages.filter((p) => !p.isClosed()).map((p) => p.evaluate(() => 0).catch(() => 0)));
+      const said = (c: { text: string; where: string }) => `${c.where}: ${c.text}`;
       const unexpected = [
         ...w.seen,
         ...w.consoleErrors
-          .filter((c) => !w.expected.some((re) => re.test(`${c.where}: ${c.text}`)))
-          .map((c) => `console error on ${c.where}: ${c.text}`),
+          .filter((c) => !w.expected.some((re) => re.test(said(c))))
+          .map((c) => `console error on ${said(c)}`),
+        // A declared error that never came is a stale declaration, or a test that no longer tests.
+        ...w.expected
+          .filter((re) => !w.consoleErrors.some((c) => re.test(said(c))))
+          .map((re) => `expected console error ${re} never came`),
       ];
       expect(unexpected, "uncaught page errors and unexpected console errors").toEqual([]);
     },

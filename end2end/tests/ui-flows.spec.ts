@@ -161,6 +161,40 @@ test("edit: changed scopes need a new authorisation, then connect", async ({ pag
   await expect(eu).toContainText("Connected");
 });
 
+test("a rename pressed as soon as the dialog opens keeps the authorisation, every time", async ({ page }) => {
+  await signIn(page);
+  // The dialog's data arrives late (as on a slow link): Update must wait for it, never send
+  // scopes it has not read yet.
+  await page.route("**/rpc/connection", async (route) => {
+    await new Promise((done) => setTimeout(done, 1500));
+    await route.continue();
+  });
+  let name = "Acme CRM EU";
+  for (const next of ["Acme CRM One", "Acme CRM Two", "Acme CRM EU"]) {
+    const r = row(page, name);
+    await expect(r).toContainText("Connected");
+    await r.hover();
+    await r.getByRole("button", { name: `Edit ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
+    await dialog.getByLabel("Connection Name").fill(next);
+    await expect(dialog.getByRole("button", { name: "Update" })).toBeDisabled();
+    await dialog.getByRole("button", { name: "Update" }).click();
+    await expect(dialog).toBeHidden();
+    await expect(page.getByText(`“${next}” is updated.`)).toBeVisible();
+    await expect(row(page, next)).toContainText("Connected");
+    name = next;
+  }
+  await page.unroute("**/rpc/connection");
+  const r = row(page, name);
+  await r.hover();
+  await r.getByRole("button", { name: `Edit ${name}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
+  // The scopes are the ones chosen in the edit before, untouched by the renames.
+  await expect(dialog.getByLabel(/Read the API/)).not.toBeChecked();
+  await expect(dialog.getByLabel(/Sign you in/)).toBeChecked();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+});
+
 test("access denied at the provider is told in words, and nothing is connected", async ({ page }, testInfo) => {
   // The callback page of a refused authorisation answers 400, which the browser logs.
   expectConsoleError(testInfo, /\/oauth\/callback\/[^:]*: .*status of 400/);

@@ -74,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
     let pages = Router::new()
         .route("/healthz", get(healthz))
+        // Pages outside the shell (the popup's result, the embed refusal) have no icon link: the
+        // browser asks for this one, which is nothing rather than a 404 in their console.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/oauth/start/{link_name}", get(crate::flows::http::start))
         .route("/oauth/callback/{key}", get(crate::flows::http::callback))
         .route("/embed/start", get(crate::embed::start))

@@ -421,6 +421,9 @@ fn EditDialog(
     let offered = RwSignal::new(Vec::<Scope>::new());
     let error = RwSignal::new(None::<AppError>);
     let saving = RwSignal::new(false);
+    // The connection whose scopes the dialog holds now: Update waits for them, so a quick rename
+    // can never send another connection's scopes, or none, and cost the authorisation.
+    let loaded = RwSignal::new(None::<String>);
     // Load what the dialog shows each time it opens.
     Effect::new(move |_| {
         if !open.get() {
@@ -429,19 +432,33 @@ fn EditDialog(
         let Some(t) = target.get_untracked() else { return };
         name.set(t.name.clone());
         error.set(None);
+        loaded.set(None);
+        chosen.set(Vec::new());
+        offered.set(Vec::new());
         spawn_local(async move {
-            match edit_choices(t.link_name.clone(), t.service.clone()).await {
+            let answer = edit_choices(t.link_name.clone(), t.service.clone()).await;
+            // A late answer for a dialog opened since on another connection is not this one's.
+            if target.try_with_untracked(|now| now.as_ref().map(|n| n.link_name == t.link_name)) != Some(Some(true)) {
+                return;
+            }
+            match answer {
                 Ok((now, scopes)) => {
                     chosen.set(now);
                     offered.set(scopes);
+                    loaded.set(Some(t.link_name));
                 }
                 Err(e) => error.set(Some(e)),
             }
         });
     });
+    let ready =
+        move || target.with(|t| t.as_ref().map(|t| t.link_name.clone())) == loaded.get() && loaded.get().is_some();
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(t) = target.get_untracked() else { return };
+        if loaded.get_untracked().as_deref() != Some(t.link_name.as_str()) {
+            return;
+        }
         saving.set(true);
         // Read before the await: the page may be gone when the answer comes (writes are then
         // dropped; a read would trap).
@@ -453,7 +470,7 @@ fn EditDialog(
             match r {
                 Ok(()) => {
                     open.set(false);
-                    notice.set(Some(Notice::Done(format!("“{new_name}” is saved."))));
+                    notice.set(Some(Notice::Done(format!("“{new_name}” is updated."))));
                     changed.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e)),
@@ -503,7 +520,7 @@ fn EditDialog(
                 </fieldset>
                 <div class="dialog-actions">
                     <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
-                    <button type="submit" class="button button-primary" disabled=move || saving.get()>
+                    <button type="submit" class="button button-primary" disabled=move || saving.get() || !ready()>
                         {move || if saving.get() { "Updating…" } else { "Update" }}
                     </button>
                 </div>
