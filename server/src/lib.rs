@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_tokens;
 pub mod auth;
 pub mod backend;
+pub mod backup;
 pub mod calls;
 pub mod catalog;
 pub mod clock;

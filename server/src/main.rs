@@ -1,5 +1,5 @@
 //! The `liaison` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`,
-//! `catalog validate`.
+//! `catalog validate`, `backup`, `restore`.
 
 use app::model::{check_new_password, DisplayName, EmailAddress, Password, Role};
 use clap::{Parser, Subcommand};
@@ -41,6 +41,12 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Copy the SQLite database to FILE (a new file), consistent, while Liaison serves. The keys
+    /// are not in it: keep the key file (or master_key) with it. PostgreSQL: use pg_dump.
+    Backup { file: PathBuf },
+    /// Put the SQLite database FILE (made by `backup`) into the data directory, which must have no
+    /// database yet and must have the key file of the Liaison the backup comes from.
+    Restore { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -104,6 +110,15 @@ fn main() -> ExitCode {
             Command::Catalog { command: CatalogCommand::Validate { file } } => {
                 validate_catalog(file.as_deref().or(config.catalog_file.as_deref()))
             }
+            Command::Backup { file } => server::backup::backup(&config, &file).await.map(|bytes| {
+                println!(
+                    "backed up to {} ({bytes} bytes); the keys are not in it: keep a copy of the key file (or master_key) with it",
+                    file.display()
+                )
+            }),
+            Command::Restore { file } => server::backup::restore(&config, &file).await.map(|()| {
+                println!("restored {} into {}; start Liaison", file.display(), config.data_dir.display())
+            }),
         }
     });
     match result {

@@ -1,4 +1,5 @@
-//! The command line: configuration errors, `migrate`, `admin create`.
+//! The command line: configuration errors, `migrate`, `admin create`, `catalog validate`,
+//! `backup` and `restore`.
 
 use crate::harness::*;
 use std::io::Write;
@@ -152,4 +153,91 @@ docs_url = "https://intranet.example/docs"
     let (code, out, err) = run(&db, &["catalog", "validate"], &[("LIAISON_CATALOG_FILE", path)], "");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(&format!("including {path}")), "{out}");
+}
+
+/// A backup taken while the server serves, restored into a new data directory with the key file:
+/// the restored Liaison calls the service with the same API token and the same sealed credential.
+/// Every refusal says what to do, and changes nothing.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_and_every_connection_works() {
+    use crate::faults::{Fault, FaultProvider};
+    use crate::lifecycle::{create_connection, create_service};
+    use serde_json::json;
+    let fp = FaultProvider::start().await;
+    fp.set_at("/v1/data", Fault::json(200, json!({ "ok": true })));
+    let call = |server: &Server, token: &str| {
+        let (url, token) = (format!("{}/api/v1/connections/keyed/proxy/v1/data", server.url), token.to_string());
+        async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    let db = sqlite().await;
+    let server = crate::api::start_liaison(&db);
+    let client = server.client();
+    assert_eq!(setup(&client).await.status, 200);
+    create_service(&client, json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [fp.base], "param_type": "header", "header_name": "X-Key" })).await;
+    let r = create_connection(
+        &client,
+        json!({ "name": "Keyed", "service": { "kind": "custom", "id": 1 }, "api_key": "backed-up-secret-01" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let token = client.call("create_api_token", json!({ "name": "backup" })).await.json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(call(&server, &token).await, 200);
+
+    // Taken while the server runs.
+    let file = db.data_dir.path().join("backup.db");
+    let file_arg = file.to_str().unwrap();
+    let (code, out, err) = run(&db, &["backup", file_arg], &[], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("the keys are not in it"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains("backed-up-secret-01"), "the credential is sealed in it");
+    let (code, _, err) = run(&db, &["backup", file_arg], &[], "");
+    assert_eq!(code, 1, "an existing file is never overwritten: {err}");
+    assert!(err.contains("exists"), "{err}");
+    drop(server);
+
+    // Into a new data directory: refused without the key file, and nothing is left there.
+    let fresh = sqlite().await;
+    let (code, _, err) = run(&fresh, &["restore", file_arg], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("no key file"), "{err}");
+    assert!(!fresh.data_dir.path().join("liaison.db").exists());
+    // Not a Liaison database: refused.
+    let junk = fresh.data_dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    std::fs::copy(db.data_dir.path().join("master.key"), fresh.data_dir.path().join("master.key")).unwrap();
+    let (code, _, err) = run(&fresh, &["restore", junk.to_str().unwrap()], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a Liaison backup"), "{err}");
+    assert!(!fresh.data_dir.path().join("liaison.db").exists());
+
+    // With its key file: restored, and the connection works with the same token.
+    let (code, out, err) = run(&fresh, &["restore", file_arg], &[], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(&fresh, &["restore", file_arg], &[], "");
+    assert_eq!(code, 1, "a data directory with a database is never overwritten: {err}");
+    let restored = crate::api::start_liaison(&fresh);
+    assert_eq!(call(&restored, &token).await, 200);
+    assert_eq!(fp.last_request().unwrap().header("x-key"), Some("backed-up-secret-01"));
+    drop(restored);
+
+    // With another Liaison's keys, the restore says the secrets cannot be opened.
+    let other = sqlite().await;
+    // A Liaison of its own: a database and a key file of its own (made by `keys rotate`).
+    let (code, out, err) = run(&other, &["keys", "rotate"], &[], "");
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::remove_file(other.data_dir.path().join("liaison.db")).unwrap();
+    let _ = std::fs::remove_file(other.data_dir.path().join("liaison.db-wal"));
+    let _ = std::fs::remove_file(other.data_dir.path().join("liaison.db-shm"));
+    let (code, _, err) = run(&other, &["restore", file_arg], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot be opened with the key file"), "{err}");
 }
