@@ -38,14 +38,20 @@ pub async fn backup(config: &Config, to: &Path) -> Result<u64> {
     if !db.exists() {
         return Err(Error::Invalid(format!("there is no database at {}: nothing to back up", db.display())));
     }
-    if to.exists() {
-        return Err(Error::Invalid(format!("{} exists: back up to a new file", to.display())));
-    }
     let to_text = to.to_str().ok_or_else(|| Error::Invalid("the backup file's name must be UTF-8".into()))?;
+    // Made empty and private first (SQLite writes into an empty file): no one else can open it
+    // in between, and an existing file is never overwritten.
+    new_private_file(to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::Invalid(format!("{} exists: back up to a new file", to.display())),
+        _ => Error::Invalid(format!("cannot create {}: {e}", to.display())),
+    })?;
     let store = Store::open(config).await?;
-    sqlx::query("VACUUM INTO $1").bind(to_text).execute(&store.pool).await?;
+    let copied = sqlx::query("VACUUM INTO $1").bind(to_text).execute(&store.pool).await;
     store.pool.close().await;
-    private(to)?;
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(to);
+        return Err(e.into());
+    }
     Ok(std::fs::metadata(to)?.len())
 }
 
@@ -73,8 +79,10 @@ pub async fn restore(config: &Config, from: &Path) -> Result<()> {
     crate::store::create_private_dir(&config.data_dir)?;
     // Copied beside its place and renamed into it: a database is there whole, or not at all.
     let partial = config.data_dir.join(format!("{SQLITE_FILE}.restoring"));
-    std::fs::copy(from, &partial)?;
-    private(&partial)?;
+    let _ = std::fs::remove_file(&partial);
+    let mut out = new_private_file(&partial)?;
+    std::io::copy(&mut std::fs::File::open(from)?, &mut out)?;
+    out.sync_all()?;
     std::fs::rename(&partial, &target)?;
     let store = Store::open(config).await?;
     store.migrate().await?;
@@ -124,12 +132,15 @@ async fn check_backup(from: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Readable by its owner only: it holds password hashes and sealed secrets.
-fn private(path: &Path) -> Result<()> {
+/// A new, empty file readable by its owner only (it will hold password hashes and sealed
+/// secrets); fails if the path exists.
+fn new_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    Ok(())
+    options.open(path)
 }
