@@ -117,7 +117,11 @@ fn main() -> ExitCode {
                 )
             }),
             Command::Restore { file } => server::backup::restore(&config, &file).await.map(|()| {
-                println!("restored {} into {}; start Liaison", file.display(), config.data_dir.display())
+                println!(
+                    "restored {} into {}; start Liaison with this same configuration",
+                    file.display(),
+                    server::backup::absolute(&config.data_dir).display()
+                )
             }),
         }
     });

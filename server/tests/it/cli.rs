@@ -222,12 +222,27 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_and_every_con
     // With its key file: restored, and the connection works with the same token.
     let (code, out, err) = run(&fresh, &["restore", file_arg], &[], "");
     assert_eq!(code, 0, "{out}{err}");
-    let (code, _, err) = run(&fresh, &["restore", file_arg], &[], "");
-    assert_eq!(code, 1, "a data directory with a database is never overwritten: {err}");
     let restored = crate::api::start_liaison(&fresh);
     assert_eq!(call(&restored, &token).await, 200);
     assert_eq!(fp.last_request().unwrap().header("x-key"), Some("backed-up-secret-01"));
     drop(restored);
+    // A second restore over the restored database is refused, and changes nothing in it.
+    let restored_db = fresh.data_dir.path().join("liaison.db");
+    let before = std::fs::read(&restored_db).unwrap();
+    let (code, _, err) = run(&fresh, &["restore", file_arg], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("restore into a data directory without a database"), "{err}");
+    assert!(std::fs::read(&restored_db).unwrap() == before, "the database is as it was");
+    // A database a server left with its -wal is refused the same way.
+    let moved = fresh.data_dir.path().join("liaison.db.moved");
+    std::fs::rename(fresh.data_dir.path().join("liaison.db"), &moved).unwrap();
+    std::fs::write(fresh.data_dir.path().join("liaison.db-wal"), b"left by a server that died").unwrap();
+    let (code, _, err) = run(&fresh, &["restore", file_arg], &[], "");
+    assert_eq!(code, 1);
+    assert!(err.contains("liaison.db-wal is there"), "{err}");
+    assert!(!fresh.data_dir.path().join("liaison.db").exists());
+    std::fs::remove_file(fresh.data_dir.path().join("liaison.db-wal")).unwrap();
+    std::fs::rename(&moved, fresh.data_dir.path().join("liaison.db")).unwrap();
 
     // With another Liaison's keys, the restore says the secrets cannot be opened.
     let other = sqlite().await;
@@ -239,5 +254,20 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_and_every_con
     let _ = std::fs::remove_file(other.data_dir.path().join("liaison.db-shm"));
     let (code, _, err) = run(&other, &["restore", file_arg], &[], "");
     assert_eq!(code, 1);
-    assert!(err.contains("cannot be opened with the key file"), "{err}");
+    assert!(err.contains("nothing was restored") && err.contains("is not the keys of the Liaison"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(other.data_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("liaison.db"))
+        .collect();
+    assert!(left.is_empty(), "a refused restore leaves nothing behind: {left:?}");
+    // Neither does a backup that cannot be taken (PostgreSQL is told to use its own tools).
+    let (code, _, err) = run(&db, &["backup", "/nonexistent-dir/backup.db"], &[], "");
+    assert_eq!(code, 1, "{err}");
+    assert!(!std::path::Path::new("/nonexistent-dir/backup.db.partial").exists());
+    if let Some(pg) = postgres().await {
+        let (code, _, err) = run(&pg, &["backup", file_arg], &[], "");
+        assert_eq!(code, 1);
+        assert!(err.contains("pg_dump"), "{err}");
+    }
 }
