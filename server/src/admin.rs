@@ -5,6 +5,7 @@
 
 use crate::actor::{link_from_path, Actor};
 use crate::connections::Connections;
+use crate::error::app_response as error;
 use crate::store::connections as conns;
 use crate::store::Store;
 use app::connection::{ConnectionForm, ConnectionQuery};
@@ -31,10 +32,6 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
-}
-
-fn error(e: AppError) -> Response {
-    (crate::error::status(e.code), Json(e)).into_response()
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.

@@ -84,6 +84,12 @@ impl From<Error> for AppError {
     }
 }
 
+/// An `AppError` as an HTTP answer: its code's status, and the error as JSON (the admin API's and
+/// the middleware's refusals).
+pub fn app_response(e: AppError) -> Response {
+    (status(e.code), Json(e)).into_response()
+}
+
 /// The HTTP status of a code, as axum takes it.
 pub fn status(code: ErrorCode) -> axum::http::StatusCode {
     axum::http::StatusCode::from_u16(code.http_status()).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)

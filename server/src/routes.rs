@@ -113,10 +113,6 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-fn error_response(e: AppError) -> Response {
-    (crate::error::status(e.code), Json(e)).into_response()
-}
-
 async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // The API authenticates by bearer token, never by cookie: a forged cross-site request there
     // carries no credential.
@@ -126,7 +122,7 @@ async fn same_origin(State(state): State<AppState>, req: Request, next: Next) ->
         return next.run(req).await;
     }
     tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");
-    error_response(AppError::new(
+    crate::error::app_response(AppError::new(
         ErrorCode::CrossOriginRefused,
         "This request did not come from Liaison's own pages, so it was refused. Reload Liaison and try again.",
     ))
@@ -162,7 +158,7 @@ async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -
                 identity.session = Some(handle);
                 identity.viewer = viewer;
             }
-            Err(e) => return error_response(e.into()),
+            Err(e) => return crate::error::app_response(e.into()),
         }
     }
     req.extensions_mut().insert(identity);
@@ -178,7 +174,7 @@ async fn guard_pages(State(state): State<AppState>, req: Request, next: Next) ->
     }
     let has_users = match state.backend.sessions.has_users().await {
         Ok(b) => b,
-        Err(e) => return error_response(e.into()),
+        Err(e) => return crate::error::app_response(e.into()),
     };
     let signed_in = req.extensions().get::<RequestIdentity>().is_some_and(|i| i.viewer.is_some());
     let target = match (path, has_users, signed_in) {
