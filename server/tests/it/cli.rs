@@ -161,7 +161,6 @@ docs_url = "https://intranet.example/docs"
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_and_every_connection_works() {
     use crate::faults::{Fault, FaultProvider};
-    use crate::lifecycle::{create_connection, create_service};
     use serde_json::json;
     let fp = FaultProvider::start().await;
     fp.set_at("/v1/data", Fault::json(200, json!({ "ok": true })));
@@ -171,19 +170,7 @@ async fn a_backup_taken_while_serving_restores_into_a_new_data_dir_and_every_con
     };
     let db = sqlite().await;
     let server = crate::api::start_liaison(&db);
-    let client = server.client();
-    assert_eq!(setup(&client).await.status, 200);
-    create_service(&client, json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [fp.base], "param_type": "header", "header_name": "X-Key" })).await;
-    let r = create_connection(
-        &client,
-        json!({ "name": "Keyed", "service": { "kind": "custom", "id": 1 }, "api_key": "backed-up-secret-01" }),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let token = client.call("create_api_token", json!({ "name": "backup" })).await.json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = crate::lifecycle::keyed_connection(&server.client(), &fp.base, "backed-up-secret-01", "backup").await;
     assert_eq!(call(&server, &token).await, 200);
 
     // Taken while the server runs.

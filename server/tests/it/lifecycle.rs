@@ -62,6 +62,19 @@ pub async fn create_connection(client: &Client, form: Value) -> Reply {
     client.call("create_connection", json!({ "form": form })).await
 }
 
+/// Sets Liaison up (first admin) and makes `keyed`: an API-key connection whose service is at
+/// `api_base` (header `X-Key: <api_key>`); returns an API token of the admin's named `token_name`.
+pub async fn keyed_connection(client: &Client, api_base: &str, api_key: &str, token_name: &str) -> String {
+    assert_eq!(setup(client).await.status, 200);
+    let service = json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [api_base], "param_type": "header", "header_name": "X-Key" });
+    create_service(client, service).await;
+    let form = json!({ "name": "Keyed", "service": { "kind": "custom", "id": 1 }, "api_key": api_key });
+    let r = create_connection(client, form).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = client.call("create_api_token", json!({ "name": token_name })).await;
+    r.json()["token"].as_str().unwrap_or_else(|| panic!("no token: {}", r.body)).to_string()
+}
+
 pub async fn details(client: &Client, link: &str) -> Value {
     let r = client.call("connection", json!({ "link_name": link })).await;
     assert_eq!(r.status, 200, "{}", r.body);

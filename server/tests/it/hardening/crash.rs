@@ -158,19 +158,7 @@ async fn keys_rotate_killed_part_way_resumes_and_every_grant_still_works() {
         let fp = FaultProvider::start().await;
         fp.set_at("/v1/data", Fault::json(200, json!({ "ok": true })));
         let server = start_liaison(&db);
-        let client = server.client();
-        assert_eq!(setup(&client).await.status, 200);
-        create_service(&client, json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [fp.base], "param_type": "header", "header_name": "X-Key" })).await;
-        let r = create_connection(
-            &client,
-            json!({ "name": "Keyed", "service": { "kind": "custom", "id": 1 }, "api_key": "keyed-secret-0001" }),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        let token = client.call("create_api_token", json!({ "name": "rotate" })).await.json()["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let token = lifecycle::keyed_connection(&server.client(), &fp.base, "keyed-secret-0001", "rotate").await;
         drop(server);
 
         // Thousands more sealed secrets (grants of a login-user connection), sealed as Liaison does.
