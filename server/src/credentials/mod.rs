@@ -2,9 +2,10 @@
 //! connection's OAuth client, calls the token and revoke endpoints, refreshes (`refresh`), revokes
 //! (`revoke`), puts a credential in a call (`attach`), and words a provider's failure for people,
 //! for the OAuth callback and the proxy alike. A grant goes only to the endpoints it was entrusted
-//! to (`crate::custody`): checked here before a refresh, a revoke and every API call; the callback
-//! (`crate::flows`) checks its flow's custody before it asks for an exchange, and an edit of a
-//! custom service (`crate::services`) sets aside the grants its new endpoints are not entrusted with.
+//! to (`crate::custody`), and an authorisation code and its PKCE verifier only to those its flow
+//! was started under: checked here before a code exchange, a refresh, a revoke and every API call.
+//! An edit of a custom service (`crate::services`) sets aside the grants its new endpoints are not
+//! entrusted with.
 
 pub mod attach;
 pub mod refresh;
@@ -18,6 +19,7 @@ use crate::keys::live::Vault;
 use crate::outbound::Outbound;
 use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord};
+use crate::store::flows::FlowRecord;
 use crate::store::grants::{self, GrantMeta};
 use crate::store::{audit, secrets, Clock, Store};
 use crate::vault::{Secret, SecretColumn};
@@ -70,19 +72,33 @@ impl Credentials {
         token::request_token(&self.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
     }
 
-    /// Exchanges an authorisation code at the service's token endpoint.
+    /// Exchanges the authorisation code of `flow` at the service's token endpoint, with the flow's
+    /// PKCE verifier, only if the service's endpoints are still those the flow was started under:
+    /// the code and the verifier were given for those, and go nowhere else.
     pub async fn exchange_code(
         &self,
-        spec: &ServiceSpec,
-        client: &OAuthClient,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        flow: &FlowRecord,
         code: &str,
         redirect_uri: &str,
-        pkce_verifier: Option<&Secret>,
-    ) -> std::result::Result<TokenSet, TokenError> {
-        let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), client);
+    ) -> Result<Exchange> {
+        if !resolved.custody_of(c).entrusts(flow.custody.as_deref()) {
+            return Ok(Exchange::Moved);
+        }
+        let client = self.client_for(c, resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
+        let verifier = match &flow.pkce_verifier {
+            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
+            None => None,
+        };
+        let spec = &resolved.spec;
+        let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), &client);
         let grant =
-            TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier: pkce_verifier.map(|v| v.expose()) };
-        token::request_token(&self.outbound, &ep, grant).await
+            TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier: verifier.as_ref().map(|v| v.expose()) };
+        Ok(match token::request_token(&self.outbound, &ep, grant).await {
+            Ok(tokens) => Exchange::Tokens(tokens),
+            Err(e) => Exchange::Refused(e),
+        })
     }
 
     /// Stores an API key or Basic credential as the connection's grant; it is Connected.
@@ -190,6 +206,15 @@ impl Credentials {
         }
         app.into()
     }
+}
+
+/// What became of an authorisation code.
+pub enum Exchange {
+    Tokens(TokenSet),
+    /// The token endpoint refused or failed.
+    Refused(TokenError),
+    /// The service's endpoints moved since the flow started: nothing was sent.
+    Moved,
 }
 
 /// The token endpoint of a service with a client.

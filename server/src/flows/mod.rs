@@ -9,7 +9,7 @@ pub mod http;
 pub mod start;
 
 use crate::actor::{self, user_key, Actor};
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, Exchange};
 use crate::error::{Error, Result};
 use crate::keys::live::Vault;
 use crate::services::Services;
@@ -253,27 +253,18 @@ impl Flows {
             return fail(ErrorCode::FlowInvalid, "The provider's answer has no authorisation code.".into()).await;
         };
         let resolved = self.services.resolve(c.org_id, &c.service).await?;
-        if !resolved.custody_of(&c).entrusts(flow.custody.as_deref()) {
-            // The service's endpoints moved since this authorisation started: its code and
-            // verifier were given for the old ones, and go nowhere else.
-            return fail(ErrorCode::FlowInvalid, crate::custody::MOVED_REASON.into()).await;
-        }
-        let client =
-            self.credentials.client_for(&c, &resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
-        let verifier = match &flow.pkce_verifier {
-            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
-            None => None,
-        };
         let redirect_uri = self.services.callback_url(&c.service);
         let user = crate::store::users::name_of(&self.store.pool, flow.org_id, flow.user_id).await?;
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
-        match self.credentials.exchange_code(&resolved.spec, &client, code, &redirect_uri, verifier.as_ref()).await {
-            Ok(tokens) => {
+        let exchanged = self.credentials.exchange_code(&c, &resolved, &flow, code, &redirect_uri).await?;
+        match exchanged {
+            Exchange::Moved => fail(ErrorCode::FlowInvalid, crate::custody::MOVED_REASON.into()).await,
+            Exchange::Tokens(tokens) => {
                 self.credentials.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
                 flows::finish(&self.store.pool, flow.id, "connected", None).await?;
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }
-            Err(e) => {
+            Exchange::Refused(e) => {
                 let err: AppError = match self.credentials.connect_failed(&actor, &c, &resolved.spec.name, &e).await {
                     Error::App(a) => a,
                     other => return Err(other),
