@@ -10,6 +10,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::sql;
 use crate::store::{Store, SQLITE_FILE};
 use std::path::{Path, PathBuf};
 
@@ -73,7 +74,7 @@ pub async fn backup(config: &Config, to: &Path) -> Result<u64> {
         new_private_file(&partial).map_err(|e| Error::Invalid(format!("cannot create {}: {e}", partial.display())))?;
     let copied = async {
         let store = Store::open(config).await?;
-        let done = sqlx::query("VACUUM INTO $1").bind(&partial_text).execute(&store.pool).await;
+        let done = sql!("VACUUM INTO $1", &partial_text).execute(&store.pool).await;
         store.pool.close().await;
         done?;
         // VACUUM INTO does not sync: the copy is on disk before it takes the final name.

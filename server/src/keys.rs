@@ -10,6 +10,7 @@ pub mod live;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::sql;
 use crate::store::{secrets, Store};
 use crate::vault::{load_or_create_key_file, write_key_file, KeyRing, SecretColumn};
 use rand::RngCore;
@@ -55,9 +56,7 @@ pub async fn rotate(config: &Config, store: &Store, now: i64) -> Result<Rotation
             ring = ring.with_new_active_key(material);
             write_key_file(&config.key_file, &ring)?;
             sqlx::query("DELETE FROM vault_state").execute(&store.pool).await?;
-            sqlx::query("INSERT INTO vault_state (id, target_key, started_at) VALUES (1, $1, $2)")
-                .bind(ring.active_id())
-                .bind(now)
+            sql!("INSERT INTO vault_state (id, target_key, started_at) VALUES (1, $1, $2)", ring.active_id(), now)
                 .execute(&store.pool)
                 .await?;
             tracing::info!(key_id = ring.active_id(), "new active key written to the key file");
@@ -106,11 +105,11 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
         return Ok(());
     }
     let mut tx = store.pool.begin().await?;
-    sqlx::query(
+    sql!(
         "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO UPDATE \
          SET active_key = $1, version = vault_ring.version + 1, refused_key = NULL, refused_at = NULL",
+        target
     )
-    .bind(target)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -120,11 +119,13 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
     let refused: Option<String> =
         sqlx::query_scalar("SELECT refused_key FROM vault_ring WHERE id = 1").fetch_one(&store.pool).await?;
     if refused.as_deref() == Some(target) {
-        sqlx::query("UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1 AND active_key = $2")
-            .bind(&previous)
-            .bind(target)
-            .execute(&store.pool)
-            .await?;
+        sql!(
+            "UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1 AND active_key = $2",
+            &previous,
+            target
+        )
+        .execute(&store.pool)
+        .await?;
         return Err(Error::Invalid(format!(
             "a running server does not hold key {target} (its log says so), so nothing was re-sealed and key \
              {previous} stays active: give every server the new key (master_key, or the key file), restart them, \

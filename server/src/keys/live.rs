@@ -12,6 +12,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::sql;
 use crate::store::{Clock, Store, SystemClock};
 use crate::vault::{read_key_file, KeyRing, Secret, Slot, VaultError};
 use sqlx::AnyPool;
@@ -105,10 +106,12 @@ impl Vault {
             Source::Master => None,
         };
         let ring = super::load_ring(config)?;
-        sqlx::query("INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING")
-            .bind(ring.active_id())
-            .execute(&store.pool)
-            .await?;
+        sql!(
+            "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING",
+            ring.active_id()
+        )
+        .execute(&store.pool)
+        .await?;
         let recorded = recorded_key(&store.pool).await?;
         if let Some(active) = recorded.as_deref().filter(|k| !ring.contains(k)) {
             return Err(Error::Config(format!(
@@ -214,12 +217,13 @@ impl Inner {
         tracing::error!(key_id = %active, "a key rotation chose a key this server does not hold: it keeps sealing under its \
             own key and tells the rotation, which stops; add the key to master_key (or the key file) and restart");
         let now = self.clock.now_ms();
-        let told =
-            sqlx::query("UPDATE vault_ring SET refused_key = $1, refused_at = $2 WHERE id = 1 AND active_key = $1")
-                .bind(&active)
-                .bind(now)
-                .execute(pool)
-                .await;
+        let told = sql!(
+            "UPDATE vault_ring SET refused_key = $1, refused_at = $2 WHERE id = 1 AND active_key = $1",
+            &active,
+            now
+        )
+        .execute(pool)
+        .await;
         match told {
             Ok(_) => *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(active),
             Err(e) => tracing::warn!(error = %e, "could not record the refusal"),
@@ -272,8 +276,7 @@ mod tests {
     }
 
     async fn record(pool: &AnyPool, key: &str) {
-        sqlx::query("UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1")
-            .bind(key)
+        sql!("UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1", key)
             .execute(pool)
             .await
             .unwrap();

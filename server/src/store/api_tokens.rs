@@ -3,11 +3,13 @@
 use crate::error::Result;
 use crate::store::sessions::{person_from_row, PersonRow};
 use crate::store::DbKind;
-use sqlx::{Any, Executor, Row};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
+use sqlx::Row;
 
 /// A new token of the person `(org_id, user_id)`; `expires_at` None: it never expires.
 pub async fn create<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     (org_id, user_id): (i64, i64),
     name: &str,
     token_hash: &str,
@@ -15,41 +17,41 @@ pub async fn create<'e>(
     now: i64,
     expires_at: Option<i64>,
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+    Ok(sql_scalar!(
         "INSERT INTO api_tokens (org_id, user_id, name, token_hash, prefix, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        org_id,
+        user_id,
+        name,
+        token_hash,
+        prefix,
+        now,
+        expires_at
     )
-    .bind(org_id)
-    .bind(user_id)
-    .bind(name)
-    .bind(token_hash)
-    .bind(prefix)
-    .bind(now)
-    .bind(expires_at)
     .fetch_one(db)
     .await?)
 }
 
 /// A person's tokens, newest first (revoked ones included, marked).
-pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<Vec<TokenRow>> {
-    let rows = sqlx::query(
+pub async fn list<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<Vec<TokenRow>> {
+    let rows = sql!(
         "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
          WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
+        org_id,
+        user_id
     )
-    .bind(org_id)
-    .bind(user_id)
     .fetch_all(db)
     .await?;
     Ok(rows.iter().map(view_from_row).collect())
 }
 
 /// Every token of an organisation, with the person it belongs to, newest first.
-pub async fn list_org<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) -> Result<Vec<(i64, TokenRow)>> {
-    let rows = sqlx::query(
+pub async fn list_org<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<(i64, TokenRow)>> {
+    let rows = sql!(
         "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
          WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
+        org_id
     )
-    .bind(org_id)
     .fetch_all(db)
     .await?;
     Ok(rows.iter().map(|r| (r.get("user_id"), view_from_row(r))).collect())
@@ -80,20 +82,14 @@ fn view_from_row(r: &sqlx::any::AnyRow) -> TokenRow {
 }
 
 /// Revokes one of a person's tokens; false when there is no such live token.
-pub async fn revoke<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    user_id: i64,
-    id: i64,
-    now: i64,
-) -> Result<bool> {
-    let r = sqlx::query(
+pub async fn revoke<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, id: i64, now: i64) -> Result<bool> {
+    let r = sql!(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND user_id = $4 AND revoked_at IS NULL",
+        now,
+        id,
+        org_id,
+        user_id
     )
-    .bind(now)
-    .bind(id)
-    .bind(org_id)
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -112,16 +108,16 @@ pub struct Presented {
 }
 
 /// The person behind a token that is not revoked, with the token's id, name and expiry.
-pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<Option<Presented>> {
-    let row = sqlx::query(
+pub async fn viewer<'e>(db: impl Exec<'e>, token_hash: &str) -> Result<Option<Presented>> {
+    let row = sql!(
         "SELECT t.id AS token_id, t.name AS token_name, t.last_used_at, t.expires_at, u.id AS user_id, u.org_id, \
          o.name AS org_name, u.name, u.email, u.role \
          FROM api_tokens t \
          JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
          JOIN organisations o ON o.id = u.org_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        token_hash
     )
-    .bind(token_hash)
     .fetch_optional(db)
     .await?;
     row.map(|r| {
@@ -136,8 +132,8 @@ pub async fn viewer<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str)
     .transpose()
 }
 
-pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
+pub async fn touch<'e>(db: impl Exec<'e>, id: i64, now: i64) -> Result<()> {
+    sql!("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2", now, id).execute(db).await?;
     Ok(())
 }
 

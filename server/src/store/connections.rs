@@ -2,9 +2,11 @@
 //! Every query names the organisation.
 
 use crate::error::{is_unique_violation, Error, Result};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
 use crate::store::{DbKind, Store};
 use app::connection::{ConnectionQuery, ConnectionStatus, ServiceRef};
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 #[derive(Debug, Clone)]
 pub struct ConnectionRecord {
@@ -49,29 +51,29 @@ pub fn scopes_json(scopes: &[String]) -> String {
     serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())
 }
 
-pub async fn create<'e>(db: impl Executor<'e, Database = Any>, c: NewConnection<'_>, now: i64) -> Result<i64> {
+pub async fn create<'e>(db: impl Exec<'e>, c: NewConnection<'_>, now: i64) -> Result<i64> {
     let (service_id, catalog_id) = match c.service {
         ServiceRef::Custom(id) => (Some(*id), None),
         ServiceRef::Predefined(id) => (None, Some(id.as_str())),
     };
-    sqlx::query_scalar(
+    sql_scalar!(
         "INSERT INTO connections (org_id, link_name, name, service_id, catalog_id, service_name, scopes, per_user, \
          internal, status, client_id, created_by, created_by_name, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'not_connected', $10, $11, $12, $13, $13) RETURNING id",
+        c.org_id,
+        c.link_name,
+        c.name,
+        service_id,
+        catalog_id,
+        c.service_name,
+        scopes_json(c.scopes),
+        i64::from(c.per_user),
+        i64::from(c.internal),
+        c.client_id,
+        c.created_by,
+        c.created_by_name,
+        now
     )
-    .bind(c.org_id)
-    .bind(c.link_name)
-    .bind(c.name)
-    .bind(service_id)
-    .bind(catalog_id)
-    .bind(c.service_name)
-    .bind(scopes_json(c.scopes))
-    .bind(i64::from(c.per_user))
-    .bind(i64::from(c.internal))
-    .bind(c.client_id)
-    .bind(c.created_by)
-    .bind(c.created_by_name)
-    .bind(now)
     .fetch_one(db)
     .await
     .map_err(|e| {
@@ -117,27 +119,15 @@ fn record(r: sqlx::any::AnyRow) -> Result<ConnectionRecord> {
     })
 }
 
-pub async fn by_link<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    link_name: &str,
-) -> Result<Option<ConnectionRecord>> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND link_name = $2"))
-        .bind(org_id)
-        .bind(link_name)
+pub async fn by_link<'e>(db: impl Exec<'e>, org_id: i64, link_name: &str) -> Result<Option<ConnectionRecord>> {
+    let r = sql!(&format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND link_name = $2"), org_id, link_name)
         .fetch_optional(db)
         .await?;
     r.map(record).transpose()
 }
 
-pub async fn by_id<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    id: i64,
-) -> Result<Option<ConnectionRecord>> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = $2"))
-        .bind(org_id)
-        .bind(id)
+pub async fn by_id<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<ConnectionRecord>> {
+    let r = sql!(&format!("SELECT {COLUMNS} FROM connections WHERE org_id = $1 AND id = $2"), org_id, id)
         .fetch_optional(db)
         .await?;
     r.map(record).transpose()
@@ -233,7 +223,7 @@ pub async fn page(
         count.fetch_one(&store.pool).await
     };
     let rows = |sql: String| async move {
-        let mut rows = sqlx::query(&sql).bind(org_id).bind(i64::from(q.internal));
+        let mut rows = sql!(&sql, org_id, i64::from(q.internal));
         for b in binds {
             rows = rows.bind(b);
         }
@@ -263,47 +253,45 @@ pub async fn page(
 }
 
 pub async fn set_status<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     id: i64,
     status: ConnectionStatus,
     reason: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    sqlx::query("UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4")
-        .bind(status.as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(id)
-        .execute(db)
-        .await?;
+    sql!(
+        "UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
+        status.as_str(),
+        reason,
+        now,
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-pub async fn update_details<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: i64,
-    name: &str,
-    scopes: &[String],
-    now: i64,
-) -> Result<()> {
-    sqlx::query("UPDATE connections SET name = $1, scopes = $2, updated_at = $3 WHERE id = $4")
-        .bind(name)
-        .bind(scopes_json(scopes))
-        .bind(now)
-        .bind(id)
-        .execute(db)
-        .await?;
+pub async fn update_details<'e>(db: impl Exec<'e>, id: i64, name: &str, scopes: &[String], now: i64) -> Result<()> {
+    sql!(
+        "UPDATE connections SET name = $1, scopes = $2, updated_at = $3 WHERE id = $4",
+        name,
+        scopes_json(scopes),
+        now,
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
-pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM connections WHERE org_id = $1 AND id = $2").bind(org_id).bind(id).execute(db).await?;
+pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<()> {
+    sql!("DELETE FROM connections WHERE org_id = $1 AND id = $2", org_id, id).execute(db).await?;
     Ok(())
 }
 
 /// Marks a connection used (for the list's "last used" column).
-pub async fn touch<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE connections SET last_used_at = $1 WHERE id = $2").bind(now).bind(id).execute(db).await?;
+pub async fn touch<'e>(db: impl Exec<'e>, id: i64, now: i64) -> Result<()> {
+    sql!("UPDATE connections SET last_used_at = $1 WHERE id = $2", now, id).execute(db).await?;
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 //! SHA-256; the PKCE verifier is sealed.
 
 use crate::error::Result;
-use sqlx::{Any, Executor, Row};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
+use sqlx::Row;
 
 pub struct NewFlow<'a> {
     pub ticket: &'a str,
@@ -20,24 +22,24 @@ pub struct NewFlow<'a> {
     pub custody: &'a str,
 }
 
-pub async fn create<'e>(db: impl Executor<'e, Database = Any>, f: NewFlow<'_>, now: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+pub async fn create<'e>(db: impl Exec<'e>, f: NewFlow<'_>, now: i64) -> Result<i64> {
+    Ok(sql_scalar!(
         "INSERT INTO oauth_flows (ticket, state_hash, org_id, connection_id, user_id, user_key, session_hash, \
          callback_key, scopes, created_at, expires_at, custody) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
          $12) RETURNING id",
+        f.ticket,
+        f.state_hash,
+        f.org_id,
+        f.connection_id,
+        f.user_id,
+        f.user_key,
+        f.session_hash,
+        f.callback_key,
+        super::connections::scopes_json(f.scopes),
+        now,
+        f.expires_at,
+        f.custody
     )
-    .bind(f.ticket)
-    .bind(f.state_hash)
-    .bind(f.org_id)
-    .bind(f.connection_id)
-    .bind(f.user_id)
-    .bind(f.user_key)
-    .bind(f.session_hash)
-    .bind(f.callback_key)
-    .bind(super::connections::scopes_json(f.scopes))
-    .bind(now)
-    .bind(f.expires_at)
-    .bind(f.custody)
     .fetch_one(db)
     .await?)
 }
@@ -86,56 +88,42 @@ fn record(r: sqlx::any::AnyRow) -> FlowRecord {
     }
 }
 
-pub async fn by_state<'e>(db: impl Executor<'e, Database = Any>, state_hash: &str) -> Result<Option<FlowRecord>> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = $1"))
-        .bind(state_hash)
+pub async fn by_state<'e>(db: impl Exec<'e>, state_hash: &str) -> Result<Option<FlowRecord>> {
+    let r = sql!(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE state_hash = $1"), state_hash)
         .fetch_optional(db)
         .await?;
     Ok(r.map(record))
 }
 
-pub async fn by_ticket<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    ticket: &str,
-) -> Result<Option<FlowRecord>> {
-    let r = sqlx::query(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE org_id = $1 AND ticket = $2"))
-        .bind(org_id)
-        .bind(ticket)
+pub async fn by_ticket<'e>(db: impl Exec<'e>, org_id: i64, ticket: &str) -> Result<Option<FlowRecord>> {
+    let r = sql!(&format!("SELECT {COLUMNS} FROM oauth_flows WHERE org_id = $1 AND ticket = $2"), org_id, ticket)
         .fetch_optional(db)
         .await?;
     Ok(r.map(record))
 }
 
 /// Marks the flow used; false when it already was (a replayed or concurrent callback).
-pub async fn claim<'e>(db: impl Executor<'e, Database = Any>, id: i64, now: i64) -> Result<bool> {
-    let done = sqlx::query("UPDATE oauth_flows SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(db)
-        .await?;
+pub async fn claim<'e>(db: impl Exec<'e>, id: i64, now: i64) -> Result<bool> {
+    let done =
+        sql!("UPDATE oauth_flows SET used_at = $1 WHERE id = $2 AND used_at IS NULL", now, id).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Records how the flow ended, for the page that polls it; the verifier is no longer needed.
-pub async fn finish<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: i64,
-    outcome: &str,
-    message: Option<&str>,
-) -> Result<()> {
-    sqlx::query("UPDATE oauth_flows SET outcome = $1, outcome_message = $2, pkce_verifier = NULL WHERE id = $3")
-        .bind(outcome)
-        .bind(message)
-        .bind(id)
-        .execute(db)
-        .await?;
+pub async fn finish<'e>(db: impl Exec<'e>, id: i64, outcome: &str, message: Option<&str>) -> Result<()> {
+    sql!(
+        "UPDATE oauth_flows SET outcome = $1, outcome_message = $2, pkce_verifier = NULL WHERE id = $3",
+        outcome,
+        message,
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Removes flows that ended or expired more than a day ago.
-pub async fn purge<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
-    let done =
-        sqlx::query("DELETE FROM oauth_flows WHERE expires_at < $1").bind(now - 24 * 3600 * 1000).execute(db).await?;
+pub async fn purge<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
+    let done = sql!("DELETE FROM oauth_flows WHERE expires_at < $1", now - 24 * 3600 * 1000).execute(db).await?;
     Ok(done.rows_affected())
 }

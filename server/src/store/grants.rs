@@ -5,7 +5,9 @@
 
 use crate::error::Result;
 use crate::store::connections::scopes_json;
-use sqlx::{Any, Executor, Row};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
+use sqlx::Row;
 
 /// The credentials behind a connection (sealed values as stored).
 #[derive(Debug, Clone)]
@@ -56,38 +58,33 @@ fn grant_record(r: sqlx::any::AnyRow) -> GrantRecord {
 }
 
 /// The grant for `user_key` (0: shared), if any.
-pub async fn grant<'e>(
-    db: impl Executor<'e, Database = Any>,
-    connection_id: i64,
-    user_key: i64,
-) -> Result<Option<GrantRecord>> {
-    let r = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE connection_id = $1 AND user_key = $2"))
-        .bind(connection_id)
-        .bind(user_key)
-        .fetch_optional(db)
-        .await?;
+pub async fn grant<'e>(db: impl Exec<'e>, connection_id: i64, user_key: i64) -> Result<Option<GrantRecord>> {
+    let r = sql!(
+        &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE connection_id = $1 AND user_key = $2"),
+        connection_id,
+        user_key
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(r.map(grant_record))
 }
 
 /// A grant by its id.
-pub async fn grant_by_id<'e>(db: impl Executor<'e, Database = Any>, id: i64) -> Result<Option<GrantRecord>> {
-    let r =
-        sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1")).bind(id).fetch_optional(db).await?;
+pub async fn grant_by_id<'e>(db: impl Exec<'e>, id: i64) -> Result<Option<GrantRecord>> {
+    let r = sql!(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"), id).fetch_optional(db).await?;
     Ok(r.map(grant_record))
 }
 
 /// Every grant of a connection (for revoking them all).
-pub async fn grants<'e>(db: impl Executor<'e, Database = Any>, connection_id: i64) -> Result<Vec<GrantRecord>> {
-    let rows = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE connection_id = $1 ORDER BY id"))
-        .bind(connection_id)
+pub async fn grants<'e>(db: impl Exec<'e>, connection_id: i64) -> Result<Vec<GrantRecord>> {
+    let rows = sql!(&format!("SELECT {GRANT_COLUMNS} FROM grants WHERE connection_id = $1 ORDER BY id"), connection_id)
         .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(grant_record).collect())
 }
 
-pub async fn user_grant_count<'e>(db: impl Executor<'e, Database = Any>, connection_id: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE connection_id = $1 AND user_key <> 0")
-        .bind(connection_id)
+pub async fn user_grant_count<'e>(db: impl Exec<'e>, connection_id: i64) -> Result<i64> {
+    Ok(sql_scalar!("SELECT COUNT(*) FROM grants WHERE connection_id = $1 AND user_key <> 0", connection_id)
         .fetch_one(db)
         .await?)
 }
@@ -114,7 +111,7 @@ pub async fn upsert_grant(
     now: i64,
 ) -> Result<i64> {
     let scopes = m.granted_scopes.map(scopes_json);
-    Ok(sqlx::query_scalar(
+    Ok(sql_scalar!(
         "INSERT INTO grants (connection_id, user_key, username, expires_at, granted_scopes, authorised_by, \
          authorised_by_name, authorised_at, updated_at, custody) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) \
          ON CONFLICT (connection_id, user_key) DO UPDATE SET access_token = NULL, refresh_token = NULL, \
@@ -123,69 +120,64 @@ pub async fn upsert_grant(
          authorised_at = excluded.authorised_at, updated_at = excluded.updated_at, version = grants.version + 1, \
          lease_owner = NULL, lease_until = NULL, refresh_failures = 0, retry_at = NULL, custody = excluded.custody \
          RETURNING id",
+        connection_id,
+        user_key,
+        m.username,
+        m.expires_at,
+        scopes,
+        m.authorised_by,
+        m.authorised_by_name,
+        now,
+        m.custody
     )
-    .bind(connection_id)
-    .bind(user_key)
-    .bind(m.username)
-    .bind(m.expires_at)
-    .bind(scopes)
-    .bind(m.authorised_by)
-    .bind(m.authorised_by_name)
-    .bind(now)
-    .bind(m.custody)
     .fetch_one(db)
     .await?)
 }
 
-pub async fn delete_grant<'e>(db: impl Executor<'e, Database = Any>, id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM grants WHERE id = $1").bind(id).execute(db).await?;
+pub async fn delete_grant<'e>(db: impl Exec<'e>, id: i64) -> Result<()> {
+    sql!("DELETE FROM grants WHERE id = $1", id).execute(db).await?;
     Ok(())
 }
 
-pub async fn delete_grants<'e>(db: impl Executor<'e, Database = Any>, connection_id: i64) -> Result<()> {
-    sqlx::query("DELETE FROM grants WHERE connection_id = $1").bind(connection_id).execute(db).await?;
+pub async fn delete_grants<'e>(db: impl Exec<'e>, connection_id: i64) -> Result<()> {
+    sql!("DELETE FROM grants WHERE connection_id = $1", connection_id).execute(db).await?;
     Ok(())
 }
 
 /// Takes the refresh lease of a grant still at `version`, unless another holder's lease is still
 /// running. One conditional UPDATE: on SQLite and PostgreSQL alike exactly one taker wins.
 pub async fn take_lease<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     id: i64,
     version: i64,
     owner: &str,
     now: i64,
     until: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
+    let r = sql!(
         "UPDATE grants SET lease_owner = $1, lease_until = $2 \
          WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)",
+        owner,
+        until,
+        id,
+        version,
+        now
     )
-    .bind(owner)
-    .bind(until)
-    .bind(id)
-    .bind(version)
-    .bind(now)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Gives the lease back (if still ours), recording a failed refresh when `retry_at` is set.
-pub async fn release_lease<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: i64,
-    owner: &str,
-    retry_at: Option<i64>,
-) -> Result<()> {
-    sqlx::query(
+pub async fn release_lease<'e>(db: impl Exec<'e>, id: i64, owner: &str, retry_at: Option<i64>) -> Result<()> {
+    sql!(
         "UPDATE grants SET lease_owner = NULL, lease_until = NULL, \
          refresh_failures = CASE WHEN $1 IS NULL THEN refresh_failures ELSE refresh_failures + 1 END, \
          retry_at = COALESCE($1, retry_at) WHERE id = $2 AND lease_owner = $3",
+        retry_at,
+        id,
+        owner
     )
-    .bind(retry_at)
-    .bind(id)
-    .bind(owner)
     .execute(db)
     .await?;
     Ok(())
@@ -194,7 +186,7 @@ pub async fn release_lease<'e>(
 /// Stores refreshed tokens (already sealed for this row) and releases the lease, in the caller's
 /// transaction; false when the lease was lost (it ran out and another instance took it).
 pub async fn store_refreshed<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     id: i64,
     owner: &str,
     access_token: &str,
@@ -202,17 +194,17 @@ pub async fn store_refreshed<'e>(
     expires_at: Option<i64>,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query(
+    let r = sql!(
         "UPDATE grants SET access_token = $1, refresh_token = COALESCE($2, refresh_token), expires_at = $3, \
          updated_at = $4, version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, \
          retry_at = NULL WHERE id = $5 AND lease_owner = $6",
+        access_token,
+        refresh_token,
+        expires_at,
+        now,
+        id,
+        owner
     )
-    .bind(access_token)
-    .bind(refresh_token)
-    .bind(expires_at)
-    .bind(now)
-    .bind(id)
-    .bind(owner)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -220,55 +212,16 @@ pub async fn store_refreshed<'e>(
 
 /// Forgets every lease: at start-up of the embedded (single-instance) SQLite mode, a lease can
 /// only be left over from a process that died.
-pub async fn clear_leases<'e>(db: impl Executor<'e, Database = Any>) -> Result<u64> {
+pub async fn clear_leases<'e>(db: impl Exec<'e>) -> Result<u64> {
     let r = sqlx::query("UPDATE grants SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
         .execute(db)
         .await?;
     Ok(r.rows_affected())
 }
 
-/// A custom service's endpoints moved: every grant of its connections is deleted (their secrets
-/// go nowhere), the connections that had one say why they need a new authorisation, and the
-/// authorisations still in progress for them end as failed. Returns how many connections changed.
-pub async fn set_aside_for_service(
-    db: &mut sqlx::AnyConnection,
-    org_id: i64,
-    service_id: i64,
-    reason: &str,
-    now: i64,
-) -> Result<u64> {
-    let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
-    sqlx::query(&format!("DELETE FROM grants WHERE connection_id IN ({of_service})"))
-        .bind(org_id)
-        .bind(service_id)
-        .execute(&mut *db)
-        .await?;
-    sqlx::query(&format!(
-        "UPDATE oauth_flows SET used_at = $3, outcome = 'flow_invalid', outcome_message = $4, pkce_verifier = NULL \
-         WHERE used_at IS NULL AND connection_id IN ({of_service})"
-    ))
-    .bind(org_id)
-    .bind(service_id)
-    .bind(now)
-    .bind(reason)
-    .execute(&mut *db)
-    .await?;
-    let changed = sqlx::query(
-        "UPDATE connections SET status = 'needs_reauth', status_reason = $3, updated_at = $4 \
-         WHERE org_id = $1 AND service_id = $2 AND status IN ('connected', 'error', 'needs_reauth')",
-    )
-    .bind(org_id)
-    .bind(service_id)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *db)
-    .await?;
-    Ok(changed.rows_affected())
-}
-
 /// The endpoint fingerprints the grants of predefined-service connections were made under, by
 /// catalogue id and connection-level client ID (empty: the operator's client): a small set.
-pub async fn predefined_custodies<'e>(db: impl Executor<'e, Database = Any>) -> Result<Vec<(String, String, String)>> {
+pub async fn predefined_custodies<'e>(db: impl Exec<'e>) -> Result<Vec<(String, String, String)>> {
     let rows = sqlx::query(
         "SELECT DISTINCT c.catalog_id, COALESCE(c.client_id, '') AS client_id, g.custody FROM grants g \
          JOIN connections c ON c.id = g.connection_id WHERE c.catalog_id IS NOT NULL AND g.custody IS NOT NULL",
@@ -278,57 +231,77 @@ pub async fn predefined_custodies<'e>(db: impl Executor<'e, Database = Any>) -> 
     Ok(rows.into_iter().map(|r| (r.get("catalog_id"), r.get("client_id"), r.get("custody"))).collect())
 }
 
-/// Sets aside the grants a predefined service's connections made under `custody` (see
-/// [`set_aside_for_service`]); returns how many grants went.
-pub async fn set_aside_predefined(
+/// The grants an edit of a service's endpoints sets aside: their secrets go nowhere again.
+#[derive(Debug, Clone, Copy)]
+pub enum SetAside<'a> {
+    /// Every grant of a custom service's connections; each of its connections that was authorised
+    /// says why it needs a new authorisation.
+    CustomService { org_id: i64, service_id: i64 },
+    /// The grants a predefined service's connections (by catalogue id and connection-level
+    /// client ID, empty for the operator's) made under `custody`; the shared connections that had
+    /// one say why.
+    Predefined { catalog_id: &'a str, client_id: &'a str, custody: &'a str },
+}
+
+/// How many connections now need a new authorisation, and how many grants went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetAsideCount {
+    pub connections: u64,
+    pub grants: u64,
+}
+
+/// Sets aside the grants `which` names, with the connections that say why and the authorisations
+/// still in progress for them, which end as failed.
+pub async fn set_aside(
     db: &mut sqlx::AnyConnection,
-    catalog_id: &str,
-    client_id: &str,
-    custody: &str,
+    which: SetAside<'_>,
     reason: &str,
     now: i64,
-) -> Result<u64> {
-    let affected = "SELECT g.connection_id FROM grants g JOIN connections c ON c.id = g.connection_id \
-                    WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2 AND g.custody = $3";
-    sqlx::query(&format!(
-        "UPDATE connections SET status = 'needs_reauth', status_reason = $4, updated_at = $5 \
-         WHERE per_user = 0 AND status IN ('connected', 'error', 'needs_reauth') AND id IN ({affected})"
-    ))
-    .bind(catalog_id)
-    .bind(client_id)
-    .bind(custody)
-    .bind(reason)
-    .bind(now)
-    .execute(&mut *db)
-    .await?;
-    sqlx::query(&format!(
-        "UPDATE oauth_flows SET used_at = $4, outcome = 'flow_invalid', outcome_message = $5, pkce_verifier = NULL \
-         WHERE used_at IS NULL AND connection_id IN ({affected})"
-    ))
-    .bind(catalog_id)
-    .bind(client_id)
-    .bind(custody)
-    .bind(now)
-    .bind(reason)
-    .execute(&mut *db)
-    .await?;
-    let gone = sqlx::query(
-        "DELETE FROM grants WHERE custody = $3 AND connection_id IN \
-         (SELECT id FROM connections c WHERE c.catalog_id = $1 AND COALESCE(c.client_id, '') = $2)",
-    )
-    .bind(catalog_id)
-    .bind(client_id)
-    .bind(custody)
-    .execute(&mut *db)
-    .await?;
-    Ok(gone.rows_affected())
+) -> Result<SetAsideCount> {
+    // The selection's parameters come first ($1…), then the reason and the time.
+    let (grants, connections, flows, reason_at) = match which {
+        SetAside::CustomService { .. } => {
+            let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
+            (format!("connection_id IN ({of_service})"), "org_id = $1 AND service_id = $2".into(), of_service.into(), 3)
+        }
+        SetAside::Predefined { .. } => {
+            let grants = "custody = $3 AND connection_id IN \
+                          (SELECT id FROM connections WHERE catalog_id = $1 AND COALESCE(client_id, '') = $2)";
+            let of_grants = format!("SELECT connection_id FROM grants WHERE {grants}");
+            (grants.to_string(), format!("per_user = 0 AND id IN ({of_grants})"), of_grants, 4)
+        }
+    };
+    let (r, t) = (format!("${reason_at}"), format!("${}", reason_at + 1));
+    let mark = format!(
+        "UPDATE connections SET status = 'needs_reauth', status_reason = {r}, updated_at = {t} \
+         WHERE status IN ('connected', 'error', 'needs_reauth') AND {connections}"
+    );
+    let end_flows = format!(
+        "UPDATE oauth_flows SET used_at = {t}, outcome = 'flow_invalid', outcome_message = {r}, \
+         pkce_verifier = NULL WHERE used_at IS NULL AND connection_id IN ({flows})"
+    );
+    let delete = format!("DELETE FROM grants WHERE {grants}");
+    // In this order: the first two find their rows through the grants the last deletes.
+    let connections = selection(sqlx::query(&mark), which).bind(reason).bind(now).execute(&mut *db).await?;
+    selection(sqlx::query(&end_flows), which).bind(reason).bind(now).execute(&mut *db).await?;
+    let grants = selection(sqlx::query(&delete), which).execute(&mut *db).await?;
+    Ok(SetAsideCount { connections: connections.rows_affected(), grants: grants.rows_affected() })
+}
+
+/// Binds the parameters of a [`SetAside`] selection.
+fn selection<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    which: SetAside<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match which {
+        SetAside::CustomService { org_id, service_id } => q.bind(org_id).bind(service_id),
+        SetAside::Predefined { catalog_id, client_id, custody } => q.bind(catalog_id).bind(client_id).bind(custody),
+    }
 }
 
 /// The groups of grants that carry no custody record yet (made before Liaison kept them): by
 /// organisation, custom service id or catalogue id, and connection-level client ID (empty: none).
-pub async fn unstamped_groups<'e>(
-    db: impl Executor<'e, Database = Any>,
-) -> Result<Vec<(i64, Option<i64>, Option<String>, String)>> {
+pub async fn unstamped_groups<'e>(db: impl Exec<'e>) -> Result<Vec<(i64, Option<i64>, Option<String>, String)>> {
     let rows = sqlx::query(
         "SELECT DISTINCT c.org_id, c.service_id, c.catalog_id, COALESCE(c.client_id, '') AS client_id FROM grants g \
          JOIN connections c ON c.id = g.connection_id WHERE g.custody IS NULL",
@@ -343,21 +316,21 @@ pub async fn unstamped_groups<'e>(
 
 /// Records `custody` on the unstamped grants of one group of [`unstamped_groups`].
 pub async fn stamp_group<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     group: &(i64, Option<i64>, Option<String>, String),
     custody: &str,
 ) -> Result<u64> {
     let (org_id, service_id, catalog_id, client_id) = group;
-    let done = sqlx::query(
+    let done = sql!(
         "UPDATE grants SET custody = $1 WHERE custody IS NULL AND connection_id IN (SELECT id FROM connections \
          WHERE org_id = $2 AND COALESCE(service_id, 0) = $3 AND COALESCE(catalog_id, '') = $4 \
          AND COALESCE(client_id, '') = $5)",
+        custody,
+        org_id,
+        service_id.unwrap_or(0),
+        catalog_id.as_deref().unwrap_or(""),
+        client_id
     )
-    .bind(custody)
-    .bind(org_id)
-    .bind(service_id.unwrap_or(0))
-    .bind(catalog_id.as_deref().unwrap_or(""))
-    .bind(client_id)
     .execute(db)
     .await?;
     Ok(done.rows_affected())

@@ -4,8 +4,10 @@
 
 use crate::error::Result;
 use crate::store::users::role_from_db;
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
 use app::model::Role;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 /// A person of the organisation, with how many of their sessions are still open.
 #[derive(Debug, Clone)]
@@ -18,36 +20,31 @@ pub struct Person {
 }
 
 /// The organisation's people, by name then email.
-pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, now: i64) -> Result<Vec<Person>> {
-    let rows = sqlx::query(
+pub async fn list<'e>(db: impl Exec<'e>, org_id: i64, now: i64) -> Result<Vec<Person>> {
+    let rows = sql!(
         "SELECT u.id, u.name, u.email, u.role, \
          (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $2) \
          AS active_sessions \
          FROM users u WHERE u.org_id = $1 ORDER BY u.name, u.email",
+        org_id,
+        now
     )
-    .bind(org_id)
-    .bind(now)
     .fetch_all(db)
     .await?;
     rows.iter().map(person_from_row).collect()
 }
 
 /// One person of the organisation, or None (another organisation's person is None too).
-pub async fn person<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    user_id: i64,
-    now: i64,
-) -> Result<Option<Person>> {
-    let row = sqlx::query(
+pub async fn person<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, now: i64) -> Result<Option<Person>> {
+    let row = sql!(
         "SELECT u.id, u.name, u.email, u.role, \
          (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $3) \
          AS active_sessions \
          FROM users u WHERE u.org_id = $1 AND u.id = $2",
+        org_id,
+        user_id,
+        now
     )
-    .bind(org_id)
-    .bind(user_id)
-    .bind(now)
     .fetch_optional(db)
     .await?;
     row.as_ref().map(person_from_row).transpose()
@@ -64,56 +61,47 @@ fn person_from_row(r: &sqlx::any::AnyRow) -> Result<Person> {
 }
 
 /// Ends every session of a person (browsers and embedded consoles); returns how many.
-pub async fn end_sessions<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2")
-        .bind(org_id)
-        .bind(user_id)
+pub async fn end_sessions<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<u64> {
+    Ok(sql!("DELETE FROM sessions WHERE org_id = $1 AND user_id = $2", org_id, user_id)
         .execute(db)
         .await?
         .rows_affected())
 }
 
 /// Revokes every live API token of a person; returns how many.
-pub async fn revoke_tokens<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    user_id: i64,
-    now: i64,
-) -> Result<u64> {
-    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(org_id)
-        .bind(user_id)
-        .execute(db)
-        .await?
-        .rows_affected())
+pub async fn revoke_tokens<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, now: i64) -> Result<u64> {
+    Ok(sql!(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        now,
+        org_id,
+        user_id
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// The login-user connections of the organisation where the person has a grant of their own
 /// (`user_key` is their id there), by id.
-pub async fn connections_with_own_grant<'e>(
-    db: impl Executor<'e, Database = Any>,
-    org_id: i64,
-    user_id: i64,
-) -> Result<Vec<i64>> {
-    Ok(sqlx::query_scalar(
+pub async fn connections_with_own_grant<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<Vec<i64>> {
+    Ok(sql_scalar!(
         "SELECT c.id FROM connections c JOIN grants g ON g.connection_id = c.id \
          WHERE c.org_id = $1 AND c.per_user = 1 AND g.user_key = $2 ORDER BY c.id",
+        org_id,
+        user_id
     )
-    .bind(org_id)
-    .bind(user_id)
     .fetch_all(db)
     .await?)
 }
 
 /// Erases the person's own grants on the organisation's connections; returns how many.
-pub async fn erase_own_grants<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<u64> {
-    Ok(sqlx::query(
+pub async fn erase_own_grants<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<u64> {
+    Ok(sql!(
         "DELETE FROM grants WHERE user_key = $1 \
          AND connection_id IN (SELECT id FROM connections WHERE org_id = $2 AND per_user = 1)",
+        user_id,
+        org_id
     )
-    .bind(user_id)
-    .bind(org_id)
     .execute(db)
     .await?
     .rows_affected())
@@ -122,13 +110,13 @@ pub async fn erase_own_grants<'e>(db: impl Executor<'e, Database = Any>, org_id:
 /// Deletes the person's row, unless they are the organisation's last admin. Their sessions, API
 /// tokens and authorisations in progress go with it (ON DELETE CASCADE); connections and services
 /// they created stay (created_by becomes NULL). Returns false when nothing was deleted.
-pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<bool> {
-    let r = sqlx::query(
+pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<bool> {
+    let r = sql!(
         "DELETE FROM users WHERE org_id = $1 AND id = $2 \
          AND (role <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.org_id = $1 AND a.role = 'admin') > 1)",
+        org_id,
+        user_id
     )
-    .bind(org_id)
-    .bind(user_id)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

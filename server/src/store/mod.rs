@@ -25,6 +25,20 @@ use sqlx::AnyPool;
 use sqlx::Executor;
 use std::path::{Path, PathBuf};
 
+/// `sqlx::query(sql)` with its parameters bound in order: `sql!("… $1 … $2", a, b)`.
+macro_rules! sql {
+    ($q:expr $(, $arg:expr)* $(,)?) => { sqlx::query($q)$(.bind($arg))* };
+}
+/// `sqlx::query_scalar(sql)` with its parameters bound in order.
+macro_rules! sql_scalar {
+    ($q:expr $(, $arg:expr)* $(,)?) => { sqlx::query_scalar($q)$(.bind($arg))* };
+}
+pub(crate) use {sql, sql_scalar};
+
+/// Whatever runs a query: the pool, a connection or a transaction (`&mut *tx`).
+pub trait Exec<'e>: sqlx::Executor<'e, Database = sqlx::Any> {}
+impl<'e, T: sqlx::Executor<'e, Database = sqlx::Any>> Exec<'e> for T {}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
     Sqlite,

@@ -1,28 +1,29 @@
 //! Organisations (tenants) and the one-time first-run setup.
 
 use crate::error::{is_unique_violation, Error, Result};
-use sqlx::{Any, Executor};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
 
 /// Marks the first-run setup as done. Fails with `SetupComplete` if it already was, so two
 /// concurrent setups cannot both create an organisation (run it first in the setup transaction).
-pub async fn claim_setup<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO instance_setup (id, completed_at) VALUES (1, $1)")
-        .bind(now)
-        .execute(db)
-        .await
-        .map_err(|e| if is_unique_violation(&e) { Error::SetupComplete } else { e.into() })?;
+pub async fn claim_setup<'e>(db: impl Exec<'e>, now: i64) -> Result<()> {
+    sql!("INSERT INTO instance_setup (id, completed_at) VALUES (1, $1)", now).execute(db).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::SetupComplete
+        } else {
+            e.into()
+        }
+    })?;
     Ok(())
 }
 
-pub async fn is_setup_done<'e>(db: impl Executor<'e, Database = Any>) -> Result<bool> {
+pub async fn is_setup_done<'e>(db: impl Exec<'e>) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM instance_setup").fetch_one(db).await?;
     Ok(n > 0)
 }
 
-pub async fn create<'e>(db: impl Executor<'e, Database = Any>, name: &str, now: i64) -> Result<i64> {
-    let id = sqlx::query_scalar("INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id")
-        .bind(name)
-        .bind(now)
+pub async fn create<'e>(db: impl Exec<'e>, name: &str, now: i64) -> Result<i64> {
+    let id = sql_scalar!("INSERT INTO organisations (name, created_at) VALUES ($1, $2) RETURNING id", name, now)
         .fetch_one(db)
         .await
         .map_err(|e| {
@@ -35,13 +36,13 @@ pub async fn create<'e>(db: impl Executor<'e, Database = Any>, name: &str, now: 
     Ok(id)
 }
 
-pub async fn exists<'e>(db: impl Executor<'e, Database = Any>, id: i64) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE id = $1").bind(id).fetch_one(db).await?;
+pub async fn exists<'e>(db: impl Exec<'e>, id: i64) -> Result<bool> {
+    let n: i64 = sql_scalar!("SELECT COUNT(*) FROM organisations WHERE id = $1", id).fetch_one(db).await?;
     Ok(n > 0)
 }
 
-pub async fn id_by_name<'e>(db: impl Executor<'e, Database = Any>, name: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1").bind(name).fetch_optional(db).await?)
+pub async fn id_by_name<'e>(db: impl Exec<'e>, name: &str) -> Result<Option<i64>> {
+    Ok(sql_scalar!("SELECT id FROM organisations WHERE name = $1", name).fetch_optional(db).await?)
 }
 
 #[cfg(test)]

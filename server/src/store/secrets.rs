@@ -3,37 +3,36 @@
 //! walks them. Only those columns can be named here.
 
 use crate::error::Result;
+use crate::store::sql;
+use crate::store::Exec;
 use crate::vault::SecretColumn;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 /// Writes (or clears) one sealed value.
-pub async fn set<'e>(
-    db: impl Executor<'e, Database = Any>,
-    sealed_column: SecretColumn,
-    id: i64,
-    sealed: Option<&str>,
-) -> Result<()> {
+pub async fn set<'e>(db: impl Exec<'e>, sealed_column: SecretColumn, id: i64, sealed: Option<&str>) -> Result<()> {
     let (table, column) = sealed_column.table_column();
-    sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2")).bind(sealed).bind(id).execute(db).await?;
+    sql!(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"), sealed, id).execute(db).await?;
     Ok(())
 }
 
 /// Up to `limit` rows of a sealed column whose value is not under `key_id`, after row `after`.
 pub async fn not_under_key<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     sealed_column: SecretColumn,
     key_id: &str,
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String)>> {
     let (table, column) = sealed_column.table_column();
-    let rows = sqlx::query(&format!(
-        "SELECT id, {column} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 AND id > $2 \
+    let rows = sql!(
+        &format!(
+            "SELECT id, {column} AS v FROM {table} WHERE {column} IS NOT NULL AND {column} NOT LIKE $1 AND id > $2 \
          ORDER BY id LIMIT $3"
-    ))
-    .bind(format!("v1.{key_id}.%"))
-    .bind(after)
-    .bind(limit)
+        ),
+        format!("v1.{key_id}.%"),
+        after,
+        limit
+    )
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.get("id"), r.get("v"))).collect())
@@ -41,17 +40,14 @@ pub async fn not_under_key<'e>(
 
 /// Replaces a sealed value only if it is still `old` (a concurrent writer wins).
 pub async fn replace<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     sealed_column: SecretColumn,
     id: i64,
     old: &str,
     new: &str,
 ) -> Result<bool> {
     let (table, column) = sealed_column.table_column();
-    let done = sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"))
-        .bind(new)
-        .bind(id)
-        .bind(old)
+    let done = sql!(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"), new, id, old)
         .execute(db)
         .await?;
     Ok(done.rows_affected() == 1)
@@ -60,7 +56,7 @@ pub async fn replace<'e>(
 /// How many sealed values are under each key id.
 pub async fn key_usage<'e, E>(db: E) -> Result<Vec<(String, i64)>>
 where
-    E: Executor<'e, Database = Any> + Copy,
+    E: Exec<'e> + Copy,
 {
     let mut out: Vec<(String, i64)> = Vec::new();
     for (table, column) in SecretColumn::ALL.map(SecretColumn::table_column) {

@@ -2,8 +2,10 @@
 //! document (`spec`); the client secret is sealed by the vault.
 
 use crate::error::{is_unique_violation, Error, Result};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
 use app::service::ServiceSpec;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 #[derive(Debug, Clone)]
 pub struct ServiceRow {
@@ -28,48 +30,48 @@ fn spec_json(spec: &ServiceSpec) -> Result<String> {
 }
 
 pub async fn create<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     org_id: i64,
     spec: &ServiceSpec,
     client_id: Option<&str>,
     created_by: i64,
     now: i64,
 ) -> Result<i64> {
-    sqlx::query_scalar(
+    sql_scalar!(
         "INSERT INTO services (org_id, name, name_key, spec, client_id, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        org_id,
+        &spec.name,
+        spec.name.to_lowercase(),
+        spec_json(spec)?,
+        client_id,
+        created_by,
+        now
     )
-    .bind(org_id)
-    .bind(&spec.name)
-    .bind(spec.name.to_lowercase())
-    .bind(spec_json(spec)?)
-    .bind(client_id)
-    .bind(created_by)
-    .bind(now)
     .fetch_one(db)
     .await
     .map_err(name_taken)
 }
 
 pub async fn update<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     org_id: i64,
     id: i64,
     spec: &ServiceSpec,
     client_id: Option<&str>,
     now: i64,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = sql!(
         "UPDATE services SET name = $1, name_key = $2, spec = $3, client_id = $4, updated_at = $5 \
          WHERE org_id = $6 AND id = $7",
+        &spec.name,
+        spec.name.to_lowercase(),
+        spec_json(spec)?,
+        client_id,
+        now,
+        org_id,
+        id
     )
-    .bind(&spec.name)
-    .bind(spec.name.to_lowercase())
-    .bind(spec_json(spec)?)
-    .bind(client_id)
-    .bind(now)
-    .bind(org_id)
-    .bind(id)
     .execute(db)
     .await
     .map_err(name_taken)?;
@@ -88,44 +90,40 @@ fn row(r: sqlx::any::AnyRow) -> Result<ServiceRow> {
     })
 }
 
-pub async fn get<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, id: i64) -> Result<Option<ServiceRow>> {
-    let r =
-        sqlx::query("SELECT id, org_id, spec, client_id, client_secret FROM services WHERE org_id = $1 AND id = $2")
-            .bind(org_id)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
+pub async fn get<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<ServiceRow>> {
+    let r = sql!(
+        "SELECT id, org_id, spec, client_id, client_secret FROM services WHERE org_id = $1 AND id = $2",
+        org_id,
+        id
+    )
+    .fetch_optional(db)
+    .await?;
     r.map(row).transpose()
 }
 
-pub async fn list<'e>(db: impl Executor<'e, Database = Any>, org_id: i64) -> Result<Vec<ServiceRow>> {
-    let rows = sqlx::query(
+pub async fn list<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<ServiceRow>> {
+    let rows = sql!(
         "SELECT id, org_id, spec, client_id, client_secret FROM services WHERE org_id = $1 ORDER BY name_key",
+        org_id
     )
-    .bind(org_id)
     .fetch_all(db)
     .await?;
     rows.into_iter().map(row).collect()
 }
 
 /// Deletes a service no connection uses; `Err(InUse)` otherwise.
-pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, id: i64) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM services WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
-        .bind(id)
-        .execute(db)
-        .await
-        .map_err(|e| match &e {
+pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<bool> {
+    let done = sql!("DELETE FROM services WHERE org_id = $1 AND id = $2", org_id, id).execute(db).await.map_err(
+        |e| match &e {
             sqlx::Error::Database(d) if d.is_foreign_key_violation() => Error::InUse,
             _ => e.into(),
-        })?;
+        },
+    )?;
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn connection_count<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, id: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE org_id = $1 AND service_id = $2")
-        .bind(org_id)
-        .bind(id)
+pub async fn connection_count<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<i64> {
+    Ok(sql_scalar!("SELECT COUNT(*) FROM connections WHERE org_id = $1 AND service_id = $2", org_id, id)
         .fetch_one(db)
         .await?)
 }

@@ -2,26 +2,28 @@
 //! the database cannot be used to sign in.
 
 use crate::error::Result;
+use crate::store::sql;
 use crate::store::users::role_from_db;
+use crate::store::Exec;
 use app::model::Role;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 pub async fn create<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     token_hash: &str,
     org_id: i64,
     user_id: i64,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sql!(
         "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        token_hash,
+        org_id,
+        user_id,
+        now,
+        expires_at
     )
-    .bind(token_hash)
-    .bind(org_id)
-    .bind(user_id)
-    .bind(now)
-    .bind(expires_at)
     .execute(db)
     .await?;
     Ok(())
@@ -41,20 +43,16 @@ pub struct PersonRow {
 }
 
 /// The user behind a live session, or `None` for an unknown or expired one.
-pub async fn person<'e>(
-    db: impl Executor<'e, Database = Any>,
-    token_hash: &str,
-    now: i64,
-) -> Result<Option<PersonRow>> {
-    let row = sqlx::query(
+pub async fn person<'e>(db: impl Exec<'e>, token_hash: &str, now: i64) -> Result<Option<PersonRow>> {
+    let row = sql!(
         "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role, s.embed_origin \
          FROM sessions s \
          JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
          JOIN organisations o ON o.id = u.org_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
+        token_hash,
+        now
     )
-    .bind(token_hash)
-    .bind(now)
     .fetch_optional(db)
     .await?;
     row.map(|r| person_from_row(&r)).transpose()
@@ -75,36 +73,36 @@ pub fn person_from_row(r: &sqlx::any::AnyRow) -> Result<PersonRow> {
 
 /// A session started by an embedding host (see `embed_origin`).
 pub async fn create_embedded<'e>(
-    db: impl Executor<'e, Database = Any>,
+    db: impl Exec<'e>,
     token_hash: &str,
     user: (i64, i64),
     origin: &str,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sqlx::query(
+    sql!(
         "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, embed_origin) \
          VALUES ($1, $2, $3, $4, $5, $6)",
+        token_hash,
+        user.0,
+        user.1,
+        now,
+        expires_at,
+        origin
     )
-    .bind(token_hash)
-    .bind(user.0)
-    .bind(user.1)
-    .bind(now)
-    .bind(expires_at)
-    .bind(origin)
     .execute(db)
     .await?;
     Ok(())
 }
 
-pub async fn delete<'e>(db: impl Executor<'e, Database = Any>, token_hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(db).await?;
+pub async fn delete<'e>(db: impl Exec<'e>, token_hash: &str) -> Result<()> {
+    sql!("DELETE FROM sessions WHERE token_hash = $1", token_hash).execute(db).await?;
     Ok(())
 }
 
 /// Removes expired sessions; returns how many.
-pub async fn purge_expired<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(db).await?.rows_affected())
+pub async fn purge_expired<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
+    Ok(sql!("DELETE FROM sessions WHERE expires_at <= $1", now).execute(db).await?.rows_affected())
 }
 
 #[cfg(test)]

@@ -3,13 +3,13 @@
 //! stays the same (see `crate::hot`).
 
 use crate::error::Result;
-use sqlx::{Any, Executor};
+use crate::store::Exec;
 
 /// The statement that reads it (also run outside sqlx, see `crate::hot`).
 pub const READ: &str = "SELECT n FROM change_stamp WHERE id = 1";
 
 /// The stamp now.
-pub async fn read<'e>(db: impl Executor<'e, Database = Any>) -> Result<i64> {
+pub async fn read<'e>(db: impl Exec<'e>) -> Result<i64> {
     Ok(sqlx::query_scalar(READ).fetch_one(db).await?)
 }
 

@@ -4,7 +4,9 @@
 //! whoever presents it.
 
 use crate::error::Result;
-use sqlx::{Any, Executor, Row};
+use crate::store::sql;
+use crate::store::Exec;
+use sqlx::Row;
 
 /// What a nonce was issued for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,16 +17,16 @@ pub struct Start {
     pub expires_at: i64,
 }
 
-pub async fn issue<'e>(db: impl Executor<'e, Database = Any>, nonce_hash: &str, s: &Start) -> Result<()> {
-    sqlx::query(
+pub async fn issue<'e>(db: impl Exec<'e>, nonce_hash: &str, s: &Start) -> Result<()> {
+    sql!(
         "INSERT INTO oauth_starts (nonce_hash, session_hash, user_id, connection_id, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
+        nonce_hash,
+        &s.session_hash,
+        s.user_id,
+        s.connection_id,
+        s.expires_at
     )
-    .bind(nonce_hash)
-    .bind(&s.session_hash)
-    .bind(s.user_id)
-    .bind(s.connection_id)
-    .bind(s.expires_at)
     .execute(db)
     .await?;
     Ok(())
@@ -32,11 +34,11 @@ pub async fn issue<'e>(db: impl Executor<'e, Database = Any>, nonce_hash: &str, 
 
 /// Deletes the nonce and says what it was issued for; `None` if it is unknown or already used.
 /// One statement, so two concurrent presentations cannot both get it.
-pub async fn take<'e>(db: impl Executor<'e, Database = Any>, nonce_hash: &str) -> Result<Option<Start>> {
-    let r = sqlx::query(
+pub async fn take<'e>(db: impl Exec<'e>, nonce_hash: &str) -> Result<Option<Start>> {
+    let r = sql!(
         "DELETE FROM oauth_starts WHERE nonce_hash = $1 RETURNING session_hash, user_id, connection_id, expires_at",
+        nonce_hash
     )
-    .bind(nonce_hash)
     .fetch_optional(db)
     .await?;
     Ok(r.map(|r| Start {
@@ -48,6 +50,6 @@ pub async fn take<'e>(db: impl Executor<'e, Database = Any>, nonce_hash: &str) -
 }
 
 /// Removes the nonces that expired before `now`.
-pub async fn prune<'e>(db: impl Executor<'e, Database = Any>, now: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM oauth_starts WHERE expires_at < $1").bind(now).execute(db).await?.rows_affected())
+pub async fn prune<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
+    Ok(sql!("DELETE FROM oauth_starts WHERE expires_at < $1", now).execute(db).await?.rows_affected())
 }

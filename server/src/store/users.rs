@@ -1,8 +1,10 @@
 //! Users: members of exactly one organisation, with an argon2id password hash.
 
 use crate::error::{is_unique_violation, Error, Result};
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
 use app::model::Role;
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
 
 /// What sign-in needs to know about a user.
 #[derive(Debug, Clone)]
@@ -20,44 +22,36 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
-pub async fn create<'e>(db: impl Executor<'e, Database = Any>, user: NewUser<'_>, now: i64) -> Result<i64> {
-    sqlx::query_scalar(
+pub async fn create<'e>(db: impl Exec<'e>, user: NewUser<'_>, now: i64) -> Result<i64> {
+    sql_scalar!(
         "INSERT INTO users (org_id, email, name, role, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        user.org_id,
+        user.email,
+        user.name,
+        user.role.as_str(),
+        user.password_hash,
+        now
     )
-    .bind(user.org_id)
-    .bind(user.email)
-    .bind(user.name)
-    .bind(user.role.as_str())
-    .bind(user.password_hash)
-    .bind(now)
     .fetch_one(db)
     .await
     .map_err(|e| if is_unique_violation(&e) { Error::EmailTaken } else { e.into() })
 }
 
-pub async fn any_exist<'e>(db: impl Executor<'e, Database = Any>) -> Result<bool> {
+pub async fn any_exist<'e>(db: impl Exec<'e>) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u").fetch_one(db).await?;
     Ok(n > 0)
 }
 
 /// Sign-in is the one lookup that is not scoped to an organisation: the email is the key.
-pub async fn credentials_by_email<'e>(
-    db: impl Executor<'e, Database = Any>,
-    email: &str,
-) -> Result<Option<Credentials>> {
-    let row = sqlx::query("SELECT id, org_id, password_hash FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(db)
-        .await?;
+pub async fn credentials_by_email<'e>(db: impl Exec<'e>, email: &str) -> Result<Option<Credentials>> {
+    let row = sql!("SELECT id, org_id, password_hash FROM users WHERE email = $1", email).fetch_optional(db).await?;
     Ok(row.map(|r| Credentials { id: r.get("id"), org_id: r.get("org_id"), password_hash: r.get("password_hash") }))
 }
 
 /// How a user is shown in lists and the audit log: their email address ("a former user" if gone).
-pub async fn name_of<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, user_id: i64) -> Result<String> {
-    let email: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE org_id = $1 AND id = $2")
-        .bind(org_id)
-        .bind(user_id)
+pub async fn name_of<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<String> {
+    let email: Option<String> = sql_scalar!("SELECT email FROM users WHERE org_id = $1 AND id = $2", org_id, user_id)
         .fetch_optional(db)
         .await?;
     Ok(email.unwrap_or_else(|| "a former user".into()))
@@ -103,10 +97,7 @@ mod tests {
                 NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
             assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", db.store.kind);
             let org = orgs::create(pool, "A", 1).await.unwrap();
-            let bad_role = sqlx::query(
-                "INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)",
-            )
-            .bind(org)
+            let bad_role = sql!("INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)", org)
             .execute(pool)
             .await;
             assert!(bad_role.is_err(), "role check enforced on {:?}", db.store.kind);
