@@ -22,6 +22,14 @@ impl From<&Viewer> for Actor {
     }
 }
 
+/// Only admins may `what` ("create, change or delete custom services").
+pub fn require_admin(viewer: &Viewer, what: &str) -> Result<()> {
+    if viewer.role == Role::Admin {
+        return Ok(());
+    }
+    Err(AppError::new(ErrorCode::Forbidden, format!("Only admins can {what}.")).into())
+}
+
 pub fn not_found() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no connection with that link name in your organisation.").into()
 }

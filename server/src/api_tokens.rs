@@ -91,16 +91,9 @@ impl ApiTokens {
         )
         .await?;
         let detail = expires_at.map(|at| format!("expires {}", format_utc(at)));
-        audit::record(
-            &mut *tx,
-            Some(viewer.org_id),
-            &viewer.email,
-            "api_token.create",
-            name.as_str(),
-            detail.as_deref(),
-            now,
-        )
-        .await?;
+        audit::By::new(Some(viewer.org_id), &viewer.email, now)
+            .record(&mut *tx, "api_token.create", name.as_str(), detail.as_deref())
+            .await?;
         tx.commit().await?;
         Ok(NewApiToken {
             view: ApiTokenView {
@@ -122,7 +115,8 @@ impl ApiTokens {
         if !api_tokens::revoke(&mut *tx, viewer.org_id, viewer.user_id, id, now).await? {
             return Err(AppError::new(ErrorCode::NotFound, "You have no live API token with that id.").into());
         }
-        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "api_token.revoke", &id.to_string(), None, now)
+        audit::By::new(Some(viewer.org_id), &viewer.email, now)
+            .record(&mut *tx, "api_token.revoke", &id.to_string(), None)
             .await?;
         tx.commit().await?;
         Ok(())

@@ -62,55 +62,37 @@ pub struct Parts {
 impl ServerBackend {
     /// Needs a Tokio runtime (the API call log's writer is spawned).
     pub fn new(p: Parts) -> Self {
-        let (store, clock) = (p.services.store.clone(), p.services.clock.clone());
-        let (vault, outbound, public_url) =
-            (p.services.vault.clone(), p.services.outbound.clone(), p.services.public_url.clone());
+        let infra = p.services.infra.clone();
+        let (store, clock) = (infra.store.clone(), infra.clock.clone());
         let calls = CallLog::start(store.clone(), clock.clone());
         let hot = Hot::new(&store);
         let sessions = Arc::new(Sessions::new(store.clone(), clock.clone(), p.cookies, p.login_lockout_seconds));
         let services = Arc::new(p.services);
         let credentials = Arc::new(Credentials {
-            store: store.clone(),
-            clock: clock.clone(),
-            vault: vault.clone(),
-            outbound: outbound.clone(),
+            infra: infra.clone(),
             services: services.clone(),
             refresh_locks: Default::default(),
             hot: hot.clone(),
-            public_url: public_url.clone(),
         });
-        let flows = Arc::new(Flows {
-            store: store.clone(),
-            clock: clock.clone(),
-            vault: vault.clone(),
-            services: services.clone(),
-            credentials: credentials.clone(),
-            outbound_timeout: outbound.config().timeout,
-        });
+        let flows =
+            Arc::new(Flows { infra: infra.clone(), services: services.clone(), credentials: credentials.clone() });
         let connections = Arc::new(Connections {
-            store: store.clone(),
-            clock: clock.clone(),
-            vault: vault.clone(),
-            public_url: public_url.clone(),
+            infra: infra.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             flows: flows.clone(),
         });
         let api_tokens =
             Arc::new(ApiTokens { store: store.clone(), clock: clock.clone(), hot: hot.clone(), calls: calls.clone() });
-        let members =
-            Arc::new(Members { store: store.clone(), clock: clock.clone(), credentials: credentials.clone() });
+        let members = Arc::new(Members { infra: infra.clone(), credentials: credentials.clone() });
         let api = Arc::new(Api {
-            store: store.clone(),
-            clock: clock.clone(),
+            infra,
             settings: p.api,
             tokens: api_tokens.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             hot,
-            outbound,
             calls,
-            public_url,
         });
         let admin = Arc::new(Admin {
             token_hash: p.admin_token.as_deref().map(session::token_hash),

@@ -6,11 +6,11 @@ use crate::actor::{self, require_manage, Actor};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::flows::Flows;
-use crate::keys::live::Vault;
+use crate::infra::Infra;
 use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord, NewConnection};
 use crate::store::grants;
-use crate::store::{audit, secrets, Clock, Store};
+use crate::store::{audit, secrets};
 use crate::vault::{Secret, SecretColumn};
 use app::connection::{
     parse_names, parse_scopes, ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery,
@@ -31,12 +31,7 @@ pub struct TypedCredentials {
 
 /// The connections of every organisation, as people and the admin API manage them.
 pub struct Connections {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    /// Seals the client secrets typed on the connection form.
-    pub vault: Arc<Vault>,
-    /// Liaison's public URL, ending in `/`.
-    pub public_url: String,
+    pub infra: Infra,
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
     pub flows: Arc<Flows>,
@@ -63,7 +58,7 @@ impl Connections {
     pub async fn list_connections(&self, viewer: &Viewer, q: &ConnectionQuery) -> Result<ConnectionPage> {
         let per_page = q.per_page.clamp(1, 100);
         let per_page = if q.per_page == 0 { 25 } else { per_page };
-        let (rows, total) = conns::page(&self.store, viewer.org_id, q, i64::from(per_page)).await?;
+        let (rows, total) = conns::page(&self.infra.store, viewer.org_id, q, i64::from(per_page)).await?;
         Ok(ConnectionPage {
             rows: rows.iter().map(|c| self.row_view(Some(viewer), c)).collect(),
             total,
@@ -73,9 +68,9 @@ impl Connections {
     }
 
     pub async fn connection_details(&self, viewer: &Viewer, link_name: &str) -> Result<ConnectionDetails> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
-        let grant = grants::grant(&self.store.pool, c.id, actor::user_key(&c, Some(viewer.user_id))).await?;
+        let grant = grants::grant(&self.infra.store.pool, c.id, actor::user_key(&c, Some(viewer.user_id))).await?;
         Ok(ConnectionDetails {
             row: self.row_view(Some(viewer), &c),
             auth_type: resolved.spec.auth_type,
@@ -92,9 +87,9 @@ impl Connections {
                 granted_scopes: g.granted_scopes,
                 has_refresh_token: g.refresh_token.is_some(),
             }),
-            user_grants: if c.per_user { grants::user_grant_count(&self.store.pool, c.id).await? } else { 0 },
+            user_grants: if c.per_user { grants::user_grant_count(&self.infra.store.pool, c.id).await? } else { 0 },
             has_own_client: c.client_id.is_some(),
-            proxy_url: format!("{}api/v1/connections/{}/proxy/", self.public_url, c.link_name),
+            proxy_url: format!("{}api/v1/connections/{}/proxy/", self.infra.public_url, c.link_name),
         })
     }
 
@@ -136,8 +131,8 @@ impl Connections {
         if !problems.is_empty() {
             return Err(AppError::validation(problems.0).into());
         }
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         let id = conns::create(
             &mut *tx,
             NewConnection {
@@ -157,14 +152,15 @@ impl Connections {
         )
         .await?;
         if let Some(secret) = own_client.as_ref().and_then(|c| c.client_secret.as_ref()) {
-            let sealed = self.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
+            let sealed = self.infra.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
             secrets::set(&mut *tx, SecretColumn::ConnectionClientSecret, id, Some(&sealed)).await?;
         }
-        audit::record(&mut *tx, Some(actor.org_id), &actor.label, "connection.create", link.as_str(), None, now)
+        audit::By::new(Some(actor.org_id), &actor.label, now)
+            .record(&mut *tx, "connection.create", link.as_str(), None)
             .await?;
         tx.commit().await?;
         tracing::info!(org_id = actor.org_id, link_name = %link, "connection created");
-        let c = actor::connection(&self.store, actor.org_id, link.as_str()).await?;
+        let c = actor::connection(&self.infra.store, actor.org_id, link.as_str()).await?;
         let outcome = self.connect_record(actor, &c, &resolved, typed, session).await?;
         Ok((link.as_str().to_string(), outcome))
     }
@@ -207,7 +203,7 @@ impl Connections {
         form: &ConnectionForm,
         session: Option<&str>,
     ) -> Result<ConnectOutcome> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         if !c.per_user {
             require_manage(viewer, &c)?;
         } else if c.internal {
@@ -270,7 +266,7 @@ impl Connections {
         name: &str,
         scopes: &[String],
     ) -> Result<()> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         require_manage(viewer, &c)?;
         let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
         let mut problems = Problems::default();
@@ -286,8 +282,8 @@ impl Connections {
             b.sort();
             a != b
         };
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         conns::update_details(&mut *tx, c.id, name.as_str(), &scopes, now).await?;
         if changed && matches!(c.status, ConnectionStatus::Connected | ConnectionStatus::Error) {
             conns::set_status(
@@ -300,38 +296,49 @@ impl Connections {
             .await?;
         }
         let detail = if changed { Some("scopes changed") } else { None };
-        audit::record(&mut *tx, Some(c.org_id), &viewer.email, "connection.edit", &c.link_name, detail, now).await?;
+        audit::By::new(Some(c.org_id), &viewer.email, now)
+            .record(&mut *tx, "connection.edit", &c.link_name, detail)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Revoke: every grant revoked at the provider (where it has a revoke URL) and erased here.
     pub async fn revoke_connection(&self, viewer: &Viewer, link_name: &str) -> Result<()> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         require_manage(viewer, &c)?;
-        self.credentials.revoke_grants(&c, &viewer.email).await?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
-        grants::delete_grants(&mut *tx, c.id).await?;
-        conns::set_status(&mut *tx, c.id, ConnectionStatus::Revoked, None, now).await?;
-        audit::record(&mut *tx, Some(c.org_id), &viewer.email, "connection.revoke", &c.link_name, None, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.end(&c, &viewer.email, Ending::Revoke).await
     }
 
     /// Delete: revoked at the provider where possible, then the connection and its grants gone.
     pub async fn delete_connection(&self, actor: &Actor, c: &ConnectionRecord) -> Result<()> {
-        self.credentials.revoke_grants(c, &actor.label).await?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
-        conns::delete(&mut *tx, c.org_id, c.id).await?;
-        audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.delete", &c.link_name, None, now).await?;
+        self.end(c, &actor.label, Ending::Delete).await
+    }
+
+    /// Every grant revoked at the provider (where it has a revoke URL), then the grants erased and
+    /// the connection revoked or deleted, with its audit entry, in one transaction.
+    async fn end(&self, c: &ConnectionRecord, actor: &str, ending: Ending) -> Result<()> {
+        self.credentials.revoke_grants(c, actor).await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
+        let action = match ending {
+            Ending::Revoke => {
+                grants::delete_grants(&mut *tx, c.id).await?;
+                conns::set_status(&mut *tx, c.id, ConnectionStatus::Revoked, None, now).await?;
+                "connection.revoke"
+            }
+            Ending::Delete => {
+                conns::delete(&mut *tx, c.org_id, c.id).await?;
+                "connection.delete"
+            }
+        };
+        audit::By::new(Some(c.org_id), actor, now).record(&mut *tx, action, &c.link_name, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn delete_connection_as(&self, viewer: &Viewer, link_name: &str) -> Result<()> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         require_manage(viewer, &c)?;
         self.delete_connection(&Actor::from(viewer), &c).await
     }
@@ -375,4 +382,10 @@ fn typed_credentials(spec: &ServiceSpec, form: &ConnectionForm, problems: &mut P
         }
         AuthType::OAuth2 => TypedCredentials::default(),
     }
+}
+
+/// How a connection's grants end: kept as a revoked connection, or deleted with it.
+enum Ending {
+    Revoke,
+    Delete,
 }

@@ -19,6 +19,7 @@ pub mod embed;
 pub mod error;
 pub mod flows;
 pub mod hot;
+pub mod infra;
 pub mod invoke;
 pub mod keys;
 pub mod members;
@@ -85,16 +86,15 @@ pub async fn serve(config: Config) -> Result<()> {
     let outbound = outbound::Outbound::new(outbound_config(&config))
         .map_err(|e| crate::error::Error::Invalid(format!("cannot build the outbound HTTP client: {e}")))?;
     let url = public_url.to_string();
-    let services = services::Services {
+    let infra = infra::Infra {
         store: store.clone(),
         clock: clock.clone(),
-        catalog: Arc::new(catalog),
-        clients,
         vault: Arc::new(vault),
         outbound,
         public_url: if url.ends_with('/') { url } else { format!("{url}/") },
-        allow_http: config.allow_http_urls,
     };
+    let services =
+        services::Services { infra, catalog: Arc::new(catalog), clients, allow_http: config.allow_http_urls };
     let backend = Arc::new(ServerBackend::new(backend::Parts {
         services,
         cookies,

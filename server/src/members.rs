@@ -12,22 +12,20 @@
 //! deletes the row. Connections and services they created stay (created_by becomes NULL); shared
 //! grants they authorised stay too: they belong to the organisation. Every step is audited.
 
+use crate::actor::require_admin;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::infra::Infra;
+
 use crate::store::{api_tokens, audit, connections as conns, members};
-use crate::store::{Clock, Store};
 use app::error::{AppError, ErrorCode};
 use app::members::MemberView;
-use app::model::{Role, Viewer};
+use app::model::Viewer;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-fn require_admin(viewer: &Viewer) -> Result<()> {
-    if viewer.role == Role::Admin {
-        return Ok(());
-    }
-    Err(AppError::new(ErrorCode::Forbidden, "Only admins can see and manage the organisation's members.").into())
-}
+/// What only admins may do here.
+const ADMINS_ONLY: &str = "see and manage the organisation's members";
 
 fn no_such_person() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such person in your organisation.").into()
@@ -35,25 +33,28 @@ fn no_such_person() -> Error {
 
 /// The people of each organisation as its admins manage them.
 pub struct Members {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
+    pub infra: Infra,
     /// A removed person's own grants are revoked at the provider.
     pub credentials: Arc<Credentials>,
 }
 
 impl Members {
-    /// The person `user_id` of the viewer's organisation (admins only).
-    async fn person_for(&self, viewer: &Viewer, user_id: i64) -> Result<members::Person> {
-        require_admin(viewer)?;
-        members::person(&self.store.pool, viewer.org_id, user_id, self.clock.now_ms()).await?.ok_or_else(no_such_person)
+    /// The person `user_id` of the viewer's organisation (admins only), and who acts on them, now,
+    /// for the audit log.
+    async fn person_for<'v>(&self, viewer: &'v Viewer, user_id: i64) -> Result<(members::Person, audit::By<'v>)> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        let now = self.infra.clock.now_ms();
+        let person =
+            members::person(&self.infra.store.pool, viewer.org_id, user_id, now).await?.ok_or_else(no_such_person)?;
+        Ok((person, audit::By::new(Some(viewer.org_id), &viewer.email, now)))
     }
 
     pub async fn list_members(&self, viewer: &Viewer) -> Result<Vec<MemberView>> {
-        require_admin(viewer)?;
-        let now = self.clock.now_ms();
-        let people = members::list(&self.store.pool, viewer.org_id, now).await?;
+        require_admin(viewer, ADMINS_ONLY)?;
+        let now = self.infra.clock.now_ms();
+        let people = members::list(&self.infra.store.pool, viewer.org_id, now).await?;
         let mut tokens: HashMap<i64, Vec<_>> = HashMap::new();
-        for (user_id, t) in api_tokens::list_org(&self.store.pool, viewer.org_id).await? {
+        for (user_id, t) in api_tokens::list_org(&self.infra.store.pool, viewer.org_id).await? {
             tokens.entry(user_id).or_default().push(app::tokens::ApiTokenView::from(t));
         }
         Ok(people
@@ -71,51 +72,30 @@ impl Members {
     }
 
     pub async fn revoke_member_token(&self, viewer: &Viewer, user_id: i64, token_id: i64) -> Result<()> {
-        let person = self.person_for(viewer, user_id).await?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
-        if !api_tokens::revoke(&mut *tx, viewer.org_id, person.id, token_id, now).await? {
+        let (person, by) = self.person_for(viewer, user_id).await?;
+        let mut tx = self.infra.store.pool.begin().await?;
+        if !api_tokens::revoke(&mut *tx, viewer.org_id, person.id, token_id, by.at).await? {
             return Err(AppError::new(ErrorCode::NotFound, "This person has no live API token with that id.").into());
         }
         let detail = format!("token {token_id}, by an admin");
-        audit::record(
-            &mut *tx,
-            Some(viewer.org_id),
-            &viewer.email,
-            "api_token.revoke",
-            &person.email,
-            Some(&detail),
-            now,
-        )
-        .await?;
+        by.record(&mut *tx, "api_token.revoke", &person.email, Some(&detail)).await?;
         tx.commit().await?;
         tracing::info!(user_id = person.id, token_id, "an admin revoked an API token");
         Ok(())
     }
 
     pub async fn end_member_sessions(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
-        let person = self.person_for(viewer, user_id).await?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let (person, by) = self.person_for(viewer, user_id).await?;
+        let mut tx = self.infra.store.pool.begin().await?;
         let ended = members::end_sessions(&mut *tx, viewer.org_id, person.id).await?;
-        let detail = format!("{ended} session(s)");
-        audit::record(
-            &mut *tx,
-            Some(viewer.org_id),
-            &viewer.email,
-            "member.end_sessions",
-            &person.email,
-            Some(&detail),
-            now,
-        )
-        .await?;
+        by.record(&mut *tx, "member.end_sessions", &person.email, Some(&format!("{ended} session(s)"))).await?;
         tx.commit().await?;
         tracing::info!(user_id = person.id, ended, "an admin ended a person's sessions");
         Ok(())
     }
 
     pub async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
-        let person = self.person_for(viewer, user_id).await?;
+        let (person, by) = self.person_for(viewer, user_id).await?;
         if person.id == viewer.user_id {
             return Err(AppError::new(
                 ErrorCode::Conflict,
@@ -124,19 +104,17 @@ impl Members {
             .into());
         }
         let org = viewer.org_id;
-        let now = self.clock.now_ms();
         // First their access: nothing of theirs works from the next request on, whatever follows.
-        let mut tx = self.store.pool.begin().await?;
-        let tokens = members::revoke_tokens(&mut *tx, org, person.id, now).await?;
+        let mut tx = self.infra.store.pool.begin().await?;
+        let tokens = members::revoke_tokens(&mut *tx, org, person.id, by.at).await?;
         let sessions = members::end_sessions(&mut *tx, org, person.id).await?;
         let detail = format!("{tokens} API token(s) revoked, {sessions} session(s) ended");
-        audit::record(&mut *tx, Some(org), &viewer.email, "member.remove_access", &person.email, Some(&detail), now)
-            .await?;
+        by.record(&mut *tx, "member.remove_access", &person.email, Some(&detail)).await?;
         tx.commit().await?;
         // Their own grants, revoked at the provider (a failure there is logged and audited, and
         // does not keep the grant: it is erased below all the same).
-        for id in members::connections_with_own_grant(&self.store.pool, org, person.id).await? {
-            if let Some(c) = conns::by_id(&self.store.pool, org, id).await? {
+        for id in members::connections_with_own_grant(&self.infra.store.pool, org, person.id).await? {
+            if let Some(c) = conns::by_id(&self.infra.store.pool, org, id).await? {
                 // Best effort: a service that cannot be resolved or opened now must not leave the
                 // removal half done (their access is already cut; the grant is erased below).
                 if let Err(e) = self.credentials.revoke_user_grant(&c, person.id, &viewer.email).await {
@@ -144,8 +122,8 @@ impl Members {
                 }
             }
         }
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let by = audit::By { at: self.infra.clock.now_ms(), ..by };
+        let mut tx = self.infra.store.pool.begin().await?;
         let grants = members::erase_own_grants(&mut *tx, org, person.id).await?;
         if !members::delete(&mut *tx, org, person.id).await? {
             return Err(AppError::new(
@@ -155,7 +133,7 @@ impl Members {
             .into());
         }
         let detail = format!("{grants} login-user grant(s) erased");
-        audit::record(&mut *tx, Some(org), &viewer.email, "member.remove", &person.email, Some(&detail), now).await?;
+        by.record(&mut *tx, "member.remove", &person.email, Some(&detail)).await?;
         tx.commit().await?;
         tracing::info!(user_id = person.id, grants, tokens, sessions, "an admin removed a person");
         Ok(())

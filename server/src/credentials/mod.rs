@@ -15,13 +15,12 @@ pub mod token;
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::hot::Hot;
-use crate::keys::live::Vault;
-use crate::outbound::Outbound;
+use crate::infra::Infra;
 use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::flows::FlowRecord;
 use crate::store::grants::{self, GrantMeta};
-use crate::store::{audit, secrets, Clock, Store};
+use crate::store::{audit, secrets};
 use crate::vault::{Secret, SecretColumn};
 use app::connection::ConnectionStatus;
 use app::error::{AppError, ErrorCode};
@@ -32,19 +31,12 @@ use token::{TokenEndpoint, TokenError, TokenGrant, TokenSet};
 
 /// The grants of every connection, and the endpoints they may be sent to.
 pub struct Credentials {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    /// Seals and opens every grant.
-    pub vault: Arc<Vault>,
-    /// The client for calls to providers (SSRF guard, no redirects, limits).
-    pub outbound: Outbound,
+    pub infra: Infra,
     pub services: Arc<Services>,
     /// One refresh at a time per grant, within this process.
     pub refresh_locks: RefreshLocks,
     /// The grants the API's calls read, kept while the change stamp stays the same.
     pub hot: Arc<Hot>,
-    /// Liaison's public URL, ending in `/`.
-    pub public_url: String,
 }
 
 impl Credentials {
@@ -69,7 +61,7 @@ impl Credentials {
     ) -> std::result::Result<TokenSet, TokenError> {
         let scope = Some(spec.scope_delimiter.join(c.scopes.iter().map(String::as_str))).filter(|s| !s.is_empty());
         let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), client);
-        token::request_token(&self.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
+        token::request_token(&self.infra.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
     }
 
     /// Exchanges the authorisation code of `flow` at the service's token endpoint, with the flow's
@@ -88,14 +80,14 @@ impl Credentials {
         }
         let client = self.client_for(c, resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
-            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
+            Some(sealed) => Some(self.infra.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
             None => None,
         };
         let spec = &resolved.spec;
         let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), &client);
         let grant =
             TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier: verifier.as_ref().map(|v| v.expose()) };
-        Ok(match token::request_token(&self.outbound, &ep, grant).await {
+        Ok(match token::request_token(&self.infra.outbound, &ep, grant).await {
             Ok(tokens) => Exchange::Tokens(tokens),
             Err(e) => Exchange::Refused(e),
         })
@@ -132,7 +124,7 @@ impl Credentials {
         tokens: TokenSet,
         requested: &[String],
     ) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         let granted: Option<Vec<String>> = tokens
             .scope
             .as_deref()
@@ -162,17 +154,19 @@ impl Credentials {
         access: &Secret,
         refresh: Option<&Secret>,
     ) -> Result<()> {
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         let gid = grants::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
-        let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
+        let sealed = self.infra.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
         secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
         if let Some(refresh) = refresh {
-            let sealed = self.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
+            let sealed = self.infra.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
             secrets::set(&mut *tx, SecretColumn::GrantRefreshToken, gid, Some(&sealed)).await?;
         }
         conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
-        audit::record(&mut *tx, Some(c.org_id), &actor.label, "connection.authorise", &c.link_name, None, now).await?;
+        audit::By::new(Some(c.org_id), &actor.label, now)
+            .record(&mut *tx, "connection.authorise", &c.link_name, None)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -181,23 +175,16 @@ impl Credentials {
     pub async fn connect_failed(&self, actor: &Actor, c: &ConnectionRecord, service: &str, e: &TokenError) -> Error {
         let app = provider_error(service, e);
         tracing::warn!(link_name = %c.link_name, error = %e, "connecting failed");
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         let status = if e.is_invalid_grant() { ConnectionStatus::NeedsReauth } else { ConnectionStatus::Error };
         let recorded = async {
-            let mut tx = self.store.pool.begin().await?;
+            let mut tx = self.infra.store.pool.begin().await?;
             if c.status != ConnectionStatus::Connected {
                 conns::set_status(&mut *tx, c.id, status, Some(&app.message), now).await?;
             }
-            audit::record(
-                &mut *tx,
-                Some(c.org_id),
-                &actor.label,
-                "connection.authorise_failed",
-                &c.link_name,
-                Some(&app.message),
-                now,
-            )
-            .await?;
+            audit::By::new(Some(c.org_id), &actor.label, now)
+                .record(&mut *tx, "connection.authorise_failed", &c.link_name, Some(&app.message))
+                .await?;
             tx.commit().await?;
             Ok::<_, Error>(())
         };

@@ -74,12 +74,12 @@ fn can_refresh(g: &GrantRecord, resolved: &Resolved) -> bool {
 impl Credentials {
     /// How long a refresh lease lasts: longer than any token endpoint call may take.
     fn lease_ms(&self) -> i64 {
-        i64::try_from(self.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000
+        i64::try_from(self.infra.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX / 4) + 5_000
     }
 
     /// Where a person authorises a login-user connection for themselves.
     pub fn authorize_page(&self, link_name: &str) -> String {
-        format!("{}{}?connection={link_name}", self.public_url, app::api::HOME.trim_start_matches('/'))
+        format!("{}{}?connection={link_name}", self.infra.public_url, app::api::HOME.trim_start_matches('/'))
     }
 
     fn no_grant(&self, c: &ConnectionRecord, user_key: i64) -> ApiError {
@@ -104,7 +104,7 @@ impl Credentials {
 
     fn open_grant(&self, g: &GrantRecord, resolved: &Resolved) -> Result<Credential, ApiError> {
         let sealed = g.access_token.as_ref().ok_or_else(ApiError::internal)?;
-        let secret = self.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
+        let secret = self.infra.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
         Ok(Credential {
             secret,
             username: g.username.clone(),
@@ -127,7 +127,7 @@ impl Credentials {
         if let (Some(fresh), None) = (fresh, stale) {
             let known = match self.hot.grant(fresh, c.id, user_key) {
                 Some(g) => Some(g),
-                None => grants::grant(&self.store.pool, c.id, user_key).await?.map(|g| {
+                None => grants::grant(&self.infra.store.pool, c.id, user_key).await?.map(|g| {
                     let g = Arc::new(g);
                     self.hot.keep_grant(fresh, c.id, g.clone());
                     g
@@ -135,19 +135,19 @@ impl Credentials {
             };
             let g = known.ok_or_else(|| self.no_grant(c, user_key))?;
             self.entrusted(c, resolved, &g).await?;
-            let now = self.clock.now_ms();
+            let now = self.infra.clock.now_ms();
             if !(due(&g, now) && can_refresh(&g, resolved)) {
                 return self.open_grant(&g, resolved);
             }
         }
-        let pool = &self.store.pool;
+        let pool = &self.infra.store.pool;
         let wanted = |g: &GrantRecord, now: i64| match stale {
             Some(v) => g.version == v,
             None => due(g, now),
         };
-        let give_up = self.clock.now_ms() + self.lease_ms() + 5_000;
+        let give_up = self.infra.clock.now_ms() + self.lease_ms() + 5_000;
         loop {
-            let now = self.clock.now_ms();
+            let now = self.infra.clock.now_ms();
             let g = grants::grant(pool, c.id, user_key).await?.ok_or_else(|| self.no_grant(c, user_key))?;
             self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) || !can_refresh(&g, resolved) {
@@ -158,7 +158,7 @@ impl Credentials {
             }
             let lock = self.refresh_locks.get(g.id);
             let held = lock.lock().await;
-            let now = self.clock.now_ms();
+            let now = self.infra.clock.now_ms();
             let g = grants::grant_by_id(pool, g.id).await?.ok_or_else(|| self.no_grant(c, user_key))?;
             self.entrusted(c, resolved, &g).await?;
             if !wanted(&g, now) {
@@ -190,23 +190,16 @@ impl Credentials {
         if resolved.custody_of(c).entrusts(g.custody.as_deref()) {
             return Ok(());
         }
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         let personal = c.per_user && g.user_key != 0;
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.infra.store.pool.begin().await?;
         grants::delete_grant(&mut *tx, g.id).await?;
         if !personal {
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
         }
-        audit::record(
-            &mut *tx,
-            Some(c.org_id),
-            "Liaison",
-            "connection.set_aside",
-            &c.link_name,
-            Some(MOVED_REASON),
-            now,
-        )
-        .await?;
+        audit::By::liaison(Some(c.org_id), now)
+            .record(&mut *tx, "connection.set_aside", &c.link_name, Some(MOVED_REASON))
+            .await?;
         tx.commit().await?;
         tracing::warn!(link_name = %c.link_name, "a grant made under other endpoints was set aside, not sent");
         if personal {
@@ -242,9 +235,9 @@ impl Credentials {
         g: &GrantRecord,
         owner: &str,
     ) -> Result<Credential, ApiError> {
-        let pool = &self.store.pool;
+        let pool = &self.infra.store.pool;
         let outcome = self.call_token_endpoint(c, resolved, g).await;
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         match outcome {
             Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
             Err(Refusal::Token(e)) if e.is_invalid_grant() => {
@@ -264,16 +257,9 @@ impl Credentials {
                     grants::release_lease(&mut *tx, g.id, owner, None).await?;
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
                 }
-                audit::record(
-                    &mut *tx,
-                    Some(c.org_id),
-                    "Liaison",
-                    "connection.refresh_refused",
-                    &c.link_name,
-                    Some("invalid_grant"),
-                    now,
-                )
-                .await?;
+                audit::By::liaison(Some(c.org_id), now)
+                    .record(&mut *tx, "connection.refresh_refused", &c.link_name, Some("invalid_grant"))
+                    .await?;
                 tx.commit().await?;
                 tracing::warn!(link_name = %c.link_name, "refresh refused with invalid_grant: needs re-authorisation");
                 if c.per_user && g.user_key != 0 {
@@ -297,16 +283,9 @@ impl Credentials {
                 if !(c.per_user && g.user_key != 0) {
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
                 }
-                audit::record(
-                    &mut *tx,
-                    Some(c.org_id),
-                    "Liaison",
-                    "connection.refresh_failed",
-                    &c.link_name,
-                    Some(&message),
-                    now,
-                )
-                .await?;
+                audit::By::liaison(Some(c.org_id), now)
+                    .record(&mut *tx, "connection.refresh_failed", &c.link_name, Some(&message))
+                    .await?;
                 tx.commit().await?;
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed");
                 // The SSRF guard has its own code, whichever call met it.
@@ -341,13 +320,18 @@ impl Credentials {
         }
         let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
         let refresh = self
+            .infra
             .vault
             .open(SecretColumn::GrantRefreshToken.at(g.id), sealed)
             .map_err(|e| Refusal::Other(Error::from(e).into()))?;
         let ep = endpoint(spec, spec.refresh_url().map(|u| u.as_str()), &client);
-        token::request_token(&self.outbound, &ep, TokenGrant::RefreshToken { refresh_token: &refresh, scope: None })
-            .await
-            .map_err(Refusal::Token)
+        token::request_token(
+            &self.infra.outbound,
+            &ep,
+            TokenGrant::RefreshToken { refresh_token: &refresh, scope: None },
+        )
+        .await
+        .map_err(Refusal::Token)
     }
 
     async fn store_refresh(
@@ -358,22 +342,23 @@ impl Credentials {
         owner: &str,
         tokens: TokenSet,
     ) -> Result<Credential, ApiError> {
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         let access = self
+            .infra
             .vault
             .seal(SecretColumn::GrantAccessToken.at(g.id), tokens.access_token.expose())
             .map_err(Error::from)?;
         let refresh = match &tokens.refresh_token {
             Some(r) => {
-                Some(self.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
+                Some(self.infra.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
             }
             None => None,
         };
         let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.infra.store.pool.begin().await?;
         let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {
-            audit::record(&mut *tx, Some(c.org_id), "Liaison", "connection.refresh", &c.link_name, None, now).await?;
+            audit::By::liaison(Some(c.org_id), now).record(&mut *tx, "connection.refresh", &c.link_name, None).await?;
             tx.commit().await?;
         } else {
             // Our lease ran out and another instance took over: its tokens win.

@@ -32,7 +32,7 @@ impl Credentials {
         let Some(client) = self.client_for(c, &resolved)? else { return Ok(()) };
         let ep = endpoint(spec, Some(url.as_str()), &client);
         let custody = resolved.custody_of(c);
-        for g in grants::grants(&self.store.pool, c.id).await? {
+        for g in grants::grants(&self.infra.store.pool, c.id).await? {
             if only.is_some_and(|key| key != g.user_key) {
                 continue;
             }
@@ -45,27 +45,20 @@ impl Credentials {
                 (None, Some(a)) => (SecretColumn::GrantAccessToken, "access_token", a),
                 (None, None) => continue,
             };
-            let secret = match self.vault.open(column.at(g.id), sealed) {
+            let secret = match self.infra.vault.open(column.at(g.id), sealed) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(link_name = %c.link_name, error = %e, "cannot open a token to revoke it");
                     continue;
                 }
             };
-            if let Err(e) = token::revoke(&self.outbound, &ep, &secret, hint).await {
+            if let Err(e) = token::revoke(&self.infra.outbound, &ep, &secret, hint).await {
                 tracing::warn!(link_name = %c.link_name, error = %e, "revoking at the provider failed");
-                let now = self.clock.now_ms();
+                let now = self.infra.clock.now_ms();
                 let detail = format!("the provider did not confirm the revocation: {e}");
-                audit::record(
-                    &self.store.pool,
-                    Some(c.org_id),
-                    actor,
-                    "connection.revoke_at_provider_failed",
-                    &c.link_name,
-                    Some(&detail),
-                    now,
-                )
-                .await?;
+                audit::By::new(Some(c.org_id), actor, now)
+                    .record(&self.infra.store.pool, "connection.revoke_at_provider_failed", &c.link_name, Some(&detail))
+                    .await?;
             }
         }
         Ok(())

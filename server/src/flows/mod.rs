@@ -11,9 +11,9 @@ pub mod start;
 use crate::actor::{self, user_key, Actor};
 use crate::credentials::{Credentials, Exchange};
 use crate::error::{Error, Result};
-use crate::keys::live::Vault;
+use crate::infra::Infra;
 use crate::services::Services;
-use crate::store::{connections as conns, flows, secrets, Clock, Store};
+use crate::store::{connections as conns, flows, secrets};
 use crate::vault::SecretColumn;
 use app::connection::FlowStatus;
 use app::error::{AppError, ErrorCode};
@@ -22,7 +22,6 @@ use app::service::{ScopeDelimiter, ServiceSpec};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// How long a started authorisation stays valid.
 pub const FLOW_TTL_MS: i64 = 10 * 60 * 1000;
@@ -99,14 +98,9 @@ pub fn authorize_url(
 
 /// The authorisations in progress, from the start link to the provider's answer.
 pub struct Flows {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    /// Seals the PKCE verifiers.
-    pub vault: Arc<Vault>,
+    pub infra: Infra,
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
-    /// The outbound time limit: a code exchange not finished by then was cut off.
-    pub outbound_timeout: Duration,
 }
 
 impl Flows {
@@ -120,7 +114,7 @@ impl Flows {
         ticket: Option<&str>,
         nonce: Option<&str>,
     ) -> Result<String> {
-        let c = actor::connection(&self.store, viewer.org_id, link_name).await?;
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         if c.internal || (!c.per_user && !actor::can_manage(viewer, &c)) {
             return Err(AppError::new(
                 ErrorCode::Forbidden,
@@ -145,10 +139,10 @@ impl Flows {
         };
         let state = crate::auth::session::new_token();
         let verifier = crate::auth::session::new_token();
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         let redirect_uri = self.services.callback_url(&c.service);
         let custody = resolved.custody_of(&c);
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.infra.store.pool.begin().await?;
         let id = flows::create(
             &mut *tx,
             flows::NewFlow {
@@ -174,7 +168,7 @@ impl Flows {
             e => e,
         })?;
         let challenge = if resolved.spec.pkce {
-            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+            let sealed = self.infra.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
             secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
             Some(pkce_challenge(&verifier))
         } else {
@@ -196,8 +190,9 @@ impl Flows {
         let state = q.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| {
             flow_error("The provider's answer has no state, so it cannot be matched to an authorisation. Start again.")
         })?;
-        let flow =
-            flows::by_state(&self.store.pool, &crate::auth::session::token_hash(state)).await?.ok_or_else(|| {
+        let flow = flows::by_state(&self.infra.store.pool, &crate::auth::session::token_hash(state))
+            .await?
+            .ok_or_else(|| {
                 flow_error("This authorisation is unknown or already finished. Start again from the Connections page.")
             })?;
         if session_hash != Some(flow.session_hash.as_str()) {
@@ -206,18 +201,18 @@ impl Flows {
             )
             .into());
         }
-        let now = self.clock.now_ms();
-        if !flows::claim(&self.store.pool, flow.id, now).await? {
+        let now = self.infra.clock.now_ms();
+        if !flows::claim(&self.infra.store.pool, flow.id, now).await? {
             return Err(
                 flow_error("This authorisation was already used. Start again from the Connections page.").into()
             );
         }
-        let c = conns::by_id(&self.store.pool, flow.org_id, flow.connection_id)
+        let c = conns::by_id(&self.infra.store.pool, flow.org_id, flow.connection_id)
             .await?
             .ok_or_else(|| flow_error("The connection was deleted while it was being authorised."))?;
         let (link, flow_id) = (&c.link_name, flow.id);
         let fail = |code: ErrorCode, message: String| async move {
-            flows::finish(&self.store.pool, flow_id, code_name(code), Some(&message)).await?;
+            flows::finish(&self.infra.store.pool, flow_id, code_name(code), Some(&message)).await?;
             Ok::<_, Error>(FlowStatus::Failed { link_name: link.clone(), code: code_name(code).into(), message })
         };
         if now > flow.expires_at {
@@ -254,14 +249,14 @@ impl Flows {
         };
         let resolved = self.services.resolve(c.org_id, &c.service).await?;
         let redirect_uri = self.services.callback_url(&c.service);
-        let user = crate::store::users::name_of(&self.store.pool, flow.org_id, flow.user_id).await?;
+        let user = crate::store::users::name_of(&self.infra.store.pool, flow.org_id, flow.user_id).await?;
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
         let exchanged = self.credentials.exchange_code(&c, &resolved, &flow, code, &redirect_uri).await?;
         match exchanged {
             Exchange::Moved => fail(ErrorCode::FlowInvalid, crate::custody::MOVED_REASON.into()).await,
             Exchange::Tokens(tokens) => {
                 self.credentials.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
-                flows::finish(&self.store.pool, flow.id, "connected", None).await?;
+                flows::finish(&self.infra.store.pool, flow.id, "connected", None).await?;
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }
             Exchange::Refused(e) => {
@@ -277,18 +272,18 @@ impl Flows {
     /// How the flow with this ticket ended, for the page that started it (same session only).
     pub async fn flow_status(&self, viewer: &Viewer, session_hash: &str, ticket: &str) -> Result<FlowStatus> {
         check_ticket(ticket)?;
-        let flow = flows::by_ticket(&self.store.pool, viewer.org_id, ticket)
+        let flow = flows::by_ticket(&self.infra.store.pool, viewer.org_id, ticket)
             .await?
             .filter(|f| f.session_hash == session_hash)
             .ok_or_else(|| Error::from(AppError::new(ErrorCode::NotFound, "There is no such authorisation.")))?;
-        let link = conns::by_id(&self.store.pool, viewer.org_id, flow.connection_id)
+        let link = conns::by_id(&self.infra.store.pool, viewer.org_id, flow.connection_id)
             .await?
             .map(|c| c.link_name)
             .unwrap_or_default();
-        let now = self.clock.now_ms();
+        let now = self.infra.clock.now_ms();
         // A claimed flow finishes within the outbound time limit; one that has not by then was cut
         // off (its server died in the middle of the code exchange), and nothing of it was saved.
-        let limit = i64::try_from(self.outbound_timeout.as_millis()).unwrap_or(i64::MAX);
+        let limit = i64::try_from(self.infra.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX);
         let interrupted = flow.used_at.is_some_and(|used| now > used.saturating_add(limit).saturating_add(5_000));
         Ok(match flow.outcome.as_deref() {
             None if interrupted => FlowStatus::Failed {

@@ -28,15 +28,15 @@ impl Flows {
     /// URL that carries it. Expired nonces are pruned on the way.
     pub async fn issue_start(&self, user_id: i64, session_hash: &str, c: &ConnectionRecord) -> Result<String> {
         let nonce = crate::auth::session::new_token();
-        let now = self.clock.now_ms();
-        starts::prune(&self.store.pool, now).await?;
+        let now = self.infra.clock.now_ms();
+        starts::prune(&self.infra.store.pool, now).await?;
         let start = Start {
             session_hash: session_hash.to_string(),
             user_id,
             connection_id: c.id,
             expires_at: now + START_TTL_MS,
         };
-        starts::issue(&self.store.pool, &crate::auth::session::token_hash(&nonce), &start).await?;
+        starts::issue(&self.infra.store.pool, &crate::auth::session::token_hash(&nonce), &start).await?;
         Ok(format!("{}?n={nonce}", bare_url(&c.link_name)))
     }
 
@@ -51,14 +51,14 @@ impl Flows {
     ) -> Result<()> {
         let refused = || AppError::new(ErrorCode::FlowInvalid, NOT_STARTED).into();
         let Some(nonce) = nonce.filter(|n| !n.is_empty() && n.len() <= 128) else { return Err(refused()) };
-        let Some(start) = starts::take(&self.store.pool, &crate::auth::session::token_hash(nonce)).await? else {
+        let Some(start) = starts::take(&self.infra.store.pool, &crate::auth::session::token_hash(nonce)).await? else {
             tracing::warn!("authorisation start refused: unknown or used start link");
             return Err(refused());
         };
         let mine = start.session_hash == session_hash
             && start.user_id == viewer.user_id
             && start.connection_id == connection_id;
-        if !mine || start.expires_at <= self.clock.now_ms() {
+        if !mine || start.expires_at <= self.infra.clock.now_ms() {
             tracing::warn!(
                 mine,
                 "authorisation start refused: start link of another session, person or connection, or expired"

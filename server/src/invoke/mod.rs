@@ -14,9 +14,8 @@ use crate::api_tokens::ApiTokens;
 use crate::calls::CallLog;
 use crate::credentials::Credentials;
 use crate::hot::Hot;
-use crate::outbound::Outbound;
+use crate::infra::Infra;
 use crate::services::Services;
-use crate::store::{Clock, Store};
 use axum::extract::FromRef;
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -47,19 +46,14 @@ pub fn invoke_limit(settings: &ApiSettings) -> usize {
 /// (`proxy::Api::target`, from memory while nothing changed), its credential (`Credentials`), the
 /// service (`Outbound`) and the call log, in that order.
 pub struct Api {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
+    pub infra: Infra,
     pub settings: ApiSettings,
     pub tokens: Arc<ApiTokens>,
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
     /// The connections the calls name, kept while the change stamp stays the same.
     pub hot: Arc<Hot>,
-    /// The client for the calls to services (SSRF guard, no redirects, limits).
-    pub outbound: Outbound,
     pub calls: CallLog,
-    /// Liaison's public URL, ending in `/` (the OpenAPI document's server).
-    pub public_url: String,
 }
 
 pub fn routes<S>() -> Router<S>

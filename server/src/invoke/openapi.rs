@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 pub async fn handle(State(api): State<Arc<Api>>) -> Response {
-    Json(document(&api.public_url)).into_response()
+    Json(document(&api.infra.public_url)).into_response()
 }
 
 fn error_responses(codes: &[ErrorCode]) -> Map<String, Value> {

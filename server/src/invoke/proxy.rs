@@ -69,7 +69,7 @@ impl Logged {
             started: Instant::now(),
             call: Call {
                 org_id: caller.map(|c| c.viewer.org_id).unwrap_or(0),
-                at: api.clock.now_ms(),
+                at: api.infra.clock.now_ms(),
                 actor: caller.map(|c| c.label.clone()).unwrap_or_default(),
                 connection_id: None,
                 link_name: link.chars().take(100).collect(),
@@ -117,7 +117,7 @@ impl Api {
         let found = match self.hot.target(caller.fresh, org_id, name.as_str()) {
             Some(found) => found,
             None => {
-                let c = crate::store::connections::by_link(&self.store.pool, org_id, name.as_str())
+                let c = crate::store::connections::by_link(&self.infra.store.pool, org_id, name.as_str())
                     .await?
                     .ok_or_else(not_found)?;
                 let resolved = self.services.resolve(c.org_id, &c.service).await?;
@@ -190,7 +190,7 @@ impl Api {
                     false
                 }
             };
-            let resp = match self.outbound.send(req).await {
+            let resp = match self.infra.outbound.send(req).await {
                 Ok(r) => r,
                 Err(e) => {
                     if let OutBody::Stream(_, over) = &out.body {

@@ -7,27 +7,23 @@ pub mod discovery;
 
 pub use clients::{ConfiguredClient, OAuthClient, OperatorClients, Resolved};
 
+use crate::actor::require_admin;
 use crate::catalog::Catalog;
 use crate::custody::Custody;
 use crate::error::{Error, Result};
-use crate::keys::live::Vault;
-use crate::outbound::Outbound;
+use crate::infra::Infra;
+use crate::store::grants::SetAside;
+
 use crate::store::{audit, services, services::ServiceRow};
-use crate::store::{Clock, Store};
 use crate::vault::SecretColumn;
 use app::connection::{CustomServiceView, ServiceRef, ServiceSummary};
 use app::error::{AppError, ErrorCode};
-use app::model::{Role, Viewer};
+use app::model::Viewer;
 use app::service::{AuthType, ServiceForm};
 use std::sync::Arc;
 
-pub fn require_admin(viewer: &Viewer) -> Result<()> {
-    if viewer.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(AppError::new(ErrorCode::Forbidden, "Only admins can create, change or delete custom services.").into())
-    }
-}
+/// What only admins may do here.
+const ADMINS_ONLY: &str = "create, change or delete custom services";
 
 fn not_found() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such service in your organisation.").into()
@@ -35,18 +31,11 @@ fn not_found() -> Error {
 
 /// The services of every organisation, and the clients that go with them.
 pub struct Services {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
+    pub infra: Infra,
     /// The predefined services in force.
     pub catalog: Arc<Catalog>,
     /// The OAuth clients the operator configured for predefined services.
     pub clients: OperatorClients,
-    /// Seals and opens the client secrets.
-    pub vault: Arc<Vault>,
-    /// For issuer discovery (SSRF guard, no redirects, limits).
-    pub outbound: Outbound,
-    /// Liaison's public URL, ending in `/` (callback URLs are built from it).
-    pub public_url: String,
     /// Plain-http service URLs are accepted (operator setting).
     pub allow_http: bool,
 }
@@ -54,7 +43,7 @@ pub struct Services {
 impl Services {
     /// The redirect URI of a service: its own callback path, which is Liaison's mix-up defence.
     pub fn callback_url(&self, service: &ServiceRef) -> String {
-        format!("{}oauth/callback/{}", self.public_url, service.callback_key())
+        format!("{}oauth/callback/{}", self.infra.public_url, service.callback_key())
     }
 
     /// The spec and the service-level OAuth client of a service of this organisation.
@@ -65,7 +54,8 @@ impl Services {
                 Ok(Resolved::new(entry.spec.clone(), self.clients.get(id).cloned().map(ConfiguredClient::Operator)))
             }
             ServiceRef::Custom(id) => {
-                let row: ServiceRow = services::get(&self.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
+                let row: ServiceRow =
+                    services::get(&self.infra.store.pool, org_id, *id).await?.ok_or_else(not_found)?;
                 let client = row.client_id.map(|client_id| ConfiguredClient::Stored {
                     client_id,
                     column: SecretColumn::ServiceClientSecret,
@@ -83,7 +73,7 @@ impl Services {
     /// OAuth client (`oauth_clients_file`) since they were made are set aside, sent nowhere, and
     /// their connections need a new authorisation (`crate::custody`).
     pub async fn settle_custody_at_start(&self) -> Result<u64> {
-        for group in crate::store::grants::unstamped_groups(&self.store.pool).await? {
+        for group in crate::store::grants::unstamped_groups(&self.infra.store.pool).await? {
             let (org_id, service_id, catalog_id, own_client) = &group;
             let service = match (service_id, catalog_id) {
                 (Some(id), _) => ServiceRef::Custom(*id),
@@ -93,24 +83,26 @@ impl Services {
             // A service gone from the catalogue: its grants stay unstamped and are never used.
             let Ok(resolved) = self.resolve(*org_id, &service).await else { continue };
             let custody = resolved.custody_with(Some(own_client.as_str()).filter(|c| !c.is_empty()));
-            let n = crate::store::grants::stamp_group(&self.store.pool, &group, custody.as_str()).await?;
+            let n = crate::store::grants::stamp_group(&self.infra.store.pool, &group, custody.as_str()).await?;
             tracing::info!(grants = n, "grants from before custody records stamped with their service's endpoints");
         }
         let mut gone = 0;
-        for (catalog_id, own_client, recorded) in crate::store::grants::predefined_custodies(&self.store.pool).await? {
+        for (catalog_id, own_client, recorded) in
+            crate::store::grants::predefined_custodies(&self.infra.store.pool).await?
+        {
             let Some(entry) = self.catalog.get(&catalog_id) else { continue };
             let operator = self.clients.get(&catalog_id).map(|c| c.client_id.as_str());
             let client = Some(own_client.as_str()).filter(|c| !c.is_empty()).or(operator);
             if Custody::of(&entry.spec, client).entrusts(Some(&recorded)) {
                 continue;
             }
-            let now = self.clock.now_ms();
-            let mut tx = self.store.pool.begin().await?;
+            let now = self.infra.clock.now_ms();
+            let mut tx = self.infra.store.pool.begin().await?;
             let reason = crate::custody::MOVED_REASON;
-            let n =
-                crate::store::grants::set_aside_predefined(&mut tx, &catalog_id, &own_client, &recorded, reason, now)
-                    .await?;
-            audit::record(&mut *tx, None, "Liaison", "service.endpoints_changed", &catalog_id, Some(reason), now)
+            let which = SetAside::Predefined { catalog_id: &catalog_id, client_id: &own_client, custody: &recorded };
+            let n = crate::store::grants::set_aside(&mut tx, which, reason, now).await?.grants;
+            audit::By::liaison(None, now)
+                .record(&mut *tx, "service.endpoints_changed", &catalog_id, Some(reason))
                 .await?;
             tx.commit().await?;
             tracing::warn!(service = %catalog_id, grants = n, "the operator changed a predefined service's endpoints or client: its grants were set aside");
@@ -125,7 +117,7 @@ impl Services {
             ConfiguredClient::Operator(c) => Ok(c.clone()),
             ConfiguredClient::Stored { client_id, column, row, sealed_secret } => {
                 let client_secret = match sealed_secret {
-                    Some(sealed) => Some(self.vault.open(column.at(*row), sealed)?),
+                    Some(sealed) => Some(self.infra.vault.open(column.at(*row), sealed)?),
                     None => None,
                 };
                 Ok(OAuthClient { client_id: client_id.clone(), client_secret })
@@ -152,7 +144,7 @@ impl Services {
                 }
             })
             .collect();
-        for row in services::list(&self.store.pool, viewer.org_id).await? {
+        for row in services::list(&self.infra.store.pool, viewer.org_id).await? {
             let service = ServiceRef::Custom(row.id);
             out.push(ServiceSummary {
                 callback_url: self.callback_url(&service),
@@ -168,8 +160,8 @@ impl Services {
     }
 
     pub async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView> {
-        let row = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
-        let connections = services::connection_count(&self.store.pool, viewer.org_id, id).await?;
+        let row = services::get(&self.infra.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        let connections = services::connection_count(&self.infra.store.pool, viewer.org_id, id).await?;
         Ok(CustomServiceView {
             id,
             callback_url: self.callback_url(&ServiceRef::Custom(id)),
@@ -182,18 +174,19 @@ impl Services {
 
     /// Creates a custom service (admins); returns its id.
     pub async fn create_service(&self, viewer: &Viewer, form: &ServiceForm) -> Result<i64> {
-        require_admin(viewer)?;
+        require_admin(viewer, ADMINS_ONLY)?;
         let parsed = form.parse(self.allow_http, false).map_err(AppError::validation)?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         let id =
             services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
                 .await?;
         if let Some(secret) = &parsed.client_secret {
-            let sealed = self.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
+            let sealed = self.infra.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
             crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
         }
-        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.create", &parsed.spec.name, None, now)
+        audit::By::new(Some(viewer.org_id), &viewer.email, now)
+            .record(&mut *tx, "service.create", &parsed.spec.name, None)
             .await?;
         tx.commit().await?;
         tracing::info!(org_id = viewer.org_id, service_id = id, "custom service created");
@@ -204,8 +197,8 @@ impl Services {
     /// edit moves an endpoint or the client (`crate::custody`): then the secret must be entered
     /// again, and the grants made under the old endpoints are set aside in the same transaction.
     pub async fn update_service(&self, viewer: &Viewer, id: i64, form: &ServiceForm) -> Result<()> {
-        require_admin(viewer)?;
-        let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        require_admin(viewer, ADMINS_ONLY)?;
+        let existing = services::get(&self.infra.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
         let parsed = form.parse(self.allow_http, existing.client_secret.is_some()).map_err(AppError::validation)?;
         let moved = Custody::of(&existing.spec, existing.client_id.as_deref())
             != Custody::of(&parsed.spec, parsed.client_id.as_deref());
@@ -213,13 +206,13 @@ impl Services {
         if moved && keeps_secret && existing.client_secret.is_some() {
             return Err(Error::Field { field: "client_secret", message: crate::custody::SECRET_AGAIN.into() });
         }
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
         let slot = SecretColumn::ServiceClientSecret.at(id);
         match &parsed.client_secret {
             Some(secret) => {
-                let sealed = self.vault.seal(slot, secret.expose())?;
+                let sealed = self.infra.vault.seal(slot, secret.expose())?;
                 crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
             }
             // Not OAuth any more: no client, no secret. Moved with no secret given: none was stored
@@ -230,28 +223,16 @@ impl Services {
             None => {}
         }
         let detail = if moved {
-            let set_aside = crate::store::grants::set_aside_for_service(
-                &mut tx,
-                viewer.org_id,
-                id,
-                crate::custody::MOVED_REASON,
-                now,
-            )
-            .await?;
+            let which = SetAside::CustomService { org_id: viewer.org_id, service_id: id };
+            let set_aside =
+                crate::store::grants::set_aside(&mut tx, which, crate::custody::MOVED_REASON, now).await?.connections;
             Some(format!("endpoints changed; {set_aside} connection(s) need a new authorisation"))
         } else {
             None
         };
-        audit::record(
-            &mut *tx,
-            Some(viewer.org_id),
-            &viewer.email,
-            "service.update",
-            &parsed.spec.name,
-            detail.as_deref(),
-            now,
-        )
-        .await?;
+        audit::By::new(Some(viewer.org_id), &viewer.email, now)
+            .record(&mut *tx, "service.update", &parsed.spec.name, detail.as_deref())
+            .await?;
         tx.commit().await?;
         if moved {
             tracing::info!(
@@ -265,21 +246,22 @@ impl Services {
 
     /// A custom service's form filled in from its issuer's metadata (admins).
     pub async fn discover(&self, viewer: &Viewer, issuer: &str) -> Result<ServiceForm> {
-        require_admin(viewer)?;
-        discovery::discover(&self.outbound, issuer, self.allow_http).await
+        require_admin(viewer, ADMINS_ONLY)?;
+        discovery::discover(&self.infra.outbound, issuer, self.allow_http).await
     }
 
     /// Deletes a custom service no connection uses (admins).
     pub async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()> {
-        require_admin(viewer)?;
-        let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
-        let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        require_admin(viewer, ADMINS_ONLY)?;
+        let existing = services::get(&self.infra.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
+        let now = self.infra.clock.now_ms();
+        let mut tx = self.infra.store.pool.begin().await?;
         if services::connection_count(&mut *tx, viewer.org_id, id).await? > 0 {
             return Err(Error::InUse);
         }
         services::delete(&mut *tx, viewer.org_id, id).await?;
-        audit::record(&mut *tx, Some(viewer.org_id), &viewer.email, "service.delete", &existing.spec.name, None, now)
+        audit::By::new(Some(viewer.org_id), &viewer.email, now)
+            .record(&mut *tx, "service.delete", &existing.spec.name, None)
             .await?;
         tx.commit().await?;
         Ok(())
