@@ -5,13 +5,14 @@ use crate::auth::session;
 use crate::calls::CallLog;
 use crate::error::ApiError;
 use crate::error::Result;
-use crate::hot::{Caller, Hot, KnownCaller};
+use crate::hot::{insert, Fresh, Hot, Memo};
 use crate::store::{api_tokens, audit, Clock, Store};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::time::format_utc;
 use app::tokens::{parse_expiry_days, parse_token_name, ApiTokenView, NewApiToken, TOKEN_PREFIX};
 use axum::http::{header, HeaderMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -23,17 +24,43 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 const DAY_MS: i64 = 86_400_000;
 
+/// Who calls: the person an API token belongs to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub viewer: Viewer,
+    pub token_id: i64,
+    /// For the call log: the person's email and the token's name.
+    pub label: String,
+    /// The change stamp this call read (what is remembered at it or later is good for the call).
+    pub fresh: Fresh,
+}
+
+/// A caller as remembered: the person behind a token hash, when the token's last use was
+/// written (so it is written at most once a minute), and when the token expires (time moves
+/// without a change to the database: it is compared with the clock on every call).
+struct KnownCaller {
+    caller: Caller,
+    last_used: AtomicI64,
+    expires_at: Option<i64>,
+}
+
 /// The personal API tokens of every person.
 pub struct ApiTokens {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
-    /// The callers behind token hashes, kept while the change stamp stays the same.
+    /// The change stamp, read once per call, here.
     pub hot: Arc<Hot>,
     /// Where a token's last use is written.
     pub calls: CallLog,
+    /// The callers behind token hashes, kept while the change stamp stays the same.
+    callers: Memo<HashMap<String, Arc<KnownCaller>>>,
 }
 
 impl ApiTokens {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, hot: Arc<Hot>, calls: CallLog) -> ApiTokens {
+        ApiTokens { store, clock, hot, calls, callers: Memo::default() }
+    }
+
     /// The caller behind `Authorization: Bearer <token>`.
     pub async fn authenticate(&self, headers: &HeaderMap) -> std::result::Result<Caller, ApiError> {
         let token = headers
@@ -132,7 +159,7 @@ impl ApiTokens {
         }
         let fresh = self.hot.fresh().await?;
         let hash = session::token_hash(token);
-        let known = match self.hot.caller(fresh, &hash) {
+        let known = match self.callers.get(fresh, |m| m.get(&hash).cloned()) {
             Some(known) => known,
             None => {
                 let Some(p) = api_tokens::viewer(&self.store.pool, &hash).await? else {
@@ -144,7 +171,7 @@ impl ApiTokens {
                     last_used: AtomicI64::new(p.last_used_at.unwrap_or(i64::MIN)),
                     expires_at: p.expires_at,
                 });
-                self.hot.keep_caller(fresh, hash, known.clone());
+                self.callers.keep(fresh, |m| insert(m, hash, known.clone()));
                 known
             }
         };

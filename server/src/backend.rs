@@ -72,7 +72,7 @@ impl ServerBackend {
             infra: infra.clone(),
             services: services.clone(),
             refresh_locks: Default::default(),
-            hot: hot.clone(),
+            grants: Default::default(),
         });
         let flows =
             Arc::new(Flows { infra: infra.clone(), services: services.clone(), credentials: credentials.clone() });
@@ -82,8 +82,7 @@ impl ServerBackend {
             credentials: credentials.clone(),
             flows: flows.clone(),
         });
-        let api_tokens =
-            Arc::new(ApiTokens { store: store.clone(), clock: clock.clone(), hot: hot.clone(), calls: calls.clone() });
+        let api_tokens = Arc::new(ApiTokens::new(store.clone(), clock.clone(), hot, calls.clone()));
         let members = Arc::new(Members { infra: infra.clone(), credentials: credentials.clone() });
         let api = Arc::new(Api {
             infra,
@@ -91,7 +90,7 @@ impl ServerBackend {
             tokens: api_tokens.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
-            hot,
+            targets: Default::default(),
             calls,
         });
         let admin = Arc::new(Admin {

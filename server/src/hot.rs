@@ -1,74 +1,76 @@
-//! The API's hot path without a database read per lookup: what a call reads of the caller (API
-//! token, person, organisation), the connection (with its service) and the grant is kept in memory
-//! and reused by later calls while the **change stamp** stays the same (migration 0005: triggers
-//! bump it on every committed UPDATE or DELETE of those rows, whoever makes it: this instance,
-//! another one, the CLI, an operator's SQL).
+//! The API's hot path without a database read per lookup: what a call reads of the caller, the
+//! connection (with its service) and the grant is remembered by the area that reads it (a
+//! [`Memo`] in `ApiTokens`, `Api` and `Credentials`) and reused by later calls while the **change
+//! stamp** stays the same (migration 0005: triggers bump it on every committed UPDATE or DELETE of
+//! those rows, whoever makes it: this instance, another one, the CLI, an operator's SQL).
 //!
-//! Each call still reads the stamp, from a read that *started after the call arrived*: a change
-//! committed before a call arrives is always seen by it (a revoke takes effect at once, on every
-//! instance). On SQLite the read is made in the calling thread on a connection of its own (a few
-//! microseconds; sqlx's driver would hand it to a worker thread and back). On PostgreSQL it is a
-//! query, and calls that arrive while one is in flight share the next, so under load a single
-//! query serves many calls.
+//! Each call reads the stamp once ([`Hot::fresh`], when its token is looked at), from a read that
+//! *started after the call arrived*: a change committed before a call arrives is always seen by
+//! it (a revoke takes effect at once, on every instance). On SQLite the read is made in the
+//! calling thread on a connection of its own (a few microseconds; sqlx's driver would hand it to
+//! a worker thread and back). On PostgreSQL it is a query, and calls that arrive while one is in
+//! flight share the next, so under load a single query serves many calls.
 //!
-//! The memory holds what the database holds: token hashes (never a token) and sealed secrets,
+//! The memos hold what the database holds: token hashes (never a token) and sealed secrets,
 //! opened per call by the vault as before.
 
 use crate::error::ApiError;
-use crate::services::Resolved;
-use crate::store::connections::ConnectionRecord;
-use crate::store::grants::GrantRecord;
 use crate::store::{stamp, Store};
-use app::model::Viewer;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::watch;
 
 /// Entries kept per kind; past it, that kind starts again empty.
-const MAX_ENTRIES: usize = 10_000;
+pub const MAX_ENTRIES: usize = 10_000;
 
 /// The stamp a call has read: what was read at this stamp or a later one is good for the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fresh(i64);
 
-/// Who calls: the person an API token belongs to.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub viewer: Viewer,
-    pub token_id: i64,
-    /// For the call log: the person's email and the token's name.
-    pub label: String,
-    /// The change stamp this call read (what is remembered at it or later is good for the call).
-    pub fresh: Fresh,
+/// What an area remembers of the database, good for every call that read the stamp at which it
+/// was read, or an earlier one. A newer stamp starts it again empty.
+pub struct Memo<T> {
+    kept: RwLock<(i64, T)>,
 }
 
-/// A caller as remembered: the person behind a token hash, when the token's last use was
-/// written (so it is written at most once a minute), and when the token expires (time moves
-/// without a change to the database: it is compared with the clock on every call).
-pub struct KnownCaller {
-    pub caller: Caller,
-    pub last_used: AtomicI64,
-    pub expires_at: Option<i64>,
+impl<T: Default> Default for Memo<T> {
+    fn default() -> Self {
+        Memo { kept: RwLock::new((i64::MIN, T::default())) }
+    }
 }
 
-/// A connection as remembered, with its service resolved.
-pub struct Found {
-    pub c: ConnectionRecord,
-    pub resolved: Resolved,
+impl<T: Default> Memo<T> {
+    /// What `pick` finds, if what is kept is good for a call that read `fresh`.
+    pub fn get<R>(&self, fresh: Fresh, pick: impl FnOnce(&T) -> Option<R>) -> Option<R> {
+        let kept = self.kept.read().unwrap_or_else(|p| p.into_inner());
+        // Entries read at a later stamp than the caller's are newer still: good too.
+        if kept.0 >= fresh.0 {
+            pick(&kept.1)
+        } else {
+            None
+        }
+    }
+
+    /// Keeps what was read after the stamp `fresh` was read (refused when a newer stamp is in).
+    pub fn keep(&self, fresh: Fresh, put: impl FnOnce(&mut T)) {
+        let mut kept = self.kept.write().unwrap_or_else(|p| p.into_inner());
+        if fresh.0 > kept.0 {
+            *kept = (fresh.0, T::default());
+        }
+        if fresh.0 == kept.0 {
+            put(&mut kept.1);
+        }
+    }
 }
 
-#[derive(Default)]
-struct Memo {
-    stamp: i64,
-    callers: HashMap<String, Arc<KnownCaller>>,
-    /// By organisation, then link name (looked up without building a key).
-    targets: HashMap<i64, HashMap<String, Arc<Found>>>,
-    /// How many targets are kept, over every organisation (the cap is per kind, not per map).
-    target_count: usize,
-    grants: HashMap<(i64, i64), Arc<GrantRecord>>,
+/// Inserts into a memo's map; past [`MAX_ENTRIES`], the map starts again empty.
+pub fn insert<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 /// The reads of the stamp: `started` numbers them; callers wait for one numbered above the last
@@ -100,7 +102,6 @@ pub struct Hot {
     source: Source,
     gate: Mutex<Gate>,
     published: watch::Sender<Published>,
-    memo: RwLock<Memo>,
 }
 
 fn open_sqlite(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
@@ -112,13 +113,6 @@ fn open_sqlite(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection>
     // A WAL reader waits only while the log is recovered after a crash.
     conn.busy_timeout(std::time::Duration::from_secs(1))?;
     Ok(conn)
-}
-
-fn insert<K: Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
-    if map.len() >= MAX_ENTRIES {
-        map.clear();
-    }
-    map.insert(key, value);
 }
 
 impl Hot {
@@ -142,7 +136,6 @@ impl Hot {
             source,
             gate: Mutex::default(),
             published: watch::Sender::new(Published { read: 0, stamp: None }),
-            memo: RwLock::default(),
         })
     }
 
@@ -202,60 +195,6 @@ impl Hot {
             }
         });
     }
-
-    fn get<V: ?Sized>(&self, fresh: Fresh, pick: impl FnOnce(&Memo) -> Option<Arc<V>>) -> Option<Arc<V>> {
-        let memo = self.memo.read().unwrap_or_else(|p| p.into_inner());
-        // Entries read at a later stamp than the caller's are newer still: good too.
-        if memo.stamp >= fresh.0 {
-            pick(&memo)
-        } else {
-            None
-        }
-    }
-
-    /// Keeps what was read after the stamp `fresh` was read (refused when a newer stamp is in).
-    fn put(&self, fresh: Fresh, put: impl FnOnce(&mut Memo)) {
-        let mut memo = self.memo.write().unwrap_or_else(|p| p.into_inner());
-        if fresh.0 > memo.stamp {
-            *memo = Memo { stamp: fresh.0, ..Memo::default() };
-        }
-        if fresh.0 == memo.stamp {
-            put(&mut memo);
-        }
-    }
-
-    pub fn caller(&self, fresh: Fresh, token_hash: &str) -> Option<Arc<KnownCaller>> {
-        self.get(fresh, |m| m.callers.get(token_hash).cloned())
-    }
-
-    pub fn keep_caller(&self, fresh: Fresh, token_hash: String, known: Arc<KnownCaller>) {
-        self.put(fresh, |m| insert(&mut m.callers, token_hash, known));
-    }
-
-    pub fn target(&self, fresh: Fresh, org_id: i64, link_name: &str) -> Option<Arc<Found>> {
-        self.get(fresh, |m| m.targets.get(&org_id).and_then(|links| links.get(link_name)).cloned())
-    }
-
-    pub fn keep_target(&self, fresh: Fresh, found: Arc<Found>) {
-        self.put(fresh, |m| {
-            if m.target_count >= MAX_ENTRIES {
-                m.targets.clear();
-                m.target_count = 0;
-            }
-            let links = m.targets.entry(found.c.org_id).or_default();
-            if links.insert(found.c.link_name.clone(), found).is_none() {
-                m.target_count += 1;
-            }
-        });
-    }
-
-    pub fn grant(&self, fresh: Fresh, connection_id: i64, user_key: i64) -> Option<Arc<GrantRecord>> {
-        self.get(fresh, |m| m.grants.get(&(connection_id, user_key)).cloned())
-    }
-
-    pub fn keep_grant(&self, fresh: Fresh, connection_id: i64, grant: Arc<GrantRecord>) {
-        self.put(fresh, |m| insert(&mut m.grants, (connection_id, grant.user_key), grant));
-    }
 }
 
 #[cfg(test)]
@@ -303,76 +242,30 @@ mod tests {
         assert!(reads < 1 + 200, "200 calls shared reads: {reads} reads in all");
     }
 
-    #[tokio::test]
-    async fn entries_serve_their_stamp_and_later_calls_read_again_after_a_change() {
-        let db = testing::sqlite().await;
-        let hot = Hot::new(&db.store);
+    #[test]
+    fn entries_serve_their_stamp_and_later_calls_read_again_after_a_change() {
+        let memo: Memo<HashMap<i64, i64>> = Memo::default();
         let at = |n| Fresh(n);
-        let grant = |id| GrantRecord {
-            id,
-            user_key: 0,
-            access_token: Some("sealed".into()),
-            refresh_token: None,
-            username: None,
-            expires_at: None,
-            granted_scopes: None,
-            authorised_by_name: "Ada".into(),
-            authorised_at: 1,
-            updated_at: 1,
-            version: 0,
-            lease_until: None,
-            refresh_failures: 0,
-            retry_at: None,
-            custody: None,
-        };
-        hot.keep_grant(at(5), 7, Arc::new(grant(1)));
-        assert_eq!(hot.grant(at(5), 7, 0).map(|g| g.id), Some(1), "same stamp");
-        assert_eq!(hot.grant(at(4), 7, 0).map(|g| g.id), Some(1), "an older call may use newer rows");
-        assert!(hot.grant(at(6), 7, 0).is_none(), "a call after a change reads again");
+        let get = |fresh| memo.get(fresh, |m| m.get(&7).copied());
+        memo.keep(at(5), |m| insert(m, 7, 1));
+        assert_eq!(get(at(5)), Some(1), "same stamp");
+        assert_eq!(get(at(4)), Some(1), "an older call may use newer rows");
+        assert_eq!(get(at(6)), None, "a call after a change reads again");
         // Read at an older stamp than what is kept: not kept.
-        hot.keep_grant(at(5), 7, Arc::new(grant(2)));
-        hot.keep_grant(at(6), 7, Arc::new(grant(3)));
-        hot.keep_grant(at(5), 7, Arc::new(grant(4)));
-        assert_eq!(hot.grant(at(6), 7, 0).map(|g| g.id), Some(3));
+        memo.keep(at(5), |m| insert(m, 7, 2));
+        memo.keep(at(6), |m| insert(m, 7, 3));
+        memo.keep(at(5), |m| insert(m, 7, 4));
+        assert_eq!(get(at(6)), Some(3));
     }
 
-    #[tokio::test]
-    async fn the_targets_cap_counts_every_organisation() {
-        let db = testing::sqlite().await;
-        let hot = Hot::new(&db.store);
-        let catalog = crate::catalog::Catalog::load(None).unwrap();
-        let spec = catalog.services()[0].spec.clone();
-        let found = |org_id: i64, link: &str| {
-            Arc::new(Found {
-                c: ConnectionRecord {
-                    id: 1,
-                    org_id,
-                    link_name: link.into(),
-                    name: link.into(),
-                    service: app::connection::ServiceRef::Predefined("x".into()),
-                    service_name: "X".into(),
-                    scopes: vec![],
-                    per_user: false,
-                    internal: false,
-                    status: app::connection::ConnectionStatus::Connected,
-                    status_reason: None,
-                    client_id: None,
-                    client_secret: None,
-                    created_by: None,
-                    created_by_name: "Ada".into(),
-                    created_at: 1,
-                    last_used_at: None,
-                },
-                resolved: Resolved::new(spec.clone(), None),
-            })
-        };
-        // One link in each of MAX_ENTRIES organisations, then one more: the kind starts again.
-        for org in 0..MAX_ENTRIES as i64 {
-            hot.keep_target(Fresh(1), found(org, "a"));
+    #[test]
+    fn a_full_map_starts_again() {
+        let mut map = HashMap::new();
+        for n in 0..MAX_ENTRIES as i64 {
+            insert(&mut map, n, n);
         }
-        assert!(hot.target(Fresh(1), (MAX_ENTRIES - 1) as i64, "a").is_some(), "all kept up to the cap");
-        hot.keep_target(Fresh(1), found(-1, "b"));
-        assert!(hot.target(Fresh(1), (MAX_ENTRIES - 1) as i64, "a").is_none(), "past the cap, the targets start again");
-        assert!(hot.target(Fresh(1), -1, "b").is_some());
+        assert_eq!(map.len(), MAX_ENTRIES);
+        insert(&mut map, -1, -1);
+        assert_eq!(map.len(), 1);
     }
 }

@@ -14,11 +14,12 @@ pub mod token;
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
-use crate::hot::Hot;
+use crate::hot::Memo;
 use crate::infra::Infra;
 use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::flows::FlowRecord;
+use crate::store::grants::GrantRecord;
 use crate::store::grants::{self, GrantMeta};
 use crate::store::{audit, secrets};
 use crate::vault::{Secret, SecretColumn};
@@ -26,6 +27,7 @@ use app::connection::ConnectionStatus;
 use app::error::{AppError, ErrorCode};
 use app::service::ServiceSpec;
 use refresh::RefreshLocks;
+use std::collections::HashMap;
 use std::sync::Arc;
 use token::{TokenEndpoint, TokenError, TokenGrant, TokenSet};
 
@@ -35,8 +37,9 @@ pub struct Credentials {
     pub services: Arc<Services>,
     /// One refresh at a time per grant, within this process.
     pub refresh_locks: RefreshLocks,
-    /// The grants the API's calls read, kept while the change stamp stays the same.
-    pub hot: Arc<Hot>,
+    /// The grants the API's calls read, by connection and user key, kept while the change stamp
+    /// stays the same.
+    pub grants: Memo<HashMap<(i64, i64), Arc<GrantRecord>>>,
 }
 
 impl Credentials {

@@ -15,7 +15,7 @@ use super::{endpoint, provider_error, Credentials};
 use crate::custody::MOVED_REASON;
 use crate::error::ApiError;
 use crate::error::Error;
-use crate::hot::Fresh;
+use crate::hot::{insert, Fresh};
 use crate::outbound::OutboundError;
 use crate::services::Resolved;
 use crate::store::audit;
@@ -125,11 +125,11 @@ impl Credentials {
         stale: Option<i64>,
     ) -> Result<Credential, ApiError> {
         if let (Some(fresh), None) = (fresh, stale) {
-            let known = match self.hot.grant(fresh, c.id, user_key) {
+            let known = match self.grants.get(fresh, |m| m.get(&(c.id, user_key)).cloned()) {
                 Some(g) => Some(g),
                 None => grants::grant(&self.infra.store.pool, c.id, user_key).await?.map(|g| {
                     let g = Arc::new(g);
-                    self.hot.keep_grant(fresh, c.id, g.clone());
+                    self.grants.keep(fresh, |m| insert(m, (c.id, user_key), g.clone()));
                     g
                 }),
             };

@@ -3,7 +3,8 @@
 //! text (no tree of values), then sent through the same path as the proxy (see [`super::proxy`]).
 
 use crate::error::ApiError;
-use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing, Target};
+use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing};
+use crate::invoke::target::Target;
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
 use crate::invoke::{invoke_limit, Api};
 use crate::outbound::read_limited;

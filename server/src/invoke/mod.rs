@@ -13,7 +13,7 @@ pub mod target;
 use crate::api_tokens::ApiTokens;
 use crate::calls::CallLog;
 use crate::credentials::Credentials;
-use crate::hot::Hot;
+use crate::hot::Memo;
 use crate::infra::Infra;
 use crate::services::Services;
 use axum::extract::FromRef;
@@ -43,7 +43,7 @@ pub fn invoke_limit(settings: &ApiSettings) -> usize {
 }
 
 /// The scripts' API: a call goes from its handler to the caller (`ApiTokens`), the connection
-/// (`proxy::Api::target`, from memory while nothing changed), its credential (`Credentials`), the
+/// (`target::Api::target`, from memory while nothing changed), its credential (`Credentials`), the
 /// service (`Outbound`) and the call log, in that order.
 pub struct Api {
     pub infra: Infra,
@@ -52,7 +52,7 @@ pub struct Api {
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
     /// The connections the calls name, kept while the change stamp stays the same.
-    pub hot: Arc<Hot>,
+    pub targets: Memo<target::Targets>,
     pub calls: CallLog,
 }
 

@@ -4,16 +4,14 @@
 //! the time limit), refresh once and retry on a 401 when the body can be replayed, and log the
 //! call.
 
-use crate::actor::{link_from_path, user_key};
+use crate::api_tokens::Caller;
 use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
-use crate::hot::Caller;
-use crate::hot::{Found, Fresh};
+use crate::invoke::target::Target;
 use crate::invoke::target::{end_to_end, proxy_url};
 use crate::invoke::Api;
 use crate::outbound::{read_limited, OutboundError};
 use crate::store::api_tokens::Call;
-use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -32,13 +30,6 @@ const REPLAYABLE_BYTES: u64 = 256 * 1024;
 
 /// Answers up to this size (by their Content-Length) are read whole before they are passed on.
 const WHOLE_ANSWER_BYTES: u64 = 64 * 1024;
-
-/// A connection ready to be called.
-pub(super) struct Target {
-    pub(super) found: Arc<Found>,
-    user_key: i64,
-    fresh: Fresh,
-}
 
 /// What a call carries, before the credential is attached.
 pub(super) struct Outgoing {
@@ -104,61 +95,6 @@ impl Logged {
 }
 
 impl Api {
-    /// The connection a caller names, if it can be used now.
-    pub(super) async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
-        let not_found = || {
-            ApiError::new(
-                ErrorCode::ConnectionNotFound,
-                format!("There is no connection \"{link}\" in your organisation. Check the link name on the Connections page."),
-            )
-        };
-        let name = link_from_path(link).map_err(|_| not_found())?;
-        let org_id = caller.viewer.org_id;
-        let found = match self.hot.target(caller.fresh, org_id, name.as_str()) {
-            Some(found) => found,
-            None => {
-                let c = crate::store::connections::by_link(&self.infra.store.pool, org_id, name.as_str())
-                    .await?
-                    .ok_or_else(not_found)?;
-                let resolved = self.services.resolve(c.org_id, &c.service).await?;
-                let found = Arc::new(Found { c, resolved });
-                self.hot.keep_target(caller.fresh, found.clone());
-                found
-            }
-        };
-        let c = &found.c;
-        let reason = c.status_reason.clone().map(|r| format!(" ({r})")).unwrap_or_default();
-        match c.status {
-            ConnectionStatus::Revoked => {
-                return Err(ApiError::new(
-                    ErrorCode::ConnectionRevoked,
-                    format!("The connection \"{link}\" was revoked. Someone who manages it can enable it again in Liaison."),
-                ))
-            }
-            ConnectionStatus::NeedsReauth => {
-                return Err(ApiError::new(
-                    ErrorCode::NeedsReauthorization,
-                    format!("The connection \"{link}\" needs to be authorised again{reason}. Someone who manages it must reconnect it in Liaison."),
-                ))
-            }
-            ConnectionStatus::Error if !c.per_user => {
-                return Err(ApiError::new(
-                    ErrorCode::ConnectionError,
-                    format!("The connection \"{link}\" is in error{reason}. Reconnect it in Liaison."),
-                ))
-            }
-            ConnectionStatus::NotConnected if !c.per_user => {
-                return Err(ApiError::new(
-                    ErrorCode::NotConnected,
-                    format!("The connection \"{link}\" has not been authorised yet. Connect it in Liaison first."),
-                ))
-            }
-            _ => {}
-        }
-        let user_key = user_key(c, Some(caller.viewer.user_id));
-        Ok(Target { found, user_key, fresh: caller.fresh })
-    }
-
     /// Sends a call with the connection's credential; on a 401, refreshes once and sends it again
     /// (when the body can be replayed and a refresh could help).
     pub(super) async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {

@@ -1,13 +1,118 @@
-//! Where a call may go (the credential rides along as `crate::credentials::attach` puts it). A
+//! Where a call goes: the connection a caller names (from memory while the change stamp stays the
+//! same, see `crate::hot`), usable only in a state that can be called; and the URL under its
+//! service (the credential rides along as `crate::credentials::attach` puts it). A
 //! credential is only ever sent to a URL under one of the service's API base URLs: same scheme, host and port, and a path within
 //! the base URL's path (after the URL parser has resolved any `..`, encoded or not), which it does
 //! not leave however the service decodes it (see [`super::paths`]).
 
+use crate::actor::{link_from_path, user_key};
+use crate::api_tokens::Caller;
 use crate::error::ApiError;
+use crate::hot::{Fresh, MAX_ENTRIES};
 use crate::invoke::paths::{self, Refusal};
+use crate::invoke::Api;
+use crate::services::Resolved;
+use crate::store::connections::ConnectionRecord;
+use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
 use app::service::ServiceSpec;
 use reqwest::header::HeaderMap;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A connection as remembered, with its service resolved.
+pub struct Found {
+    pub c: ConnectionRecord,
+    pub resolved: Resolved,
+}
+
+/// The connections the calls named, by organisation, then link name (looked up without building
+/// a key), with how many are kept over every organisation (the cap is on them all).
+#[derive(Default)]
+pub struct Targets {
+    by_org: HashMap<i64, HashMap<String, Arc<Found>>>,
+    count: usize,
+}
+
+impl Targets {
+    fn get(&self, org_id: i64, link_name: &str) -> Option<Arc<Found>> {
+        self.by_org.get(&org_id).and_then(|links| links.get(link_name)).cloned()
+    }
+
+    fn keep(&mut self, found: Arc<Found>) {
+        if self.count >= MAX_ENTRIES {
+            *self = Targets::default();
+        }
+        let links = self.by_org.entry(found.c.org_id).or_default();
+        if links.insert(found.c.link_name.clone(), found).is_none() {
+            self.count += 1;
+        }
+    }
+}
+
+/// A connection ready to be called.
+pub(super) struct Target {
+    pub(super) found: Arc<Found>,
+    pub(super) user_key: i64,
+    pub(super) fresh: Fresh,
+}
+
+impl Api {
+    /// The connection a caller names, if it can be used now.
+    pub(super) async fn target(&self, caller: &Caller, link: &str) -> Result<Target, ApiError> {
+        let not_found = || {
+            ApiError::new(
+                ErrorCode::ConnectionNotFound,
+                format!("There is no connection \"{link}\" in your organisation. Check the link name on the Connections page."),
+            )
+        };
+        let name = link_from_path(link).map_err(|_| not_found())?;
+        let org_id = caller.viewer.org_id;
+        let found = match self.targets.get(caller.fresh, |t| t.get(org_id, name.as_str())) {
+            Some(found) => found,
+            None => {
+                let c = crate::store::connections::by_link(&self.infra.store.pool, org_id, name.as_str())
+                    .await?
+                    .ok_or_else(not_found)?;
+                let resolved = self.services.resolve(c.org_id, &c.service).await?;
+                let found = Arc::new(Found { c, resolved });
+                self.targets.keep(caller.fresh, |t| t.keep(found.clone()));
+                found
+            }
+        };
+        let c = &found.c;
+        let reason = c.status_reason.clone().map(|r| format!(" ({r})")).unwrap_or_default();
+        match c.status {
+            ConnectionStatus::Revoked => {
+                return Err(ApiError::new(
+                    ErrorCode::ConnectionRevoked,
+                    format!("The connection \"{link}\" was revoked. Someone who manages it can enable it again in Liaison."),
+                ))
+            }
+            ConnectionStatus::NeedsReauth => {
+                return Err(ApiError::new(
+                    ErrorCode::NeedsReauthorization,
+                    format!("The connection \"{link}\" needs to be authorised again{reason}. Someone who manages it must reconnect it in Liaison."),
+                ))
+            }
+            ConnectionStatus::Error if !c.per_user => {
+                return Err(ApiError::new(
+                    ErrorCode::ConnectionError,
+                    format!("The connection \"{link}\" is in error{reason}. Reconnect it in Liaison."),
+                ))
+            }
+            ConnectionStatus::NotConnected if !c.per_user => {
+                return Err(ApiError::new(
+                    ErrorCode::NotConnected,
+                    format!("The connection \"{link}\" has not been authorised yet. Connect it in Liaison first."),
+                ))
+            }
+            _ => {}
+        }
+        let user_key = user_key(c, Some(caller.viewer.user_id));
+        Ok(Target { found, user_key, fresh: caller.fresh })
+    }
+}
 
 /// The URL for a proxy path (raw, still percent-encoded, may be empty) and query under the
 /// service's first API base URL.

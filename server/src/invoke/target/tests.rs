@@ -192,3 +192,42 @@ fn credentials_go_where_the_service_wants_them() {
     assert_eq!(e.code.as_str(), "invalid_request");
     assert!(!e.message.contains("bad"), "{}", e.message);
 }
+
+#[test]
+fn the_targets_cap_counts_every_organisation() {
+    let catalog = crate::catalog::Catalog::load(None).unwrap();
+    let spec = catalog.services()[0].spec.clone();
+    let found = |org_id: i64, link: &str| {
+        Arc::new(Found {
+            c: ConnectionRecord {
+                id: 1,
+                org_id,
+                link_name: link.into(),
+                name: link.into(),
+                service: app::connection::ServiceRef::Predefined("x".into()),
+                service_name: "X".into(),
+                scopes: vec![],
+                per_user: false,
+                internal: false,
+                status: ConnectionStatus::Connected,
+                status_reason: None,
+                client_id: None,
+                client_secret: None,
+                created_by: None,
+                created_by_name: "Ada".into(),
+                created_at: 1,
+                last_used_at: None,
+            },
+            resolved: Resolved::new(spec.clone(), None),
+        })
+    };
+    let mut targets = Targets::default();
+    // One link in each of MAX_ENTRIES organisations, then one more: they start again.
+    for org in 0..MAX_ENTRIES as i64 {
+        targets.keep(found(org, "a"));
+    }
+    assert!(targets.get((MAX_ENTRIES - 1) as i64, "a").is_some(), "all kept up to the cap");
+    targets.keep(found(-1, "b"));
+    assert!(targets.get((MAX_ENTRIES - 1) as i64, "a").is_none(), "past the cap, the targets start again");
+    assert!(targets.get(-1, "b").is_some());
+}
