@@ -238,7 +238,7 @@ impl Connections {
                 Ok(ConnectOutcome::Authorize { start_url })
             }
             (AuthType::OAuth2, _) => {
-                let client = self.credentials.client_for(c, resolved)?.ok_or_else(|| missing_client(&spec.name))?;
+                let client = self.services.client_for(c, resolved)?.ok_or_else(|| missing_client(&spec.name))?;
                 match self.credentials.client_credentials(c, spec, &client).await {
                     Ok(tokens) => {
                         self.credentials.store_tokens(actor, c, resolved, 0, tokens, &c.scopes).await?;

@@ -7,7 +7,7 @@ use crate::auth::csrf;
 use crate::auth::sessions::Sessions;
 use crate::backend::ServerBackend;
 use crate::embed::Embed;
-use crate::flows::http::PublicOrigin;
+use crate::flows::page::PublicOrigin;
 use crate::flows::Flows;
 use crate::invoke::Api;
 use app::backend::{Backend, RequestIdentity};
@@ -77,8 +77,8 @@ pub fn router(state: AppState) -> Router {
         // Pages outside the shell (the popup's result, the embed refusal) have no icon link: the
         // browser asks for this one, which is nothing rather than a 404 in their console.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
-        .route("/oauth/start/{link_name}", get(crate::flows::http::start))
-        .route("/oauth/callback/{key}", get(crate::flows::http::callback))
+        .route("/oauth/start/{link_name}", get(crate::flows::start::start))
+        .route("/oauth/callback/{key}", get(crate::flows::finish::callback))
         .route("/embed/start", get(crate::embed::start))
         .merge(crate::admin::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))

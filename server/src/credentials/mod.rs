@@ -16,7 +16,7 @@ use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::hot::Memo;
 use crate::infra::Infra;
-use crate::services::{ConfiguredClient, OAuthClient, Resolved, Services};
+use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::flows::FlowRecord;
 use crate::store::grants::GrantRecord;
@@ -43,18 +43,6 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The OAuth client of a connection: its own (predefined service without an operator client),
-    /// else the service's.
-    pub fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
-        let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
-            client_id,
-            column: SecretColumn::ConnectionClientSecret,
-            row: c.id,
-            sealed_secret: c.client_secret.clone(),
-        });
-        own.as_ref().or(resolved.client.as_ref()).map(|client| self.services.open_client(client)).transpose()
-    }
-
     /// Tokens for the client itself (the client credentials grant), with the connection's scopes.
     pub async fn client_credentials(
         &self,
@@ -67,21 +55,45 @@ impl Credentials {
         token::request_token(&self.infra.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
     }
 
+    /// Authorises `c` with the code of `flow`, for `actor`: only if the service's endpoints are
+    /// still those the flow was started under (the code and the PKCE verifier were given for
+    /// those, and go nowhere else), the code exchanged at the token endpoint and the tokens stored
+    /// as the flow's grant; a refusal recorded on the connection in words.
+    pub async fn authorise_with_code(
+        &self,
+        actor: &Actor,
+        c: &ConnectionRecord,
+        resolved: &Resolved,
+        flow: &FlowRecord,
+        code: &str,
+        redirect_uri: &str,
+    ) -> Result<Authorised> {
+        if !resolved.custody_of(c).entrusts(flow.custody.as_deref()) {
+            return Ok(Authorised::Moved);
+        }
+        match self.exchange_code(c, resolved, flow, code, redirect_uri).await? {
+            Ok(tokens) => {
+                self.store_tokens(actor, c, resolved, flow.user_key, tokens, &flow.scopes).await?;
+                Ok(Authorised::Connected)
+            }
+            Err(e) => match self.connect_failed(actor, c, &resolved.spec.name, &e).await {
+                Error::App(refusal) => Ok(Authorised::Refused(refusal)),
+                other => Err(other),
+            },
+        }
+    }
+
     /// Exchanges the authorisation code of `flow` at the service's token endpoint, with the flow's
-    /// PKCE verifier, only if the service's endpoints are still those the flow was started under:
-    /// the code and the verifier were given for those, and go nowhere else.
-    pub async fn exchange_code(
+    /// PKCE verifier.
+    async fn exchange_code(
         &self,
         c: &ConnectionRecord,
         resolved: &Resolved,
         flow: &FlowRecord,
         code: &str,
         redirect_uri: &str,
-    ) -> Result<Exchange> {
-        if !resolved.custody_of(c).entrusts(flow.custody.as_deref()) {
-            return Ok(Exchange::Moved);
-        }
-        let client = self.client_for(c, resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
+    ) -> Result<std::result::Result<TokenSet, TokenError>> {
+        let client = self.services.client_for(c, resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
             Some(sealed) => Some(self.infra.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
             None => None,
@@ -90,10 +102,7 @@ impl Credentials {
         let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), &client);
         let grant =
             TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier: verifier.as_ref().map(|v| v.expose()) };
-        Ok(match token::request_token(&self.infra.outbound, &ep, grant).await {
-            Ok(tokens) => Exchange::Tokens(tokens),
-            Err(e) => Exchange::Refused(e),
-        })
+        Ok(token::request_token(&self.infra.outbound, &ep, grant).await)
     }
 
     /// Stores an API key or Basic credential as the connection's grant; it is Connected.
@@ -199,10 +208,11 @@ impl Credentials {
 }
 
 /// What became of an authorisation code.
-pub enum Exchange {
-    Tokens(TokenSet),
-    /// The token endpoint refused or failed.
-    Refused(TokenError),
+pub enum Authorised {
+    /// The tokens are stored: the connection (or the person's grant) is Connected.
+    Connected,
+    /// The token endpoint refused or failed; recorded on the connection, in these words.
+    Refused(AppError),
     /// The service's endpoints moved since the flow started: nothing was sent.
     Moved,
 }

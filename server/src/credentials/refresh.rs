@@ -309,7 +309,7 @@ impl Credentials {
         g: &GrantRecord,
     ) -> Result<TokenSet, Refusal> {
         let spec = &resolved.spec;
-        let client = self.client_for(c, resolved).map_err(|e| Refusal::Other(e.into()))?.ok_or_else(|| {
+        let client = self.services.client_for(c, resolved).map_err(|e| Refusal::Other(e.into()))?.ok_or_else(|| {
             Refusal::Other(ApiError::new(
                 ErrorCode::RefreshFailed,
                 format!("{} has no OAuth client configured any more; ask your administrator.", spec.name),

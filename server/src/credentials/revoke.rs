@@ -29,7 +29,7 @@ impl Credentials {
         let resolved = self.services.resolve(c.org_id, &c.service).await?;
         let spec = &resolved.spec;
         let (Some(url), AuthType::OAuth2) = (spec.revoke_url.as_ref(), spec.auth_type) else { return Ok(()) };
-        let Some(client) = self.client_for(c, &resolved)? else { return Ok(()) };
+        let Some(client) = self.services.client_for(c, &resolved)? else { return Ok(()) };
         let ep = endpoint(spec, Some(url.as_str()), &client);
         let custody = resolved.custody_of(c);
         for g in grants::grants(&self.infra.store.pool, c.id).await? {

@@ -1,15 +1,29 @@
-//! The one-time start of an authorisation popup. The Connect call (and create-and-connect) issues
+//! The start of an authorisation, in the order it happens. The one-time start link of the popup: The Connect call (and create-and-connect) issues
 //! a random nonce for this browser session, this person and this connection, valid a few minutes,
 //! and answers `/oauth/start/<link>?n=<nonce>`; `/oauth/start` consumes it before it starts a flow.
 //! A bare start link, one sent to someone else, one opened a second time or too late starts
-//! nothing: the popup says to start again from the Connections page.
+//! nothing: the popup says to start again from the Connections page. Then the flow itself: its
+//! record, and the redirect to the provider's authorise URL.
 
-use super::Flows;
-use crate::error::Result;
+use super::page::{failed, page, PublicOrigin};
+use super::{check_ticket, code_name, flow_error, Flows, FLOW_TTL_MS};
+use crate::actor::{self, user_key};
+use crate::error::{Error, Result};
 use crate::store::connections::ConnectionRecord;
 use crate::store::starts::{self, Start};
+use crate::store::{flows, secrets};
+use crate::vault::SecretColumn;
+use app::backend::RequestIdentity;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
+use app::service::{ScopeDelimiter, ServiceSpec};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// How long a start link stays usable (the popup opens at once; a blocked one is a click away).
 pub const START_TTL_MS: i64 = 5 * 60 * 1000;
@@ -67,4 +81,169 @@ impl Flows {
         }
         Ok(())
     }
+
+    /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
+    /// link's one-time `nonce` (see `flows::start`); returns the provider URL to redirect to.
+    pub async fn start_flow(
+        &self,
+        viewer: &Viewer,
+        session_hash: &str,
+        link_name: &str,
+        ticket: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Result<String> {
+        let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
+        if c.internal || (!c.per_user && !actor::can_manage(viewer, &c)) {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                "Only the person who created this connection and admins can authorise it.",
+            )
+            .into());
+        }
+        self.take_start(viewer, session_hash, c.id, nonce).await?;
+        let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
+        if !resolved.spec.needs_popup() {
+            return Err(flow_error("This connection does not use a browser authorisation.").into());
+        }
+        let client = self.services.client_for(&c, &resolved)?.ok_or_else(|| {
+            AppError::new(ErrorCode::Validation, format!("{} has no OAuth client configured.", resolved.spec.name))
+        })?;
+        let ticket = match ticket {
+            Some(t) => {
+                check_ticket(t)?;
+                t.to_string()
+            }
+            None => crate::auth::session::new_token(),
+        };
+        let state = crate::auth::session::new_token();
+        let verifier = crate::auth::session::new_token();
+        let now = self.infra.clock.now_ms();
+        let redirect_uri = self.services.callback_url(&c.service);
+        let custody = resolved.custody_of(&c);
+        let mut tx = self.infra.store.pool.begin().await?;
+        let id = flows::create(
+            &mut *tx,
+            flows::NewFlow {
+                ticket: &ticket,
+                state_hash: &crate::auth::session::token_hash(&state),
+                org_id: viewer.org_id,
+                connection_id: c.id,
+                user_id: viewer.user_id,
+                user_key: user_key(&c, Some(viewer.user_id)),
+                session_hash,
+                callback_key: &c.service.callback_key(),
+                scopes: &c.scopes,
+                expires_at: now + FLOW_TTL_MS,
+                custody: custody.as_str(),
+            },
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Db(ref d) if crate::error::is_unique_violation(d) => {
+                Error::from(flow_error("This authorisation ticket was used before: start again."))
+            }
+            e => e,
+        })?;
+        let challenge = if resolved.spec.pkce {
+            let sealed = self.infra.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+            secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
+            Some(pkce_challenge(&verifier))
+        } else {
+            None
+        };
+        tx.commit().await?;
+        tracing::info!(link_name = %c.link_name, "authorisation started");
+        authorize_url(&resolved.spec, &client.client_id, &redirect_uri, &c.scopes, &state, challenge.as_deref())
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct StartQuery {
+    pub ticket: Option<String>,
+    /// The start link's one-time nonce, issued by the Connect call to this browser session.
+    pub n: Option<String>,
+}
+
+/// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
+/// bar), never from another site, with the one-time nonce the Connect call gave this session.
+pub async fn start(
+    State(flows): State<Arc<Flows>>,
+    State(origin): State<PublicOrigin>,
+    Extension(identity): Extension<RequestIdentity>,
+    Path(link_name): Path<String>,
+    Query(q): Query<StartQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    if !matches!(site, "same-origin" | "none") {
+        return page(
+            StatusCode::FORBIDDEN,
+            &origin,
+            &failed(
+                &link_name,
+                ErrorCode::FlowInvalid.as_str(),
+                "An authorisation can only be started from Liaison's own pages.",
+            ),
+        );
+    }
+    let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
+        return Redirect::to("/login").into_response();
+    };
+    match flows.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
+        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
+            .into_response(),
+        Err(e) => {
+            let e: AppError = e.into();
+            page(crate::error::status(e.code), &origin, &failed(&link_name, code_name(e.code), &e.message))
+        }
+    }
+}
+
+/// The PKCE S256 challenge of a verifier (RFC 7636 §4.2).
+pub fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// Percent-encodes a query value; spaces as `%20`, or as `+` where the service joins scopes so.
+fn encode(value: &str, plus_for_space: bool) -> String {
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    if plus_for_space {
+        form
+    } else {
+        form.replace('+', "%20")
+    }
+}
+
+/// The provider's authorise URL for this flow.
+pub fn authorize_url(
+    spec: &ServiceSpec,
+    client_id: &str,
+    redirect_uri: &str,
+    scopes: &[String],
+    state: &str,
+    challenge: Option<&str>,
+) -> Result<String> {
+    let base = spec.authorize_url.as_ref().ok_or_else(|| Error::Invalid("the service has no authorise URL".into()))?;
+    let mut params: Vec<(&str, String)> = vec![
+        ("response_type", "code".into()),
+        ("client_id", encode(client_id, false)),
+        ("redirect_uri", encode(redirect_uri, false)),
+    ];
+    if !scopes.is_empty() {
+        let plus = spec.scope_delimiter == ScopeDelimiter::Plus;
+        let joined = if plus { scopes.join(" ") } else { spec.scope_delimiter.join(scopes.iter().map(String::as_str)) };
+        params.push(("scope", encode(&joined, plus)));
+    }
+    params.push(("state", encode(state, false)));
+    if let Some(c) = challenge {
+        params.push(("code_challenge", c.to_string()));
+        params.push(("code_challenge_method", "S256".into()));
+    }
+    for (k, v) in &spec.extra_authorize_params {
+        params.push((k.as_str(), encode(v, false)));
+    }
+    let query: Vec<String> = params.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let sep = if base.as_str().contains('?') { '&' } else { '?' };
+    Ok(format!("{}{sep}{}", base.as_str(), query.join("&")))
 }

@@ -1,5 +1,7 @@
+use super::start::{authorize_url, pkce_challenge};
 use super::*;
 use app::service::ServiceForm;
+use app::service::ServiceSpec;
 
 fn spec(delimiter: &str, pkce: bool) -> ServiceSpec {
     ServiceForm {

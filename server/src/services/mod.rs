@@ -12,6 +12,7 @@ use crate::catalog::Catalog;
 use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
+use crate::store::connections::ConnectionRecord;
 use crate::store::grants::SetAside;
 
 use crate::store::{audit, services, services::ServiceRow};
@@ -109,6 +110,18 @@ impl Services {
             gone += n;
         }
         Ok(gone)
+    }
+
+    /// The OAuth client of a connection: its own (predefined service without an operator client),
+    /// else the service's, with its secret opened.
+    pub fn client_for(&self, c: &ConnectionRecord, resolved: &Resolved) -> Result<Option<OAuthClient>> {
+        let own = c.client_id.clone().map(|client_id| ConfiguredClient::Stored {
+            client_id,
+            column: SecretColumn::ConnectionClientSecret,
+            row: c.id,
+            sealed_secret: c.client_secret.clone(),
+        });
+        own.as_ref().or(resolved.client.as_ref()).map(|client| self.open_client(client)).transpose()
     }
 
     /// The client with its secret opened (the only place a stored client secret is opened).
