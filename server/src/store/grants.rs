@@ -154,18 +154,9 @@ pub async fn take_lease<'e>(
     now: i64,
     until: i64,
 ) -> Result<bool> {
-    let r = sql!(
-        "UPDATE grants SET lease_owner = $1, lease_until = $2 \
-         WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)",
-        owner,
-        until,
-        id,
-        version,
-        now
-    )
-    .execute(db)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let take = "UPDATE grants SET lease_owner = $1, lease_until = $2 \
+                WHERE id = $3 AND version = $4 AND (lease_until IS NULL OR lease_until < $5)";
+    Ok(sql!(take, owner, until, id, version, now).execute(db).await?.rows_affected() == 1)
 }
 
 /// Gives the lease back (if still ours), recording a failed refresh when `retry_at` is set.
@@ -194,19 +185,10 @@ pub async fn store_refreshed<'e>(
     expires_at: Option<i64>,
     now: i64,
 ) -> Result<bool> {
-    let r = sql!(
-        "UPDATE grants SET access_token = $1, refresh_token = COALESCE($2, refresh_token), expires_at = $3, \
-         updated_at = $4, version = version + 1, lease_owner = NULL, lease_until = NULL, refresh_failures = 0, \
-         retry_at = NULL WHERE id = $5 AND lease_owner = $6",
-        access_token,
-        refresh_token,
-        expires_at,
-        now,
-        id,
-        owner
-    )
-    .execute(db)
-    .await?;
+    let store = "UPDATE grants SET access_token = $1, refresh_token = COALESCE($2, refresh_token), expires_at = $3, \
+                 updated_at = $4, version = version + 1, lease_owner = NULL, lease_until = NULL, \
+                 refresh_failures = 0, retry_at = NULL WHERE id = $5 AND lease_owner = $6";
+    let r = sql!(store, access_token, refresh_token, expires_at, now, id, owner).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
