@@ -15,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod credentials;
 pub mod custody;
+pub mod doctor;
 pub mod embed;
 pub mod error;
 pub mod flows;

@@ -6,6 +6,7 @@ mod harness;
 
 mod api;
 mod cli;
+mod doctor;
 mod faults;
 mod foundation;
 mod hardening;
