@@ -23,6 +23,7 @@ pub mod hot;
 pub mod invoke;
 pub mod keys;
 pub mod members;
+pub mod metrics;
 pub mod outbound;
 pub mod routes;
 pub mod services;
@@ -126,6 +127,7 @@ pub async fn serve(config: Config) -> Result<()> {
     };
     spawn_session_sweeper(store.clone(), clock);
     let app = routes::router(state);
+    metrics::listen(&config, &store.pool).await?;
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);

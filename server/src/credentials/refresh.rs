@@ -244,6 +244,7 @@ impl Credentials {
     ) -> Result<Credential, ApiError> {
         let pool = &self.store.pool;
         let outcome = self.call_token_endpoint(c, resolved, g).await;
+        crate::metrics::refresh(crate::metrics::Refresh::of(&outcome));
         let now = self.clock.now_ms();
         match outcome {
             Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
@@ -389,7 +390,7 @@ impl Credentials {
     }
 }
 
-enum Refusal {
+pub(crate) enum Refusal {
     Token(TokenError),
     Other(ApiError),
 }

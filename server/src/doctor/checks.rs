@@ -138,6 +138,21 @@ fn is_local(url: &url::Url) -> bool {
     }
 }
 
+/// `/metrics` has no authentication: it belongs on loopback or a private network.
+pub fn metrics_listen(config: &Config) -> Line {
+    match config.metrics_listen {
+        None => Line::ok("metrics", "off (metrics_listen not set)"),
+        Some(addr) if addr.ip().is_loopback() => Line::ok("metrics", format!("http://{addr}/metrics")),
+        Some(addr) => Line::warn(
+            "metrics",
+            format!(
+                "http://{addr}/metrics has no authentication and {} is not loopback: anyone who reaches it reads                  the counts. Keep it on a private network behind a firewall, or listen on 127.0.0.1",
+                addr.ip()
+            ),
+        ),
+    }
+}
+
 /// The key file's mode and owner: only the user Liaison runs as may read it.
 pub fn key_file_mode(path: &Path, mode: u32, owner: u32, me: u32) -> Line {
     let shown = path.display();

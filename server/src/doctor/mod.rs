@@ -1,9 +1,9 @@
 //! `liaison doctor`: checks a configuration the way `serve` would meet it (the settings, the built
-//! site, the catalogue, `public_url` against the cookie and embed settings, the database and its
-//! migrations, the key file and the secrets it opens, outbound DNS) without changing anything, and
-//! prints one line per check: `ok`, `warn` or `FAIL`, what was checked and what to do. Any `FAIL`
-//! makes the exit status 1. No line ever carries a secret: the database URL is shown without its
-//! password, keys and tokens only as "set".
+//! site, the catalogue, `public_url` against the cookie and embed settings, where `/metrics`
+//! listens, the database and its migrations, the key file and the secrets it opens, outbound DNS)
+//! without changing anything, and prints one line per check: `ok`, `warn` or `FAIL`, what was
+//! checked and what to do. Any `FAIL` makes the exit status 1. No line ever carries a secret: the
+//! database URL is shown without its password, keys and tokens only as "set".
 
 mod checks;
 mod database;
@@ -104,6 +104,7 @@ pub async fn run(config_file: Option<&Path>, out: &mut dyn FnMut(Line)) {
     });
     out(public_url(&config));
     out(embedding(&config));
+    out(checks::metrics_listen(&config));
     for line in database::check(&config).await {
         out(line);
     }

@@ -94,3 +94,12 @@ fn migrations_newer_changed_unfinished_and_pending() {
     assert_eq!(half.level, Level::Fail);
     assert!(half.message.contains("migration 1 started and did not finish"), "{half}");
 }
+
+#[test]
+fn metrics_off_the_loopback_warns() {
+    assert_eq!(checks::metrics_listen(&config(&[])).level, Level::Ok);
+    assert_eq!(checks::metrics_listen(&config(&[("LIAISON_METRICS_LISTEN", "127.0.0.1:9090")])).level, Level::Ok);
+    let open = checks::metrics_listen(&config(&[("LIAISON_METRICS_LISTEN", "0.0.0.0:9090")]));
+    assert_eq!(open.level, Level::Warn);
+    assert!(open.message.contains("has no authentication"), "{open}");
+}

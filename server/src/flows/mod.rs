@@ -181,6 +181,7 @@ impl Flows {
             None
         };
         tx.commit().await?;
+        crate::metrics::flow(crate::metrics::Flow::Started);
         tracing::info!(link_name = %c.link_name, "authorisation started");
         authorize_url(&resolved.spec, &client.client_id, &redirect_uri, &c.scopes, &state, challenge.as_deref())
     }
@@ -218,6 +219,7 @@ impl Flows {
         let (link, flow_id) = (&c.link_name, flow.id);
         let fail = |code: ErrorCode, message: String| async move {
             flows::finish(&self.store.pool, flow_id, code_name(code), Some(&message)).await?;
+            crate::metrics::flow(crate::metrics::Flow::Failed);
             Ok::<_, Error>(FlowStatus::Failed { link_name: link.clone(), code: code_name(code).into(), message })
         };
         if now > flow.expires_at {
@@ -262,6 +264,7 @@ impl Flows {
             Exchange::Tokens(tokens) => {
                 self.credentials.store_tokens(&actor, &c, &resolved, flow.user_key, tokens, &flow.scopes).await?;
                 flows::finish(&self.store.pool, flow.id, "connected", None).await?;
+                crate::metrics::flow(crate::metrics::Flow::Finished);
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }
             Exchange::Refused(e) => {

@@ -73,4 +73,5 @@ where
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
         .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
+        .layer(axum::middleware::from_fn(crate::metrics::timed))
 }

@@ -50,8 +50,17 @@ async fn a_working_setup_passes_and_a_dns_failure_only_warns() {
         .unwrap();
         let (code, out) = doctor(&db, &env, &[("LIAISON_CATALOG_FILE", catalogue.to_str().unwrap())]);
         assert_eq!(code, 0, "{label}:\n{out}");
-        for check in ["configuration", "site", "catalogue", "public_url", "embedding", "database", "migrations", "keys"]
-        {
+        for check in [
+            "configuration",
+            "site",
+            "catalogue",
+            "public_url",
+            "embedding",
+            "metrics",
+            "database",
+            "migrations",
+            "keys",
+        ] {
             line(&out, &format!("ok    {check}: "));
         }
         if db.database_url.is_none() {

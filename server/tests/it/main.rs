@@ -11,5 +11,6 @@ mod faults;
 mod foundation;
 mod hardening;
 mod lifecycle;
+mod metrics;
 mod operator_clients;
 mod provider;
