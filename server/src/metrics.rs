@@ -43,20 +43,6 @@ pub enum Refresh {
     Error,
 }
 
-impl Refresh {
-    /// The outcome of a call to the token endpoint, as `credentials::refresh` handles it.
-    pub(crate) fn of<T>(outcome: &Result<T, crate::credentials::refresh::Refusal>) -> Refresh {
-        use crate::credentials::refresh::Refusal;
-        match outcome {
-            Ok(_) => Refresh::Ok,
-            Err(Refusal::Token(e)) if e.is_invalid_grant() => Refresh::NeedsReauthorization,
-            Err(Refusal::Token(e)) if e.is_retryable() => Refresh::RetryLater,
-            Err(Refusal::Token(_)) => Refresh::Failed,
-            Err(Refusal::Other(_)) => Refresh::Error,
-        }
-    }
-}
-
 const REFRESHES: [(Refresh, &str); 5] = [
     (Refresh::Ok, "ok"),
     (Refresh::NeedsReauthorization, "needs_reauthorization"),

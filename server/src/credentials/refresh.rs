@@ -244,7 +244,7 @@ impl Credentials {
     ) -> Result<Credential, ApiError> {
         let pool = &self.store.pool;
         let outcome = self.call_token_endpoint(c, resolved, g).await;
-        crate::metrics::refresh(crate::metrics::Refresh::of(&outcome));
+        crate::metrics::refresh(super::refresh_outcome(&outcome));
         let now = self.clock.now_ms();
         match outcome {
             Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
@@ -390,7 +390,7 @@ impl Credentials {
     }
 }
 
-pub(crate) enum Refusal {
+pub(super) enum Refusal {
     Token(TokenError),
     Other(ApiError),
 }
