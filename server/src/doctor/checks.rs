@@ -8,13 +8,12 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use std::path::Path;
 
-/// The file every page loads to hydrate (cargo-leptos's output name is `liaison`).
-const WASM: &str = "pkg/liaison.wasm";
-const JS: &str = "pkg/liaison.js";
+/// The files every page loads (cargo-leptos's output name is `liaison`).
+const SITE_FILES: [&str; 3] = ["pkg/liaison.wasm", "pkg/liaison.js", "pkg/liaison.css"];
 
 /// The built front end: without it every page is served without its script.
 pub fn site(site_root: &Path) -> Line {
-    let missing: Vec<&str> = [WASM, JS].into_iter().filter(|f| !site_root.join(f).is_file()).collect();
+    let missing: Vec<&str> = SITE_FILES.into_iter().filter(|f| !site_root.join(f).is_file()).collect();
     let root = crate::backup::absolute(site_root);
     if missing.is_empty() {
         Line::ok("site", format!("{} holds the built front end", root.display()))
@@ -22,7 +21,7 @@ pub fn site(site_root: &Path) -> Line {
         Line::fail(
             "site",
             format!(
-                "{} has no {}: pages would load without their script. Set site_root to the release's site/ \
+                "{} has no {}: pages would load without their script or style. Set site_root to the release's site/ \
                  directory (or build it: make run)",
                 root.display(),
                 missing.join(" or ")

@@ -68,10 +68,12 @@ fn a_site_without_its_wasm_fails() {
     let dir = tempfile::tempdir().unwrap();
     let line = site(dir.path());
     assert_eq!(line.level, Level::Fail);
-    assert!(line.message.contains("pkg/liaison.wasm or pkg/liaison.js"), "{line}");
+    assert!(line.message.contains("pkg/liaison.wasm or pkg/liaison.js or pkg/liaison.css"), "{line}");
     std::fs::create_dir(dir.path().join("pkg")).unwrap();
     std::fs::write(dir.path().join("pkg/liaison.wasm"), b"").unwrap();
     std::fs::write(dir.path().join("pkg/liaison.js"), b"").unwrap();
+    assert_eq!(site(dir.path()).level, Level::Fail, "no style");
+    std::fs::write(dir.path().join("pkg/liaison.css"), b"").unwrap();
     assert_eq!(site(dir.path()).level, Level::Ok);
 }
 

@@ -12,7 +12,7 @@ fn healthy(db: &Db) -> Vec<(String, String)> {
     drop(Server::start(db));
     let site = db.data_dir.path().join("site");
     std::fs::create_dir_all(site.join("pkg")).unwrap();
-    for f in ["pkg/liaison.wasm", "pkg/liaison.js"] {
+    for f in ["pkg/liaison.wasm", "pkg/liaison.js", "pkg/liaison.css"] {
         std::fs::write(site.join(f), b"built").unwrap();
     }
     vec![
@@ -156,7 +156,7 @@ async fn a_fresh_install_only_warns() {
     let db = sqlite().await;
     let site = db.data_dir.path().join("site");
     std::fs::create_dir_all(site.join("pkg")).unwrap();
-    for f in ["pkg/liaison.wasm", "pkg/liaison.js"] {
+    for f in ["pkg/liaison.wasm", "pkg/liaison.js", "pkg/liaison.css"] {
         std::fs::write(site.join(f), b"built").unwrap();
     }
     let env = vec![("LIAISON_SITE_ROOT".to_string(), site.to_str().unwrap().to_string())];
