@@ -158,18 +158,7 @@ async fn check_copy(config: &Config, copy: &Path, from: &Path) -> Result<()> {
         })?;
         // The key file exists (checked before), so loading the ring creates nothing.
         let ring = crate::keys::load_ring(config)?;
-        let known = ring.key_ids();
-        let mut missing: Vec<String> = crate::store::secrets::key_usage(&store.pool)
-            .await?
-            .into_iter()
-            .filter(|(id, _)| !known.contains(&id.as_str()))
-            .map(|(id, n)| format!("{n} secret(s) under key {id}"))
-            .collect();
-        if let Some(active) = crate::keys::live::recorded_key(&store.pool).await? {
-            if !known.contains(&active.as_str()) {
-                missing.push(format!("servers seal under key {active}"));
-            }
-        }
+        let missing = crate::keys::live::missing_keys(&store.pool, &ring).await?;
         if !missing.is_empty() {
             return Err(Error::Invalid(format!(
                 "nothing was restored: {} is not the keys of the Liaison this backup comes from ({})",

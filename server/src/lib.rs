@@ -15,6 +15,7 @@ pub mod config;
 pub mod connections;
 pub mod credentials;
 pub mod custody;
+pub mod doctor;
 pub mod embed;
 pub mod error;
 pub mod flows;
@@ -23,6 +24,7 @@ pub mod infra;
 pub mod invoke;
 pub mod keys;
 pub mod members;
+pub mod metrics;
 pub mod outbound;
 pub mod routes;
 pub mod services;
@@ -125,6 +127,7 @@ pub async fn serve(config: Config) -> Result<()> {
     };
     spawn_session_sweeper(store.clone(), clock);
     let app = routes::router(state);
+    metrics::listen(&config, &store.pool).await?;
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);

@@ -1,5 +1,5 @@
 //! The `liaison` command line: `serve` (the default), `migrate`, `admin create`, `keys rotate`,
-//! `catalog validate`, `backup`, `restore`.
+//! `catalog validate`, `backup`, `restore`, `doctor`.
 
 use app::model::{check_new_password, DisplayName, EmailAddress, Password, Role};
 use clap::{Parser, Subcommand};
@@ -47,6 +47,9 @@ enum Command {
     /// Put the SQLite database FILE (made by `backup`) into the data directory, which must have no
     /// database yet and must have the key file of the Liaison the backup comes from.
     Restore { file: PathBuf },
+    /// Check the configuration, the site, the catalogue, the database and its migrations, the keys
+    /// and outbound DNS; one line per check (ok, warn, FAIL) with what to do. Exits 1 on a FAIL.
+    Doctor,
 }
 
 #[derive(Subcommand)]
@@ -85,6 +88,9 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Doctor)) {
+        return server::doctor::main(cli.config.as_deref());
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -116,6 +122,7 @@ fn main() -> ExitCode {
                     file.display()
                 )
             }),
+            Command::Doctor => Ok(()),
             Command::Restore { file } => server::backup::restore(&config, &file).await.map(|()| {
                 println!(
                     "restored {} into {}; start Liaison with this same configuration",

@@ -87,6 +87,8 @@ struct Raw {
     embed_origins: Option<String>,
     #[serde(default)]
     embed_secret: Option<String>,
+    #[serde(default)]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +132,8 @@ pub struct Config {
     /// Origins (`scheme://host[:port]`) allowed to frame Liaison.
     pub embed_origins: Vec<String>,
     pub embed_secret: Option<String>,
+    /// Where `/metrics` is served, on its own listener (metrics.rs); off when not set.
+    pub metrics_listen: Option<SocketAddr>,
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
     #[cfg(debug_assertions)]
     pub test_clock: Option<PathBuf>,
@@ -153,6 +157,7 @@ impl std::fmt::Debug for Config {
             .field("embed_secret", &self.embed_secret.as_ref().map(|_| "[set]"))
             .field("allow_http_urls", &self.allow_http_urls)
             .field("allow_private_network", &self.allow_private_network)
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }
@@ -338,6 +343,13 @@ impl Config {
                 as u64,
             embed_origins,
             embed_secret,
+            metrics_listen: match raw.metrics_listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(m) => Some(
+                    m.parse()
+                        .map_err(|_| bad("metrics_listen", format!("`{m}` is not an address like 127.0.0.1:9090")))?,
+                ),
+            },
             api_timeout_seconds: in_range("api_timeout_seconds", raw.api_timeout_seconds, 60, 1, 3600)? as u64,
             api_max_body_bytes: in_range("api_max_body_bytes", raw.api_max_body_bytes, 10 * 1024 * 1024, 1024, 1 << 30)?
                 as usize,

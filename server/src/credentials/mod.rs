@@ -266,3 +266,15 @@ fn truncate(s: &str, n: usize) -> String {
         t
     }
 }
+
+/// How a call to a token endpoint to refresh ended, as the metrics count it.
+fn refresh_outcome<T>(outcome: &Result<T, refresh::Refusal>) -> crate::metrics::Refresh {
+    use crate::metrics::Refresh;
+    match outcome {
+        Ok(_) => Refresh::Ok,
+        Err(refresh::Refusal::Token(e)) if e.is_invalid_grant() => Refresh::NeedsReauthorization,
+        Err(refresh::Refusal::Token(e)) if e.is_retryable() => Refresh::RetryLater,
+        Err(refresh::Refusal::Token(_)) => Refresh::Failed,
+        Err(refresh::Refusal::Other(_)) => Refresh::Error,
+    }
+}

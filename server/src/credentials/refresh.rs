@@ -237,6 +237,7 @@ impl Credentials {
     ) -> Result<Credential, ApiError> {
         let pool = &self.infra.store.pool;
         let outcome = self.call_token_endpoint(c, resolved, g).await;
+        crate::metrics::refresh(super::refresh_outcome(&outcome));
         let now = self.infra.clock.now_ms();
         match outcome {
             Ok(tokens) => self.store_refresh(c, resolved, g, owner, tokens).await,
@@ -374,7 +375,7 @@ impl Credentials {
     }
 }
 
-enum Refusal {
+pub(super) enum Refusal {
     Token(TokenError),
     Other(ApiError),
 }

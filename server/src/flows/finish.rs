@@ -83,6 +83,7 @@ impl Flows {
         let (link, flow_id) = (&c.link_name, flow.id);
         let fail = |code: ErrorCode, message: String| async move {
             flows::finish(&self.infra.store.pool, flow_id, code_name(code), Some(&message)).await?;
+            crate::metrics::flow(crate::metrics::Flow::Failed);
             Ok::<_, Error>(FlowStatus::Failed { link_name: link.clone(), code: code_name(code).into(), message })
         };
         if now > flow.expires_at {
@@ -124,6 +125,7 @@ impl Flows {
         match self.credentials.authorise_with_code(&actor, &c, &resolved, &flow, code, &redirect_uri).await? {
             Authorised::Connected => {
                 flows::finish(&self.infra.store.pool, flow.id, "connected", None).await?;
+                crate::metrics::flow(crate::metrics::Flow::Finished);
                 Ok(FlowStatus::Connected { link_name: c.link_name.clone() })
             }
             Authorised::Refused(refusal) => fail(refusal.code, refusal.message).await,

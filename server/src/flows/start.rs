@@ -153,6 +153,7 @@ impl Flows {
             None
         };
         tx.commit().await?;
+        crate::metrics::flow(crate::metrics::Flow::Started);
         tracing::info!(link_name = %c.link_name, "authorisation started");
         authorize_url(&resolved.spec, &client.client_id, &redirect_uri, &c.scopes, &state, challenge.as_deref())
     }

@@ -67,4 +67,24 @@ where
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
         .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
+        .layer(axum::middleware::from_fn(crate::metrics::timed))
+}
+
+#[cfg(test)]
+mod tests {
+    use app::error::ErrorCode;
+
+    /// docs/scripts-api.md has a row, with its status, for every code the API answers, and none
+    /// more: the page cannot go stale when a code is added or changed.
+    #[test]
+    fn the_scripts_api_page_lists_every_code() {
+        let doc = include_str!("../../../docs/scripts-api.md");
+        for code in ErrorCode::API {
+            let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
+            assert!(doc.contains(&row), "docs/scripts-api.md lacks the row starting {row}");
+        }
+        let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(rows, ErrorCode::API.len(), "docs/scripts-api.md lists a code the API does not answer");
+        assert!(doc.contains("/api/v1/openapi.json"));
+    }
 }

@@ -74,6 +74,7 @@ impl Logged {
     }
 
     pub(super) fn finish(mut self, api: &Api, status: u16, error: Option<&'static str>) {
+        crate::metrics::api_call(status, error);
         // Without a caller there is no organisation to file the call under.
         if self.call.org_id == 0 {
             return;
@@ -126,7 +127,7 @@ impl Api {
                     false
                 }
             };
-            let resp = match self.infra.outbound.send(req).await {
+            let resp = match crate::metrics::upstream(self.infra.outbound.send(req)).await {
                 Ok(r) => r,
                 Err(e) => {
                     if let OutBody::Stream(_, over) = &out.body {

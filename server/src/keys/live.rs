@@ -79,6 +79,24 @@ pub async fn recorded_key(pool: &AnyPool) -> Result<Option<String>> {
     Ok(sqlx::query_scalar("SELECT active_key FROM vault_ring WHERE id = 1").fetch_optional(pool).await?)
 }
 
+/// What `ring` lacks to open this database: the keys its secrets, and the key servers seal under,
+/// name (empty when it holds them all). For `restore` and `doctor`.
+pub async fn missing_keys(pool: &AnyPool, ring: &KeyRing) -> Result<Vec<String>> {
+    let known = ring.key_ids();
+    let mut missing: Vec<String> = crate::store::secrets::key_usage(pool)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| !known.contains(&id.as_str()))
+        .map(|(id, n)| format!("{n} secret(s) under key {id}"))
+        .collect();
+    if let Some(active) = recorded_key(pool).await? {
+        if !known.contains(&active.as_str()) {
+            missing.push(format!("servers seal under key {active}"));
+        }
+    }
+    Ok(missing)
+}
+
 impl Vault {
     /// A vault over a fixed ring that follows nothing (tests, tools).
     pub fn fixed(ring: KeyRing) -> Vault {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::Duration;
 
-const LINK: &str = "acme_api";
+pub const LINK: &str = "acme_api";
 
 /// Liaison (may call the local provider; short provider time limit so leases are short) and the
 /// provider, with an authorization-code service whose API base URL is the provider itself.
@@ -43,7 +43,7 @@ pub fn start_liaison(db: &Db) -> Server {
 }
 
 /// Creates the connection and authorises it through the provider as `login`.
-async fn connected(server: &Server, client: &Client, provider: &Provider, login: &str) {
+pub async fn connected(server: &Server, client: &Client, provider: &Provider, login: &str) {
     let r = create_connection(
         client,
         json!({ "name": "Acme API", "link_name": LINK, "service": { "kind": "custom", "id": 1 },

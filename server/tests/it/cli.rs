@@ -5,7 +5,7 @@ use crate::harness::*;
 use std::io::Write;
 use std::process::Stdio;
 
-fn run(db: &Db, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
+pub fn run(db: &Db, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
     let mut cmd = db.command();
     cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {

@@ -6,9 +6,11 @@ mod harness;
 
 mod api;
 mod cli;
+mod doctor;
 mod faults;
 mod foundation;
 mod hardening;
 mod lifecycle;
+mod metrics;
 mod operator_clients;
 mod provider;
