@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    NewServiceKey, ServiceSummary,
 };
 use crate::error::AppError;
 use crate::members::MemberView;
@@ -184,6 +184,13 @@ pub async fn services() -> Result<Vec<ServiceSummary>, AppError> {
 #[server(prefix = "/rpc", endpoint = "custom_service", input = Json)]
 pub async fn custom_service(id: i64) -> Result<CustomServiceView, AppError> {
     ssr::with_viewer(|b, v| async move { b.custom_service(&v, id).await }).await
+}
+
+/// The redirect URL of the service a Create New Service form will make, and the key that goes
+/// with it (admins).
+#[server(prefix = "/rpc", endpoint = "reserve_callback", input = Json)]
+pub async fn reserve_callback() -> Result<NewServiceKey, AppError> {
+    ssr::with_viewer(|b, v| async move { b.new_service_key(&v).await }).await
 }
 
 /// Creates a custom service (admins); returns its id.

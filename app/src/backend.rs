@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    NewServiceKey, ServiceSummary,
 };
 use crate::error::Result;
 use crate::members::MemberView;
@@ -49,6 +49,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn services(&self, viewer: &Viewer) -> Result<Vec<ServiceSummary>>;
     /// A custom service, for its edit form.
     async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView>;
+    /// A callback key for a Create New Service form, with its redirect URL (admins).
+    async fn new_service_key(&self, viewer: &Viewer) -> Result<NewServiceKey>;
     /// Creates a custom service (admins); returns its id.
     async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64>;
     /// Changes a custom service (admins); an empty client secret keeps the stored one.

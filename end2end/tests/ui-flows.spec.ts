@@ -1,5 +1,5 @@
 import type { Page } from "@playwright/test";
-import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
+import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, liaisonBase, provider, registerRedirect, signIn, expect, test } from "./helpers";
 
 // The Connections screens of SPEC §2 end to end, against the real oidc-provider that
 // global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
@@ -11,9 +11,10 @@ function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
 }
 
-test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }, testInfo) => {
+test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page, context }, testInfo) => {
   // The refused service answers 422, which the browser logs.
   expectConsoleError(testInfo, /\/rpc\/create_service: .*status of 422/);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await signIn(page);
   await page.getByRole("link", { name: "+ New Connection" }).click();
   await expect(page.getByRole("heading", { name: "Pick Your Service" })).toBeVisible();
@@ -29,6 +30,17 @@ test("a custom service from the provider's metadata, then its first connection t
   await expect(page.getByText("Your organisation has no custom services yet.")).toBeVisible();
   await page.getByRole("link", { name: "+ Create New Service" }).click();
   await expect(page.getByRole("heading", { name: "Create New Service" })).toBeVisible();
+
+  // The redirect URL to register with the provider comes first, before anything is typed: the
+  // provider asks for it before it gives the client ID and secret.
+  const redirect = page.getByTestId("redirect-url");
+  await expect(redirect).toHaveText(new RegExp(`^${liaisonBase.replace(/[.]/g, "\\.")}/oauth/callback/s-[A-Za-z0-9_-]{22}$`));
+  const redirectUrl = (await redirect.textContent())!;
+  await page.getByRole("button", { name: "Copy redirect URL" }).click();
+  await expect(page.getByRole("button", { name: "Copy redirect URL" })).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(redirectUrl);
+  await registerRedirect(await page.evaluate(() => navigator.clipboard.readText()));
+  await shot(page, "new-service-redirect-url");
 
   await page.getByLabel("Issuer URL").fill(provider.issuer);
   await page.getByRole("button", { name: "Fill in" }).click();

@@ -22,7 +22,7 @@ use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    NewServiceKey, ServiceSummary,
 };
 use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
@@ -157,6 +157,10 @@ impl Backend for ServerBackend {
 
     async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView> {
         Ok(self.services.custom_service(viewer, id).await?)
+    }
+
+    async fn new_service_key(&self, viewer: &Viewer) -> Result<NewServiceKey> {
+        Ok(self.services.new_service_key(viewer).await?)
     }
 
     async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64> {

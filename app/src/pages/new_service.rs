@@ -3,7 +3,8 @@
 //! straight into its first connection.
 
 use super::chrome::{signed_in, Chrome};
-use crate::api::{create_service, discover_service};
+use crate::api::{create_service, discover_service, reserve_callback};
+use crate::components::copy::CopyButton;
 use crate::components::field::{described_by, FieldFrame, TextInput};
 use crate::error::AppError;
 use crate::model::{Password, Viewer};
@@ -124,6 +125,7 @@ impl Fields {
 
     fn form(&self) -> ServiceForm {
         ServiceForm {
+            callback_key: String::new(),
             name: self.name.get_untracked(),
             auth_type: self.auth_type.get_untracked(),
             grant_type: self.grant_type.get_untracked(),
@@ -185,6 +187,9 @@ fn NewService(viewer: Viewer) -> impl IntoView {
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
     let issuer = RwSignal::new(String::new());
+    // The redirect URL of the service this form makes, given by the server as the form opens (in
+    // the page as served): the provider asks for it before it gives the client ID and secret.
+    let given = crate::api::resource(|| (), |_| reserve_callback());
     let discovered = RwSignal::new(None::<Result<(), String>>);
     let navigate = use_navigate();
     let field =
@@ -205,7 +210,8 @@ fn NewService(viewer: Viewer) -> impl IntoView {
         ev.prevent_default();
         busy.set(true);
         error.set(None);
-        let form = f.form();
+        let mut form = f.form();
+        form.callback_key = given.get_untracked().and_then(Result::ok).map(|g| g.key).unwrap_or_default();
         let navigate = navigate.clone();
         spawn_local(async move {
             let r = create_service(form).await;
@@ -236,6 +242,28 @@ fn NewService(viewer: Viewer) -> impl IntoView {
                 <h1>"Create New Service"</h1>
                 <a class="button" href="/settings/developer-space/connections/new">"Cancel"</a>
             </div>
+            <Show when=code>
+                <section class="redirect" aria-labelledby="redirect-title">
+                    <h2 id="redirect-title">"Redirect URL"</h2>
+                    <p class="field-hint">"Register this redirect URL with the provider when you create the OAuth client, then enter the client ID and secret it gives you below."</p>
+                    <Transition fallback=|| view! { <p>"Getting the redirect URL…"</p> }>
+                        {move || Suspend::new(async move {
+                            match given.await {
+                                Ok(g) => Either::Left(view! {
+                                    <div class="copy-line">
+                                        <code data-testid="redirect-url">{g.callback_url.clone()}</code>
+                                        <CopyButton text=g.callback_url label="Copy redirect URL"/>
+                                    </div>
+                                }),
+                                Err(e) => Either::Right(view! { <p class="alert alert-error" role="alert">{e.message}</p> }),
+                            }
+                        })}
+                    </Transition>
+                    <p class="field-error" role="alert" hidden=move || field("callback_key").get().is_none()>
+                        {move || field("callback_key").get().unwrap_or_default()}
+                    </p>
+                </section>
+            </Show>
             <section class="discover" aria-labelledby="discover-title">
                 <h2 id="discover-title">"Fill in from the provider"</h2>
                 <p class="field-hint">"Providers that publish OAuth metadata (RFC 8414 or OpenID Connect discovery) can fill in the URLs, scopes and PKCE for you."</p>

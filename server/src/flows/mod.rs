@@ -146,7 +146,8 @@ impl Flows {
         let state = crate::auth::session::new_token();
         let verifier = crate::auth::session::new_token();
         let now = self.clock.now_ms();
-        let redirect_uri = self.services.callback_url(&c.service);
+        let callback_key = self.services.callback_key(viewer.org_id, &c.service).await?;
+        let redirect_uri = self.services.callback_url(&callback_key);
         let custody = resolved.custody_of(&c);
         let mut tx = self.store.pool.begin().await?;
         let id = flows::create(
@@ -159,7 +160,7 @@ impl Flows {
                 user_id: viewer.user_id,
                 user_key: user_key(&c, Some(viewer.user_id)),
                 session_hash,
-                callback_key: &c.service.callback_key(),
+                callback_key: &callback_key,
                 scopes: &c.scopes,
                 expires_at: now + FLOW_TTL_MS,
                 custody: custody.as_str(),
@@ -253,7 +254,8 @@ impl Flows {
             return fail(ErrorCode::FlowInvalid, "The provider's answer has no authorisation code.".into()).await;
         };
         let resolved = self.services.resolve(c.org_id, &c.service).await?;
-        let redirect_uri = self.services.callback_url(&c.service);
+        // The key checked above is the flow's, recorded at its start: the service's own.
+        let redirect_uri = self.services.callback_url(&flow.callback_key);
         let user = crate::store::users::name_of(&self.store.pool, flow.org_id, flow.user_id).await?;
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
         let exchanged = self.credentials.exchange_code(&c, &resolved, &flow, code, &redirect_uri).await?;

@@ -2,6 +2,7 @@
 //! client that goes with it (the operator's, the custom service's, or the connection's own); the
 //! admins' create / read / update / delete of custom services, and issuer discovery.
 
+pub mod callback;
 pub mod clients;
 pub mod discovery;
 
@@ -29,7 +30,7 @@ pub fn require_admin(viewer: &Viewer) -> Result<()> {
     }
 }
 
-fn not_found() -> Error {
+pub(crate) fn not_found() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such service in your organisation.").into()
 }
 
@@ -52,11 +53,6 @@ pub struct Services {
 }
 
 impl Services {
-    /// The redirect URI of a service: its own callback path, which is Liaison's mix-up defence.
-    pub fn callback_url(&self, service: &ServiceRef) -> String {
-        format!("{}oauth/callback/{}", self.public_url, service.callback_key())
-    }
-
     /// The spec and the service-level OAuth client of a service of this organisation.
     pub async fn resolve(&self, org_id: i64, service: &ServiceRef) -> Result<Resolved> {
         match service {
@@ -142,7 +138,7 @@ impl Services {
             .map(|s| {
                 let service = ServiceRef::Predefined(s.id.clone());
                 ServiceSummary {
-                    callback_url: self.callback_url(&service),
+                    callback_url: self.callback_url(&callback::predefined_key(&s.id)),
                     service,
                     name: s.spec.name.clone(),
                     auth_type: s.spec.auth_type,
@@ -155,7 +151,7 @@ impl Services {
         for row in services::list(&self.store.pool, viewer.org_id).await? {
             let service = ServiceRef::Custom(row.id);
             out.push(ServiceSummary {
-                callback_url: self.callback_url(&service),
+                callback_url: self.callback_url(&row.callback_key),
                 service,
                 name: row.spec.name.clone(),
                 auth_type: row.spec.auth_type,
@@ -172,7 +168,7 @@ impl Services {
         let connections = services::connection_count(&self.store.pool, viewer.org_id, id).await?;
         Ok(CustomServiceView {
             id,
-            callback_url: self.callback_url(&ServiceRef::Custom(id)),
+            callback_url: self.callback_url(&row.callback_key),
             client_secret_set: row.client_secret.is_some(),
             client_id: row.client_id,
             spec: row.spec,
@@ -186,9 +182,9 @@ impl Services {
         let parsed = form.parse(self.allow_http, false).map_err(AppError::validation)?;
         let now = self.clock.now_ms();
         let mut tx = self.store.pool.begin().await?;
-        let id =
-            services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
-                .await?;
+        let key = self.take_key(&mut tx, viewer, &form.callback_key).await?;
+        let client_id = parsed.client_id.as_deref();
+        let id = services::create(&mut *tx, viewer.org_id, &parsed.spec, client_id, &key, viewer.user_id, now).await?;
         if let Some(secret) = &parsed.client_secret {
             let sealed = self.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
             crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
