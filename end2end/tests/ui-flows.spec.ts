@@ -7,6 +7,17 @@ test.describe.configure({ mode: "serial" });
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
 
+/** Replaces the service form's scope rows with these (Scope Name, Scope Display Name) pairs. */
+async function setScopes(page: Page, scopes: [string, string][]) {
+  const remove = page.getByRole("button", { name: /^Remove (scope .+|this empty scope)$/ });
+  while ((await remove.count()) > 0) await remove.first().click();
+  for (const [name, display] of scopes) {
+    await page.getByRole("button", { name: "Add scope" }).click();
+    await page.getByLabel("Scope Name", { exact: true }).last().fill(name);
+    await page.getByLabel("Scope Display Name", { exact: true }).last().fill(display);
+  }
+}
+
 function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
 }
@@ -52,16 +63,28 @@ test("a custom service from the provider's metadata, then its first connection t
   await page.getByLabel("Client ID").fill(provider.clientId);
   await page.getByLabel("Client secret").fill(provider.clientSecret);
   await page.getByLabel("API base URL(s)").fill("ftp://api.acme.example");
-  await page.getByLabel("Scopes").fill("openid = Sign you in\napi:read = Read the API\noffline_access = Stay connected");
+  // The scopes are rows of a Scope Name and a Scope Display Name: the metadata filled them in.
+  await expect(page.getByLabel("Scope Name", { exact: true }).first()).toHaveValue("openid");
+  await setScopes(page, [
+    ["openid", "Sign you in"],
+    ["api:read", "Read the API"],
+    ["api write", "Change things"],
+    ["offline_access", "Stay connected"],
+  ]);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByText("Some fields need a change")).toBeVisible();
   await expect(page.getByLabel("API base URL(s)")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByRole("group", { name: "Scopes" })).toContainText("“api write” is not a scope name");
   await shot(page, "custom-service-errors");
 
+  await page.getByRole("button", { name: "Remove scope api write" }).click();
+  await expect(page.getByLabel("Scope Name", { exact: true })).toHaveCount(3);
   await page.getByLabel("API base URL(s)").fill(provider.issuer);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByRole("heading", { name: "New Acme ID connection" })).toBeVisible();
   await expect(page).toHaveURL(/\/connections\/new\/custom\/1$/);
+  // The removed row is not offered.
+  await expect(page.getByLabel(/Change things/)).toHaveCount(0);
 
   await page.getByLabel("Connection Name").fill("Acme CRM");
   await expect(page.getByLabel("Link name")).toHaveValue("acme_crm");
@@ -267,7 +290,7 @@ test("client credentials connect at once; search and the status filter narrow th
   await page.getByLabel("Client secret").fill(provider.clientSecret);
   await page.getByLabel("Access token URL").fill(`${provider.issuer}/token`);
   await page.getByLabel("API base URL(s)").fill(provider.issuer);
-  await page.getByLabel("Scopes").fill("api:read = Read the API");
+  await setScopes(page, [["api:read", "Read the API"]]);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByRole("heading", { name: "New Acme Machines connection" })).toBeVisible();
   await page.getByLabel("Connection Name").fill("Nightly Robot");
