@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, ServiceSummary,
+    NewServiceKey, EditImpact, ServiceSummary,
 };
 use crate::error::AppError;
 use crate::members::MemberView;
@@ -203,6 +203,13 @@ pub async fn create_service(form: ServiceForm) -> Result<i64, AppError> {
 #[server(prefix = "/rpc", endpoint = "update_service", input = Json)]
 pub async fn update_service(id: i64, form: ServiceForm) -> Result<(), AppError> {
     ssr::with_viewer(|b, v| async move { b.update_service(&v, id, form).await }).await
+}
+
+/// The connections an edit of a custom service would send back to Needs re-authorisation, before
+/// it is saved (admins; nothing is changed).
+#[server(prefix = "/rpc", endpoint = "service_edit_impact", input = Json)]
+pub async fn service_edit_impact(id: i64, form: ServiceForm) -> Result<EditImpact, AppError> {
+    ssr::with_viewer(|b, v| async move { b.service_edit_impact(&v, id, form).await }).await
 }
 
 /// Deletes a custom service no connection uses (admins).

@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, ServiceSummary,
+    NewServiceKey, EditImpact, ServiceSummary,
 };
 use crate::error::Result;
 use crate::members::MemberView;
@@ -55,6 +55,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64>;
     /// Changes a custom service (admins); an empty client secret keeps the stored one.
     async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()>;
+    /// The connections an edit would send back to Needs re-authorisation (admins; read-only).
+    async fn service_edit_impact(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<EditImpact>;
     /// Deletes a custom service no connection uses (admins).
     async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()>;
     /// Pre-fills a service form from an issuer's RFC 8414 metadata.

@@ -142,6 +142,13 @@ pub struct NewServiceKey {
     pub callback_url: String,
 }
 
+/// What saving an edit of a custom service would cost: the connections whose authorisation it
+/// ends (an edit that moves the service's endpoints or client; none otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditImpact {
+    pub reauthorise: Vec<String>,
+}
+
 /// The New Connection form as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

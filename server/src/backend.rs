@@ -22,7 +22,7 @@ use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, ServiceSummary,
+    NewServiceKey, EditImpact, ServiceSummary,
 };
 use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
@@ -169,6 +169,10 @@ impl Backend for ServerBackend {
 
     async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()> {
         Ok(self.services.update_service(viewer, id, &form).await?)
+    }
+
+    async fn service_edit_impact(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<EditImpact> {
+        Ok(self.services.edit_impact(viewer, id, &form).await?)
     }
 
     async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()> {

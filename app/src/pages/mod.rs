@@ -2,6 +2,7 @@
 
 pub mod chrome;
 pub mod connections;
+pub mod custom_services;
 pub mod details;
 pub mod login;
 pub mod members;

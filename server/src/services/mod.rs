@@ -5,6 +5,7 @@
 pub mod callback;
 pub mod clients;
 pub mod discovery;
+pub mod impact;
 
 pub use clients::{ConfiguredClient, OAuthClient, OperatorClients, Resolved};
 
@@ -203,8 +204,7 @@ impl Services {
         require_admin(viewer)?;
         let existing = services::get(&self.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
         let parsed = form.parse(self.allow_http, existing.client_secret.is_some()).map_err(AppError::validation)?;
-        let moved = Custody::of(&existing.spec, existing.client_id.as_deref())
-            != Custody::of(&parsed.spec, parsed.client_id.as_deref());
+        let moved = impact::moves(&existing, &parsed);
         let keeps_secret = parsed.client_secret.is_none() && parsed.client_id.is_some();
         if moved && keeps_secret && existing.client_secret.is_some() {
             return Err(Error::Field { field: "client_secret", message: crate::custody::SECRET_AGAIN.into() });

@@ -300,6 +300,8 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
         rpc(Eve, "update_service", json!({ "id": w.ledger, "form": service_form("Taken over") }), nf),
         rpc(Eve, "update_service", json!({ "id": w.identity, "form": service_form("Taken over") }), nf),
         rpc(Bob, "update_service", json!({ "id": w.ledger, "form": service_form("Taken over") }), forbidden),
+        rpc(Eve, "service_edit_impact", json!({ "id": w.ledger, "form": service_form("Taken over") }), nf),
+        rpc(Bob, "service_edit_impact", json!({ "id": w.ledger, "form": service_form("Taken over") }), forbidden),
         rpc(Eve, "delete_service", json!({ "id": w.spare }), nf),
         rpc(Bob, "delete_service", json!({ "id": w.spare }), forbidden),
         rpc(Bob, "discover_service", json!({ "issuer": "https://id.zephyr.example" }), forbidden),
