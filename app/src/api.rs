@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    NewServiceKey, EditImpact, ServiceSummary,
 };
 use crate::error::AppError;
 use crate::members::MemberView;
@@ -186,6 +186,13 @@ pub async fn custom_service(id: i64) -> Result<CustomServiceView, AppError> {
     ssr::with_viewer(|b, v| async move { b.custom_service(&v, id).await }).await
 }
 
+/// The redirect URL of the service a Create New Service form will make, and the key that goes
+/// with it (admins).
+#[server(prefix = "/rpc", endpoint = "reserve_callback", input = Json)]
+pub async fn reserve_callback() -> Result<NewServiceKey, AppError> {
+    ssr::with_viewer(|b, v| async move { b.new_service_key(&v).await }).await
+}
+
 /// Creates a custom service (admins); returns its id.
 #[server(prefix = "/rpc", endpoint = "create_service", input = Json)]
 pub async fn create_service(form: ServiceForm) -> Result<i64, AppError> {
@@ -196,6 +203,13 @@ pub async fn create_service(form: ServiceForm) -> Result<i64, AppError> {
 #[server(prefix = "/rpc", endpoint = "update_service", input = Json)]
 pub async fn update_service(id: i64, form: ServiceForm) -> Result<(), AppError> {
     ssr::with_viewer(|b, v| async move { b.update_service(&v, id, form).await }).await
+}
+
+/// The connections an edit of a custom service would send back to Needs re-authorisation, before
+/// it is saved (admins; nothing is changed).
+#[server(prefix = "/rpc", endpoint = "service_edit_impact", input = Json)]
+pub async fn service_edit_impact(id: i64, form: ServiceForm) -> Result<EditImpact, AppError> {
+    ssr::with_viewer(|b, v| async move { b.service_edit_impact(&v, id, form).await }).await
 }
 
 /// Deletes a custom service no connection uses (admins).

@@ -3,7 +3,7 @@
 
 use crate::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    NewServiceKey, EditImpact, ServiceSummary,
 };
 use crate::error::Result;
 use crate::members::MemberView;
@@ -49,10 +49,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn services(&self, viewer: &Viewer) -> Result<Vec<ServiceSummary>>;
     /// A custom service, for its edit form.
     async fn custom_service(&self, viewer: &Viewer, id: i64) -> Result<CustomServiceView>;
+    /// A callback key for a Create New Service form, with its redirect URL (admins).
+    async fn new_service_key(&self, viewer: &Viewer) -> Result<NewServiceKey>;
     /// Creates a custom service (admins); returns its id.
     async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64>;
     /// Changes a custom service (admins); an empty client secret keeps the stored one.
     async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()>;
+    /// The connections an edit would send back to Needs re-authorisation (admins; read-only).
+    async fn service_edit_impact(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<EditImpact>;
     /// Deletes a custom service no connection uses (admins).
     async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()>;
     /// Pre-fills a service form from an issuer's RFC 8414 metadata.

@@ -102,17 +102,6 @@ pub enum ServiceRef {
     Custom(i64),
 }
 
-impl ServiceRef {
-    /// The key in the service's OAuth callback path (`/oauth/callback/{key}`): each service has
-    /// its own, which is Liaison's defence against mix-up attacks.
-    pub fn callback_key(&self) -> String {
-        match self {
-            ServiceRef::Predefined(id) => format!("p-{id}"),
-            ServiceRef::Custom(id) => format!("c-{id}"),
-        }
-    }
-}
-
 /// A service as the Pick Your Service screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceSummary {
@@ -143,6 +132,21 @@ impl CustomServiceView {
     pub fn form(&self) -> ServiceForm {
         ServiceForm::from_spec(&self.spec, self.client_id.as_deref())
     }
+}
+
+/// The callback key the server gave a Create New Service form, and the redirect URL it makes: the
+/// form shows the URL before anything is typed, and carries the key back to create the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewServiceKey {
+    pub key: String,
+    pub callback_url: String,
+}
+
+/// What saving an edit of a custom service would cost: the connections whose authorisation it
+/// ends (an edit that moves the service's endpoints or client; none otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditImpact {
+    pub reauthorise: Vec<String>,
 }
 
 /// The New Connection form as typed.
@@ -330,7 +334,5 @@ mod tests {
             assert_eq!(ConnectionStatus::parse(s.as_str()), Some(*s));
         }
         assert_eq!(ConnectionStatus::NeedsReauth.label(), "Needs re-authorisation");
-        assert_eq!(ServiceRef::Custom(7).callback_key(), "c-7");
-        assert_eq!(ServiceRef::Predefined("google".into()).callback_key(), "p-google");
     }
 }

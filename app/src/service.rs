@@ -219,6 +219,8 @@ pub fn is_plain_name(s: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceForm {
+    /// Create only: the callback key the form was given (`NewServiceKey`); none for a script's.
+    pub callback_key: String,
     pub name: String,
     pub auth_type: String,
     pub grant_type: String,
@@ -466,6 +468,7 @@ impl ServiceForm {
     pub fn from_spec(spec: &ServiceSpec, client_id: Option<&str>) -> ServiceForm {
         let text = |u: &Option<ServiceUrl>| u.as_ref().map(|u| u.as_str().to_string()).unwrap_or_default();
         ServiceForm {
+            callback_key: String::new(),
             name: spec.name.clone(),
             auth_type: spec.auth_type.as_str().into(),
             grant_type: spec.grant_type.map(|g| g.as_str().to_string()).unwrap_or_default(),

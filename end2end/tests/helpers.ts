@@ -130,6 +130,12 @@ export async function signIn(page: Page, who = admin) {
   await hydrated(page);
 }
 
+/** Registers a redirect URL with the test provider's client, as a person pastes it there. */
+export async function registerRedirect(url: string) {
+  const res = await fetch(`${provider.issuer}/__test/redirect_uris?client_id=${provider.clientId}&add=${encodeURIComponent(url)}`);
+  if (!res.ok) throw new Error(`the provider refused the redirect URL ${url}: ${res.status} ${await res.text()}`);
+}
+
 /** Drives oidc-provider's own login and consent pages in the authorisation popup. */
 export async function approveInPopup(popup: Page, login = "alice") {
   await popup.waitForURL((u) => u.port === String(provider.port) && u.pathname.startsWith("/interaction/"));

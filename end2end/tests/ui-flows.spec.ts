@@ -1,5 +1,5 @@
 import type { Page } from "@playwright/test";
-import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
+import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, liaisonBase, provider, registerRedirect, signIn, expect, test } from "./helpers";
 
 // The Connections screens of SPEC §2 end to end, against the real oidc-provider that
 // global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
@@ -7,13 +7,25 @@ test.describe.configure({ mode: "serial" });
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
 
+/** Replaces the service form's scope rows with these (Scope Name, Scope Display Name) pairs. */
+async function setScopes(page: Page, scopes: [string, string][]) {
+  const remove = page.getByRole("button", { name: /^Remove (scope .+|this empty scope)$/ });
+  while ((await remove.count()) > 0) await remove.first().click();
+  for (const [name, display] of scopes) {
+    await page.getByRole("button", { name: "Add scope" }).click();
+    await page.getByLabel("Scope Name", { exact: true }).last().fill(name);
+    await page.getByLabel("Scope Display Name", { exact: true }).last().fill(display);
+  }
+}
+
 function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
 }
 
-test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page }, testInfo) => {
+test("a custom service from the provider's metadata, then its first connection through the popup", async ({ page, context }, testInfo) => {
   // The refused service answers 422, which the browser logs.
   expectConsoleError(testInfo, /\/rpc\/create_service: .*status of 422/);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await signIn(page);
   await page.getByRole("link", { name: "+ New Connection" }).click();
   await expect(page.getByRole("heading", { name: "Pick Your Service" })).toBeVisible();
@@ -30,6 +42,17 @@ test("a custom service from the provider's metadata, then its first connection t
   await page.getByRole("link", { name: "+ Create New Service" }).click();
   await expect(page.getByRole("heading", { name: "Create New Service" })).toBeVisible();
 
+  // The redirect URL to register with the provider comes first, before anything is typed: the
+  // provider asks for it before it gives the client ID and secret.
+  const redirect = page.getByTestId("redirect-url");
+  await expect(redirect).toHaveText(new RegExp(`^${liaisonBase.replace(/[.]/g, "\\.")}/oauth/callback/s-[A-Za-z0-9_-]{22}$`));
+  const redirectUrl = (await redirect.textContent())!;
+  await page.getByRole("button", { name: "Copy redirect URL" }).click();
+  await expect(page.getByRole("button", { name: "Copy redirect URL" })).toHaveText("Copied");
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(redirectUrl);
+  await registerRedirect(await page.evaluate(() => navigator.clipboard.readText()));
+  await shot(page, "new-service-redirect-url");
+
   await page.getByLabel("Issuer URL").fill(provider.issuer);
   await page.getByRole("button", { name: "Fill in" }).click();
   await expect(page.getByText("Filled in from the provider's metadata.")).toBeVisible();
@@ -40,16 +63,28 @@ test("a custom service from the provider's metadata, then its first connection t
   await page.getByLabel("Client ID").fill(provider.clientId);
   await page.getByLabel("Client secret").fill(provider.clientSecret);
   await page.getByLabel("API base URL(s)").fill("ftp://api.acme.example");
-  await page.getByLabel("Scopes").fill("openid = Sign you in\napi:read = Read the API\noffline_access = Stay connected");
+  // The scopes are rows of a Scope Name and a Scope Display Name: the metadata filled them in.
+  await expect(page.getByLabel("Scope Name", { exact: true }).first()).toHaveValue("openid");
+  await setScopes(page, [
+    ["openid", "Sign you in"],
+    ["api:read", "Read the API"],
+    ["api write", "Change things"],
+    ["offline_access", "Stay connected"],
+  ]);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByText("Some fields need a change")).toBeVisible();
   await expect(page.getByLabel("API base URL(s)")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByRole("group", { name: "Scopes" })).toContainText("“api write” is not a scope name");
   await shot(page, "custom-service-errors");
 
+  await page.getByRole("button", { name: "Remove scope api write" }).click();
+  await expect(page.getByLabel("Scope Name", { exact: true })).toHaveCount(3);
   await page.getByLabel("API base URL(s)").fill(provider.issuer);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByRole("heading", { name: "New Acme ID connection" })).toBeVisible();
   await expect(page).toHaveURL(/\/connections\/new\/custom\/1$/);
+  // The removed row is not offered.
+  await expect(page.getByLabel(/Change things/)).toHaveCount(0);
 
   await page.getByLabel("Connection Name").fill("Acme CRM");
   await expect(page.getByLabel("Link name")).toHaveValue("acme_crm");
@@ -255,7 +290,7 @@ test("client credentials connect at once; search and the status filter narrow th
   await page.getByLabel("Client secret").fill(provider.clientSecret);
   await page.getByLabel("Access token URL").fill(`${provider.issuer}/token`);
   await page.getByLabel("API base URL(s)").fill(provider.issuer);
-  await page.getByLabel("Scopes").fill("api:read = Read the API");
+  await setScopes(page, [["api:read", "Read the API"]]);
   await page.getByRole("button", { name: "Create Service" }).click();
   await expect(page.getByRole("heading", { name: "New Acme Machines connection" })).toBeVisible();
   await page.getByLabel("Connection Name").fill("Nightly Robot");

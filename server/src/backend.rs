@@ -21,8 +21,8 @@ use crate::services::Services;
 use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::connection::{
-    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    ServiceSummary,
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
+    FlowStatus, NewServiceKey, ServiceSummary,
 };
 use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
@@ -140,12 +140,20 @@ impl Backend for ServerBackend {
         Ok(self.services.custom_service(viewer, id).await?)
     }
 
+    async fn new_service_key(&self, viewer: &Viewer) -> Result<NewServiceKey> {
+        Ok(self.services.new_service_key(viewer).await?)
+    }
+
     async fn create_service(&self, viewer: &Viewer, form: ServiceForm) -> Result<i64> {
         Ok(self.services.create_service(viewer, &form).await?)
     }
 
     async fn update_service(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<()> {
         Ok(self.services.update_service(viewer, id, &form).await?)
+    }
+
+    async fn service_edit_impact(&self, viewer: &Viewer, id: i64, form: ServiceForm) -> Result<EditImpact> {
+        Ok(self.services.edit_impact(viewer, id, &form).await?)
     }
 
     async fn delete_service(&self, viewer: &Viewer, id: i64) -> Result<()> {

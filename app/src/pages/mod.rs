@@ -2,11 +2,13 @@
 
 pub mod chrome;
 pub mod connections;
+pub mod custom_services;
 pub mod details;
 pub mod login;
 pub mod members;
 pub mod new_connection;
 pub mod new_service;
+pub mod service_form;
 pub mod setup;
 pub mod tokens;
 

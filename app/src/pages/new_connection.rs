@@ -1,8 +1,10 @@
 //! New Connection: Pick Your Service (the catalogue, searchable, and the organisation's custom
-//! services), then the connection form for that service, whose Create and Connect creates the
+//! services, with Edit and Delete for admins: `custom_services.rs`), then the connection form for that service, whose Create and Connect creates the
 //! connection and runs its authorisation (popup, or at once without one).
 
 use super::chrome::{signed_in, Chrome};
+use super::connections::{Notice, NoticeBanner};
+use super::custom_services::{ServiceActions, ServiceDialogs, Target};
 use crate::api::{create_connection, services};
 use crate::authorise::{AuthBanner, AuthState, Authoriser, Popup};
 use crate::components::field::TextInput;
@@ -47,10 +49,15 @@ pub fn PickServicePage() -> impl IntoView {
 fn Pick(viewer: Viewer) -> impl IntoView {
     let tab = RwSignal::new("predefined");
     let search = RwSignal::new(String::new());
-    let all = crate::api::resource(|| (), |_| services());
+    // Bumped by an edit or a delete of a custom service: the list is read again.
+    let changed = RwSignal::new(0u32);
+    let all = crate::api::resource(move || changed.get(), |_| services());
     let is_admin = viewer.role == crate::model::Role::Admin;
+    let notice = RwSignal::new(None::<Notice>);
+    let (editing, deleting) = (RwSignal::new(None::<Target>), RwSignal::new(None::<Target>));
     view! {
         <Chrome viewer=viewer current="connections">
+            <NoticeBanner notice=notice/>
             <div class="page-head">
                 <h1>"Pick Your Service"</h1>
                 <a class="button" href=crate::api::HOME>"Cancel"</a>
@@ -86,13 +93,21 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                                 } else {
                                     EitherOf3::B(view! {
                                         <ul class="service-grid">
-                                            {shown.into_iter().map(|s| view! {
-                                                <li>
-                                                    <a class="service-card" href=form_path(&s.service)>
-                                                        <span class="service-name">{s.name.clone()}</span>
-                                                        <span class="muted">{kind_label(&s)}</span>
-                                                    </a>
-                                                </li>
+                                            {shown.into_iter().map(|s| {
+                                                let actions = match &s.service {
+                                                    ServiceRef::Custom(id) if is_admin => Some(Target { id: *id, name: s.name.clone() }),
+                                                    _ => None,
+                                                };
+                                                let with_actions = actions.is_some();
+                                                view! {
+                                                    <li class:with-actions=with_actions>
+                                                        <a class="service-card" href=form_path(&s.service)>
+                                                            <span class="service-name">{s.name.clone()}</span>
+                                                            <span class="muted">{kind_label(&s)}</span>
+                                                        </a>
+                                                        {actions.map(|t| view! { <ServiceActions target=t editing=editing deleting=deleting/> })}
+                                                    </li>
+                                                }
                                             }).collect_view()}
                                         </ul>
                                     })
@@ -103,6 +118,7 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            {is_admin.then(|| view! { <ServiceDialogs editing=editing deleting=deleting notice=notice changed=changed/> })}
         </Chrome>
     }
 }

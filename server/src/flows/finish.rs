@@ -119,7 +119,8 @@ impl Flows {
             return fail(ErrorCode::FlowInvalid, "The provider's answer has no authorisation code.".into()).await;
         };
         let resolved = self.services.resolve(c.org_id, &c.service).await?;
-        let redirect_uri = self.services.callback_url(&c.service);
+        // The key checked above is the flow's, recorded at its start: the service's own.
+        let redirect_uri = self.services.callback_url(&flow.callback_key);
         let user = crate::store::users::name_of(&self.infra.store.pool, flow.org_id, flow.user_id).await?;
         let actor = Actor { org_id: flow.org_id, user_id: Some(flow.user_id), label: user };
         match self.credentials.authorise_with_code(&actor, &c, &resolved, &flow, code, &redirect_uri).await? {

@@ -2,8 +2,10 @@
 //! client that goes with it (the operator's, the custom service's, or the connection's own); the
 //! admins' create / read / update / delete of custom services, and issuer discovery.
 
+pub mod callback;
 pub mod clients;
 pub mod discovery;
+pub mod impact;
 
 pub use clients::{ConfiguredClient, OAuthClient, OperatorClients, Resolved};
 
@@ -26,7 +28,7 @@ use std::sync::Arc;
 /// What only admins may do here.
 const ADMINS_ONLY: &str = "create, change or delete custom services";
 
-fn not_found() -> Error {
+pub(crate) fn not_found() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such service in your organisation.").into()
 }
 
@@ -42,11 +44,6 @@ pub struct Services {
 }
 
 impl Services {
-    /// The redirect URI of a service: its own callback path, which is Liaison's mix-up defence.
-    pub fn callback_url(&self, service: &ServiceRef) -> String {
-        format!("{}oauth/callback/{}", self.infra.public_url, service.callback_key())
-    }
-
     /// The spec and the service-level OAuth client of a service of this organisation.
     pub async fn resolve(&self, org_id: i64, service: &ServiceRef) -> Result<Resolved> {
         match service {
@@ -147,7 +144,7 @@ impl Services {
             .map(|s| {
                 let service = ServiceRef::Predefined(s.id.clone());
                 ServiceSummary {
-                    callback_url: self.callback_url(&service),
+                    callback_url: self.callback_url(&callback::predefined_key(&s.id)),
                     service,
                     name: s.spec.name.clone(),
                     auth_type: s.spec.auth_type,
@@ -160,7 +157,7 @@ impl Services {
         for row in services::list(&self.infra.store.pool, viewer.org_id).await? {
             let service = ServiceRef::Custom(row.id);
             out.push(ServiceSummary {
-                callback_url: self.callback_url(&service),
+                callback_url: self.callback_url(&row.callback_key),
                 service,
                 name: row.spec.name.clone(),
                 auth_type: row.spec.auth_type,
@@ -177,7 +174,7 @@ impl Services {
         let connections = services::connection_count(&self.infra.store.pool, viewer.org_id, id).await?;
         Ok(CustomServiceView {
             id,
-            callback_url: self.callback_url(&ServiceRef::Custom(id)),
+            callback_url: self.callback_url(&row.callback_key),
             client_secret_set: row.client_secret.is_some(),
             client_id: row.client_id,
             spec: row.spec,
@@ -191,9 +188,9 @@ impl Services {
         let parsed = form.parse(self.allow_http, false).map_err(AppError::validation)?;
         let now = self.infra.clock.now_ms();
         let mut tx = self.infra.store.pool.begin().await?;
-        let id =
-            services::create(&mut *tx, viewer.org_id, &parsed.spec, parsed.client_id.as_deref(), viewer.user_id, now)
-                .await?;
+        let key = self.take_key(&mut tx, viewer, &form.callback_key).await?;
+        let client_id = parsed.client_id.as_deref();
+        let id = services::create(&mut *tx, viewer.org_id, &parsed.spec, client_id, &key, viewer.user_id, now).await?;
         if let Some(secret) = &parsed.client_secret {
             let sealed = self.infra.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
             crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
@@ -213,8 +210,7 @@ impl Services {
         require_admin(viewer, ADMINS_ONLY)?;
         let existing = services::get(&self.infra.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
         let parsed = form.parse(self.allow_http, existing.client_secret.is_some()).map_err(AppError::validation)?;
-        let moved = Custody::of(&existing.spec, existing.client_id.as_deref())
-            != Custody::of(&parsed.spec, parsed.client_id.as_deref());
+        let moved = impact::moves(&existing, &parsed);
         let keeps_secret = parsed.client_secret.is_none() && parsed.client_id.is_some();
         if moved && keeps_secret && existing.client_secret.is_some() {
             return Err(Error::Field { field: "client_secret", message: crate::custody::SECRET_AGAIN.into() });

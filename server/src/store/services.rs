@@ -13,12 +13,21 @@ pub struct ServiceRow {
     pub org_id: i64,
     pub spec: ServiceSpec,
     pub client_id: Option<String>,
+    /// The last segment of its redirect URL, `/oauth/callback/{key}` (`crate::services::callback`).
+    pub callback_key: String,
     /// Sealed.
     pub client_secret: Option<String>,
 }
 
+/// The message a taken callback key gets, on the form's field of that name.
+pub const KEY_TAKEN: &str = "This redirect URL already belongs to another service. Reload the form for a new one.";
+
 fn name_taken(e: sqlx::Error) -> Error {
-    if is_unique_violation(&e) {
+    let on_key = matches!(&e, sqlx::Error::Database(d) if d.message().contains("callback_key")
+        || d.constraint().is_some_and(|c| c.contains("callback_key")));
+    if is_unique_violation(&e) && on_key {
+        Error::Field { field: "callback_key", message: KEY_TAKEN.into() }
+    } else if is_unique_violation(&e) {
         Error::Field { field: "name", message: "Your organisation already has a service with this name.".into() }
     } else {
         e.into()
@@ -34,17 +43,19 @@ pub async fn create<'e>(
     org_id: i64,
     spec: &ServiceSpec,
     client_id: Option<&str>,
+    callback_key: &str,
     created_by: i64,
     now: i64,
 ) -> Result<i64> {
     sql_scalar!(
-        "INSERT INTO services (org_id, name, name_key, spec, client_id, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        "INSERT INTO services (org_id, name, name_key, spec, client_id, callback_key, created_by, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
         org_id,
         &spec.name,
         spec.name.to_lowercase(),
         spec_json(spec)?,
         client_id,
+        callback_key,
         created_by,
         now
     )
@@ -80,19 +91,24 @@ pub async fn update<'e>(
 
 fn row(r: sqlx::any::AnyRow) -> Result<ServiceRow> {
     let spec: String = r.get("spec");
+    let id: i64 = r.get("id");
+    // Every row has its key (migration 0011 gave the older ones theirs); one written by hand
+    // without it has the key the migration would have given it.
+    let callback_key: Option<String> = r.get("callback_key");
     Ok(ServiceRow {
-        id: r.get("id"),
+        id,
         org_id: r.get("org_id"),
         spec: serde_json::from_str(&spec)
             .map_err(|e| Error::Invalid(format!("a stored service is unreadable: {e}")))?,
         client_id: r.get("client_id"),
+        callback_key: callback_key.unwrap_or_else(|| format!("c-{id}")),
         client_secret: r.get("client_secret"),
     })
 }
 
 pub async fn get<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<ServiceRow>> {
     let r = sql!(
-        "SELECT id, org_id, spec, client_id, client_secret FROM services WHERE org_id = $1 AND id = $2",
+        "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 AND id = $2",
         org_id,
         id
     )
@@ -103,7 +119,7 @@ pub async fn get<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<S
 
 pub async fn list<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<ServiceRow>> {
     let rows = sql!(
-        "SELECT id, org_id, spec, client_id, client_secret FROM services WHERE org_id = $1 ORDER BY name_key",
+        "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 ORDER BY name_key",
         org_id
     )
     .fetch_all(db)
@@ -126,4 +142,23 @@ pub async fn connection_count<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Re
     Ok(sql_scalar!("SELECT COUNT(*) FROM connections WHERE org_id = $1 AND service_id = $2", org_id, id)
         .fetch_one(db)
         .await?)
+}
+
+/// Whether any service, of any organisation, has this callback key.
+pub async fn key_taken<'e>(db: impl Exec<'e>, key: &str) -> Result<bool> {
+    let n: i64 = sql_scalar!("SELECT COUNT(*) FROM services WHERE callback_key = $1", key).fetch_one(db).await?;
+    Ok(n > 0)
+}
+
+/// The names of the service's connections that hold or held an authorisation (what an edit that
+/// moves its endpoints sends back to Needs re-authorisation: `grants::set_aside_for_service`).
+pub async fn authorised_connections<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Vec<String>> {
+    Ok(sql_scalar!(
+        "SELECT name FROM connections WHERE org_id = $1 AND service_id = $2 \
+         AND status IN ('connected', 'error', 'needs_reauth') ORDER BY name",
+        org_id,
+        id
+    )
+    .fetch_all(db)
+    .await?)
 }

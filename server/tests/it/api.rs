@@ -19,7 +19,7 @@ async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, 
     let server = start_liaison(db);
     let client = server.client();
     assert_eq!(setup(&client).await.status, 200);
-    let callback = format!("{}/oauth/callback/c-1", server.url);
+    let callback = lifecycle::reserve_callback(&client).await;
     let provider =
         Provider::start_with(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)]), provider_env)
             .await;

@@ -21,13 +21,23 @@ pub fn start_open(db: &Db) -> Server {
     )
 }
 
-/// Liaison signed in as the admin, and the provider with a client whose redirect URI is the
-/// callback of the organisation's first custom service.
+/// The redirect URL a Create New Service form is given as it opens (what the admin registers with
+/// the provider before anything is saved); the form carries its key back (`service_form`).
+pub async fn reserve_callback(client: &Client) -> String {
+    let r = client.call("reserve_callback", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.json()["callback_url"].as_str().unwrap().to_string();
+    assert!(url.ends_with(&format!("/oauth/callback/{}", r.json()["key"].as_str().unwrap())), "{url}");
+    url
+}
+
+/// Liaison signed in as the admin, and the provider with a client whose redirect URI is the one
+/// given to the organisation's first Create New Service form.
 pub async fn liaison_and_provider(db: &Db) -> (Server, Client, Provider) {
     let server = start_open(db);
     let client = server.client();
     assert_eq!(setup(&client).await.status, 200);
-    let callback = format!("{}/oauth/callback/c-1", server.url);
+    let callback = reserve_callback(&client).await;
     let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
     (server, client, provider)
 }
@@ -40,6 +50,14 @@ pub async fn service_form(client: &Client, provider: &Provider, grant: &str) -> 
     assert_eq!(form["token_url"], format!("{}/token", provider.issuer));
     assert_eq!(form["pkce"], true, "oidc-provider advertises S256");
     form["name"] = json!("Acme ID");
+    // The key registered with the provider, for the first service made with it (the provider's
+    // client then redirects there); a later one gets a key of its own.
+    let services = client.call("services", json!({})).await.json();
+    let registered = provider.callback_key.as_deref().unwrap_or_default();
+    let taken = services.as_array().unwrap().iter().any(|s| s["callback_url"].as_str().unwrap().ends_with(registered));
+    if !taken {
+        form["callback_key"] = json!(registered);
+    }
     form["grant_type"] = json!(grant);
     form["client_id"] = json!("liaison");
     form["client_secret"] = json!(CLIENT_SECRET);
@@ -171,7 +189,8 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         let id = create_service(&client, service_form(&client, &provider, "authorization_code").await).await;
         assert_eq!(id, 1);
         let view = client.call("custom_service", json!({ "id": id })).await.json();
-        assert_eq!(view["callback_url"], format!("{}/oauth/callback/c-1", server.url), "{label}");
+        let callback_url = format!("{}/oauth/callback/{}", server.url, provider.callback_key.as_deref().unwrap());
+        assert_eq!(view["callback_url"], callback_url, "{label}: the service took the key its form was given");
         assert_eq!(view["client_secret_set"], true);
         assert!(!view.to_string().contains(CLIENT_SECRET), "the secret never comes back");
 
@@ -193,7 +212,7 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         assert!(authorize.starts_with(&format!("{}/auth?", provider.issuer)), "{authorize}");
         assert_eq!(q["code_challenge_method"], "S256");
         assert_eq!(q["scope"], "openid api:read offline_access");
-        assert_eq!(q["redirect_uri"], format!("{}/oauth/callback/c-1", server.url));
+        assert_eq!(q["redirect_uri"], callback_url);
         assert_eq!(status(&client, ticket).await, json!({ "state": "pending" }));
 
         let callback = provider.approve(&authorize).await;
@@ -355,10 +374,11 @@ async fn a_failed_or_forged_authorisation_saves_nothing() {
     // A forged state, and a missing one.
     let forged = callback.replace("state=", "state=x");
     assert!(land(&client, &server, &forged).await.body.contains("unknown or already finished"));
-    let r = client.open("/oauth/callback/c-1?code=abc").await;
+    let key = provider.callback_key.clone().unwrap();
+    let r = client.open(&format!("/oauth/callback/{key}?code=abc")).await;
     assert!(r.body.contains("has no state"), "{}", r.body);
     // The answer on another service's callback path (mix-up) is refused and burns the flow.
-    let mixed = callback.replace("/oauth/callback/c-1", "/oauth/callback/p-github");
+    let mixed = callback.replace(&format!("/oauth/callback/{key}"), "/oauth/callback/p-github");
     let r = land(&client, &server, &mixed).await;
     assert!(r.body.contains("different service"), "{}", r.body);
     assert!(land(&client, &server, &callback).await.body.contains("already used"));

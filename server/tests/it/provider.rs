@@ -33,6 +33,9 @@ pub const SCOPES: &str = "openid profile email offline_access api:read api:write
 pub struct Provider {
     /// `http://127.0.0.1:<port>`, also the base URL of every endpoint.
     pub issuer: String,
+    /// The Liaison callback key of the first client's first redirect URI (`…/oauth/callback/{key}`),
+    /// for the service form of the tests that register it.
+    pub callback_key: Option<String>,
     child: Child,
     /// The provider's stderr (notices, warnings, server errors).
     log: Arc<Mutex<String>>,
@@ -139,7 +142,11 @@ impl Provider {
             }
         };
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Provider { issuer, child, log, http }
+        let callback_key = clients[0]["redirect_uris"][0]
+            .as_str()
+            .and_then(|u| u.split_once("/oauth/callback/"))
+            .map(|(_, key)| key.to_string());
+        Provider { issuer, callback_key, child, log, http }
     }
 
     /// What the provider printed on stderr so far.

@@ -53,7 +53,7 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
         let server = start_liaison(&db);
         let client = server.client();
         assert_eq!(setup(&client).await.status, 200);
-        let callback = format!("{}/oauth/callback/c-1", server.url);
+        let callback = lifecycle::reserve_callback(&client).await;
         let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
         let mut form = service_form(&client, &provider, "authorization_code").await;
         form["api_base_urls"] = json!([provider.issuer]);

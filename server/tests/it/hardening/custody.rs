@@ -69,9 +69,20 @@ async fn editing_a_service_in_use_never_sends_its_secrets_to_the_new_endpoints()
         assert_eq!(r.status, 200, "{}", r.body);
         let (_, token) = client.api_token("custody").await;
 
+        // Before saving, the edit dialog asks what an edit would cost (nothing is changed): the
+        // connections that would need a new authorisation, by the rule the save applies.
+        let impact = |f: &Value| {
+            let (client, body) = (&client, json!({ "id": id, "form": f }));
+            async move {
+                let r = client.call("service_edit_impact", body).await;
+                assert_eq!(r.status, 200, "{}", r.body);
+                r.json()["reauthorise"].clone()
+            }
+        };
         // A change that moves no endpoint keeps every grant and asks for no secret.
         let mut renamed = unchanged_secret(&form);
         renamed["name"] = json!("Acme ID (renamed)");
+        assert_eq!(impact(&renamed).await, json!([]), "{label}: a rename costs nothing");
         let r = update_service(&client, id, &renamed).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
         assert_eq!(details(&client, LINK).await["row"]["status"], "connected", "{label}");
@@ -80,6 +91,8 @@ async fn editing_a_service_in_use_never_sends_its_secrets_to_the_new_endpoints()
         let mut into_query = unchanged_secret(&form);
         into_query["param_type"] = json!("query");
         into_query["query_param"] = json!("access_token");
+        assert_eq!(impact(&into_query).await, json!(["Acme CRM"]), "{label}: told before it is saved");
+        assert_eq!(details(&client, LINK).await["row"]["status"], "connected", "{label}: asking changed nothing");
         let r = update_service(&client, id, &into_query).await;
         assert_eq!((r.status, r.json()["fields"][0]["field"].as_str()), (422, Some("client_secret")), "{label}");
 

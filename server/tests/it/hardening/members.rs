@@ -29,7 +29,7 @@ async fn team(db: &Db) -> (Server, Client, Client, Provider, i64, String) {
     let server = start_liaison(db);
     let admin = server.client();
     assert_eq!(setup(&admin).await.status, 200);
-    let callback = format!("{}/oauth/callback/c-1", server.url);
+    let callback = lifecycle::reserve_callback(&admin).await;
     let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
     let mut form = service_form(&admin, &provider, "authorization_code").await;
     form["api_base_urls"] = json!([provider.issuer]);

@@ -42,7 +42,7 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
     let b = start_liaison(&db);
     let client = a.client();
     assert_eq!(setup(&client).await.status, 200);
-    let callback = format!("{}/oauth/callback/c-1", a.url);
+    let callback = lifecycle::reserve_callback(&client).await;
     let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
     let mut form = service_form(&client, &provider, "authorization_code").await;
     form["api_base_urls"] = json!([provider.issuer]);

@@ -128,12 +128,14 @@ async fn no_secret_is_left_in_the_database_the_logs_the_answers_or_the_audit_log
         seen.keep(&setup(&client).await);
         let session = client.cookie.lock().unwrap().clone().unwrap();
         secrets.push(session.split_once('=').unwrap().1.to_string());
-        let callback = format!("{}/oauth/callback/c-1", server.url);
+        let callback =
+            seen.keep(&client.call("reserve_callback", json!({})).await)["callback_url"].as_str().unwrap().to_string();
         let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
 
         // A custom service from the issuer's metadata, with its client secret.
         let mut form = seen.keep(&client.call("discover_service", json!({ "issuer": provider.issuer })).await);
         form["name"] = json!("Scan ID");
+        form["callback_key"] = json!(provider.callback_key);
         form["client_id"] = json!("liaison");
         form["client_secret"] = json!(CLIENT_SECRET);
         form["api_base_urls"] = json!([provider.issuer]);

@@ -185,7 +185,9 @@ async fn world(db: Db) -> World {
     // Acme's pending authorisation.
     let authorize = lifecycle::start(&ada, &login_start, TICKET_A).await;
     let state = crate::provider::query(&authorize)["state"].as_str().unwrap().to_string();
-    let callback_a = format!("/oauth/callback/c-{identity}?code=stolen-code&state={state}");
+    let identity_view = ada.call("custom_service", json!({ "id": identity })).await.json();
+    let identity_callback = identity_view["callback_url"].as_str().unwrap().replace(&server.url, "");
+    let callback_a = format!("{identity_callback}?code=stolen-code&state={state}");
 
     let bob = cli_user(&db, &server, BOB, "Acme", "member", PASSWORD).await;
     let r = create_connection(
@@ -298,10 +300,16 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
         rpc(Eve, "update_service", json!({ "id": w.ledger, "form": service_form("Taken over") }), nf),
         rpc(Eve, "update_service", json!({ "id": w.identity, "form": service_form("Taken over") }), nf),
         rpc(Bob, "update_service", json!({ "id": w.ledger, "form": service_form("Taken over") }), forbidden),
+        rpc(Eve, "service_edit_impact", json!({ "id": w.ledger, "form": service_form("Taken over") }), nf),
+        rpc(Bob, "service_edit_impact", json!({ "id": w.ledger, "form": service_form("Taken over") }), forbidden),
         rpc(Eve, "delete_service", json!({ "id": w.spare }), nf),
         rpc(Bob, "delete_service", json!({ "id": w.spare }), forbidden),
         rpc(Bob, "discover_service", json!({ "issuer": "https://id.zephyr.example" }), forbidden),
         rpc(Mallory, "discover_service", json!({ "issuer": "https://id.zephyr.example" }), forbidden),
+        // A redirect URL for a new service's form: admins, of their own organisation (a form
+        // carrying another organisation's key: hardening/callback_keys.rs).
+        rpc(Eve, "reserve_callback", json!({}), Own),
+        rpc(Bob, "reserve_callback", json!({}), forbidden),
         rpc(Eve, "connections", json!({ "query": {} }), Own),
         rpc(Eve, "connections", json!({ "query": { "internal": true } }), Own),
         rpc(Eve, "connections", json!({ "query": { "search": "zephyr" } }), Own),
