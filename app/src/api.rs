@@ -2,8 +2,8 @@
 //! Every path is fixed (`/rpc/<name>`), so tests and other clients can name them.
 
 use crate::connection::{
-    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, EditImpact, ServiceSummary,
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
+    FlowStatus, NewServiceKey, ServiceSummary,
 };
 use crate::error::AppError;
 use crate::members::MemberView;

@@ -2,8 +2,8 @@
 //! in one trait. `server/` implements it; server functions call it and do nothing else.
 
 use crate::connection::{
-    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, EditImpact, ServiceSummary,
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
+    FlowStatus, NewServiceKey, ServiceSummary,
 };
 use crate::error::Result;
 use crate::members::MemberView;

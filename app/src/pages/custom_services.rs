@@ -26,7 +26,11 @@ pub struct Target {
 
 /// The Edit and Delete buttons of one custom service.
 #[component]
-pub fn ServiceActions(target: Target, editing: RwSignal<Option<Target>>, deleting: RwSignal<Option<Target>>) -> impl IntoView {
+pub fn ServiceActions(
+    target: Target,
+    editing: RwSignal<Option<Target>>,
+    deleting: RwSignal<Option<Target>>,
+) -> impl IntoView {
     let (edit, delete) = (target.clone(), target.clone());
     view! {
         <span class="service-actions">
@@ -89,7 +93,12 @@ pub fn ServiceDialogs(
 
 /// The edit dialog's body: the service's form once it has arrived, and Update.
 #[component]
-fn EditService(target: Target, open: RwSignal<bool>, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) -> impl IntoView {
+fn EditService(
+    target: Target,
+    open: RwSignal<bool>,
+    notice: RwSignal<Option<Notice>>,
+    changed: RwSignal<u32>,
+) -> impl IntoView {
     let id = target.id;
     let loaded = crate::api::resource(move || id, custom_service);
     view! {

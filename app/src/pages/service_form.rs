@@ -42,7 +42,11 @@ fn scope_rows(scopes: &[Scope]) -> Vec<ScopeRow> {
     let rows: Vec<ScopeRow> = scopes
         .iter()
         .zip(0..)
-        .map(|(s, key)| ScopeRow { key, name: RwSignal::new(s.name.clone()), display: RwSignal::new(s.display.clone()) })
+        .map(|(s, key)| ScopeRow {
+            key,
+            name: RwSignal::new(s.name.clone()),
+            display: RwSignal::new(s.display.clone()),
+        })
         .collect();
     if rows.is_empty() {
         vec![ScopeRow { key: 0, name: RwSignal::new(String::new()), display: RwSignal::new(String::new()) }]
