@@ -1,8 +1,7 @@
 //! `ServerBackend`: the areas composed, and `impl app::backend::Backend` (the server surface the
 //! UI may call) as one line per method, each handing the call to its area. `ServerBackend::new`
-//! builds and wires the areas from the Services area (which `lib.rs` builds, with the store, the
-//! clock, the vault, the outbound client and the public URL they share); routes take each area
-//! through axum's `FromRef`.
+//! builds and wires the areas from what they stand on (`crate::infra::Infra`), the vault and the
+//! Services area, which `lib.rs` builds; routes take each area through axum's `FromRef`.
 
 use crate::actor::Actor;
 use crate::admin::Admin;
@@ -15,7 +14,9 @@ use crate::credentials::Credentials;
 use crate::embed::Embed;
 use crate::flows::Flows;
 use crate::hot::Hot;
+use crate::infra::Infra;
 use crate::invoke::{Api, ApiSettings};
+use crate::keys::live::Vault;
 use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
@@ -47,9 +48,11 @@ pub struct ServerBackend {
     pub embed: Arc<Embed>,
 }
 
-/// What a `ServerBackend` is made of: the Services area (which holds the store, the clock, the
-/// vault, the outbound client and the public URL the other areas share), and the rest.
+/// What a `ServerBackend` is made of: what the areas stand on, the vault (given only to the areas
+/// that seal or open secrets), the Services area, and the rest.
 pub struct Parts {
+    pub infra: Infra,
+    pub vault: Arc<Vault>,
     pub services: Services,
     pub cookies: CookieSettings,
     pub admin_token: Option<String>,
@@ -62,7 +65,7 @@ pub struct Parts {
 impl ServerBackend {
     /// Needs a Tokio runtime (the API call log's writer is spawned).
     pub fn new(p: Parts) -> Self {
-        let infra = p.services.infra.clone();
+        let (infra, vault) = (p.infra, p.vault);
         let (store, clock) = (infra.store.clone(), infra.clock.clone());
         let calls = CallLog::start(store.clone(), clock.clone());
         let hot = Hot::new(&store);
@@ -70,14 +73,20 @@ impl ServerBackend {
         let services = Arc::new(p.services);
         let credentials = Arc::new(Credentials {
             infra: infra.clone(),
+            vault: vault.clone(),
             services: services.clone(),
             refresh_locks: Default::default(),
             grants: Default::default(),
         });
-        let flows =
-            Arc::new(Flows { infra: infra.clone(), services: services.clone(), credentials: credentials.clone() });
+        let flows = Arc::new(Flows {
+            infra: infra.clone(),
+            vault: vault.clone(),
+            services: services.clone(),
+            credentials: credentials.clone(),
+        });
         let connections = Arc::new(Connections {
             infra: infra.clone(),
+            vault,
             services: services.clone(),
             credentials: credentials.clone(),
             flows: flows.clone(),

@@ -7,6 +7,7 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::flows::Flows;
 use crate::infra::Infra;
+use crate::keys::live::Vault;
 use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord, NewConnection};
 use crate::store::grants;
@@ -32,6 +33,8 @@ pub struct TypedCredentials {
 /// The connections of every organisation, as people and the admin API manage them.
 pub struct Connections {
     pub infra: Infra,
+    /// Seals the client secrets typed on the connection form.
+    pub vault: Arc<Vault>,
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
     pub flows: Arc<Flows>,
@@ -152,7 +155,7 @@ impl Connections {
         )
         .await?;
         if let Some(secret) = own_client.as_ref().and_then(|c| c.client_secret.as_ref()) {
-            let sealed = self.infra.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
+            let sealed = self.vault.seal(SecretColumn::ConnectionClientSecret.at(id), secret.expose())?;
             secrets::set(&mut *tx, SecretColumn::ConnectionClientSecret, id, Some(&sealed)).await?;
         }
         audit::By::new(Some(actor.org_id), &actor.label, now)

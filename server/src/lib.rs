@@ -91,13 +91,20 @@ pub async fn serve(config: Config) -> Result<()> {
     let infra = infra::Infra {
         store: store.clone(),
         clock: clock.clone(),
-        vault: Arc::new(vault),
         outbound,
         public_url: if url.ends_with('/') { url } else { format!("{url}/") },
     };
-    let services =
-        services::Services { infra, catalog: Arc::new(catalog), clients, allow_http: config.allow_http_urls };
+    let vault = Arc::new(vault);
+    let services = services::Services {
+        infra: infra.clone(),
+        vault: vault.clone(),
+        catalog: Arc::new(catalog),
+        clients,
+        allow_http: config.allow_http_urls,
+    };
     let backend = Arc::new(ServerBackend::new(backend::Parts {
+        infra,
+        vault,
         services,
         cookies,
         admin_token: config.admin_token.clone(),

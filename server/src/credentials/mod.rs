@@ -16,6 +16,7 @@ use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::hot::Memo;
 use crate::infra::Infra;
+use crate::keys::live::Vault;
 use crate::services::{OAuthClient, Resolved, Services};
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::flows::FlowRecord;
@@ -34,6 +35,8 @@ use token::{TokenEndpoint, TokenError, TokenGrant, TokenSet};
 /// The grants of every connection, and the endpoints they may be sent to.
 pub struct Credentials {
     pub infra: Infra,
+    /// Seals and opens every grant.
+    pub vault: Arc<Vault>,
     pub services: Arc<Services>,
     /// One refresh at a time per grant, within this process.
     pub refresh_locks: RefreshLocks,
@@ -95,7 +98,7 @@ impl Credentials {
     ) -> Result<std::result::Result<TokenSet, TokenError>> {
         let client = self.services.client_for(c, resolved)?.ok_or_else(|| Error::Invalid("no OAuth client".into()))?;
         let verifier = match &flow.pkce_verifier {
-            Some(sealed) => Some(self.infra.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
+            Some(sealed) => Some(self.vault.open(SecretColumn::FlowPkceVerifier.at(flow.id), sealed)?),
             None => None,
         };
         let spec = &resolved.spec;
@@ -169,10 +172,10 @@ impl Credentials {
         let now = self.infra.clock.now_ms();
         let mut tx = self.infra.store.pool.begin().await?;
         let gid = grants::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
-        let sealed = self.infra.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
+        let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
         secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
         if let Some(refresh) = refresh {
-            let sealed = self.infra.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
+            let sealed = self.vault.seal(SecretColumn::GrantRefreshToken.at(gid), refresh.expose())?;
             secrets::set(&mut *tx, SecretColumn::GrantRefreshToken, gid, Some(&sealed)).await?;
         }
         conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;

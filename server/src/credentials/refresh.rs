@@ -104,7 +104,7 @@ impl Credentials {
 
     fn open_grant(&self, g: &GrantRecord, resolved: &Resolved) -> Result<Credential, ApiError> {
         let sealed = g.access_token.as_ref().ok_or_else(ApiError::internal)?;
-        let secret = self.infra.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
+        let secret = self.vault.open(SecretColumn::GrantAccessToken.at(g.id), sealed).map_err(Error::from)?;
         Ok(Credential {
             secret,
             username: g.username.clone(),
@@ -321,7 +321,6 @@ impl Credentials {
         }
         let sealed = g.refresh_token.as_ref().ok_or_else(|| Refusal::Other(ApiError::internal()))?;
         let refresh = self
-            .infra
             .vault
             .open(SecretColumn::GrantRefreshToken.at(g.id), sealed)
             .map_err(|e| Refusal::Other(Error::from(e).into()))?;
@@ -345,13 +344,12 @@ impl Credentials {
     ) -> Result<Credential, ApiError> {
         let now = self.infra.clock.now_ms();
         let access = self
-            .infra
             .vault
             .seal(SecretColumn::GrantAccessToken.at(g.id), tokens.access_token.expose())
             .map_err(Error::from)?;
         let refresh = match &tokens.refresh_token {
             Some(r) => {
-                Some(self.infra.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
+                Some(self.vault.seal(SecretColumn::GrantRefreshToken.at(g.id), r.expose()).map_err(Error::from)?)
             }
             None => None,
         };

@@ -45,7 +45,7 @@ impl Credentials {
                 (None, Some(a)) => (SecretColumn::GrantAccessToken, "access_token", a),
                 (None, None) => continue,
             };
-            let secret = match self.infra.vault.open(column.at(g.id), sealed) {
+            let secret = match self.vault.open(column.at(g.id), sealed) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(link_name = %c.link_name, error = %e, "cannot open a token to revoke it");

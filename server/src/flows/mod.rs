@@ -14,6 +14,7 @@ pub mod start;
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::infra::Infra;
+use crate::keys::live::Vault;
 use crate::services::Services;
 use app::error::{AppError, ErrorCode};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub fn check_ticket(t: &str) -> Result<()> {
 /// The authorisations in progress, from the start link to the provider's answer.
 pub struct Flows {
     pub infra: Infra,
+    /// Seals the PKCE verifiers.
+    pub vault: Arc<Vault>,
     pub services: Arc<Services>,
     pub credentials: Arc<Credentials>,
 }

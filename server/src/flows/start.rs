@@ -147,7 +147,7 @@ impl Flows {
             e => e,
         })?;
         let challenge = if resolved.spec.pkce {
-            let sealed = self.infra.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
             secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
             Some(pkce_challenge(&verifier))
         } else {

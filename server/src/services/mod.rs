@@ -14,6 +14,7 @@ use crate::catalog::Catalog;
 use crate::custody::Custody;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
+use crate::keys::live::Vault;
 use crate::store::connections::ConnectionRecord;
 use crate::store::grants::SetAside;
 
@@ -35,6 +36,8 @@ pub(crate) fn not_found() -> Error {
 /// The services of every organisation, and the clients that go with them.
 pub struct Services {
     pub infra: Infra,
+    /// Seals and opens the client secrets.
+    pub vault: Arc<Vault>,
     /// The predefined services in force.
     pub catalog: Arc<Catalog>,
     /// The OAuth clients the operator configured for predefined services.
@@ -127,7 +130,7 @@ impl Services {
             ConfiguredClient::Operator(c) => Ok(c.clone()),
             ConfiguredClient::Stored { client_id, column, row, sealed_secret } => {
                 let client_secret = match sealed_secret {
-                    Some(sealed) => Some(self.infra.vault.open(column.at(*row), sealed)?),
+                    Some(sealed) => Some(self.vault.open(column.at(*row), sealed)?),
                     None => None,
                 };
                 Ok(OAuthClient { client_id: client_id.clone(), client_secret })
@@ -192,7 +195,7 @@ impl Services {
         let client_id = parsed.client_id.as_deref();
         let id = services::create(&mut *tx, viewer.org_id, &parsed.spec, client_id, &key, viewer.user_id, now).await?;
         if let Some(secret) = &parsed.client_secret {
-            let sealed = self.infra.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
+            let sealed = self.vault.seal(SecretColumn::ServiceClientSecret.at(id), secret.expose())?;
             crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
         }
         audit::By::new(Some(viewer.org_id), &viewer.email, now)
@@ -221,7 +224,7 @@ impl Services {
         let slot = SecretColumn::ServiceClientSecret.at(id);
         match &parsed.client_secret {
             Some(secret) => {
-                let sealed = self.infra.vault.seal(slot, secret.expose())?;
+                let sealed = self.vault.seal(slot, secret.expose())?;
                 crate::store::secrets::set(&mut *tx, SecretColumn::ServiceClientSecret, id, Some(&sealed)).await?;
             }
             // Not OAuth any more: no client, no secret. Moved with no secret given: none was stored

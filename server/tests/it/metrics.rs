@@ -37,7 +37,7 @@ async fn a_lifecycle_is_counted_and_only_the_metrics_address_serves_it() {
             .to_string();
         let client = server.client();
         assert_eq!(setup(&client).await.status, 200);
-        let callback = format!("{}/oauth/callback/c-1", server.url);
+        let callback = lifecycle::reserve_callback(&client).await;
         let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
         let mut form = service_form(&client, &provider, "authorization_code").await;
         form["api_base_urls"] = json!([provider.issuer]);
