@@ -1,9 +1,14 @@
 # The two commands of the README. Everything they need is installed by tools/setup.sh.
-.PHONY: run test fuzz bench
+.PHONY: run test fuzz bench dist
 run:
 	tools/run.sh
 test:
 	tools/test.sh
+
+# The release archive, target/dist/liaison-<version>-linux-x86_64.tar.gz: binary, site, example
+# configuration and systemd unit, catalogue, docs (tools/dist.sh; docs/operating.md installs it).
+dist:
+	tools/dist.sh
 
 # Release build, then Liaison side by side with nginx and against its budgets: one table, and
 # BENCHMARKS.md rewritten (tools/bench.sh; about ten minutes).

@@ -98,6 +98,13 @@ async fn each_broken_setup_fails_with_its_line_and_exit_status_1() {
         "FAIL  embedding: embed_secret is set but public_url is not https://",
         "Set public_url",
     );
+    fails(
+        &[("LIAISON_EMBED_ORIGINS", "https://console.example.com"), ("LIAISON_EMBED_SECRET", "short-embed-secret")],
+        "FAIL  configuration: bad value for `embed_secret`",
+        "use at least 32 characters",
+    );
+    let (_, out) = doctor(&db, &env, &[("LIAISON_EMBED_SECRET", "short-embed-secret")]);
+    assert!(!out.contains("short-embed-secret"), "{out}");
     let (_, out) = doctor(&db, &env, &[("LIAISON_EMBED_SECRET", "an-embed-secret-of-more-than-32-characters")]);
     assert!(!out.contains("an-embed-secret"), "{out}");
     fails(
