@@ -76,7 +76,7 @@ impl ServerBackend {
             vault: vault.clone(),
             services: services.clone(),
             refresh_locks: Default::default(),
-            grants: Default::default(),
+            known_grants: Default::default(),
         });
         let flows = Arc::new(Flows {
             infra: infra.clone(),

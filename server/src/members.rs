@@ -16,7 +16,6 @@ use crate::actor::require_admin;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
-
 use crate::store::{api_tokens, audit, connections as conns, members};
 use app::error::{AppError, ErrorCode};
 use app::members::MemberView;

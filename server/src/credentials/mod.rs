@@ -1,5 +1,5 @@
-//! The Credentials area: the grants (sealed in the vault) and where they may go. It opens a
-//! connection's OAuth client, calls the token and revoke endpoints, refreshes (`refresh`), revokes
+//! The Credentials area: the grants (sealed in the vault) and where they may go. With the OAuth
+//! client `Services` opens for a connection, it calls the token and revoke endpoints, refreshes (`refresh`), revokes
 //! (`revoke`), puts a credential in a call (`attach`), and words a provider's failure for people,
 //! for the OAuth callback and the proxy alike. A grant goes only to the endpoints it was entrusted
 //! to (`crate::custody`), and an authorisation code and its PKCE verifier only to those its flow
@@ -42,7 +42,7 @@ pub struct Credentials {
     pub refresh_locks: RefreshLocks,
     /// The grants the API's calls read, by connection and user key, kept while the change stamp
     /// stays the same.
-    pub grants: Memo<HashMap<(i64, i64), Arc<GrantRecord>>>,
+    pub known_grants: Memo<HashMap<(i64, i64), Arc<GrantRecord>>>,
 }
 
 impl Credentials {

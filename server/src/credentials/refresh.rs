@@ -125,11 +125,11 @@ impl Credentials {
         stale: Option<i64>,
     ) -> Result<Credential, ApiError> {
         if let (Some(fresh), None) = (fresh, stale) {
-            let known = match self.grants.get(fresh, |m| m.get(&(c.id, user_key)).cloned()) {
+            let known = match self.known_grants.get(fresh, |m| m.get(&(c.id, user_key)).cloned()) {
                 Some(g) => Some(g),
                 None => grants::grant(&self.infra.store.pool, c.id, user_key).await?.map(|g| {
                     let g = Arc::new(g);
-                    self.grants.keep(fresh, |m| insert(m, (c.id, user_key), g.clone()));
+                    self.known_grants.keep(fresh, |m| insert(m, (c.id, user_key), g.clone()));
                     g
                 }),
             };

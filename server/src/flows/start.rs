@@ -1,6 +1,7 @@
-//! The start of an authorisation, in the order it happens. The one-time start link of the popup: The Connect call (and create-and-connect) issues
-//! a random nonce for this browser session, this person and this connection, valid a few minutes,
-//! and answers `/oauth/start/<link>?n=<nonce>`; `/oauth/start` consumes it before it starts a flow.
+//! The start of an authorisation, in the order it happens. First the popup's one-time start link:
+//! the Connect call (and create-and-connect) issues a random nonce for this browser session, this
+//! person and this connection, valid a few minutes, and answers `/oauth/start/<link>?n=<nonce>`;
+//! `/oauth/start` consumes it before it starts a flow.
 //! A bare start link, one sent to someone else, one opened a second time or too late starts
 //! nothing: the popup says to start again from the Connections page. Then the flow itself: its
 //! record, and the redirect to the provider's authorise URL.
@@ -83,7 +84,7 @@ impl Flows {
     }
 
     /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
-    /// link's one-time `nonce` (see `flows::start`); returns the provider URL to redirect to.
+    /// link's one-time `nonce` (see [`Flows::issue_start`]); returns the provider URL to redirect to.
     pub async fn start_flow(
         &self,
         viewer: &Viewer,

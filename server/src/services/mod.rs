@@ -1,6 +1,8 @@
 //! The Services area: a catalogue entry or a custom service as connections use it, with the OAuth
 //! client that goes with it (the operator's, the custom service's, or the connection's own); the
-//! admins' create / read / update / delete of custom services, and issuer discovery.
+//! admins' create / read / update / delete of custom services (`callback.rs`: the callback key a
+//! new service's form is given; `impact.rs`: what an edit would send back to re-authorisation),
+//! and issuer discovery. The only place a stored client secret is opened (`client_for`).
 
 pub mod callback;
 pub mod clients;

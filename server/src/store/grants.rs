@@ -317,3 +317,137 @@ pub async fn stamp_group<'e>(
     .await?;
     Ok(done.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    /// Two organisations, each with a custom service and connections to the catalogue service
+    /// `gh`; connections in every state, shared and login-user, each with a grant (under custody
+    /// `old` or `new`) and a flow in progress.
+    async fn seed(pool: &sqlx::AnyPool) {
+        for org in [1i64, 2] {
+            sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
+                .execute(pool)
+                .await
+                .unwrap();
+            let user = "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) \
+                        VALUES ($1, $1, $2, 'Ada', 'admin', 'x', 1)";
+            sql!(user, org, format!("ada{org}@example.com")).execute(pool).await.unwrap();
+            let service = "INSERT INTO services (id, org_id, name, name_key, spec, callback_key, created_at, \
+                           updated_at) VALUES ($1, $2, 'S', 's', '{}', $3, 1, 1)";
+            sql!(service, org * 7, org, format!("c-{org}")).execute(pool).await.unwrap();
+        }
+        let connection = "INSERT INTO connections (id, org_id, link_name, name, service_id, catalog_id, \
+                          service_name, scopes, per_user, status, created_by_name, created_at, updated_at) \
+                          VALUES ($1, $2, $3, $3, $4, $5, 'S', '[]', $6, $7, 'Ada', 1, 1)";
+        let grant = "INSERT INTO grants (connection_id, user_key, access_token, authorised_by_name, authorised_at, \
+                     updated_at, custody) VALUES ($1, 0, 'sealed', 'Ada', 1, 1, $2)";
+        let flow = "INSERT INTO oauth_flows (ticket, state_hash, org_id, connection_id, user_id, user_key, \
+                    session_hash, callback_key, scopes, pkce_verifier, created_at, expires_at) \
+                    VALUES ($1, $1, $2, $3, $2, 0, 's', 'k', '[]', 'sealed', 1, 99)";
+        for id in 1..=80 {
+            let (org, custom, per_user, custody) = attributes(id);
+            let status = STATUSES[((id - 1) / 4 % 5) as usize];
+            let (service_id, catalog_id) = if custom { (Some(org * 7), None) } else { (None, Some("gh")) };
+            sql!(connection, id, org, format!("c{id}"), service_id, catalog_id, i64::from(per_user), status)
+                .execute(pool)
+                .await
+                .unwrap();
+            sql!(grant, id, custody).execute(pool).await.unwrap();
+            sql!(flow, format!("t{id}"), org, id).execute(pool).await.unwrap();
+        }
+    }
+
+    const STATUSES: [&str; 5] = ["connected", "error", "needs_reauth", "not_connected", "revoked"];
+
+    /// The seed's connection `id` (1 to 80): organisation, custom service or not, login-user or
+    /// not, the custody of its grant.
+    fn attributes(id: i64) -> (i64, bool, bool, &'static str) {
+        let i = id - 1;
+        (1 + i / 40, (i % 40) < 20, (i / 2) % 2 == 1, if i % 2 == 0 { "old" } else { "new" })
+    }
+
+    /// Per connection: status, reason, grants left, flow outcome, flow message, flow used at,
+    /// verifier kept.
+    type State = (String, Option<String>, i64, Option<String>, Option<String>, Option<i64>, bool);
+
+    async fn state(pool: &sqlx::AnyPool) -> Vec<State> {
+        let rows = sqlx::query(
+            "SELECT c.status, c.status_reason, (SELECT COUNT(*) FROM grants g WHERE g.connection_id = c.id) AS n, \
+             f.outcome, f.outcome_message, f.used_at, f.pkce_verifier \
+             FROM connections c JOIN oauth_flows f ON f.connection_id = c.id ORDER BY c.id",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let row = |r: sqlx::any::AnyRow| {
+            let verifier: Option<String> = r.get("pkce_verifier");
+            let state: State = (
+                r.get("status"),
+                r.get("status_reason"),
+                r.get("n"),
+                r.get("outcome"),
+                r.get("outcome_message"),
+                r.get("used_at"),
+                verifier.is_some(),
+            );
+            state
+        };
+        rows.into_iter().map(row).collect()
+    }
+
+    /// `before` after a set-aside of the connections `selected` picks, of which those `marked`
+    /// allows say why when they were authorised.
+    fn expected(before: &[State], selected: impl Fn(i64) -> bool, marked: impl Fn(i64) -> bool) -> Vec<State> {
+        let after = |(i, s): (usize, &State)| {
+            let id = i as i64 + 1;
+            if !selected(id) {
+                return s.clone();
+            }
+            let authorised = ["connected", "error", "needs_reauth"].contains(&s.0.as_str());
+            let (status, reason) = if authorised && marked(id) {
+                ("needs_reauth".into(), Some("moved".into()))
+            } else {
+                (s.0.clone(), s.1.clone())
+            };
+            (status, reason, 0, Some("flow_invalid".into()), Some("moved".into()), Some(50), false)
+        };
+        before.iter().enumerate().map(after).collect()
+    }
+
+    #[tokio::test]
+    async fn a_custom_services_set_aside_takes_every_grant_of_its_connections_and_nothing_else() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            seed(pool).await;
+            let before = state(pool).await;
+            let mut conn = pool.acquire().await.unwrap();
+            let which = SetAside::CustomService { org_id: 1, service_id: 7 };
+            let count = set_aside(&mut conn, which, "moved", 50).await.unwrap();
+            let selected = |id| matches!(attributes(id), (1, true, _, _));
+            assert_eq!(state(pool).await, expected(&before, selected, |_| true));
+            // Connected, error and needs_reauth, shared and login-user, either custody: 12 of 20.
+            assert_eq!(count, SetAsideCount { connections: 12, grants: 20 });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_predefined_set_aside_takes_only_the_grants_of_that_custody() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            seed(pool).await;
+            let before = state(pool).await;
+            let mut conn = pool.acquire().await.unwrap();
+            let which = SetAside::Predefined { catalog_id: "gh", client_id: "", custody: "old" };
+            let count = set_aside(&mut conn, which, "moved", 50).await.unwrap();
+            // Every organisation's connections to the catalogue service with the operator's client;
+            // only the shared ones say why (a login-user connection has other people's grants).
+            let selected = |id| matches!(attributes(id), (_, false, _, "old"));
+            let shared = |id| !attributes(id).2;
+            assert_eq!(state(pool).await, expected(&before, selected, shared));
+            assert_eq!(count, SetAsideCount { connections: 6, grants: 20 });
+        }
+    }
+}

@@ -151,7 +151,7 @@ pub async fn key_taken<'e>(db: impl Exec<'e>, key: &str) -> Result<bool> {
 }
 
 /// The names of the service's connections that hold or held an authorisation (what an edit that
-/// moves its endpoints sends back to Needs re-authorisation: `grants::set_aside_for_service`).
+/// moves its endpoints sends back to Needs re-authorisation: `grants::set_aside` of a custom service).
 pub async fn authorised_connections<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Vec<String>> {
     Ok(sql_scalar!(
         "SELECT name FROM connections WHERE org_id = $1 AND service_id = $2 \
