@@ -105,13 +105,9 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
         return Ok(());
     }
     let mut tx = store.pool.begin().await?;
-    sql!(
-        "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO UPDATE \
-         SET active_key = $1, version = vault_ring.version + 1, refused_key = NULL, refused_at = NULL",
-        target
-    )
-    .execute(&mut *tx)
-    .await?;
+    let sql = "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO UPDATE \
+               SET active_key = $1, version = vault_ring.version + 1, refused_key = NULL, refused_at = NULL";
+    sql!(sql, target).execute(&mut *tx).await?;
     tx.commit().await?;
     let Some(previous) = previous else { return Ok(()) };
     tracing::info!(key_id = target, "new active key recorded; waiting for running servers to follow");
@@ -119,13 +115,8 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
     let refused: Option<String> =
         sqlx::query_scalar("SELECT refused_key FROM vault_ring WHERE id = 1").fetch_one(&store.pool).await?;
     if refused.as_deref() == Some(target) {
-        sql!(
-            "UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1 AND active_key = $2",
-            &previous,
-            target
-        )
-        .execute(&store.pool)
-        .await?;
+        let sql = "UPDATE vault_ring SET active_key = $1, version = version + 1 WHERE id = 1 AND active_key = $2";
+        sql!(sql, &previous, target).execute(&store.pool).await?;
         return Err(Error::Invalid(format!(
             "a running server does not hold key {target} (its log says so), so nothing was re-sealed and key \
              {previous} stays active: give every server the new key (master_key, or the key file), restart them, \

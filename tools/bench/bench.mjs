@@ -403,11 +403,19 @@ class Provider {
   }
 }
 
-async function connectedToProvider(l, provider) {
+// Signed in, with the redirect URL the next custom service will have (registered with the
+// provider before it starts).
+async function withCallback(l) {
   const s = await signedIn(l.base);
+  const reserved = await s.call('reserve_callback', {});
+  return { s, key: reserved.key, callbackUrl: reserved.callback_url };
+}
+
+async function connectedToProvider({ s, key }, provider) {
   const form = await s.call('discover_service', { issuer: provider.issuer });
   Object.assign(form, {
     name: 'Acme ID',
+    callback_key: key,
     grant_type: 'authorization_code',
     client_id: 'liaison',
     client_secret: 'bench-client-secret-0123456789',
@@ -426,8 +434,8 @@ async function connectedToProvider(l, provider) {
   const start = await s.send(`${created[1].start_url}&ticket=ticket-bench-0123456789`);
   if (start.status !== 303) throw new Error(`oauth start: ${start.status} ${start.text}`);
   const callback = await provider.approve(start.headers.get('location'));
-  const landed = await s.send(callback.slice(l.base.length));
-  if (landed.status !== 200 || !callback.startsWith(l.base)) throw new Error(`callback: ${landed.status} ${landed.text}`);
+  const landed = await s.send(callback.slice(s.base.length));
+  if (landed.status !== 200 || !callback.startsWith(s.base)) throw new Error(`callback: ${landed.status} ${landed.text}`);
   return (await s.call('create_api_token', { name: 'storm' })).token;
 }
 
@@ -483,8 +491,9 @@ async function refreshStorm() {
   {
     const dataDir = path.join(tmp, 'storm-sqlite');
     const l = await liaison({ dataDir });
-    const provider = await Provider.start([client(`${l.base}/oauth/callback/c-1`)]);
-    const token = await connectedToProvider(l, provider);
+    const admin = await withCallback(l);
+    const provider = await Provider.start([client(admin.callbackUrl)]);
+    const token = await connectedToProvider(admin, provider);
     const db = path.join(dataDir, 'liaison.db');
     out.push(await storm('SQLite, 1 instance', [l], () => sqlite(db, 'UPDATE grants SET expires_at = 1'), provider, token));
     await stop(l.proc);
@@ -494,8 +503,9 @@ async function refreshStorm() {
   {
     const databaseUrl = await newPgDatabase();
     const a = await liaison({ dataDir: path.join(tmp, 'storm-pg-a'), databaseUrl });
-    const provider = await Provider.start([client(`${a.base}/oauth/callback/c-1`)]);
-    const token = await connectedToProvider(a, provider);
+    const admin = await withCallback(a);
+    const provider = await Provider.start([client(admin.callbackUrl)]);
+    const token = await connectedToProvider(admin, provider);
     const expire = () => psql(databaseUrl, 'UPDATE grants SET expires_at = 1');
     out.push(await storm('PostgreSQL, 1 instance', [a], expire, provider, token));
     // The second instance shares the first one's key file (its data directory), as it must.

@@ -124,12 +124,8 @@ impl Vault {
             Source::Master => None,
         };
         let ring = super::load_ring(config)?;
-        sql!(
-            "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING",
-            ring.active_id()
-        )
-        .execute(&store.pool)
-        .await?;
+        let sql = "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO NOTHING";
+        sql!(sql, ring.active_id()).execute(&store.pool).await?;
         let recorded = recorded_key(&store.pool).await?;
         if let Some(active) = recorded.as_deref().filter(|k| !ring.contains(k)) {
             return Err(Error::Config(format!(
@@ -235,13 +231,8 @@ impl Inner {
         tracing::error!(key_id = %active, "a key rotation chose a key this server does not hold: it keeps sealing under its \
             own key and tells the rotation, which stops; add the key to master_key (or the key file) and restart");
         let now = self.clock.now_ms();
-        let told = sql!(
-            "UPDATE vault_ring SET refused_key = $1, refused_at = $2 WHERE id = 1 AND active_key = $1",
-            &active,
-            now
-        )
-        .execute(pool)
-        .await;
+        let sql = "UPDATE vault_ring SET refused_key = $1, refused_at = $2 WHERE id = 1 AND active_key = $1";
+        let told = sql!(sql, &active, now).execute(pool).await;
         match told {
             Ok(_) => *self.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(active),
             Err(e) => tracing::warn!(error = %e, "could not record the refusal"),

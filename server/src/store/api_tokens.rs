@@ -34,26 +34,17 @@ pub async fn create<'e>(
 
 /// A person's tokens, newest first (revoked ones included, marked).
 pub async fn list<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<Vec<TokenRow>> {
-    let rows = sql!(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
-         WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC",
-        org_id,
-        user_id
-    )
-    .fetch_all(db)
-    .await?;
+    let sql = "SELECT id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
+               WHERE org_id = $1 AND user_id = $2 ORDER BY created_at DESC, id DESC";
+    let rows = sql!(sql, org_id, user_id).fetch_all(db).await?;
     Ok(rows.iter().map(view_from_row).collect())
 }
 
 /// Every token of an organisation, with the person it belongs to, newest first.
 pub async fn list_org<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<(i64, TokenRow)>> {
-    let rows = sql!(
-        "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
-         WHERE org_id = $1 ORDER BY created_at DESC, id DESC",
-        org_id
-    )
-    .fetch_all(db)
-    .await?;
+    let sql = "SELECT id, user_id, name, prefix, created_at, last_used_at, revoked_at, expires_at FROM api_tokens \
+               WHERE org_id = $1 ORDER BY created_at DESC, id DESC";
+    let rows = sql!(sql, org_id).fetch_all(db).await?;
     Ok(rows.iter().map(|r| (r.get("user_id"), view_from_row(r))).collect())
 }
 
@@ -83,15 +74,9 @@ fn view_from_row(r: &sqlx::any::AnyRow) -> TokenRow {
 
 /// Revokes one of a person's tokens; false when there is no such live token.
 pub async fn revoke<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, id: i64, now: i64) -> Result<bool> {
-    let r = sql!(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND user_id = $4 AND revoked_at IS NULL",
-        now,
-        id,
-        org_id,
-        user_id
-    )
-    .execute(db)
-    .await?;
+    let sql =
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND org_id = $3 AND user_id = $4 AND revoked_at IS NULL";
+    let r = sql!(sql, now, id, org_id, user_id).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -109,17 +94,14 @@ pub struct Presented {
 
 /// The person behind a token that is not revoked, with the token's id, name and expiry.
 pub async fn viewer<'e>(db: impl Exec<'e>, token_hash: &str) -> Result<Option<Presented>> {
-    let row = sql!(
+    let sql =
         "SELECT t.id AS token_id, t.name AS token_name, t.last_used_at, t.expires_at, u.id AS user_id, u.org_id, \
          o.name AS org_name, u.name, u.email, u.role \
          FROM api_tokens t \
          JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
          JOIN organisations o ON o.id = u.org_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-        token_hash
-    )
-    .fetch_optional(db)
-    .await?;
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
+    let row = sql!(sql, token_hash).fetch_optional(db).await?;
     row.map(|r| {
         Ok(Presented {
             token_id: r.get("token_id"),

@@ -45,13 +45,8 @@ pub struct Entry {
 
 /// The organisation's newest entries first.
 pub async fn recent<'e>(db: impl Exec<'e>, org_id: i64, limit: i64) -> Result<Vec<Entry>> {
-    let rows = sql!(
-        "SELECT at, actor, action, target, detail FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
-        org_id,
-        limit
-    )
-    .fetch_all(db)
-    .await?;
+    let sql = "SELECT at, actor, action, target, detail FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT $2";
+    let rows = sql!(sql, org_id, limit).fetch_all(db).await?;
     Ok(rows
         .into_iter()
         .map(|r| Entry {

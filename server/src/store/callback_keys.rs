@@ -15,14 +15,8 @@ pub async fn give<'e>(db: impl Exec<'e>, key: &str, org_id: i64, expires_at: i64
 /// Deletes the key if it was given to this organisation and has not expired; true if it was.
 /// One statement, so two forms carrying the same key cannot both take it.
 pub async fn take<'e>(db: impl Exec<'e>, key: &str, org_id: i64, now: i64) -> Result<bool> {
-    let done = sql!(
-        "DELETE FROM callback_keys WHERE callback_key = $1 AND org_id = $2 AND expires_at >= $3",
-        key,
-        org_id,
-        now
-    )
-    .execute(db)
-    .await?;
+    let sql = "DELETE FROM callback_keys WHERE callback_key = $1 AND org_id = $2 AND expires_at >= $3";
+    let done = sql!(sql, key, org_id, now).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
 

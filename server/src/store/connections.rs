@@ -259,28 +259,14 @@ pub async fn set_status<'e>(
     reason: Option<&str>,
     now: i64,
 ) -> Result<()> {
-    sql!(
-        "UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4",
-        status.as_str(),
-        reason,
-        now,
-        id
-    )
-    .execute(db)
-    .await?;
+    let sql = "UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4";
+    sql!(sql, status.as_str(), reason, now, id).execute(db).await?;
     Ok(())
 }
 
 pub async fn update_details<'e>(db: impl Exec<'e>, id: i64, name: &str, scopes: &[String], now: i64) -> Result<()> {
-    sql!(
-        "UPDATE connections SET name = $1, scopes = $2, updated_at = $3 WHERE id = $4",
-        name,
-        scopes_json(scopes),
-        now,
-        id
-    )
-    .execute(db)
-    .await?;
+    let sql = "UPDATE connections SET name = $1, scopes = $2, updated_at = $3 WHERE id = $4";
+    sql!(sql, name, scopes_json(scopes), now, id).execute(db).await?;
     Ok(())
 }
 

@@ -7,13 +7,9 @@ use crate::store::Exec;
 
 /// Records the token as used; false if it was used before (a replay).
 pub async fn use_once<'e>(db: impl Exec<'e>, token_hash: &str, expires_at: i64) -> Result<bool> {
-    let done = sql!(
-        "INSERT INTO embed_tokens_used (token_hash, expires_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING",
-        token_hash,
-        expires_at
-    )
-    .execute(db)
-    .await?;
+    let sql =
+        "INSERT INTO embed_tokens_used (token_hash, expires_at) VALUES ($1, $2) ON CONFLICT (token_hash) DO NOTHING";
+    let done = sql!(sql, token_hash, expires_at).execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
 

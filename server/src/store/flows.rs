@@ -111,14 +111,8 @@ pub async fn claim<'e>(db: impl Exec<'e>, id: i64, now: i64) -> Result<bool> {
 
 /// Records how the flow ended, for the page that polls it; the verifier is no longer needed.
 pub async fn finish<'e>(db: impl Exec<'e>, id: i64, outcome: &str, message: Option<&str>) -> Result<()> {
-    sql!(
-        "UPDATE oauth_flows SET outcome = $1, outcome_message = $2, pkce_verifier = NULL WHERE id = $3",
-        outcome,
-        message,
-        id
-    )
-    .execute(db)
-    .await?;
+    let sql = "UPDATE oauth_flows SET outcome = $1, outcome_message = $2, pkce_verifier = NULL WHERE id = $3";
+    sql!(sql, outcome, message, id).execute(db).await?;
     Ok(())
 }
 

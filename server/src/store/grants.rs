@@ -161,16 +161,10 @@ pub async fn take_lease<'e>(
 
 /// Gives the lease back (if still ours), recording a failed refresh when `retry_at` is set.
 pub async fn release_lease<'e>(db: impl Exec<'e>, id: i64, owner: &str, retry_at: Option<i64>) -> Result<()> {
-    sql!(
-        "UPDATE grants SET lease_owner = NULL, lease_until = NULL, \
-         refresh_failures = CASE WHEN $1 IS NULL THEN refresh_failures ELSE refresh_failures + 1 END, \
-         retry_at = COALESCE($1, retry_at) WHERE id = $2 AND lease_owner = $3",
-        retry_at,
-        id,
-        owner
-    )
-    .execute(db)
-    .await?;
+    let sql = "UPDATE grants SET lease_owner = NULL, lease_until = NULL, \
+               refresh_failures = CASE WHEN $1 IS NULL THEN refresh_failures ELSE refresh_failures + 1 END, \
+               retry_at = COALESCE($1, retry_at) WHERE id = $2 AND lease_owner = $3";
+    sql!(sql, retry_at, id, owner).execute(db).await?;
     Ok(())
 }
 
@@ -303,18 +297,12 @@ pub async fn stamp_group<'e>(
     custody: &str,
 ) -> Result<u64> {
     let (org_id, service_id, catalog_id, client_id) = group;
-    let done = sql!(
-        "UPDATE grants SET custody = $1 WHERE custody IS NULL AND connection_id IN (SELECT id FROM connections \
-         WHERE org_id = $2 AND COALESCE(service_id, 0) = $3 AND COALESCE(catalog_id, '') = $4 \
-         AND COALESCE(client_id, '') = $5)",
-        custody,
-        org_id,
-        service_id.unwrap_or(0),
-        catalog_id.as_deref().unwrap_or(""),
-        client_id
-    )
-    .execute(db)
-    .await?;
+    let sql = "UPDATE grants SET custody = $1 WHERE custody IS NULL AND connection_id IN (SELECT id FROM connections \
+               WHERE org_id = $2 AND COALESCE(service_id, 0) = $3 AND COALESCE(catalog_id, '') = $4 \
+               AND COALESCE(client_id, '') = $5)";
+    let done = sql!(sql, custody, org_id, service_id.unwrap_or(0), catalog_id.as_deref().unwrap_or(""), client_id)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -417,37 +405,41 @@ mod tests {
         before.iter().enumerate().map(after).collect()
     }
 
-    #[tokio::test]
-    async fn a_custom_services_set_aside_takes_every_grant_of_its_connections_and_nothing_else() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            seed(pool).await;
-            let before = state(pool).await;
-            let mut conn = pool.acquire().await.unwrap();
-            let which = SetAside::CustomService { org_id: 1, service_id: 7 };
-            let count = set_aside(&mut conn, which, "moved", 50).await.unwrap();
-            let selected = |id| matches!(attributes(id), (1, true, _, _));
-            assert_eq!(state(pool).await, expected(&before, selected, |_| true));
-            // Connected, error and needs_reauth, shared and login-user, either custody: 12 of 20.
-            assert_eq!(count, SetAsideCount { connections: 12, grants: 20 });
-        }
-    }
+    /// The two kinds of set-aside: what each selects (organisation, custom service, login-user,
+    /// custody), which of those say why, and the counts it answers.
+    #[allow(clippy::type_complexity)]
+    const CASES: [(SetAside<'static>, fn(i64) -> bool, fn(i64) -> bool, SetAsideCount); 2] = [
+        // A custom service of organisation 1: every grant of its connections; the authorised
+        // ones (connected, error, needs_reauth), shared and login-user: 12 of 20.
+        (
+            SetAside::CustomService { org_id: 1, service_id: 7 },
+            |id| matches!(attributes(id), (1, true, _, _)),
+            |_| true,
+            SetAsideCount { connections: 12, grants: 20 },
+        ),
+        // The catalogue service with the operator's client, in every organisation: only the
+        // grants under that custody; only shared connections say why (a login-user connection
+        // holds other people's grants).
+        (
+            SetAside::Predefined { catalog_id: "gh", client_id: "", custody: "old" },
+            |id| matches!(attributes(id), (_, false, _, "old")),
+            |id| !attributes(id).2,
+            SetAsideCount { connections: 6, grants: 20 },
+        ),
+    ];
 
     #[tokio::test]
-    async fn a_predefined_set_aside_takes_only_the_grants_of_that_custody() {
+    async fn a_set_aside_takes_the_grants_it_selects_and_touches_nothing_else() {
         for db in testing::all().await {
-            let pool = &db.store.pool;
-            seed(pool).await;
-            let before = state(pool).await;
-            let mut conn = pool.acquire().await.unwrap();
-            let which = SetAside::Predefined { catalog_id: "gh", client_id: "", custody: "old" };
-            let count = set_aside(&mut conn, which, "moved", 50).await.unwrap();
-            // Every organisation's connections to the catalogue service with the operator's client;
-            // only the shared ones say why (a login-user connection has other people's grants).
-            let selected = |id| matches!(attributes(id), (_, false, _, "old"));
-            let shared = |id| !attributes(id).2;
-            assert_eq!(state(pool).await, expected(&before, selected, shared));
-            assert_eq!(count, SetAsideCount { connections: 6, grants: 20 });
+            for (which, selected, marked, counts) in CASES {
+                let pool = &db.store.pool;
+                sqlx::query("DELETE FROM organisations").execute(pool).await.unwrap();
+                seed(pool).await;
+                let before = state(pool).await;
+                let mut conn = pool.acquire().await.unwrap();
+                assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap(), counts, "{which:?}");
+                assert_eq!(state(pool).await, expected(&before, selected, marked), "{which:?}");
+            }
         }
     }
 }

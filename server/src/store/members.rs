@@ -21,32 +21,21 @@ pub struct Person {
 
 /// The organisation's people, by name then email.
 pub async fn list<'e>(db: impl Exec<'e>, org_id: i64, now: i64) -> Result<Vec<Person>> {
-    let rows = sql!(
-        "SELECT u.id, u.name, u.email, u.role, \
-         (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $2) \
-         AS active_sessions \
-         FROM users u WHERE u.org_id = $1 ORDER BY u.name, u.email",
-        org_id,
-        now
-    )
-    .fetch_all(db)
-    .await?;
+    let sql = "SELECT u.id, u.name, u.email, u.role, \
+               (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $2) \
+               AS active_sessions \
+               FROM users u WHERE u.org_id = $1 ORDER BY u.name, u.email";
+    let rows = sql!(sql, org_id, now).fetch_all(db).await?;
     rows.iter().map(person_from_row).collect()
 }
 
 /// One person of the organisation, or None (another organisation's person is None too).
 pub async fn person<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, now: i64) -> Result<Option<Person>> {
-    let row = sql!(
-        "SELECT u.id, u.name, u.email, u.role, \
-         (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $3) \
-         AS active_sessions \
-         FROM users u WHERE u.org_id = $1 AND u.id = $2",
-        org_id,
-        user_id,
-        now
-    )
-    .fetch_optional(db)
-    .await?;
+    let sql = "SELECT u.id, u.name, u.email, u.role, \
+               (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.org_id = u.org_id AND s.expires_at > $3) \
+               AS active_sessions \
+               FROM users u WHERE u.org_id = $1 AND u.id = $2";
+    let row = sql!(sql, org_id, user_id, now).fetch_optional(db).await?;
     row.as_ref().map(person_from_row).transpose()
 }
 
@@ -70,15 +59,8 @@ pub async fn end_sessions<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> R
 
 /// Revokes every live API token of a person; returns how many.
 pub async fn revoke_tokens<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64, now: i64) -> Result<u64> {
-    Ok(sql!(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        now,
-        org_id,
-        user_id
-    )
-    .execute(db)
-    .await?
-    .rows_affected())
+    let sql = "UPDATE api_tokens SET revoked_at = $1 WHERE org_id = $2 AND user_id = $3 AND revoked_at IS NULL";
+    Ok(sql!(sql, now, org_id, user_id).execute(db).await?.rows_affected())
 }
 
 /// The login-user connections of the organisation where the person has a grant of their own
@@ -96,29 +78,18 @@ pub async fn connections_with_own_grant<'e>(db: impl Exec<'e>, org_id: i64, user
 
 /// Erases the person's own grants on the organisation's connections; returns how many.
 pub async fn erase_own_grants<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<u64> {
-    Ok(sql!(
-        "DELETE FROM grants WHERE user_key = $1 \
-         AND connection_id IN (SELECT id FROM connections WHERE org_id = $2 AND per_user = 1)",
-        user_id,
-        org_id
-    )
-    .execute(db)
-    .await?
-    .rows_affected())
+    let sql = "DELETE FROM grants WHERE user_key = $1 \
+               AND connection_id IN (SELECT id FROM connections WHERE org_id = $2 AND per_user = 1)";
+    Ok(sql!(sql, user_id, org_id).execute(db).await?.rows_affected())
 }
 
 /// Deletes the person's row, unless they are the organisation's last admin. Their sessions, API
 /// tokens and authorisations in progress go with it (ON DELETE CASCADE); connections and services
 /// they created stay (created_by becomes NULL). Returns false when nothing was deleted.
 pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<bool> {
-    let r = sql!(
-        "DELETE FROM users WHERE org_id = $1 AND id = $2 \
-         AND (role <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.org_id = $1 AND a.role = 'admin') > 1)",
-        org_id,
-        user_id
-    )
-    .execute(db)
-    .await?;
+    let sql = "DELETE FROM users WHERE org_id = $1 AND id = $2 \
+               AND (role <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.org_id = $1 AND a.role = 'admin') > 1)";
+    let r = sql!(sql, org_id, user_id).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 

@@ -72,20 +72,12 @@ pub async fn update<'e>(
     client_id: Option<&str>,
     now: i64,
 ) -> Result<bool> {
-    let done = sql!(
-        "UPDATE services SET name = $1, name_key = $2, spec = $3, client_id = $4, updated_at = $5 \
-         WHERE org_id = $6 AND id = $7",
-        &spec.name,
-        spec.name.to_lowercase(),
-        spec_json(spec)?,
-        client_id,
-        now,
-        org_id,
-        id
-    )
-    .execute(db)
-    .await
-    .map_err(name_taken)?;
+    let sql = "UPDATE services SET name = $1, name_key = $2, spec = $3, client_id = $4, updated_at = $5 \
+               WHERE org_id = $6 AND id = $7";
+    let done = sql!(sql, &spec.name, spec.name.to_lowercase(), spec_json(spec)?, client_id, now, org_id, id)
+        .execute(db)
+        .await
+        .map_err(name_taken)?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -107,23 +99,15 @@ fn row(r: sqlx::any::AnyRow) -> Result<ServiceRow> {
 }
 
 pub async fn get<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<ServiceRow>> {
-    let r = sql!(
-        "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 AND id = $2",
-        org_id,
-        id
-    )
-    .fetch_optional(db)
-    .await?;
+    let sql =
+        "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 AND id = $2";
+    let r = sql!(sql, org_id, id).fetch_optional(db).await?;
     r.map(row).transpose()
 }
 
 pub async fn list<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<ServiceRow>> {
-    let rows = sql!(
-        "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 ORDER BY name_key",
-        org_id
-    )
-    .fetch_all(db)
-    .await?;
+    let sql = "SELECT id, org_id, spec, client_id, callback_key, client_secret FROM services WHERE org_id = $1 ORDER BY name_key";
+    let rows = sql!(sql, org_id).fetch_all(db).await?;
     rows.into_iter().map(row).collect()
 }
 

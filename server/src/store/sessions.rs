@@ -16,16 +16,8 @@ pub async fn create<'e>(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sql!(
-        "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        token_hash,
-        org_id,
-        user_id,
-        now,
-        expires_at
-    )
-    .execute(db)
-    .await?;
+    let sql = "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+    sql!(sql, token_hash, org_id, user_id, now, expires_at).execute(db).await?;
     Ok(())
 }
 
@@ -44,17 +36,12 @@ pub struct PersonRow {
 
 /// The user behind a live session, or `None` for an unknown or expired one.
 pub async fn person<'e>(db: impl Exec<'e>, token_hash: &str, now: i64) -> Result<Option<PersonRow>> {
-    let row = sql!(
-        "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role, s.embed_origin \
-         FROM sessions s \
-         JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
-         JOIN organisations o ON o.id = u.org_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2",
-        token_hash,
-        now
-    )
-    .fetch_optional(db)
-    .await?;
+    let sql = "SELECT u.id AS user_id, u.org_id, o.name AS org_name, u.name, u.email, u.role, s.embed_origin \
+               FROM sessions s \
+               JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
+               JOIN organisations o ON o.id = u.org_id \
+               WHERE s.token_hash = $1 AND s.expires_at > $2";
+    let row = sql!(sql, token_hash, now).fetch_optional(db).await?;
     row.map(|r| person_from_row(&r)).transpose()
 }
 
@@ -80,18 +67,9 @@ pub async fn create_embedded<'e>(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    sql!(
-        "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, embed_origin) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        token_hash,
-        user.0,
-        user.1,
-        now,
-        expires_at,
-        origin
-    )
-    .execute(db)
-    .await?;
+    let sql = "INSERT INTO sessions (token_hash, org_id, user_id, created_at, expires_at, embed_origin) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    sql!(sql, token_hash, user.0, user.1, now, expires_at, origin).execute(db).await?;
     Ok(())
 }
 

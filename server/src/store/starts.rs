@@ -18,29 +18,18 @@ pub struct Start {
 }
 
 pub async fn issue<'e>(db: impl Exec<'e>, nonce_hash: &str, s: &Start) -> Result<()> {
-    sql!(
-        "INSERT INTO oauth_starts (nonce_hash, session_hash, user_id, connection_id, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-        nonce_hash,
-        &s.session_hash,
-        s.user_id,
-        s.connection_id,
-        s.expires_at
-    )
-    .execute(db)
-    .await?;
+    let sql = "INSERT INTO oauth_starts (nonce_hash, session_hash, user_id, connection_id, expires_at) \
+               VALUES ($1, $2, $3, $4, $5)";
+    sql!(sql, nonce_hash, &s.session_hash, s.user_id, s.connection_id, s.expires_at).execute(db).await?;
     Ok(())
 }
 
 /// Deletes the nonce and says what it was issued for; `None` if it is unknown or already used.
 /// One statement, so two concurrent presentations cannot both get it.
 pub async fn take<'e>(db: impl Exec<'e>, nonce_hash: &str) -> Result<Option<Start>> {
-    let r = sql!(
-        "DELETE FROM oauth_starts WHERE nonce_hash = $1 RETURNING session_hash, user_id, connection_id, expires_at",
-        nonce_hash
-    )
-    .fetch_optional(db)
-    .await?;
+    let sql =
+        "DELETE FROM oauth_starts WHERE nonce_hash = $1 RETURNING session_hash, user_id, connection_id, expires_at";
+    let r = sql!(sql, nonce_hash).fetch_optional(db).await?;
     Ok(r.map(|r| Start {
         session_hash: r.get("session_hash"),
         user_id: r.get("user_id"),

@@ -38,8 +38,19 @@ async fn seed(store: &Store) -> Vec<Row> {
             // Some share a time: the id breaks the tie.
             created_at: 1_000 + i / 2,
         };
-        sql!("INSERT INTO connections (id, org_id, link_name, name, catalog_id, service_name, scopes, internal, \
-             status, created_by_name, created_at, updated_at) VALUES ($1, $2, $3, $4, 'x', $5, '[]', $6, $7, 'Ada', $8, $8)", row.id, org, &row.link, &row.name, &row.service, i64::from(row.internal), row.status.as_str(), row.created_at)
+        let sql = "INSERT INTO connections (id, org_id, link_name, name, catalog_id, service_name, scopes, internal, \
+                   status, created_by_name, created_at, updated_at) VALUES ($1, $2, $3, $4, 'x', $5, '[]', $6, $7, 'Ada', $8, $8)";
+        sql!(
+            sql,
+            row.id,
+            org,
+            &row.link,
+            &row.name,
+            &row.service,
+            i64::from(row.internal),
+            row.status.as_str(),
+            row.created_at
+        )
         .execute(&mut *tx)
         .await
         .unwrap();
