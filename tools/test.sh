@@ -31,12 +31,20 @@ step "unit and integration tests (SQLite and PostgreSQL)"
 # spawn is then built exactly as it ships (ssr only, no hydrate). frontend has no tests of its own.
 cargo test --workspace --exclude frontend --locked
 step "browser tests (release build, Playwright, headless Chromium)"
+e2e_started=$(date +%s)
 e2e_data=$(mktemp -d)
 trap 'rm -rf "$e2e_data"' EXIT
 # The browser flows run against a local oidc-provider (http, loopback): test-only settings.
 LIAISON_DATA_DIR="$e2e_data/data" LIAISON_ALLOW_HTTP_URLS=true LIAISON_ALLOW_PRIVATE_NETWORK=true \
   LIAISON_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef0123 LIAISON_EMBED_ORIGINS=http://localhost:3200 \
   LIAISON_EMBED_SECRET=e2e-embed-secret-0123456789abcdef0123 cargo leptos end-to-end --release --split --precompress
+step "every picture docs/user-guide.md shows was taken by this run's browser tests"
+for picture in $(grep -o 'images/[a-z0-9-]*\.png' docs/user-guide.md | sort -u); do
+  if [ ! -f "docs/$picture" ] || [ "$(stat -c %Y "docs/$picture")" -lt "$e2e_started" ]; then
+    echo "docs/user-guide.md shows docs/$picture, which this run's browser tests did not take" >&2
+    exit 1
+  fi
+done
 step "the release archive: unpacked and run as another user, sign-in hydrated (tools/dist-test.sh)"
 # Packs the release build the browser tests just made (no second build).
 tools/dist-test.sh

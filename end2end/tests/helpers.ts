@@ -1,7 +1,8 @@
 //! What the browser tests share: the suite's own `test` (every spec imports it from here), whose
 //! watch fails a test on any uncaught page error or unexpected console error in any page it
 //! opened, and the people, provider and steps the specs use.
-import { test as base, expect, type Browser, type BrowserContext, type ConsoleMessage, type Page, type TestInfo } from "@playwright/test";
+import { test as base, expect, type Browser, type BrowserContext, type ConsoleMessage, type Locator, type Page, type TestInfo } from "@playwright/test";
+import { join } from "node:path";
 
 /** What went wrong in the pages of one test, and the console errors it said to expect. */
 type Watch = {
@@ -94,6 +95,15 @@ export const test = base.extend<{ pageWatch: Watch }>({
   ],
 });
 export { expect };
+
+/**
+ * A picture for docs/user-guide.md (docs/images/<name>.png), taken on every run so the guide
+ * always shows this Liaison; `mask` hides what must not be pictured (a token shown once).
+ * tools/test.sh checks after the run that every picture the guide names was written by it.
+ */
+export async function guideShot(page: Page, name: string, mask: Locator[] = []) {
+  await page.screenshot({ path: join(__dirname, "..", "..", "docs", "images", `${name}.png`), mask });
+}
 
 export const liaisonBase = process.env.LIAISON_E2E_URL ?? "http://127.0.0.1:3000";
 

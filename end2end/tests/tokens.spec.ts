@@ -1,4 +1,4 @@
-import { expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
+import { expectConsoleError, guideShot, hydrated, signIn, expect, test } from "./helpers";
 
 // Runs after foundation.spec.ts (files run in name order on one server): the admin exists.
 
@@ -30,7 +30,7 @@ test("an API token is shown once, copied, works, and is revoked through a confir
   const row = page.getByRole("row", { name: /Nightly sync/ });
   await expect(row).toContainText(token.slice(0, 10) + "…");
   await expect(row).toContainText("Never");
-  await page.screenshot({ path: "test-results/screens/api-token-created.png", fullPage: true });
+  await guideShot(page, "api-token-created", [shown, row.getByRole("cell").first()]);
 
   await page.getByRole("button", { name: "Copy token" }).click();
   await expect(page.getByRole("button", { name: "Copy token" })).toHaveText("Copied");
