@@ -230,6 +230,56 @@ test("a rename pressed as soon as the dialog opens keeps the authorisation, ever
   await dialog.getByRole("button", { name: "Cancel" }).click();
 });
 
+test("renames right after a token refresh keep the authorisation and the scopes", async ({ page }) => {
+  await signIn(page);
+  // A script's call after the access token expired at the provider (its clock moved two hours on):
+  // the provider refuses it, Liaison refreshes the grant (the provider rotates the refresh token
+  // and echoes the scopes) and calls again.
+  const token = await page.evaluate(async () => {
+    const r = await fetch("/rpc/create_api_token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Refresh probe", expires_in_days: 7 }),
+    });
+    return (await r.json()).token as string;
+  });
+  const refreshes = async () => (await (await fetch(`${provider.issuer}/__test/counts`)).json()).token?.refresh_token?.ok ?? 0;
+  const before = await refreshes();
+  await fetch(`${provider.issuer}/__test/clock?advance_ms=${2 * 3600 * 1000}`);
+  const res = await page.request.get("/api/v1/connections/acme_crm/proxy/me", { headers: { Authorization: `Bearer ${token}` } });
+  expect(res.status(), await res.text()).toBe(200);
+  expect(await refreshes()).toBe(before + 1);
+
+  // Renamed three times, each pressed as soon as the dialog lets it.
+  let name = "Acme CRM EU";
+  for (const next of ["Acme CRM Refreshed", "Acme CRM Again", "Acme CRM EU"]) {
+    const r = row(page, name);
+    await r.hover();
+    await r.getByRole("button", { name: `Edit ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
+    await dialog.getByLabel("Connection Name").fill(next);
+    await dialog.getByRole("button", { name: "Update" }).click();
+    await expect(dialog).toBeHidden();
+    await expect(page.getByText(`“${next}” is updated.`)).toBeVisible();
+    await expect(row(page, next)).toContainText("Connected");
+    name = next;
+  }
+  await page.reload();
+  await hydrated(page);
+  await expect(row(page, name)).toContainText("Connected");
+  const r = row(page, name);
+  await r.hover();
+  await r.getByRole("button", { name: `Edit ${name}` }).click();
+  const dialog = page.getByRole("dialog", { name: `Edit “${name}”` });
+  await expect(dialog.getByLabel(/Sign you in/)).toBeChecked();
+  await expect(dialog.getByLabel(/Stay connected/)).toBeChecked();
+  await expect(dialog.getByLabel(/Read the API/)).not.toBeChecked();
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  // And the call still goes through.
+  const again = await page.request.get("/api/v1/connections/acme_crm/proxy/me", { headers: { Authorization: `Bearer ${token}` } });
+  expect(again.status(), await again.text()).toBe(200);
+});
+
 test("access denied at the provider is told in words, and nothing is connected", async ({ page }, testInfo) => {
   // The callback page of a refused authorisation answers 400, which the browser logs.
   expectConsoleError(testInfo, /\/oauth\/callback\/[^:]*: .*status of 400/);

@@ -24,49 +24,44 @@ pub struct Target {
     pub name: String,
 }
 
+/// What the tab's buttons change: the service an action is about, and which dialog is open.
+#[derive(Clone, Copy)]
+pub struct Aim {
+    target: RwSignal<Option<Target>>,
+    editing: RwSignal<bool>,
+    deleting: RwSignal<bool>,
+}
+
+impl Default for Aim {
+    fn default() -> Aim {
+        Aim { target: RwSignal::new(None), editing: RwSignal::new(false), deleting: RwSignal::new(false) }
+    }
+}
+
 /// The Edit and Delete buttons of one custom service.
 #[component]
-pub fn ServiceActions(
-    target: Target,
-    editing: RwSignal<Option<Target>>,
-    deleting: RwSignal<Option<Target>>,
-) -> impl IntoView {
+pub fn ServiceActions(target: Target, aim: Aim) -> impl IntoView {
     let (edit, delete) = (target.clone(), target.clone());
     view! {
         <span class="service-actions">
             <button type="button" class="icon-button" title="Edit" aria-label=format!("Edit {}", target.name)
-                on:click=move |_| editing.set(Some(edit.clone()))>
+                on:click=move |_| { aim.target.set(Some(edit.clone())); aim.editing.set(true); }>
                 <EditIcon/>
             </button>
             <button type="button" class="icon-button" title="Delete" aria-label=format!("Delete {}", target.name)
-                on:click=move |_| deleting.set(Some(delete.clone()))>
+                on:click=move |_| { aim.target.set(Some(delete.clone())); aim.deleting.set(true); }>
                 <DeleteIcon/>
             </button>
         </span>
     }
 }
 
-/// The dialogs of the tab: one edit, one delete, aimed by `editing` and `deleting`.
+/// The dialogs of the tab, one edit and one delete, aimed by `aim`.
 #[component]
-pub fn ServiceDialogs(
-    editing: RwSignal<Option<Target>>,
-    deleting: RwSignal<Option<Target>>,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) -> impl IntoView {
-    let delete_open = RwSignal::new(false);
-    let edit_open = RwSignal::new(false);
-    Effect::new(move |_| delete_open.set(deleting.with(Option::is_some)));
-    Effect::new(move |_| edit_open.set(editing.with(Option::is_some)));
-    Effect::new(move |_| {
-        if !edit_open.get() {
-            editing.set(None);
-        }
-    });
-    let name = move |t: RwSignal<Option<Target>>| t.get().map(|t| t.name).unwrap_or_default();
+pub fn ServiceDialogs(aim: Aim, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) -> impl IntoView {
+    let name = move || aim.target.get().map(|t| t.name).unwrap_or_default();
     let on_delete = Callback::new(move |_| {
-        let Some(t) = deleting.get_untracked() else { return };
-        deleting.set(None);
+        let Some(t) = aim.target.get_untracked() else { return };
         spawn_local(async move {
             notice.set(Some(match delete_service(t.id).await {
                 Ok(()) => {
@@ -79,14 +74,17 @@ pub fn ServiceDialogs(
     });
     view! {
         <ConfirmDialog
-            open=delete_open
-            title=Signal::derive(move || format!("Delete “{}”?", name(deleting)))
-            text=Signal::derive(move || format!("“{}” and its client secret will be gone for good. A service that connections use cannot be deleted.", name(deleting)))
+            open=aim.deleting
+            title=Signal::derive(move || format!("Delete “{}”?", name()))
+            text=Signal::derive(move || format!("“{}” and its client secret will be gone for good. A service that connections use cannot be deleted.", name()))
             confirm="Yes, Delete"
             on_confirm=on_delete
         />
-        <Modal open=edit_open title=Signal::derive(move || format!("Edit “{}”", name(editing))) id="dialog-edit-service">
-            {move || editing.get().map(|t| view! { <EditService target=t open=edit_open notice=notice changed=changed/> })}
+        <Modal open=aim.editing title=Signal::derive(move || format!("Edit “{}”", name())) id="dialog-edit-service">
+            // The form is built each time the dialog opens, for the service it opens on.
+            {move || aim.editing.get().then(|| aim.target.get_untracked()).flatten().map(|t| view! {
+                <EditService target=t open=aim.editing notice=notice changed=changed/>
+            })}
         </Modal>
     }
 }

@@ -4,7 +4,7 @@
 
 use super::chrome::{signed_in, Chrome};
 use super::connections::{Notice, NoticeBanner};
-use super::custom_services::{ServiceActions, ServiceDialogs, Target};
+use super::custom_services::{Aim, ServiceActions, ServiceDialogs, Target};
 use crate::api::{create_connection, services};
 use crate::authorise::{AuthBanner, AuthState, Authoriser, Popup};
 use crate::components::field::TextInput;
@@ -54,7 +54,7 @@ fn Pick(viewer: Viewer) -> impl IntoView {
     let all = crate::api::resource(move || changed.get(), |_| services());
     let is_admin = viewer.role == crate::model::Role::Admin;
     let notice = RwSignal::new(None::<Notice>);
-    let (editing, deleting) = (RwSignal::new(None::<Target>), RwSignal::new(None::<Target>));
+    let aim = Aim::default();
     view! {
         <Chrome viewer=viewer current="connections">
             <NoticeBanner notice=notice/>
@@ -105,7 +105,7 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                                                             <span class="service-name">{s.name.clone()}</span>
                                                             <span class="muted">{kind_label(&s)}</span>
                                                         </a>
-                                                        {actions.map(|t| view! { <ServiceActions target=t editing=editing deleting=deleting/> })}
+                                                        {actions.map(|t| view! { <ServiceActions target=t aim=aim/> })}
                                                     </li>
                                                 }
                                             }).collect_view()}
@@ -118,7 +118,7 @@ fn Pick(viewer: Viewer) -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            {is_admin.then(|| view! { <ServiceDialogs editing=editing deleting=deleting notice=notice changed=changed/> })}
+            {is_admin.then(|| view! { <ServiceDialogs aim=aim notice=notice changed=changed/> })}
         </Chrome>
     }
 }
