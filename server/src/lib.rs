@@ -108,7 +108,8 @@ pub async fn serve(config: Config) -> Result<()> {
         services,
         cookies,
         admin_token: config.admin_token.clone(),
-        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
+        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone())
+            .provisioning(config.embed_provision),
         login_lockout_seconds: config.login_lockout_seconds,
         api: invoke::ApiSettings {
             timeout: Duration::from_secs(config.api_timeout_seconds),

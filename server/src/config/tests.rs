@@ -122,3 +122,27 @@ fn readme_documents_every_setting() {
         assert!(readme.contains(&s.env_name()), "README lacks {}", s.env_name());
     }
 }
+
+#[test]
+fn consoles_bring_nobody_unless_allowed_and_admins_only_with_people() {
+    use crate::auth::embedded::Provision;
+    let embedding =
+        [("LIAISON_EMBED_ORIGINS", "https://console.example.com"), ("LIAISON_EMBED_SECRET", &"k".repeat(32))];
+    let with = |extra: &[(&str, &str)]| {
+        let mut pairs = embedding.to_vec();
+        pairs.extend_from_slice(extra);
+        Config::load_from(None, &env(&pairs))
+    };
+    assert_eq!(with(&[]).unwrap().embed_provision, Provision::default());
+    let c = with(&[("LIAISON_EMBED_PROVISION_USERS", "true")]).unwrap();
+    assert_eq!(c.embed_provision, Provision { users: true, admins: false });
+    let c = with(&[("LIAISON_EMBED_PROVISION_USERS", "true"), ("LIAISON_EMBED_PROVISION_ADMINS", "true")]).unwrap();
+    assert_eq!(c.embed_provision, Provision { users: true, admins: true });
+    let e = with(&[("LIAISON_EMBED_PROVISION_ADMINS", "true")]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("bad value for `embed_provision_admins`") && e.contains("set embed_provision_users too"),
+        "{e}"
+    );
+    let e = Config::load_from(None, &env(&[("LIAISON_EMBED_PROVISION_USERS", "yes")])).unwrap_err().to_string();
+    assert!(e.starts_with("bad value for `embed_provision_users`") && e.contains("set embed_secret too"), "{e}");
+}

@@ -6,12 +6,12 @@ use crate::lifecycle::sqlite_rows;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-const CONSOLE: &str = "https://console.example.com";
-const EMBED_SECRET: &str = "embed-secret-for-integration-tests-0123456789";
+pub const CONSOLE: &str = "https://console.example.com";
+pub const EMBED_SECRET: &str = "embed-secret-for-integration-tests-0123456789";
 
 /// `base64url(JSON) "." base64url(HMAC-SHA256(secret, first part))`, made here as a console's back
 /// end would (independently of Liaison's own code).
-fn mint(claims: Value) -> String {
+pub fn mint(claims: Value) -> String {
     use base64::Engine as _;
     use hmac::Mac as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +21,7 @@ fn mint(claims: Value) -> String {
     format!("{payload}.{}", b64.encode(mac.finalize().into_bytes()))
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
 }
 
@@ -36,7 +36,7 @@ fn embedding(db: &Db) -> Server {
 
 /// Loads `/embed/start` in a new browser, as an iframe (`Some("iframe")`), a top-level page, or
 /// with no `Sec-Fetch-Dest` at all (an older browser).
-async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Client, Reply) {
+pub async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Client, Reply) {
     let client = server.client();
     let path = format!("/embed/start?token={token}");
     let r = match dest {
@@ -46,7 +46,7 @@ async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Clien
     (client, r)
 }
 
-fn signed_in(client: &Client, r: &Reply, what: &str) {
+pub fn signed_in(client: &Client, r: &Reply, what: &str) {
     assert_eq!(r.status, 303, "{what}: {}", r.body);
     assert!(client.cookie.lock().unwrap().is_some(), "{what}");
 }

@@ -397,6 +397,9 @@ fn forged_embed_token() -> String {
             .unwrap()
             + 60,
         jti: None,
+        name: None,
+        role: None,
+        org: None,
     };
     server::embed::sign("a-key-other-org-made-up-0123456789abcdef", &claims)
 }
