@@ -10,17 +10,10 @@
 
 use crate::auth::session;
 use crate::auth::sessions::Sessions;
+pub use crate::config::Provision;
 use crate::error::{Error, Result};
 use crate::store::{audit, embed_tokens, orgs, sessions, users};
 use app::model::Role;
-
-/// Which people a console may bring that Liaison does not know yet (`embed_provision_users`,
-/// `embed_provision_admins`). Nobody by default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Provision {
-    pub users: bool,
-    pub admins: bool,
-}
 
 /// A person arriving from a console, as its (verified) token says.
 #[derive(Debug, Clone, Copy)]

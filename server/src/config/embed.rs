@@ -2,7 +2,14 @@
 //! signed with, and whom a console may bring that Liaison does not know yet.
 
 use super::{ConfigError, Origins};
-use crate::auth::embedded::Provision;
+
+/// Which people a console may bring that Liaison does not know yet (`embed_provision_users`,
+/// `embed_provision_admins`). Nobody by default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Provision {
+    pub users: bool,
+    pub admins: bool,
+}
 
 /// The embedding settings as given.
 pub(super) struct Raw {

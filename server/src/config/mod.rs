@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 mod embed;
 mod settings;
 
+pub use embed::Provision;
 use settings::{apply_env, setting, unknown};
 pub use settings::{Kind, Setting, SETTINGS};
 
@@ -138,7 +139,7 @@ pub struct Config {
     pub embed_origins: Vec<String>,
     pub embed_secret: Option<String>,
     /// Whom a console may bring that Liaison does not know yet (`embed_provision_*`).
-    pub embed_provision: crate::auth::embedded::Provision,
+    pub embed_provision: Provision,
     /// Where `/metrics` is served, on its own listener (metrics.rs); off when not set.
     pub metrics_listen: Option<SocketAddr>,
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.

@@ -125,7 +125,6 @@ fn readme_documents_every_setting() {
 
 #[test]
 fn consoles_bring_nobody_unless_allowed_and_admins_only_with_people() {
-    use crate::auth::embedded::Provision;
     let embedding =
         [("LIAISON_EMBED_ORIGINS", "https://console.example.com"), ("LIAISON_EMBED_SECRET", &"k".repeat(32))];
     let with = |extra: &[(&str, &str)]| {
