@@ -36,6 +36,8 @@ pub struct Embed {
     secret: Option<String>,
     /// Whom a console may bring that Liaison does not know yet.
     pub provision: Provision,
+    /// The embedded pages' stylesheet (`embed_theme`, `/theme.css`), if one is configured.
+    pub theme_css: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Embed {
@@ -93,12 +95,17 @@ pub fn sign(secret: &str, claims: &Claims) -> String {
 
 impl Embed {
     pub fn new(origins: Vec<String>, secret: Option<String>) -> Embed {
-        Embed { origins, secret, provision: Provision::default() }
+        Embed { origins, secret, provision: Provision::default(), theme_css: None }
     }
 
     /// Lets consoles bring people Liaison does not know yet.
     pub fn provisioning(self, provision: Provision) -> Embed {
         Embed { provision, ..self }
+    }
+
+    /// Themes the embedded pages.
+    pub fn themed(self, theme: Option<&crate::theme::Theme>) -> Embed {
+        Embed { theme_css: theme.map(|t| t.css().into()), ..self }
     }
 
     /// The `frame-ancestors` directive: Liaison itself and the configured hosts.

@@ -1,5 +1,6 @@
 //! The embedding settings, checked together: the consoles' origins, the key their tokens are
-//! signed with, and whom a console may bring that Liaison does not know yet.
+//! signed with, whom a console may bring that Liaison does not know yet, and the embedded pages'
+//! theme.
 
 use super::{ConfigError, Origins};
 
@@ -17,6 +18,7 @@ pub(super) struct Raw {
     pub secret: Option<String>,
     pub provision_users: Option<bool>,
     pub provision_admins: Option<bool>,
+    pub theme: Option<toml::Value>,
 }
 
 /// The embedding settings, valid together.
@@ -24,6 +26,7 @@ pub(super) struct Embedding {
     pub origins: Vec<String>,
     pub secret: Option<String>,
     pub provision: Provision,
+    pub theme: Option<crate::theme::Theme>,
 }
 
 pub(super) fn validate(raw: Raw, given: &Origins) -> Result<Embedding, ConfigError> {
@@ -68,5 +71,13 @@ pub(super) fn validate(raw: Raw, given: &Origins) -> Result<Embedding, ConfigErr
             "set embed_secret too: people arrive from a console only through its signed tokens".into(),
         ));
     }
-    Ok(Embedding { origins, secret, provision })
+    let theme = match raw.theme {
+        None => None,
+        Some(toml::Value::String(s)) if s.trim().is_empty() => None,
+        Some(v) => Some(crate::theme::Theme::parse(&v).map_err(|m| bad("embed_theme", m))?),
+    };
+    if theme.is_some() && secret.is_none() {
+        return Err(bad("embed_theme", "set embed_secret too: the theme is for embedded pages only".into()));
+    }
+    Ok(Embedding { origins, secret, provision, theme })
 }

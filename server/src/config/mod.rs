@@ -94,6 +94,8 @@ struct Raw {
     #[serde(default)]
     embed_provision_admins: Option<bool>,
     #[serde(default)]
+    embed_theme: Option<toml::Value>,
+    #[serde(default)]
     metrics_listen: Option<String>,
 }
 
@@ -140,6 +142,8 @@ pub struct Config {
     pub embed_secret: Option<String>,
     /// Whom a console may bring that Liaison does not know yet (`embed_provision_*`).
     pub embed_provision: Provision,
+    /// The embedded pages' theme (`/theme.css`).
+    pub embed_theme: Option<crate::theme::Theme>,
     /// Where `/metrics` is served, on its own listener (metrics.rs); off when not set.
     pub metrics_listen: Option<SocketAddr>,
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
@@ -259,6 +263,7 @@ impl Config {
                 secret: raw.embed_secret,
                 provision_users: raw.embed_provision_users,
                 provision_admins: raw.embed_provision_admins,
+                theme: raw.embed_theme,
             },
             origins,
         )?;
@@ -334,6 +339,7 @@ impl Config {
             embed_origins: embed.origins,
             embed_secret: embed.secret,
             embed_provision: embed.provision,
+            embed_theme: embed.theme,
             metrics_listen: match raw.metrics_listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(m) => Some(
