@@ -37,7 +37,9 @@ trap 'rm -rf "$e2e_data"' EXIT
 # The browser flows run against a local oidc-provider (http, loopback): test-only settings.
 LIAISON_DATA_DIR="$e2e_data/data" LIAISON_ALLOW_HTTP_URLS=true LIAISON_ALLOW_PRIVATE_NETWORK=true \
   LIAISON_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef0123 LIAISON_EMBED_ORIGINS=http://localhost:3200 \
-  LIAISON_EMBED_SECRET=e2e-embed-secret-0123456789abcdef0123 cargo leptos end-to-end --release --split --precompress
+  LIAISON_EMBED_SECRET=e2e-embed-secret-0123456789abcdef0123 \
+  LIAISON_EMBED_THEME="accent=#0b6e4f; accent_text=#ffffff; radius=4px; font=serif; scheme=light" \
+  cargo leptos end-to-end --release --split --precompress
 step "every picture docs/user-guide.md shows was taken by this run's browser tests"
 for picture in $(grep -o 'images/[a-z0-9-]*\.png' docs/user-guide.md | sort -u); do
   if [ ! -f "docs/$picture" ] || [ "$(stat -c %Y "docs/$picture")" -lt "$e2e_started" ]; then

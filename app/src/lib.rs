@@ -28,6 +28,15 @@ use leptos_router::{
 #[derive(Debug, Clone)]
 pub struct FrameAncestors(pub String);
 
+/// Whether the server has a theme for embedded pages (`embed_theme`): they then link
+/// [`THEME_CSS`].
+#[cfg(feature = "ssr")]
+#[derive(Debug, Clone, Copy)]
+pub struct EmbedTheme(pub bool);
+
+/// Where the embedded pages' theme is served.
+pub const THEME_CSS: &str = "/theme.css";
+
 /// The page's Content-Security-Policy: scripts only from Liaison itself or inline with this
 /// response's nonce (the hydration scripts carry it), WebAssembly allowed, nothing else inline.
 #[cfg(feature = "ssr")]
@@ -68,6 +77,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let viewer = serde_json::to_string(&pages::chrome::PageViewer::current().0).unwrap_or_else(|_| "null".into());
     #[cfg(not(feature = "ssr"))]
     let viewer = "null".to_string();
+    // An embedded page links the configured theme, after Liaison's own stylesheet so it wins.
+    #[cfg(feature = "ssr")]
+    let themed = use_context::<EmbedTheme>().is_some_and(|t| t.0)
+        && pages::chrome::PageViewer::current().0.is_some_and(|v| v.embed_origin.is_some());
+    #[cfg(not(feature = "ssr"))]
+    let themed = false;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -82,6 +97,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // server's part of the document, they need no code in the wasm.
                 <title>"Liaison"</title>
                 <link rel="stylesheet" id="leptos" href="/pkg/liaison.css"/>
+                {themed.then(|| view! { <link rel="stylesheet" href=THEME_CSS/> })}
                 // The icon inline (the CSP's img-src allows data:): no request, so no 404 for
                 // /favicon.ico in any page's console.
                 <link rel="icon" type="image/svg+xml" href=FAVICON/>

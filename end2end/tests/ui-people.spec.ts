@@ -90,7 +90,11 @@ test("a person who stays on the list for a minute after connecting sees nothing 
   await expect(page.getByText("“minute_watch” is connected.")).toBeVisible();
 });
 
-test("every page passes axe's accessibility checks and runs under its nonce-based CSP", async ({ page }) => {
+// In light and in dark (the browser's preference, emulated): each page shows its scheme's palette.
+for (const scheme of ["light", "dark"] as const)
+test(`every page passes axe's accessibility checks in ${scheme} and runs under its nonce-based CSP`, async ({ page }) => {
+  await page.emulateMedia({ colorScheme: scheme });
+  const background = scheme === "dark" ? "rgb(17, 22, 29)" : "rgb(246, 247, 249)";
   // Any script, style or connection the Content-Security-Policy blocks shows up as a console error.
   const blocked: string[] = [];
   page.on("console", (m) => {
@@ -109,6 +113,7 @@ test("every page passes axe's accessibility checks and runs under its nonce-base
     await page.goto(path);
     await hydrated(page);
     await expect(page.locator("h1")).toBeVisible();
+    expect(await page.locator("html").evaluate((el) => getComputedStyle(el).backgroundColor)).toBe(background);
     const result = await new AxeBuilder({ page }).analyze();
     expect(result.violations.map((v) => `${path}: ${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
     const csp = (await page.request.get(path)).headers()["content-security-policy"];
@@ -120,6 +125,7 @@ test("every page passes axe's accessibility checks and runs under its nonce-base
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
   await hydrated(page);
+  expect(await page.locator("html").evaluate((el) => getComputedStyle(el).backgroundColor)).toBe(background);
   const result = await new AxeBuilder({ page }).analyze();
   expect(result.violations.map((v) => `/login: ${v.id}`)).toEqual([]);
 });

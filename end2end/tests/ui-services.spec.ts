@@ -36,8 +36,13 @@ test("the Custom Services tab: delete refused while in use, edit says which conn
   let edit = page.getByRole("dialog", { name: "Edit “Acme ID”" });
   await expect(edit.getByLabel("Service name")).toHaveValue("Acme ID");
   await expect(edit.getByText(/oauth\/callback\/s-/)).toBeVisible();
-  const axe = await new AxeBuilder({ page }).include("#dialog-edit-service").analyze();
-  expect(axe.violations.map((v) => `${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+  // In light and in dark (the browser's preference, emulated).
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    const axe = await new AxeBuilder({ page }).include("#dialog-edit-service").analyze();
+    expect(axe.violations.map((v) => `${colorScheme}: ${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
   await edit.getByLabel("Service name").fill("Acme Identity");
   await edit.getByRole("button", { name: "Update" }).click();
   await expect(edit).toBeHidden();

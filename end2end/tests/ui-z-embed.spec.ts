@@ -1,6 +1,6 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { expectConsoleError, liaisonBase, signIn, expect, test } from "./helpers";
+import { expectConsoleError, hydrated, liaisonBase, signIn, expect, test } from "./helpers";
 
 // Embed mode: a host console on another site shows Liaison in an iframe, signs its user in with
 // a signed token, and hears what happens. tools/test.sh gives the server these settings. A token
@@ -111,4 +111,46 @@ test("the embedded session stays in its iframe: Liaison's own tab is not signed 
   await page.goto("/settings/developer-space/connections");
   await expect(page).toHaveURL(/\/login$/);
   await signIn(page);
+});
+
+test("the configured theme reaches the console's iframe and forces its scheme; Liaison's own tab keeps its look", async ({ page }) => {
+  // tools/test.sh gives the server LIAISON_EMBED_THEME="accent=#0b6e4f; accent_text=#ffffff;
+  // radius=4px; font=serif; scheme=light". The browser prefers dark: the theme's scheme wins.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const now = Math.floor(Date.now() / 1000);
+  iframeSrc = `${liaisonBase}/embed/start?token=${token({ sub: "ada@acme.example", origin: hostOrigin, exp: now + 120 })}`;
+  const themeLoaded = page.waitForResponse(`${liaisonBase}/theme.css`);
+  await page.goto(`${hostOrigin}/`);
+  const frame = page.frameLocator("#liaison");
+  const button = frame.getByRole("link", { name: "+ New Connection" });
+  await expect(button).toBeVisible();
+  expect((await themeLoaded).status()).toBe(200);
+  const look = (el: Element) => {
+    const root = getComputedStyle(el.ownerDocument.documentElement);
+    return {
+      button: getComputedStyle(el).backgroundColor,
+      text: getComputedStyle(el).color,
+      background: root.backgroundColor,
+      radius: root.getPropertyValue("--liaison-radius").trim(),
+      font: root.fontFamily.split(",")[0],
+    };
+  };
+  expect(await button.evaluate(look)).toEqual({
+    button: "rgb(11, 110, 79)",
+    text: "rgb(255, 255, 255)",
+    background: "rgb(246, 247, 249)",
+    radius: "4px",
+    font: "Georgia",
+  });
+
+  // Liaison's own tab, in the same dark-preferring browser: dark, with its own accent and font.
+  await signIn(page);
+  const own = page.getByRole("link", { name: "+ New Connection" });
+  await hydrated(page);
+  const mine = await own.evaluate(look);
+  expect(mine.button).toBe("rgb(122, 167, 255)");
+  expect(mine.background).toBe("rgb(17, 22, 29)");
+  expect(mine.radius).toBe("8px");
+  expect(mine.font).toBe("system-ui");
+  await expect(page.locator('link[href="/theme.css"]')).toHaveCount(0);
 });

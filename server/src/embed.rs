@@ -6,11 +6,15 @@
 //! iframe (and only there: it is keyed to the embedding site), and `__Host-` prefixed (Secure,
 //! `Path=/`, no `Domain`: no sibling host can plant or shadow it). `/embed/start` answers only a
 //! frame load (`Sec-Fetch-Dest: iframe`, where the browser sends it), and a token signs someone
-//! in once: the SHA-256 of its signed part is remembered in the database until it expires.
+//! in once: the SHA-256 of its signed part is remembered in the database until it expires. The
+//! token may also name the person's display name, role and organisation, which Liaison uses to
+//! create a person it does not know, when the operator allows it (`crate::auth::embedded`).
 
+use crate::auth::embedded::{Arrival, Embedded, Provision};
 use crate::auth::session;
-use crate::auth::sessions::{Embedded, Sessions};
+use crate::auth::sessions::Sessions;
 use app::error::ErrorCode;
+use app::model::{DisplayName, EmailAddress, Role};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -30,6 +34,10 @@ pub const COOKIE: &str = "__Host-liaison_embed";
 pub struct Embed {
     pub origins: Vec<String>,
     secret: Option<String>,
+    /// Whom a console may bring that Liaison does not know yet.
+    pub provision: Provision,
+    /// The embedded pages' stylesheet (`embed_theme`, `/theme.css`), if one is configured.
+    pub theme_css: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Embed {
@@ -37,6 +45,7 @@ impl std::fmt::Debug for Embed {
         f.debug_struct("Embed")
             .field("origins", &self.origins)
             .field("secret", &self.secret.as_ref().map(|_| "[set]"))
+            .field("provision", &self.provision)
             .finish()
     }
 }
@@ -44,7 +53,7 @@ impl std::fmt::Debug for Embed {
 /// What a host vouches for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The user's email address; the user must exist in Liaison.
+    /// The user's email address: a person of Liaison, or one it may create (`embed_provision_users`).
     pub sub: String,
     /// The host's origin (one of `embed_origins`).
     pub origin: String,
@@ -55,6 +64,16 @@ pub struct Claims {
     /// one token per person, origin and expiry second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The person's display name: used only when Liaison creates them (else their email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `admin` or `member`: used only when Liaison creates them (else member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The name of the person's organisation in Liaison: where a new person is created, and for
+    /// a known one, checked (a person of another organisation is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -76,7 +95,17 @@ pub fn sign(secret: &str, claims: &Claims) -> String {
 
 impl Embed {
     pub fn new(origins: Vec<String>, secret: Option<String>) -> Embed {
-        Embed { origins, secret }
+        Embed { origins, secret, provision: Provision::default(), theme_css: None }
+    }
+
+    /// Lets consoles bring people Liaison does not know yet.
+    pub fn provisioning(self, provision: Provision) -> Embed {
+        Embed { provision, ..self }
+    }
+
+    /// Themes the embedded pages.
+    pub fn themed(self, theme: Option<&crate::theme::Theme>) -> Embed {
+        Embed { theme_css: theme.map(|t| t.css().into()), ..self }
     }
 
     /// The `frame-ancestors` directive: Liaison itself and the configured hosts.
@@ -150,6 +179,60 @@ pub fn framed(headers: &HeaderMap) -> bool {
     headers.get("sec-fetch-dest").is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"iframe"))
 }
 
+/// A token's claims, checked and normalised for [`Arrival`].
+struct Checked {
+    email: String,
+    origin: String,
+    token_id: String,
+    expires_at: i64,
+    name: Option<String>,
+    role: Option<Role>,
+    org: Option<String>,
+}
+
+impl Checked {
+    fn as_arrival(&self) -> Arrival<'_> {
+        Arrival {
+            email: &self.email,
+            origin: &self.origin,
+            token_id: &self.token_id,
+            expires_at: self.expires_at,
+            name: self.name.as_deref(),
+            role: self.role,
+            org: self.org.as_deref(),
+        }
+    }
+}
+
+/// The person a verified token names, its optional claims checked strictly: a claim that is
+/// present must be valid (the reason says which), even when it would not be used.
+fn arrival(claims: &Claims, token: &str) -> Result<Checked, String> {
+    let email = EmailAddress::parse(&claims.sub).map_err(|_| "the token's sub is not an email address".to_string())?;
+    let name = match &claims.name {
+        None => None,
+        Some(n) => Some(DisplayName::parse(n, "a name").map_err(|m| format!("the token's name is not usable: {m}"))?),
+    };
+    let role = match claims.role.as_deref() {
+        None => None,
+        Some(r) => Some(Role::parse(r).ok_or("the token's role is neither admin nor member")?),
+    };
+    let org = match &claims.org {
+        None => None,
+        Some(o) => Some(
+            DisplayName::parse(o, "an organisation name").map_err(|m| format!("the token's org is not usable: {m}"))?,
+        ),
+    };
+    Ok(Checked {
+        email: email.as_str().to_string(),
+        origin: claims.origin.clone(),
+        token_id: Embed::token_id(token),
+        expires_at: claims.exp.saturating_mul(1000),
+        name: name.map(|n| n.as_str().to_string()),
+        role,
+        org: org.map(|o| o.as_str().to_string()),
+    })
+}
+
 /// `GET /embed/start?token=…`: signs the host's user in, then shows the Connections page.
 pub async fn start(
     State(embed): State<Arc<Embed>>,
@@ -173,10 +256,14 @@ pub async fn start(
             return refused(&embed.frame_ancestors(), reason);
         }
     };
-    let reason = match sessions
-        .start_embedded(&claims.sub, &claims.origin, &Embed::token_id(token), claims.exp.saturating_mul(1000))
-        .await
-    {
+    let arrival = match arrival(&claims, token) {
+        Ok(a) => a,
+        Err(reason) => {
+            tracing::warn!(reason = %reason, "embedded sign-in refused");
+            return refused(&embed.frame_ancestors(), &reason);
+        }
+    };
+    let reason = match sessions.start_embedded(arrival.as_arrival(), embed.provision).await {
         Ok(Embedded::Started { session_token }) => {
             return (
                 StatusCode::SEE_OTHER,
@@ -191,6 +278,14 @@ pub async fn start(
         Ok(Embedded::UnknownPerson) => "there is no Liaison account for this person; ask an admin to add one",
         Ok(Embedded::Replayed) => {
             "this sign-in token was used before; the console must make a new one for each sign-in"
+        }
+        Ok(Embedded::UnknownOrganisation) => "the organisation the token names does not exist in Liaison",
+        Ok(Embedded::OtherOrganisation) => "this person belongs to another organisation in Liaison",
+        Ok(Embedded::NoOrganisation) => {
+            "there is no Liaison account for this person, and the token names no organisation (org) to create it in"
+        }
+        Ok(Embedded::AdminNotAllowed) => {
+            "this Liaison does not create admins from a console (embed_provision_admins is off); ask an admin to add this person"
         }
         Err(e) => {
             tracing::error!(error = %e, "embedded sign-in failed");
@@ -211,7 +306,15 @@ mod tests {
     }
 
     fn claims(exp: i64) -> Claims {
-        Claims { sub: "ada@acme.example".into(), origin: "https://console.example.com".into(), exp, jti: None }
+        Claims {
+            sub: "ada@acme.example".into(),
+            origin: "https://console.example.com".into(),
+            exp,
+            jti: None,
+            name: None,
+            role: None,
+            org: None,
+        }
     }
 
     #[test]

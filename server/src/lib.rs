@@ -29,6 +29,7 @@ pub mod outbound;
 pub mod routes;
 pub mod services;
 pub mod store;
+pub mod theme;
 pub mod vault;
 
 use crate::auth::session::CookieSettings;
@@ -108,7 +109,9 @@ pub async fn serve(config: Config) -> Result<()> {
         services,
         cookies,
         admin_token: config.admin_token.clone(),
-        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone()),
+        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone())
+            .provisioning(config.embed_provision)
+            .themed(config.embed_theme.as_ref()),
         login_lockout_seconds: config.login_lockout_seconds,
         api: invoke::ApiSettings {
             timeout: Duration::from_secs(config.api_timeout_seconds),

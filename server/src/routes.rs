@@ -64,9 +64,11 @@ impl FromRef<AppState> for PublicOrigin {
 pub fn router(state: AppState) -> Router {
     let backend: Arc<dyn Backend> = state.backend.clone();
     let frame = app::FrameAncestors(state.backend.embed.frame_ancestors());
+    let themed = app::EmbedTheme(state.backend.embed.theme_css.is_some());
     let context = move || {
         provide_context(backend.clone());
         provide_context(frame.clone());
+        provide_context(themed);
     };
     let options = LeptosOptions::clone(&state.leptos);
     let routes = generate_route_list(app::App);
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/start/{link_name}", get(crate::flows::start::start))
         .route("/oauth/callback/{key}", get(crate::flows::finish::callback))
         .route("/embed/start", get(crate::embed::start))
+        .route("/theme.css", get(theme_css))
         .merge(crate::admin::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
@@ -113,6 +116,13 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /theme.css` (`app::THEME_CSS`): the embedded pages' theme (`embed_theme`); an empty
+/// stylesheet when there is none (no page links it then).
+async fn theme_css(State(embed): State<Arc<Embed>>) -> Response {
+    let css = embed.theme_css.as_deref().unwrap_or("/* No embed_theme is configured. */\n").to_string();
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], css).into_response()
+}
+
 async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // The API authenticates by bearer token, never by cookie: a forged cross-site request there
     // carries no credential.
@@ -131,7 +141,7 @@ async fn same_origin(State(state): State<AppState>, req: Request, next: Next) ->
 async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // Static files and the health check need no identity: no session lookup for them.
     let path = req.uri().path();
-    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.ico" {
+    if path.starts_with("/pkg/") || path == "/healthz" || path == "/favicon.ico" || path == app::THEME_CSS {
         return next.run(req).await;
     }
     let token = req

@@ -2,6 +2,7 @@
 //! state-changing requests.
 
 pub mod csrf;
+pub mod embedded;
 pub mod password;
 pub mod session;
 pub mod sessions;

@@ -1,12 +1,12 @@
 //! The Sessions area: who a request is. The first-run setup (first organisation and admin),
-//! sign-in (throttled, counted before the password is checked), sign-out, the session a cookie
-//! names, and the sign-in a host console vouches for when it embeds Liaison (`crate::embed`).
+//! sign-in (throttled, counted before the password is checked), sign-out, and the session a cookie
+//! names. The sign-in a host console vouches for when it embeds Liaison is in `embedded.rs`.
 
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::{password, session};
 use crate::error::Error;
 use crate::store::sessions::PersonRow;
-use crate::store::{embed_tokens, orgs, sessions, users, Clock, Store};
+use crate::store::{orgs, sessions, users, Clock, Store};
 use app::backend::{RequestIdentity, SessionHandle, SessionStart};
 use app::error::{AppError, ErrorCode, Result};
 use app::model::{EmailAddress, Password, Role, SetupForm, Viewer};
@@ -122,7 +122,9 @@ impl Sessions {
         };
         let checked = match users::credentials_by_email(&self.store.pool, parsed.as_str()).await {
             Ok(creds) => {
-                let stored = creds.as_ref().map(|c| c.password_hash.clone());
+                // A person who has no password (created by a console) is checked like an unknown
+                // one: the same work, the same answer.
+                let stored = creds.as_ref().map(|c| c.password_hash.clone()).filter(|h| h != users::NO_PASSWORD);
                 password::verify(password.expose().to_string(), stored).await.map(|ok| (creds, ok))
             }
             Err(e) => Err(e),
@@ -166,48 +168,6 @@ fn invalid_credentials() -> AppError {
         ErrorCode::InvalidCredentials,
         "That email and password do not match an account. Check them and try again.",
     )
-}
-
-/// What an embedded sign-in came to.
-pub enum Embedded {
-    /// Signed in: the new session's token, for the embedded cookie.
-    Started { session_token: String },
-    /// The token names a person Liaison does not know.
-    UnknownPerson,
-    /// The token signed someone in before.
-    Replayed,
-}
-
-impl Sessions {
-    /// Signs in the person a host console vouches for (`crate::embed`), once per token: the id of
-    /// the token is remembered until it expires, and the session remembers the console's origin.
-    /// `email` is the person's, `origin` the console's, `token_id` and `expires_at` (Unix
-    /// milliseconds) the token's.
-    pub async fn start_embedded(
-        &self,
-        email: &str,
-        origin: &str,
-        token_id: &str,
-        expires_at: i64,
-    ) -> crate::error::Result<Embedded> {
-        let Some(user) = users::credentials_by_email(&self.store.pool, &email.to_lowercase()).await? else {
-            return Ok(Embedded::UnknownPerson);
-        };
-        let now = self.clock.now_ms();
-        let token = session::new_token();
-        let expires = now + (self.cookies.max_age_secs as i64) * 1000;
-        embed_tokens::prune(&self.store.pool, now).await?;
-        let mut tx = self.store.pool.begin().await?;
-        if !embed_tokens::use_once(&mut *tx, token_id, expires_at).await? {
-            tracing::warn!(user_id = user.id, origin = %origin, "embedded sign-in refused: token replayed");
-            return Ok(Embedded::Replayed);
-        }
-        let hash = session::token_hash(&token);
-        sessions::create_embedded(&mut *tx, &hash, (user.org_id, user.id), origin, now, expires).await?;
-        tx.commit().await?;
-        tracing::info!(user_id = user.id, origin = %origin, "embedded sign-in");
-        Ok(Embedded::Started { session_token: token })
-    }
 }
 
 impl From<PersonRow> for Viewer {

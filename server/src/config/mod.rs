@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod embed;
 mod settings;
 
+pub use embed::Provision;
 use settings::{apply_env, setting, unknown};
 pub use settings::{Kind, Setting, SETTINGS};
 
@@ -88,6 +90,12 @@ struct Raw {
     #[serde(default)]
     embed_secret: Option<String>,
     #[serde(default)]
+    embed_provision_users: Option<bool>,
+    #[serde(default)]
+    embed_provision_admins: Option<bool>,
+    #[serde(default)]
+    embed_theme: Option<toml::Value>,
+    #[serde(default)]
     metrics_listen: Option<String>,
 }
 
@@ -132,6 +140,10 @@ pub struct Config {
     /// Origins (`scheme://host[:port]`) allowed to frame Liaison.
     pub embed_origins: Vec<String>,
     pub embed_secret: Option<String>,
+    /// Whom a console may bring that Liaison does not know yet (`embed_provision_*`).
+    pub embed_provision: Provision,
+    /// The embedded pages' theme (`/theme.css`).
+    pub embed_theme: Option<crate::theme::Theme>,
     /// Where `/metrics` is served, on its own listener (metrics.rs); off when not set.
     pub metrics_listen: Option<SocketAddr>,
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
@@ -155,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "[set]"))
             .field("embed_origins", &self.embed_origins)
             .field("embed_secret", &self.embed_secret.as_ref().map(|_| "[set]"))
+            .field("embed_provision", &self.embed_provision)
             .field("allow_http_urls", &self.allow_http_urls)
             .field("allow_private_network", &self.allow_private_network)
             .field("metrics_listen", &self.metrics_listen)
@@ -244,34 +257,16 @@ impl Config {
         let site_root =
             raw.site_root.or_else(|| lookup(env, "LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "data".into()));
-        let mut embed_origins = Vec::new();
-        for item in raw.embed_origins.as_deref().unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty())
-        {
-            let origin = url::Url::parse(item)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .map(|u| u.origin().ascii_serialization())
-                .filter(|o| o == item.trim_end_matches('/'))
-                .ok_or_else(|| {
-                    bad(
-                        "embed_origins",
-                        format!(
-                            "{item:?} is not an origin like https://console.example.com (scheme, host and port only)"
-                        ),
-                    )
-                })?;
-            embed_origins.push(origin);
-        }
-        let embed_secret = raw.embed_secret.filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string());
-        if embed_secret.as_ref().is_some_and(|t| t.chars().count() < 32) {
-            return Err(bad("embed_secret", "use at least 32 characters (e.g. `openssl rand -hex 32`)".into()));
-        }
-        if embed_secret.is_some() && embed_origins.is_empty() {
-            return Err(bad(
-                "embed_secret",
-                "set embed_origins too: embedded sign-in needs the consoles' origins".into(),
-            ));
-        }
+        let embed = embed::validate(
+            embed::Raw {
+                origins: raw.embed_origins,
+                secret: raw.embed_secret,
+                provision_users: raw.embed_provision_users,
+                provision_admins: raw.embed_provision_admins,
+                theme: raw.embed_theme,
+            },
+            origins,
+        )?;
         // A request's time limit leaves room for a call to a provider.
         let outbound_timeout_seconds =
             in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)? as u64;
@@ -341,8 +336,10 @@ impl Config {
             },
             outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
                 as u64,
-            embed_origins,
-            embed_secret,
+            embed_origins: embed.origins,
+            embed_secret: embed.secret,
+            embed_provision: embed.provision,
+            embed_theme: embed.theme,
             metrics_listen: match raw.metrics_listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(m) => Some(

@@ -58,6 +58,12 @@ pub const SETTINGS: &[Setting] = &[
         doc: "Origins of the consoles that may show Liaison in an iframe, comma-separated (e.g. `https://console.example.com`). They make up the `frame-ancestors` of every page and are the only targets of the embedded page's events." },
     Setting { key: "embed_secret", kind: Kind::Str, secret: true, default: "(embedded sign-in off)",
         doc: "The key (at least 32 characters) a host console signs embedded sign-in tokens with (HMAC-SHA256): `/embed/start?token=…` signs its user in inside the iframe. See the README's Embedding section." },
+    Setting { key: "embed_provision_users", kind: Kind::Bool, secret: false, default: "false",
+        doc: "Let a console's sign-in token bring a person Liaison does not know: on their first arrival they are created, as a member, in the organisation the token names (`org`), with the token's `name`. Every creation is audited. They have no password: they sign in through the console only. A token never changes a person who exists." },
+    Setting { key: "embed_provision_admins", kind: Kind::Bool, secret: false, default: "false",
+        doc: "With embed_provision_users, let a token whose `role` is `admin` create an admin; otherwise such a token is refused." },
+    Setting { key: "embed_theme", kind: Kind::Str, secret: false, default: "(Liaison's own look)",
+        doc: "The embedded pages' theme, as a TOML table or `key=value` pairs separated by `;` (e.g. `accent=#0b6e4f; radius=4px; scheme=light`). Colours (`accent`, `accent_text`, `background`, `surface`, `text`, `muted`, `border`) are `#rgb` or `#rrggbb`; `radius` is `0px` to `24px`; `font` is `system`, `sans-serif`, `serif` or `monospace`; `scheme` is `auto` (the browser's preference, the default), `light` or `dark`. Anything else, or colours under a 4.5:1 contrast with those they meet in a scheme the page may show, stops the start with the reason." },
     Setting { key: "metrics_listen", kind: Kind::Str, secret: false, default: "(metrics off)",
         doc: "Address and port of a listener of its own that serves `/metrics` in Prometheus text format (e.g. `127.0.0.1:9090`); never on `listen`. It has no authentication: keep it on loopback or a private network." },
 ];

@@ -122,3 +122,56 @@ fn readme_documents_every_setting() {
         assert!(readme.contains(&s.env_name()), "README lacks {}", s.env_name());
     }
 }
+
+#[test]
+fn consoles_bring_nobody_unless_allowed_and_admins_only_with_people() {
+    let embedding =
+        [("LIAISON_EMBED_ORIGINS", "https://console.example.com"), ("LIAISON_EMBED_SECRET", &"k".repeat(32))];
+    let with = |extra: &[(&str, &str)]| {
+        let mut pairs = embedding.to_vec();
+        pairs.extend_from_slice(extra);
+        Config::load_from(None, &env(&pairs))
+    };
+    assert_eq!(with(&[]).unwrap().embed_provision, Provision::default());
+    let c = with(&[("LIAISON_EMBED_PROVISION_USERS", "true")]).unwrap();
+    assert_eq!(c.embed_provision, Provision { users: true, admins: false });
+    let c = with(&[("LIAISON_EMBED_PROVISION_USERS", "true"), ("LIAISON_EMBED_PROVISION_ADMINS", "true")]).unwrap();
+    assert_eq!(c.embed_provision, Provision { users: true, admins: true });
+    let e = with(&[("LIAISON_EMBED_PROVISION_ADMINS", "true")]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("bad value for `embed_provision_admins`") && e.contains("set embed_provision_users too"),
+        "{e}"
+    );
+    let e = Config::load_from(None, &env(&[("LIAISON_EMBED_PROVISION_USERS", "yes")])).unwrap_err().to_string();
+    assert!(e.starts_with("bad value for `embed_provision_users`") && e.contains("set embed_secret too"), "{e}");
+}
+
+#[test]
+fn the_embed_theme_is_checked_at_start_and_named_in_the_error() {
+    let embedding =
+        [("LIAISON_EMBED_ORIGINS", "https://console.example.com"), ("LIAISON_EMBED_SECRET", &"k".repeat(32))];
+    let with = |theme: &str| {
+        let mut pairs = embedding.to_vec();
+        pairs.push(("LIAISON_EMBED_THEME", theme));
+        Config::load_from(None, &env(&pairs))
+    };
+    assert!(Config::load_from(None, &env(&embedding)).unwrap().embed_theme.is_none());
+    let c = with("accent=#0b6e4f; scheme=light").unwrap();
+    assert!(c.embed_theme.unwrap().css().contains("--liaison-accent: #0b6e4f;"));
+    let e = with("accent=#0b6e4f;} body {color:red").unwrap_err().to_string();
+    assert!(e.starts_with("bad value for `embed_theme` (environment variable LIAISON_EMBED_THEME): "), "{e}");
+    // The file's table form.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("liaison.toml");
+    std::fs::write(&path, "[embed_theme]\nradius = \"30px\"\n").unwrap();
+    let e = Config::load_from(Some(&path), &env(&embedding)).unwrap_err().to_string();
+    assert!(e.contains("`embed_theme` (the configuration file") && e.contains("radius `30px`"), "{e}");
+    std::fs::write(&path, "[embed_theme]\nscheme = \"dark\"\n").unwrap();
+    assert_eq!(
+        Config::load_from(Some(&path), &env(&embedding)).unwrap().embed_theme.unwrap().scheme,
+        crate::theme::Scheme::Dark
+    );
+    // Only embedded pages are themed.
+    let e = Config::load_from(None, &env(&[("LIAISON_EMBED_THEME", "scheme=dark")])).unwrap_err().to_string();
+    assert!(e.contains("set embed_secret too"), "{e}");
+}

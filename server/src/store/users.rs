@@ -14,6 +14,11 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
+/// The `password_hash` of a person who has no password: one an embedding console created
+/// (`crate::auth::embedded`). It is no PHC string, so no password matches it; sign-in checks such a
+/// person like an unknown one.
+pub const NO_PASSWORD: &str = "!none: signs in through an embedding console";
+
 pub struct NewUser<'a> {
     pub org_id: i64,
     pub email: &'a str,

@@ -6,12 +6,12 @@ use crate::lifecycle::sqlite_rows;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-const CONSOLE: &str = "https://console.example.com";
-const EMBED_SECRET: &str = "embed-secret-for-integration-tests-0123456789";
+pub const CONSOLE: &str = "https://console.example.com";
+pub const EMBED_SECRET: &str = "embed-secret-for-integration-tests-0123456789";
 
 /// `base64url(JSON) "." base64url(HMAC-SHA256(secret, first part))`, made here as a console's back
 /// end would (independently of Liaison's own code).
-fn mint(claims: Value) -> String {
+pub fn mint(claims: Value) -> String {
     use base64::Engine as _;
     use hmac::Mac as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +21,7 @@ fn mint(claims: Value) -> String {
     format!("{payload}.{}", b64.encode(mac.finalize().into_bytes()))
 }
 
-fn now_secs() -> i64 {
+pub fn now_secs() -> i64 {
     i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
 }
 
@@ -36,7 +36,7 @@ fn embedding(db: &Db) -> Server {
 
 /// Loads `/embed/start` in a new browser, as an iframe (`Some("iframe")`), a top-level page, or
 /// with no `Sec-Fetch-Dest` at all (an older browser).
-async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Client, Reply) {
+pub async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Client, Reply) {
     let client = server.client();
     let path = format!("/embed/start?token={token}");
     let r = match dest {
@@ -46,7 +46,7 @@ async fn embed_start(server: &Server, token: &str, dest: Option<&str>) -> (Clien
     (client, r)
 }
 
-fn signed_in(client: &Client, r: &Reply, what: &str) {
+pub fn signed_in(client: &Client, r: &Reply, what: &str) {
     assert_eq!(r.status, 303, "{what}: {}", r.body);
     assert!(client.cookie.lock().unwrap().is_some(), "{what}");
 }
@@ -132,4 +132,46 @@ async fn the_embedded_session_cookie_is_host_prefixed() {
     let old = server.client();
     *old.cookie.lock().unwrap() = Some(format!("liaison_embed={value}"));
     assert!(!is_ada(&old).await);
+}
+
+#[tokio::test]
+async fn the_theme_is_served_as_a_stylesheet_and_linked_from_embedded_pages_only() {
+    let db = sqlite().await;
+    let theme = "accent=#0B6E4F; radius=4px; scheme=light";
+    let server = Server::start_with(
+        &db,
+        &[("LIAISON_EMBED_ORIGINS", CONSOLE), ("LIAISON_EMBED_SECRET", EMBED_SECRET), ("LIAISON_EMBED_THEME", theme)],
+    );
+    let own = server.client();
+    assert_eq!(setup(&own).await.status, 200);
+    let r = server.client().get("/theme.css").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers.get("content-type").unwrap(), "text/css; charset=utf-8");
+    assert!(
+        r.body.contains("  color-scheme: light;\n") && r.body.contains("  --liaison-accent: #0b6e4f;\n"),
+        "{}",
+        r.body
+    );
+    let link = r#"<link rel="stylesheet" href="/theme.css""#;
+    let (embedded, r) = embed_start(&server, &token("themed"), Some("iframe")).await;
+    signed_in(&embedded, &r, "iframe");
+    let page = embedded.get(app::api::HOME).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(link), "{}", page.body);
+    // The page's CSP allows it as it allows Liaison's own stylesheet: from Liaison, nothing inline.
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap().to_string();
+    assert!(csp.contains("style-src 'self';") && !csp.contains("unsafe-inline"), "{csp}");
+    // Liaison's own tab keeps its look.
+    let page = own.get(app::api::HOME).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/pkg/liaison.css") && !page.body.contains("/theme.css"), "{}", page.body);
+    drop(server);
+
+    // Without a theme the stylesheet is empty, and no page links it.
+    let server = embedding(&db);
+    let r = server.client().get("/theme.css").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "/* No embed_theme is configured. */\n"));
+    let (embedded, r) = embed_start(&server, &token("unthemed"), Some("iframe")).await;
+    signed_in(&embedded, &r, "iframe");
+    assert!(!embedded.get(app::api::HOME).await.body.contains("/theme.css"));
 }

@@ -7,6 +7,7 @@ mod crash;
 mod custody;
 mod embed;
 mod members;
+mod provision;
 mod proxy;
 mod raw_http;
 mod rotation;

@@ -397,6 +397,9 @@ fn forged_embed_token() -> String {
             .unwrap()
             + 60,
         jti: None,
+        name: None,
+        role: None,
+        org: None,
     };
     server::embed::sign("a-key-other-org-made-up-0123456789abcdef", &claims)
 }
@@ -449,6 +452,7 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         }),
         http(Eve, "GET", "/healthz", "/healthz".into(), Auth::Session(Eve), None, Own),
         http(Eve, "GET", "/favicon.ico", "/favicon.ico".into(), Auth::Session(Eve), None, Own),
+        http(Eve, "GET", "/theme.css", "/theme.css".into(), Auth::Session(Eve), None, Own),
         // Embedded sign-in: a token for Acme's admin that Other Org forged (no embed secret is
         // configured here, and Eve does not have it anyway) signs nobody in.
         http(

@@ -1,0 +1,184 @@
+//! People arriving from a console (issue 23): a person Liaison does not know is created on their
+//! first arrival only when the operator allows it, as a member unless the token says admin and a
+//! second setting allows it, in the organisation the token names, audited, without a password; a
+//! token never changes a person who exists.
+
+use super::embed::{embed_start, mint, now_secs, signed_in, CONSOLE, EMBED_SECRET};
+use crate::harness::*;
+use crate::lifecycle::sqlite_rows;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+const BOB: &str = "bob@acme.example";
+const CAROL: &str = "carol@acme.example";
+
+/// A server whose consoles may bring new people (`users`) and new admins (`admins`).
+fn console_server(db: &Db, users: bool, admins: bool) -> Server {
+    let flag = |b: bool| if b { "true" } else { "false" };
+    Server::start_with(
+        db,
+        &[
+            ("LIAISON_EMBED_ORIGINS", CONSOLE),
+            ("LIAISON_EMBED_SECRET", EMBED_SECRET),
+            ("LIAISON_EMBED_PROVISION_USERS", flag(users)),
+            ("LIAISON_EMBED_PROVISION_ADMINS", flag(admins)),
+        ],
+    )
+}
+
+/// A fresh token with `extra` claims for `sub`.
+fn token(sub: &str, jti: &str, extra: Value) -> String {
+    let mut claims = json!({ "sub": sub, "origin": CONSOLE, "exp": now_secs() + 120, "jti": jti });
+    if let (Some(c), Value::Object(extra)) = (claims.as_object_mut(), extra) {
+        c.extend(extra);
+    }
+    mint(claims)
+}
+
+/// Loads the token in an iframe: the refusal's sentence, or `None` when it signed someone in.
+async fn arrive(server: &Server, token: &str) -> (Client, Option<String>) {
+    let (client, r) = embed_start(server, token, Some("iframe")).await;
+    if r.status == 303 {
+        signed_in(&client, &r, "arrival");
+        return (client, None);
+    }
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.set_cookie().is_none(), "{}", r.body);
+    (client, Some(r.body))
+}
+
+async fn people(db: &Db, email: &str) -> Vec<(String, String, String)> {
+    let sql = format!(
+        "SELECT u.name, u.role, o.name AS org FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.email = '{email}'"
+    );
+    sqlite_rows(db, &sql).await.iter().map(|r| (r.get("name"), r.get("role"), r.get("org"))).collect()
+}
+
+async fn creations(db: &Db) -> Vec<(String, String, String)> {
+    let sql = "SELECT actor, target, detail FROM audit_log WHERE action = 'member.create' ORDER BY id";
+    sqlite_rows(db, sql).await.iter().map(|r| (r.get("actor"), r.get("target"), r.get("detail"))).collect()
+}
+
+#[tokio::test]
+async fn a_person_unknown_to_liaison_is_created_only_when_the_operator_allows_it() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, false, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        let bob = json!({ "org": "Acme", "name": "Bob Builder", "role": "member" });
+        let (client, refused) = arrive(&server, &token(BOB, "off-1", bob.clone())).await;
+        assert!(refused.is_some_and(|b| b.contains("no Liaison account")), "{label}");
+        assert!(!client.rpc("me", &[]).await.body.contains(BOB), "{label}");
+        assert!(people(&db, BOB).await.is_empty() && creations(&db).await.is_empty(), "{label}");
+        drop(server);
+
+        // Allowed: Bob is created as a member of Acme, with his name, audited with the console as
+        // the actor; he is signed in.
+        let server = console_server(&db, true, false);
+        let first = token(BOB, "on-1", bob.clone());
+        let (client, refused) = arrive(&server, &first).await;
+        assert_eq!(refused, None, "{label}");
+        let me = client.me().await;
+        assert_eq!((me["email"].as_str(), me["role"].as_str()), (Some(BOB), Some("member")), "{label}: {me}");
+        assert_eq!((me["name"].as_str(), me["org_name"].as_str()), (Some("Bob Builder"), Some("Acme")), "{label}");
+        assert_eq!(people(&db, BOB).await, [("Bob Builder".into(), "member".into(), "Acme".into())], "{label}");
+        let audited = creations(&db).await;
+        assert_eq!(audited.len(), 1, "{label}: {audited:?}");
+        assert_eq!((audited[0].0.as_str(), audited[0].1.as_str()), (CONSOLE, BOB), "{label}");
+        assert!(audited[0].2.contains("as member"), "{label}: {audited:?}");
+
+        // The same token again is still a replay, and creates nobody.
+        let (_, refused) = arrive(&server, &first).await;
+        assert!(refused.is_some_and(|b| b.contains("used before")), "{label}");
+        // A token never changes a person who exists: Bob asking to be an admin, renamed, stays
+        // the member he is; so does Ada asking to be a member.
+        let (client, refused) =
+            arrive(&server, &token(BOB, "on-2", json!({ "org": "Acme", "name": "Boss", "role": "admin" }))).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["role"], "member", "{label}");
+        let (client, refused) = arrive(&server, &token(ADMIN_EMAIL, "on-3", json!({ "role": "member" }))).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["role"], "admin", "{label}");
+        assert_eq!(people(&db, BOB).await, [("Bob Builder".into(), "member".into(), "Acme".into())], "{label}");
+        assert_eq!(creations(&db).await.len(), 1, "{label}: one creation");
+    }
+}
+
+#[tokio::test]
+async fn a_console_creates_an_admin_only_when_the_token_and_both_settings_say_so() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        let admin = json!({ "org": "Acme", "name": "Carol", "role": "admin" });
+        let (_, refused) = arrive(&server, &token(CAROL, "admin-1", admin.clone())).await;
+        assert!(refused.is_some_and(|b| b.contains("does not create admins")), "{label}");
+        assert!(people(&db, CAROL).await.is_empty(), "{label}");
+        // Without a role a new person is a member.
+        let (client, refused) = arrive(&server, &token("dan@acme.example", "admin-2", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        let me = client.me().await;
+        assert_eq!((me["role"].as_str(), me["name"].as_str()), (Some("member"), Some("dan@acme.example")), "{label}");
+        drop(server);
+
+        let server = console_server(&db, true, true);
+        let (client, refused) = arrive(&server, &token(CAROL, "admin-3", admin)).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["role"], "admin", "{label}");
+        assert_eq!(people(&db, CAROL).await, [("Carol".into(), "admin".into(), "Acme".into())], "{label}");
+        let audited = creations(&db).await;
+        assert!(audited
+            .iter()
+            .any(|(actor, who, detail)| actor == CONSOLE && who == CAROL && detail.contains("as admin")));
+    }
+}
+
+#[tokio::test]
+async fn a_token_naming_no_organisation_another_one_or_one_that_does_not_exist_creates_nobody() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, true);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        let cases = [
+            (BOB, json!({ "name": "Bob" }), "names no organisation"),
+            (BOB, json!({ "org": "Globex" }), "does not exist"),
+            (ADMIN_EMAIL, json!({ "org": "Globex" }), "does not exist"),
+            (BOB, json!({ "org": "Acme", "role": "owner" }), "neither admin nor member"),
+            (BOB, json!({ "org": "Acme", "name": "" }), "name is not usable"),
+            ("not an email", json!({ "org": "Acme" }), "not an email address"),
+        ];
+        for (i, (sub, extra, reason)) in cases.into_iter().enumerate() {
+            let (_, refused) = arrive(&server, &token(sub, &format!("bad-{i}"), extra)).await;
+            assert!(refused.as_deref().is_some_and(|b| b.contains(reason)), "{label} {i}: {refused:?}");
+        }
+        assert!(people(&db, BOB).await.is_empty() && creations(&db).await.is_empty(), "{label}");
+        // A person of Acme named by a token as one of another organisation is refused.
+        crate::lifecycle::exec(&db, "INSERT INTO organisations (name, created_at) VALUES ('Globex', 1)").await;
+        let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "other-org", json!({ "org": "Globex" }))).await;
+        assert!(refused.is_some_and(|b| b.contains("another organisation")), "{label}");
+        // Bob named in Globex is created there, not in Acme.
+        let (client, refused) = arrive(&server, &token(BOB, "globex", json!({ "org": "Globex" }))).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["org_name"], "Globex", "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_person_a_console_created_has_no_password() {
+    let db = sqlite().await;
+    let server = console_server(&db, true, false);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let (_, refused) = arrive(&server, &token(BOB, "nopw", json!({ "org": "Acme" }))).await;
+    assert_eq!(refused, None);
+    let stored: String =
+        sqlite_rows(&db, &format!("SELECT password_hash FROM users WHERE email = '{BOB}'")).await[0].get(0);
+    assert!(!stored.starts_with('$'), "no PHC hash: {stored}");
+    for guess in [stored.as_str(), "", ADMIN_PASSWORD, "!"] {
+        let client = server.client();
+        let r = client.rpc("sign_in", &[("email", BOB), ("password", guess)]).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (401, Some("invalid_credentials")), "{guess:?}: {}", r.body);
+        assert!(client.cookie.lock().unwrap().is_none());
+    }
+    // Answered like an unknown person, not logged as a broken hash.
+    assert!(!server.log().contains("malformed"), "{}", server.log());
+}
