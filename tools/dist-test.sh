@@ -26,7 +26,8 @@ home="$work/home"
 mkdir -m 0700 "$home" "$work/no-tools"
 install -m 0644 "$archive" "$work/liaison.tar.gz"
 
-# Another user when we may (root): nothing of ours is readable to it but the archive.
+# Another user when we may (root), in a directory of its own outside the repository, with nothing on
+# PATH: what it runs is what the archive holds (the repository itself is not hidden from it).
 if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
   chown nobody:nogroup "$home"
   as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)

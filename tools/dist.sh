@@ -31,6 +31,9 @@ install -m 0644 dist/liaison.toml dist/liaison.service "$root/"
 install -m 0644 server/catalog/predefined.toml "$root/catalog/"
 install -m 0644 README.md SECURITY.md BENCHMARKS.md "$root/"
 install -m 0644 docs/*.md "$root/docs/"
+# The user guide's pictures (taken by the browser tests; tools/test.sh checks they are this run's).
+mkdir -p "$root/docs/images"
+install -m 0644 docs/images/*.png "$root/docs/images/"
 # Readable by everyone, owned by no one in particular: it is unpacked as another user.
 chmod -R u=rwX,go=rX "$root"
 

@@ -1,11 +1,12 @@
 import type { Page } from "@playwright/test";
-import { adminToken, approveInPopup, closes, expectConsoleError, hydrated, liaisonBase, provider, registerRedirect, signIn, expect, test } from "./helpers";
+import { guideShot, adminToken, approveInPopup, closes, expectConsoleError, hydrated, liaisonBase, provider, registerRedirect, signIn, expect, test } from "./helpers";
 
 // The Connections screens of SPEC §2 end to end, against the real oidc-provider that
 // global-setup.ts starts. Runs after foundation.spec.ts and tokens.spec.ts (the admin exists).
 test.describe.configure({ mode: "serial" });
 
-const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+// The pictures of docs/user-guide.md.
+const shot = guideShot;
 
 /** Replaces the service form's scope rows with these (Scope Name, Scope Display Name) pairs. */
 async function setScopes(page: Page, scopes: [string, string][]) {

@@ -1,13 +1,14 @@
 import type { Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
+import { guideShot, approveInPopup, closes, expectConsoleError, hydrated, provider, signIn, expect, test } from "./helpers";
 
 // The Custom Services tab of Pick Your Service: each of the organisation's custom services with
 // Edit and Delete. Runs after ui-flows.spec.ts and ui-people.spec.ts: "Acme ID" (id 1) is used by
 // "Acme CRM EU", which is Connected.
 test.describe.configure({ mode: "serial" });
 
-const shot = (page: Page, name: string) => page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+// The pictures of docs/user-guide.md.
+const shot = guideShot;
 
 function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });

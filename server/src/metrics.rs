@@ -176,6 +176,9 @@ pub async fn listen(config: &Config, pool: &AnyPool) -> Result<()> {
         .await
         .map_err(|e| crate::error::Error::Config(format!("metrics_listen: cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "/metrics has no authentication and listens off the loopback: keep it behind a firewall");
+    }
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(scrape))
         .with_state(Scrape { pool: pool.clone(), max: config.db_max_connections });

@@ -1,5 +1,5 @@
 //! Create New Service: the redirect URL to register with the provider first, then the custom
-//! service form with every field of SPEC §1 and the quirk knobs (`service_form.rs`), optionally
+//! service form with every field of a service and the quirk knobs (`service_form.rs`), optionally
 //! pre-filled from an issuer's metadata. Create Service saves it and continues straight into its
 //! first connection.
 

@@ -83,6 +83,12 @@ pub struct Fields {
     extra_token_params: RwSignal<String>,
 }
 
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields::new()
+    }
+}
+
 impl Fields {
     /// The fields of a new service.
     pub fn new() -> Fields {

@@ -100,7 +100,11 @@ pub fn embedding(config: &Config) -> Line {
     } else {
         "embedded sign-in off (embed_secret not set)"
     };
-    let public_https = config.public_url.as_ref().is_some_and(|u| u.scheme() == "https" || is_local(u));
+    // Without public_url, Liaison answers at its listen address: local when that is loopback.
+    let public_https = match &config.public_url {
+        Some(u) => u.scheme() == "https" || is_local(u),
+        None => config.listen.ip().is_loopback(),
+    };
     if config.embed_secret.is_some() && !public_https {
         return Line::fail(
             "embedding",
@@ -145,7 +149,8 @@ pub fn metrics_listen(config: &Config) -> Line {
         Some(addr) => Line::warn(
             "metrics",
             format!(
-                "http://{addr}/metrics has no authentication and {} is not loopback: anyone who reaches it reads                  the counts. Keep it on a private network behind a firewall, or listen on 127.0.0.1",
+                "http://{addr}/metrics has no authentication and {} is not loopback: anyone who reaches it reads \
+                 the counts. Keep it on a private network behind a firewall, or listen on 127.0.0.1",
                 addr.ip()
             ),
         ),

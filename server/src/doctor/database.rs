@@ -53,6 +53,9 @@ pub async fn check(config: &Config) -> Vec<Line> {
 async fn reach(config: &Config) -> Result<Option<(AnyPool, String)>, Line> {
     sqlx::any::install_default_drivers();
     let (url, shown) = match &config.database_url {
+        Some(url) if url.starts_with("sqlite:") => {
+            (url.clone(), format!("the SQLite database {}", url.split('?').next().unwrap_or(url)))
+        }
         Some(url) => (url.clone(), without_password(url)),
         None => {
             let file = crate::backup::absolute(&config.data_dir.join(SQLITE_FILE));
@@ -93,11 +96,9 @@ fn without_password(url: &str) -> String {
 
 /// The applied migrations against the ones this binary carries.
 async fn migrations(config: &Config, pool: &AnyPool) -> Line {
-    let migrator = if config.database_url.is_some() {
-        sqlx::migrate!("./migrations/postgres")
-    } else {
-        sqlx::migrate!("./migrations/sqlite")
-    };
+    let postgres = config.database_url.as_deref().is_some_and(|u| !u.starts_with("sqlite:"));
+    let migrator =
+        if postgres { sqlx::migrate!("./migrations/postgres") } else { sqlx::migrate!("./migrations/sqlite") };
     let known: Vec<(i64, &[u8])> = migrator.iter().map(|m| (m.version, m.checksum.as_ref())).collect();
     let applied: Result<Vec<(i64, Vec<u8>, i64)>, _> = sqlx::query_as(
         "SELECT version, checksum, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) \

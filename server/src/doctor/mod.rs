@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use checks::{embedding, key_file_mode, public_url, site};
+pub use checks::{embedding, key_file_mode, metrics_listen, public_url, site};
 pub use database::compare_migrations;
 
 /// How long the database and the DNS lookup may take before the check says they did not answer.
@@ -105,8 +105,17 @@ pub async fn run(config_file: Option<&Path>, out: &mut dyn FnMut(Line)) {
     out(public_url(&config));
     out(embedding(&config));
     out(checks::metrics_listen(&config));
-    for line in database::check(&config).await {
-        out(line);
+    // Each step has its own time limit; a database that accepts and then stalls has this one.
+    match tokio::time::timeout(TIME_LIMIT * 4, database::check(&config)).await {
+        Ok(lines) => {
+            for line in lines {
+                out(line);
+            }
+        }
+        Err(_) => out(Line::fail(
+            "database",
+            format!("no answer within {} s. Check that it runs and is not overloaded", (TIME_LIMIT * 4).as_secs()),
+        )),
     }
     out(checks::dns(dns_name).await);
 }

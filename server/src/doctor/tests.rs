@@ -51,6 +51,23 @@ fn embedding_needs_https_and_never_shows_its_secret() {
 }
 
 #[test]
+fn embedding_on_this_machine_needs_no_public_url_and_elsewhere_does() {
+    let env = [("LIAISON_EMBED_ORIGINS", "http://localhost:3200"), ("LIAISON_EMBED_SECRET", SECRET)];
+    assert_eq!(embedding(&config(&env)).level, Level::Ok, "loopback, as the browser tests run");
+    let open = embedding(&config(&[env[0], env[1], ("LIAISON_LISTEN", "0.0.0.0:8080")]));
+    assert_eq!(open.level, Level::Fail, "{open}");
+}
+
+#[test]
+fn metrics_off_the_loopback_are_warned_about_in_one_sentence() {
+    assert_eq!(metrics_listen(&config(&[])).level, Level::Ok);
+    assert_eq!(metrics_listen(&config(&[("LIAISON_METRICS_LISTEN", "127.0.0.1:9100")])).level, Level::Ok);
+    let open = metrics_listen(&config(&[("LIAISON_METRICS_LISTEN", "0.0.0.0:9100")]));
+    assert_eq!(open.level, Level::Warn);
+    assert!(open.message.contains("anyone who reaches it reads the counts."), "{open}");
+}
+
+#[test]
 fn the_key_file_is_private_to_its_owner() {
     let path = std::path::Path::new("/srv/liaison/master.key");
     let open = key_file_mode(path, 0o100644, 1000, 1000);

@@ -197,7 +197,7 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
         let resp = api.send(&t, out).await?;
         let host = log.call.host.clone();
-        let read = read_limited(resp, api.settings.max_body_bytes, &host)
+        let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, &host))
             .await
             .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
         Ok::<_, ApiError>(read)

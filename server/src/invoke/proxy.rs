@@ -240,7 +240,7 @@ pub async fn handle(
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
         if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
-            let read = read_limited(resp, WHOLE_ANSWER_BYTES as usize, &log.call.host)
+            let read = crate::metrics::upstream(read_limited(resp, WHOLE_ANSWER_BYTES as usize, &log.call.host))
                 .await
                 .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
             let status = StatusCode::from_u16(read.status).map_err(|_| ApiError::internal())?;
