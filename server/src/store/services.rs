@@ -156,7 +156,11 @@ pub async fn key_taken<'e>(db: impl Executor<'e, Database = Any>, key: &str) -> 
 
 /// The names of the service's connections that hold or held an authorisation (what an edit that
 /// moves its endpoints sends back to Needs re-authorisation: `grants::set_aside_for_service`).
-pub async fn authorised_connections<'e>(db: impl Executor<'e, Database = Any>, org_id: i64, id: i64) -> Result<Vec<String>> {
+pub async fn authorised_connections<'e>(
+    db: impl Executor<'e, Database = Any>,
+    org_id: i64,
+    id: i64,
+) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT name FROM connections WHERE org_id = $1 AND service_id = $2 \
          AND status IN ('connected', 'error', 'needs_reauth') ORDER BY name",
