@@ -2,8 +2,8 @@
 //! Every path is fixed (`/rpc/<name>`), so tests and other clients can name them.
 
 use crate::connection::{
-    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, EditImpact, ServiceSummary,
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
+    FlowStatus, NewServiceKey, ServiceSummary,
 };
 use crate::error::AppError;
 use crate::members::MemberView;
@@ -234,6 +234,12 @@ pub async fn connections(query: ConnectionQuery) -> Result<ConnectionPage, AppEr
 #[server(prefix = "/rpc", endpoint = "connection", input = Json)]
 pub async fn connection(link_name: String) -> Result<ConnectionDetails, AppError> {
     ssr::with_viewer(|b, v| async move { b.connection(&v, link_name).await }).await
+}
+
+/// A connection's recent calls, newest first (all of them for its managers, one's own otherwise).
+#[server(prefix = "/rpc", endpoint = "connection_calls", input = Json)]
+pub async fn connection_calls(link_name: String) -> Result<Vec<crate::calls::CallView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.connection_calls(&v, link_name).await }).await
 }
 
 /// Creates a connection and connects it, or says where the authorisation popup starts.

@@ -5,6 +5,7 @@ pub mod api;
 pub mod authorise;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod calls;
 pub mod components;
 pub mod connection;
 pub mod embed;

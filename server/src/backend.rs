@@ -20,9 +20,10 @@ use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
+use app::calls::CallView;
 use app::connection::{
-    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, FlowStatus,
-    NewServiceKey, EditImpact, ServiceSummary,
+    ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
+    FlowStatus, NewServiceKey, ServiceSummary,
 };
 use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
@@ -185,6 +186,10 @@ impl Backend for ServerBackend {
 
     async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage> {
         Ok(self.connections.list_connections(viewer, &query).await?)
+    }
+
+    async fn connection_calls(&self, viewer: &Viewer, link_name: String) -> Result<Vec<CallView>> {
+        Ok(crate::calls::recent(&self.store, viewer, &link_name).await?)
     }
 
     async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails> {
