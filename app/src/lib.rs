@@ -10,6 +10,7 @@ pub mod components;
 pub mod connection;
 pub mod embed;
 pub mod error;
+mod lazy;
 pub mod members;
 pub mod model;
 pub mod pages;

@@ -54,7 +54,11 @@ pub fn ActionDialogs(act: Actions) -> impl IntoView {
                 Ending::Delete => "Deleting",
             };
             notice.set(Some(Notice::Busy(format!("{busy} “{}”…", t.name))));
-            spawn_local(end_connection(t, ending, notice, changed));
+            spawn_local(async move {
+                if let Err(e) = end_connection(t, ending, notice, changed).await {
+                    notice.set(Some(Notice::Failed(e.message)));
+                }
+            });
         })
     };
     view! {
@@ -73,7 +77,16 @@ pub fn ActionDialogs(act: Actions) -> impl IntoView {
             on_confirm=end(Ending::Delete)
         />
         // Mounted while open, from a chunk of its own: editing is rare, the list is not.
-        {move || editing.get().then(|| Suspend::new(edit_dialog(editing, target, notice, changed)))}
+        {move || editing.get().then(|| Suspend::new(async move {
+            match edit_dialog(editing, target, notice, changed).await {
+                Ok(dialog) => dialog,
+                Err(e) => {
+                    editing.set(false);
+                    notice.set(Some(Notice::Failed(e.message)));
+                    ().into_any()
+                }
+            }
+        }))}
     }
 }
 
@@ -84,29 +97,37 @@ enum Ending {
     Delete,
 }
 
-/// Revokes or deletes `t`, then says how it went. A lazy function: fetched with the first
-/// confirmation, not with the list.
-#[leptos::lazy]
-async fn end_connection(t: ConnectionRow, ending: Ending, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
-    let r = match ending {
-        Ending::Revoke => crate::api::revoke_connection(t.link_name.clone()).await,
-        Ending::Delete => crate::api::delete_connection(t.link_name.clone()).await,
-    };
-    notice.set(Some(match (r, ending) {
-        (Ok(()), Ending::Revoke) => {
-            crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
-            Notice::Done(format!(
-                "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
-                t.name
-            ))
-        }
-        (Ok(()), Ending::Delete) => {
-            crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
-            Notice::Done(format!("“{}” is deleted.", t.name))
-        }
-        (Err(e), _) => Notice::Failed(e.message),
-    }));
-    changed.update(|n| *n += 1);
+crate::lazy::fallible_lazy! {
+    end_connection_split,
+    /// Revokes or deletes `t`, then says how it went. A lazy function: fetched with the first
+    /// confirmation, not with the list.
+    fn end_connection(
+        t: ConnectionRow,
+        ending: Ending,
+        notice: RwSignal<Option<Notice>>,
+        changed: RwSignal<u32>,
+    ) -> Result<(), AppError> {
+        let r = match ending {
+            Ending::Revoke => crate::api::revoke_connection(t.link_name.clone()).await,
+            Ending::Delete => crate::api::delete_connection(t.link_name.clone()).await,
+        };
+        notice.set(Some(match (r, ending) {
+            (Ok(()), Ending::Revoke) => {
+                crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
+                Notice::Done(format!(
+                    "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
+                    t.name
+                ))
+            }
+            (Ok(()), Ending::Delete) => {
+                crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
+                Notice::Done(format!("“{}” is deleted.", t.name))
+            }
+            (Err(e), _) => Notice::Failed(e.message),
+        }));
+        changed.update(|n| *n += 1);
+        Ok(())
+    }
 }
 
 /// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
@@ -127,15 +148,17 @@ async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<Str
     Ok((chosen, scopes))
 }
 
-/// The edit dialog, as a lazy function (see [`EditDialog`]).
-#[leptos::lazy]
-fn edit_dialog(
-    open: RwSignal<bool>,
-    target: RwSignal<Option<ConnectionRow>>,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) -> AnyView {
-    view! { <EditDialog open=open target=target notice=notice changed=changed/> }.into_any()
+crate::lazy::fallible_lazy! {
+    edit_dialog_split,
+    /// The edit dialog, as a lazy function (see [`EditDialog`]).
+    fn edit_dialog(
+        open: RwSignal<bool>,
+        target: RwSignal<Option<ConnectionRow>>,
+        notice: RwSignal<Option<Notice>>,
+        changed: RwSignal<u32>,
+    ) -> Result<AnyView, AppError> {
+        Ok(view! { <EditDialog open=open target=target notice=notice changed=changed/> }.into_any())
+    }
 }
 
 /// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next

@@ -10,6 +10,7 @@ use crate::components::banner::{banner_view, Banner, Tone};
 use crate::components::icons::{DeleteIcon, EditIcon};
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
+use crate::error::AppError;
 use crate::model::Viewer;
 use crate::time::format_utc;
 use leptos::either::{Either, EitherOf3, EitherOf4};
@@ -52,36 +53,45 @@ pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
 pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
     let popup = Popup::open();
     notice.set(Some(Notice::Busy(format!("Connecting “{link}”…"))));
-    spawn_local(connect_flow(link, popup, auth, notice, changed));
-}
-
-/// Connects `link` with what it has, and follows up in `popup` where the provider must be asked.
-/// A lazy function: the code that asks the server, decodes its answer and runs the popup's flow
-/// is fetched with the first click that needs it, not with the list.
-#[leptos::lazy]
-async fn connect_flow(
-    link: String,
-    popup: Popup,
-    auth: Authoriser,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) {
-    match crate::api::connect(link.clone(), ConnectionForm::default()).await {
-        Ok(ConnectOutcome::Authorize { start_url }) => {
-            notice.set(None);
-            auth.begin(popup, link, &start_url);
-        }
-        Ok(ConnectOutcome::Connected) => {
-            popup.close();
-            crate::embed::notify(crate::embed::Event::Authorised, &link);
-            notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
-            changed.update(|n| *n += 1);
-        }
-        Err(e) => {
+    spawn_local(async move {
+        // Its code could not be fetched: said, and the next click tries again.
+        if let Err(e) = connect_flow(link, popup.clone(), auth, notice, changed).await {
             popup.close();
             notice.set(Some(Notice::Failed(e.message)));
-            changed.update(|n| *n += 1);
         }
+    });
+}
+
+crate::lazy::fallible_lazy! {
+    connect_flow_split,
+    /// Connects `link` with what it has, and follows up in `popup` where the provider must be asked.
+    /// A lazy function: the code that asks the server, decodes its answer and runs the popup's flow
+    /// is fetched with the first click that needs it, not with the list.
+    fn connect_flow(
+        link: String,
+        popup: Popup,
+        auth: Authoriser,
+        notice: RwSignal<Option<Notice>>,
+        changed: RwSignal<u32>,
+    ) -> Result<(), AppError> {
+        match crate::api::connect(link.clone(), ConnectionForm::default()).await {
+            Ok(ConnectOutcome::Authorize { start_url }) => {
+                notice.set(None);
+                auth.begin(popup, link, &start_url);
+            }
+            Ok(ConnectOutcome::Connected) => {
+                popup.close();
+                crate::embed::notify(crate::embed::Event::Authorised, &link);
+                notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+                changed.update(|n| *n += 1);
+            }
+            Err(e) => {
+                popup.close();
+                notice.set(Some(Notice::Failed(e.message)));
+                changed.update(|n| *n += 1);
+            }
+        }
+        Ok(())
     }
 }
 
