@@ -236,6 +236,12 @@ pub async fn connection(link_name: String) -> Result<ConnectionDetails, AppError
     ssr::with_viewer(|b, v| async move { b.connection(&v, link_name).await }).await
 }
 
+/// A connection's recent calls, newest first (all of them for its managers, one's own otherwise).
+#[server(prefix = "/rpc", endpoint = "connection_calls", input = Json)]
+pub async fn connection_calls(link_name: String) -> Result<Vec<crate::calls::CallView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.connection_calls(&v, link_name).await }).await
+}
+
 /// Creates a connection and connects it, or says where the authorisation popup starts.
 #[server(prefix = "/rpc", endpoint = "create_connection", input = Json)]
 pub async fn create_connection(form: ConnectionForm) -> Result<(String, ConnectOutcome), AppError> {

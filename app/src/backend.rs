@@ -63,6 +63,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn discover_service(&self, viewer: &Viewer, issuer: String) -> Result<ServiceForm>;
     /// A page of the Connections list.
     async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage>;
+    /// A connection's recent calls through the scripts' API, as far as the viewer may see them.
+    async fn connection_calls(&self, viewer: &Viewer, link_name: String) -> Result<Vec<crate::calls::CallView>>;
     /// One connection's details.
     async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails>;
     /// Creates a connection and connects it (or says where the popup starts: a one-time link for

@@ -220,6 +220,14 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
     }
 }
 
+/// A part of the page's code that could not be fetched (the network is down, or the server was
+/// updated and no longer has it): said like any other failure to reach Liaison, never a trap.
+impl From<leptos::wasm_split::SplitLoaderError> for AppError {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        Self::new(ErrorCode::Transport, "Liaison could not be reached. Check your connection and try again.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,12 @@ pub mod api;
 pub mod authorise;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod calls;
 pub mod components;
 pub mod connection;
 pub mod embed;
 pub mod error;
+mod lazy;
 pub mod members;
 pub mod model;
 pub mod pages;

@@ -165,7 +165,7 @@ impl ApiTokens {
                 let Some(p) = api_tokens::viewer(&self.store.pool, &hash).await? else {
                     return Ok(None);
                 };
-                let label = format!("{} (token {})", p.person.email, p.token_name);
+                let label = crate::calls::caller_label(&p.person.email, &p.token_name);
                 let known = Arc::new(KnownCaller {
                     caller: Caller { viewer: Viewer::from(p.person), token_id: p.token_id, label, fresh },
                     last_used: AtomicI64::new(p.last_used_at.unwrap_or(i64::MIN)),

@@ -21,6 +21,7 @@ use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
+use app::calls::CallView;
 use app::connection::{
     ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery, CustomServiceView, EditImpact,
     FlowStatus, NewServiceKey, ServiceSummary,
@@ -175,6 +176,10 @@ impl Backend for ServerBackend {
 
     async fn connections(&self, viewer: &Viewer, query: ConnectionQuery) -> Result<ConnectionPage> {
         Ok(self.connections.list_connections(viewer, &query).await?)
+    }
+
+    async fn connection_calls(&self, viewer: &Viewer, link_name: String) -> Result<Vec<CallView>> {
+        Ok(crate::calls::recent(&self.store, viewer, &link_name).await?)
     }
 
     async fn connection(&self, viewer: &Viewer, link_name: String) -> Result<ConnectionDetails> {

@@ -1,15 +1,29 @@
 //! The log of API calls, written off the request path: handlers hand each call to a channel, and
 //! one task writes them in batches (one transaction per batch, at most one per 50 ms while calls
 //! keep coming), with the connections' and tokens' last-used times. A full channel drops entries
-//! with a warning rather than slowing calls down.
+//! with a warning rather than slowing calls down. Read back for a connection's details page
+//! (`recent`), as far as the viewer may see it.
 
+use crate::error::Result;
 use crate::store::api_tokens::{self, Call};
-use crate::store::{connections as conns, Clock, Store};
+use crate::store::{call_log, connections as conns, Clock, Store};
+use app::calls::{CallView, RECENT_CALLS};
+use app::model::{Role, Viewer};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 const CAPACITY: usize = 16 * 1024;
+
+/// Who made a call, as the log names them: the person and their API token.
+pub fn caller_label(email: &str, token_name: &str) -> String {
+    format!("{email} (token {token_name})")
+}
+
+/// The start of the label of every call a person made (`caller_label`).
+fn callers_prefix(email: &str) -> String {
+    format!("{email} (token ")
+}
 const BATCH: usize = 512;
 /// How long the writer waits for more entries after the first of a batch.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
@@ -63,7 +77,7 @@ async fn write_batches(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiv
     }
 }
 
-async fn write(store: &Store, items: &[Item], now: i64) -> crate::error::Result<()> {
+async fn write(store: &Store, items: &[Item], now: i64) -> Result<()> {
     let mut connections = BTreeSet::new();
     let mut tokens = BTreeSet::new();
     let mut calls = Vec::with_capacity(items.len());
@@ -88,4 +102,27 @@ async fn write(store: &Store, items: &[Item], now: i64) -> crate::error::Result<
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A connection's most recent calls, as its details page shows them, newest first: every call for
+/// the people who manage it (its creator and admins), only their own for the others (what they
+/// may see elsewhere: nobody else's API tokens).
+pub async fn recent(store: &Store, viewer: &Viewer, link_name: &str) -> Result<Vec<CallView>> {
+    let c = crate::actor::connection(store, viewer.org_id, link_name).await?;
+    let everyone = viewer.role == Role::Admin || crate::actor::can_manage(viewer, &c);
+    let own = callers_prefix(&viewer.email);
+    let only = (!everyone).then_some(own.as_str());
+    let rows = call_log::recent(&store.pool, viewer.org_id, &c.link_name, only, RECENT_CALLS).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CallView {
+            at: r.at,
+            caller: r.actor,
+            method: r.method,
+            host: r.host,
+            status: u16::try_from(r.status).unwrap_or(0),
+            latency_ms: r.latency_ms,
+            error: r.error_code,
+        })
+        .collect())
 }

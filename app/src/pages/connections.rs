@@ -1,18 +1,17 @@
 //! Settings › Developer Space › Connections: the organisation's connections in two tabs, with
-//! search, a status filter and paging (all on the server), each row's actions on hover or focus,
-//! and the dialogs for editing, revoking and deleting.
+//! search, a status filter and paging (all on the server), and each row's actions on hover or
+//! focus (their dialogs: `connection_actions.rs`).
 
 use super::chrome::{signed_in, Chrome};
-use crate::api::{connection, connections, services, update_connection};
+use super::connection_actions::{ActionDialogs, Actions};
+use crate::api::connections;
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::banner::{banner_view, Banner, Tone};
-use crate::components::dialog::{ConfirmDialog, Modal};
 use crate::components::icons::{DeleteIcon, EditIcon};
 use crate::components::tabs::Tabs;
-use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus, ServiceRef};
+use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
 use crate::error::AppError;
 use crate::model::Viewer;
-use crate::service::Scope;
 use crate::time::format_utc;
 use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
@@ -54,69 +53,46 @@ pub fn NoticeBanner(notice: RwSignal<Option<Notice>>) -> impl IntoView {
 pub fn connect_now(link: String, auth: Authoriser, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
     let popup = Popup::open();
     notice.set(Some(Notice::Busy(format!("Connecting “{link}”…"))));
-    spawn_local(connect_flow(link, popup, auth, notice, changed));
-}
-
-/// Connects `link` with what it has, and follows up in `popup` where the provider must be asked.
-/// A lazy function: the code that asks the server, decodes its answer and runs the popup's flow
-/// is fetched with the first click that needs it, not with the list.
-#[leptos::lazy]
-async fn connect_flow(
-    link: String,
-    popup: Popup,
-    auth: Authoriser,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) {
-    match crate::api::connect(link.clone(), ConnectionForm::default()).await {
-        Ok(ConnectOutcome::Authorize { start_url }) => {
-            notice.set(None);
-            auth.begin(popup, link, &start_url);
-        }
-        Ok(ConnectOutcome::Connected) => {
-            popup.close();
-            crate::embed::notify(crate::embed::Event::Authorised, &link);
-            notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
-            changed.update(|n| *n += 1);
-        }
-        Err(e) => {
+    spawn_local(async move {
+        // Its code could not be fetched: said, and the next click tries again.
+        if let Err(e) = connect_flow(link, popup.clone(), auth, notice, changed).await {
             popup.close();
             notice.set(Some(Notice::Failed(e.message)));
-            changed.update(|n| *n += 1);
         }
+    });
+}
+
+crate::lazy::fallible_lazy! {
+    connect_flow_split,
+    /// Connects `link` with what it has, and follows up in `popup` where the provider must be asked.
+    /// A lazy function: the code that asks the server, decodes its answer and runs the popup's flow
+    /// is fetched with the first click that needs it, not with the list.
+    fn connect_flow(
+        link: String,
+        popup: Popup,
+        auth: Authoriser,
+        notice: RwSignal<Option<Notice>>,
+        changed: RwSignal<u32>,
+    ) -> Result<(), AppError> {
+        match crate::api::connect(link.clone(), ConnectionForm::default()).await {
+            Ok(ConnectOutcome::Authorize { start_url }) => {
+                notice.set(None);
+                auth.begin(popup, link, &start_url);
+            }
+            Ok(ConnectOutcome::Connected) => {
+                popup.close();
+                crate::embed::notify(crate::embed::Event::Authorised, &link);
+                notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+                changed.update(|n| *n += 1);
+            }
+            Err(e) => {
+                popup.close();
+                notice.set(Some(Notice::Failed(e.message)));
+                changed.update(|n| *n += 1);
+            }
+        }
+        Ok(())
     }
-}
-
-/// Revoke or delete: what the confirmation dialog asked about.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ending {
-    Revoke,
-    Delete,
-}
-
-/// Revokes or deletes `t`, then says how it went. A lazy function: fetched with the first
-/// confirmation, not with the list.
-#[leptos::lazy]
-async fn end_connection(t: ConnectionRow, ending: Ending, notice: RwSignal<Option<Notice>>, changed: RwSignal<u32>) {
-    let r = match ending {
-        Ending::Revoke => crate::api::revoke_connection(t.link_name.clone()).await,
-        Ending::Delete => crate::api::delete_connection(t.link_name.clone()).await,
-    };
-    notice.set(Some(match (r, ending) {
-        (Ok(()), Ending::Revoke) => {
-            crate::embed::notify(crate::embed::Event::Revoked, &t.link_name);
-            Notice::Done(format!(
-                "“{}” is revoked. Scripts using it get “connection revoked” until it is enabled again.",
-                t.name
-            ))
-        }
-        (Ok(()), Ending::Delete) => {
-            crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
-            Notice::Done(format!("“{}” is deleted.", t.name))
-        }
-        (Err(e), _) => Notice::Failed(e.message),
-    }));
-    changed.update(|n| *n += 1);
 }
 
 #[component]
@@ -154,25 +130,7 @@ fn List(viewer: Viewer) -> impl IntoView {
         |(q, _, _)| connections(q),
     );
 
-    // The row an action is about.
-    let target = RwSignal::new(None::<ConnectionRow>);
-    let asking_revoke = RwSignal::new(false);
-    let asking_delete = RwSignal::new(false);
-    let editing = RwSignal::new(false);
-    let act = Actions { target, asking_revoke, asking_delete, editing, auth, notice, changed };
-    let target_name = move || target.get().map(|t| t.name).unwrap_or_default();
-
-    let end = move |ending: Ending| {
-        Callback::new(move |_| {
-            let Some(t) = target.get_untracked() else { return };
-            let busy = match ending {
-                Ending::Revoke => "Revoking",
-                Ending::Delete => "Deleting",
-            };
-            notice.set(Some(Notice::Busy(format!("{busy} “{}”…", t.name))));
-            spawn_local(end_connection(t, ending, notice, changed));
-        })
-    };
+    let act = Actions::new(auth, notice, changed);
 
     view! {
         <Chrome viewer=viewer current="connections">
@@ -229,22 +187,7 @@ fn List(viewer: Viewer) -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            <ConfirmDialog
-                open=asking_revoke
-                title=Signal::derive(move || format!("Revoke “{}”?", target_name()))
-                text="Its tokens are revoked at the provider where it allows it, and erased here. Scripts that use it are refused until someone enables it again."
-                confirm="Revoke"
-                on_confirm=end(Ending::Revoke)
-            />
-            <ConfirmDialog
-                open=asking_delete
-                title=Signal::derive(move || format!("Delete “{}”?", target_name()))
-                text="Its tokens are revoked at the provider where possible, then the connection and every grant are gone. Scripts that use its link name stop working. This cannot be undone."
-                confirm="Yes, Delete"
-                on_confirm=end(Ending::Delete)
-            />
-            // Mounted while open, from a chunk of its own: editing is rare, the list is not.
-            {move || editing.get().then(|| Suspend::new(edit_dialog(editing, target, notice, changed)))}
+            <ActionDialogs act=act/>
         </Chrome>
     }
 }
@@ -267,18 +210,6 @@ fn empty_state(internal: bool, filtered: bool) -> impl IntoView {
             <p>{text}</p>
         </div>
     }
-}
-
-/// What the row buttons change.
-#[derive(Clone, Copy)]
-struct Actions {
-    target: RwSignal<Option<ConnectionRow>>,
-    asking_revoke: RwSignal<bool>,
-    asking_delete: RwSignal<bool>,
-    editing: RwSignal<bool>,
-    auth: Authoriser,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
 }
 
 pub fn status_badge(status: ConnectionStatus, reason: Option<String>) -> impl IntoView {
@@ -375,156 +306,5 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
             <td>{format_utc(r.created_at)}</td>
             <td class="actions">{actions}</td>
         </tr>
-    }
-}
-
-/// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
-/// choose from (the service's, and any chosen earlier that the service no longer lists). A lazy
-/// function: the code that fetches and decodes a connection's details and the services, which the
-/// details and new-connection pages share, stays out of the main wasm module until an edit.
-#[leptos::lazy]
-async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<String>, Vec<Scope>), AppError> {
-    let (details, all) = (connection(link_name).await, services().await);
-    let (details, all) = (details?, all?);
-    let chosen = details.scopes.iter().map(|s| s.name.clone()).collect();
-    let mut scopes = all.into_iter().find(|s| s.service == service).map(|s| s.scopes).unwrap_or_default();
-    for s in details.scopes {
-        if !scopes.iter().any(|x| x.name == s.name) {
-            scopes.push(s);
-        }
-    }
-    Ok((chosen, scopes))
-}
-
-/// The edit dialog, as a lazy function (see [`EditDialog`]).
-#[leptos::lazy]
-fn edit_dialog(
-    open: RwSignal<bool>,
-    target: RwSignal<Option<ConnectionRow>>,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) -> AnyView {
-    view! { <EditDialog open=open target=target notice=notice changed=changed/> }.into_any()
-}
-
-/// Edit: the name and the scopes (of the service's scopes). Changed scopes apply at the next
-/// authorisation.
-#[component]
-fn EditDialog(
-    open: RwSignal<bool>,
-    target: RwSignal<Option<ConnectionRow>>,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let chosen = RwSignal::new(Vec::<String>::new());
-    let offered = RwSignal::new(Vec::<Scope>::new());
-    let error = RwSignal::new(None::<AppError>);
-    let saving = RwSignal::new(false);
-    // The connection whose scopes the dialog holds now: Update waits for them, so a quick rename
-    // can never send another connection's scopes, or none, and cost the authorisation.
-    let loaded = RwSignal::new(None::<String>);
-    // Load what the dialog shows each time it opens.
-    Effect::new(move |_| {
-        if !open.get() {
-            return;
-        }
-        let Some(t) = target.get_untracked() else { return };
-        name.set(t.name.clone());
-        error.set(None);
-        loaded.set(None);
-        chosen.set(Vec::new());
-        offered.set(Vec::new());
-        spawn_local(async move {
-            let answer = edit_choices(t.link_name.clone(), t.service.clone()).await;
-            // A late answer for a dialog opened since on another connection is not this one's.
-            if target.try_with_untracked(|now| now.as_ref().map(|n| n.link_name == t.link_name)) != Some(Some(true)) {
-                return;
-            }
-            match answer {
-                Ok((now, scopes)) => {
-                    chosen.set(now);
-                    offered.set(scopes);
-                    loaded.set(Some(t.link_name));
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
-    });
-    let ready =
-        move || target.with(|t| t.as_ref().map(|t| t.link_name.clone())) == loaded.get() && loaded.get().is_some();
-    let save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let Some(t) = target.get_untracked() else { return };
-        if loaded.get_untracked().as_deref() != Some(t.link_name.as_str()) {
-            return;
-        }
-        saving.set(true);
-        // Read before the await: the page may be gone when the answer comes (writes are then
-        // dropped; a read would trap).
-        let new_name = name.get_untracked();
-        let scopes = chosen.get_untracked();
-        spawn_local(async move {
-            let r = update_connection(t.link_name.clone(), new_name.clone(), scopes).await;
-            saving.set(false);
-            match r {
-                Ok(()) => {
-                    open.set(false);
-                    notice.set(Some(Notice::Done(format!("“{new_name}” is updated."))));
-                    changed.update(|n| *n += 1);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
-    };
-    let name_error = move || error.get().and_then(|e| e.field("name").map(str::to_string));
-    let scopes_error = move || error.get().and_then(|e| e.field("scopes").map(str::to_string));
-    let general = move || error.get().filter(|e| e.fields.is_empty()).map(|e| e.message);
-    view! {
-        <Modal open=open title=Signal::derive(move || format!("Edit “{}”", target.get().map(|t| t.name).unwrap_or_default())) id="dialog-edit">
-            <form class="form" novalidate on:submit=save>
-                <p class="field-hint">"The link name and the service stay as they are. Changed scopes apply at the next authorisation."</p>
-                {move || general().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
-                <div class="field" class:field-invalid=move || name_error().is_some()>
-                    <label for="edit-name">"Connection Name"</label>
-                    <input id="edit-name" type="text" bind:value=name aria-invalid=move || name_error().is_some().to_string() aria-describedby="edit-name-error"/>
-                    <p class="field-error" id="edit-name-error" role="alert" hidden=move || name_error().is_none()>{name_error}</p>
-                </div>
-                <fieldset class="field scopes" aria-describedby="edit-scopes-error">
-                    <legend>"Scope"</legend>
-                    // Rebuilt when the dialog opens (a keyed <For> would add its diffing code to the wasm).
-                    {move || offered.get().into_iter().map(|s| {
-                            let n = s.name.clone();
-                            let n2 = s.name.clone();
-                            view! {
-                                <label class="check">
-                                    <input
-                                        type="checkbox"
-                                        prop:checked=move || chosen.get().contains(&n)
-                                        on:change=move |ev| {
-                                            let on = event_target_checked(&ev);
-                                            chosen.update(|c| {
-                                                c.retain(|x| *x != n2);
-                                                if on {
-                                                    c.push(n2.clone());
-                                                }
-                                            });
-                                        }
-                                    />
-                                    {s.display.clone()}
-                                    <code class="muted">{s.name.clone()}</code>
-                                </label>
-                            }
-                        }).collect_view()}
-                    <p class="field-error" id="edit-scopes-error" role="alert" hidden=move || scopes_error().is_none()>{scopes_error}</p>
-                </fieldset>
-                <div class="dialog-actions">
-                    <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
-                    <button type="submit" class="button button-primary" disabled=move || saving.get() || !ready()>
-                        {move || if saving.get() { "Updating…" } else { "Update" }}
-                    </button>
-                </div>
-            </form>
-        </Modal>
     }
 }

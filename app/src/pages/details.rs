@@ -1,17 +1,20 @@
 //! Connection details: status, service, scopes, who authorised it and when, when the token
-//! expires (never the token), the person's own grant for login-user connections, and code that
-//! calls the service through the connection from a script.
+//! expires (never the token), the person's own grant for login-user connections, its actions
+//! (Reconnect, Edit, Revoke or Enable, Delete: the list's own dialogs), its recent calls from the
+//! call log, and code that calls the service through the connection from a script.
 
 use super::chrome::{signed_in, Chrome};
+use super::connection_actions::{ActionDialogs, Actions};
 use super::connections::{connect_now, status_badge, Notice, NoticeBanner};
-use crate::api::connection;
+use crate::api::{connection, connection_calls};
 use crate::authorise::{AuthBanner, Authoriser};
+use crate::calls::CallView;
 use crate::components::copy::CopyButton;
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectionDetails, ConnectionStatus};
 use crate::model::Viewer;
 use crate::time::format_utc;
-use leptos::either::Either;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -45,6 +48,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
     let notice = RwSignal::new(None::<Notice>);
     let changed = RwSignal::new(0u32);
     let details = crate::api::resource(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
+    let act = Actions::new(auth, notice, changed);
     view! {
         <Chrome viewer=viewer current="connections">
             <AuthBanner auth=auth/>
@@ -52,25 +56,28 @@ fn Details(viewer: Viewer) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading the connection…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(d) => Either::Left(view! { <DetailsView d=d auth=auth notice=notice changed=changed/> }),
+                        Ok(d) => Either::Left(view! { <DetailsView d=d act=act/> }),
                         Err(e) => Either::Right(view! {
                             <div class="alert alert-error" role="alert">{e.message}" "<a href=crate::api::HOME>"Back to Connections"</a></div>
                         }),
                     }
                 })}
             </Transition>
+            <ActionDialogs act=act/>
         </Chrome>
     }
 }
 
 #[component]
-fn DetailsView(
-    d: ConnectionDetails,
-    auth: Authoriser,
-    notice: RwSignal<Option<Notice>>,
-    changed: RwSignal<u32>,
-) -> impl IntoView {
+fn DetailsView(d: ConnectionDetails, act: Actions) -> impl IntoView {
+    let Actions { auth, notice, changed, .. } = act;
     let row = d.row.clone();
+    // Each button aims the dialogs at this connection as it is now, as a list row's buttons do.
+    let aim = {
+        let row = row.clone();
+        move || act.target.set(Some(row.clone()))
+    };
+    let (aim_edit, aim_revoke, aim_delete) = (aim.clone(), aim.clone(), aim);
     let link = row.link_name.clone();
     let lang = RwSignal::new("curl");
     let proxy_url = d.proxy_url.clone();
@@ -126,16 +133,24 @@ fn DetailsView(
                 }}
             </dd>
         </dl>
-        {can_connect.then(|| {
-            let link = link.clone();
-            view! {
-                <p>
+        <p class="detail-actions">
+            {can_connect.then(|| {
+                let link = link.clone();
+                view! {
                     <button type="button" class="button button-primary" on:click=move |_| connect_now(link.clone(), auth, notice, changed)>
                         {connect_label}
                     </button>
-                </p>
-            }
-        })}
+                }
+            })}
+            {row.can_manage.then(|| view! {
+                <button type="button" class="button" on:click=move |_| { aim_edit(); act.editing.set(true); }>"Edit"</button>
+                {(row.status != ConnectionStatus::Revoked).then(|| view! {
+                    <button type="button" class="button" on:click=move |_| { aim_revoke(); act.asking_revoke.set(true); }>"Revoke"</button>
+                })}
+                <button type="button" class="button button-danger" on:click=move |_| { aim_delete(); act.asking_delete.set(true); }>"Delete"</button>
+            })}
+        </p>
+        <RecentCalls link=link.clone() changed=changed/>
         <section class="snippets" aria-labelledby="snippets-title">
             <h2 id="snippets-title">"Use it from a script"</h2>
             <p class="field-hint">"Send an API token (Settings › Developer Space › API tokens); Liaison adds the connection's credential. Replace <path> with the API path."</p>
@@ -145,6 +160,64 @@ fn DetailsView(
                 <CopyButton text=code label="Copy code"/>
             </div>
         </section>
+    }
+}
+
+/// The connection's most recent calls through the scripts' API, newest first; failures marked in
+/// words and with an icon, not by colour alone.
+#[component]
+fn RecentCalls(link: String, changed: RwSignal<u32>) -> impl IntoView {
+    let calls = crate::api::resource(move || (link.clone(), changed.get()), |(l, _)| connection_calls(l));
+    view! {
+        <section class="calls" aria-labelledby="calls-title">
+            <h2 id="calls-title">"Recent calls"</h2>
+            <Transition fallback=|| view! { <p>"Loading the calls…"</p> }>
+                {move || Suspend::new(async move {
+                    match calls.await {
+                        Ok(list) if list.is_empty() => EitherOf3::A(view! { <p class="muted">"No calls through this connection yet."</p> }),
+                        Ok(list) => EitherOf3::B(view! { <CallTable calls=list/> }),
+                        Err(e) => EitherOf3::C(view! { <p class="alert alert-error" role="alert">{e.message}</p> }),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CallTable(calls: Vec<CallView>) -> impl IntoView {
+    view! {
+        <table class="table table-calls">
+            <caption class="visually-hidden">"Recent calls, newest first"</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Time"</th>
+                    <th scope="col">"Caller"</th>
+                    <th scope="col">"Method"</th>
+                    <th scope="col">"Host"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Latency"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {calls.into_iter().map(|c| {
+                    let failed = c.failed();
+                    view! {
+                        <tr class:call-failed=failed>
+                            <td>{format_utc(c.at)}</td>
+                            <td>{c.caller.clone()}</td>
+                            <td><code>{c.method.clone()}</code></td>
+                            <td>{c.host.clone()}</td>
+                            <td>
+                                {failed.then(|| view! { <span class="badge badge-error">"Failed"</span>" " })}
+                                {c.outcome()}
+                            </td>
+                            <td>{format!("{} ms", c.latency_ms)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
 

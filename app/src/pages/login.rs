@@ -35,10 +35,12 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// Signs in. A lazy function: the call's code, with the form encoding the sign-in function takes
-/// (it also takes the plain POST made before the wasm has loaded), is fetched with the first
-/// submit, not with every page of the main module.
-#[leptos::lazy]
-async fn sign_in_now(email: String, password: Password) -> Result<(), AppError> {
-    sign_in(email, password).await
+crate::lazy::fallible_lazy! {
+    sign_in_now_split,
+    /// Signs in. A lazy function: the call's code, with the form encoding the sign-in function
+    /// takes (it also takes the plain POST made before the wasm has loaded), is fetched with the
+    /// first submit, not with every page of the main module.
+    fn sign_in_now(email: String, password: Password) -> Result<(), AppError> {
+        sign_in(email, password).await
+    }
 }

@@ -1,6 +1,7 @@
 //! One module per screen.
 
 pub mod chrome;
+pub mod connection_actions;
 pub mod connections;
 pub mod custom_services;
 pub mod details;

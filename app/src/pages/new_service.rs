@@ -36,7 +36,7 @@ pub fn form_alert(error: RwSignal<Option<AppError>>) -> impl Fn() -> Option<AnyV
 
 #[component]
 fn NewService(viewer: Viewer) -> impl IntoView {
-    let f = Fields::new();
+    let f = Fields::default();
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
     let issuer = RwSignal::new(String::new());

@@ -37,19 +37,24 @@ pub struct ScopeRow {
     display: RwSignal<String>,
 }
 
-/// The scope rows a list of scopes makes (one empty row for none, ready to type in).
-fn scope_rows(scopes: &[Scope]) -> Vec<ScopeRow> {
-    let rows: Vec<ScopeRow> = scopes
-        .iter()
-        .zip(0..)
-        .map(|(s, key)| ScopeRow {
-            key,
-            name: RwSignal::new(s.name.clone()),
-            display: RwSignal::new(s.display.clone()),
-        })
-        .collect();
+impl ScopeRow {
+    fn new(key: u32, name: &str, display: &str) -> ScopeRow {
+        ScopeRow { key, name: RwSignal::new(name.to_string()), display: RwSignal::new(display.to_string()) }
+    }
+}
+
+/// The scope rows a list of scopes makes (one empty row for none, ready to type in), keyed from
+/// `next` on: the rows' `<For>` keeps a row's inputs by its key, so rows made to replace others
+/// (filled in from the provider) must not reuse theirs. The same on the server and in the browser.
+fn scope_rows(scopes: &[Scope], next: StoredValue<u32>) -> Vec<ScopeRow> {
+    let key = || {
+        let k = next.get_value();
+        next.set_value(k + 1);
+        k
+    };
+    let rows: Vec<ScopeRow> = scopes.iter().map(|s| ScopeRow::new(key(), &s.name, &s.display)).collect();
     if rows.is_empty() {
-        vec![ScopeRow { key: 0, name: RwSignal::new(String::new()), display: RwSignal::new(String::new()) }]
+        vec![ScopeRow::new(key(), "", "")]
     } else {
         rows
     }
@@ -69,6 +74,8 @@ pub struct Fields {
     revoke_url: RwSignal<String>,
     api_base_urls: RwSignal<String>,
     scopes: RwSignal<Vec<ScopeRow>>,
+    /// The key of the next scope row.
+    next_row: StoredValue<u32>,
     scope_delimiter: RwSignal<String>,
     pkce: RwSignal<bool>,
     client_auth: RwSignal<String>,
@@ -84,14 +91,8 @@ pub struct Fields {
 }
 
 impl Default for Fields {
-    fn default() -> Fields {
-        Fields::new()
-    }
-}
-
-impl Fields {
     /// The fields of a new service.
-    pub fn new() -> Fields {
+    fn default() -> Fields {
         Fields::of(&ServiceForm {
             auth_type: "oauth2".into(),
             grant_type: "authorization_code".into(),
@@ -103,10 +104,13 @@ impl Fields {
             ..ServiceForm::default()
         })
     }
+}
 
+impl Fields {
     /// The fields filled from a form (an existing service's, to edit it).
     pub fn of(f: &ServiceForm) -> Fields {
         let s = |v: &str| RwSignal::new(v.to_string());
+        let next_row = StoredValue::new(0);
         Fields {
             name: s(&f.name),
             auth_type: s(&f.auth_type),
@@ -118,7 +122,8 @@ impl Fields {
             refresh_url: s(&f.refresh_url),
             revoke_url: s(&f.revoke_url),
             api_base_urls: s(&f.api_base_urls.join("\n")),
-            scopes: RwSignal::new(scope_rows(&f.scopes)),
+            scopes: RwSignal::new(scope_rows(&f.scopes, next_row)),
+            next_row,
             scope_delimiter: s(&f.scope_delimiter),
             pkce: RwSignal::new(f.pkce),
             client_auth: s(&f.client_auth),
@@ -184,7 +189,7 @@ impl Fields {
             self.api_base_urls.set(f.api_base_urls.join("\n"));
         }
         if !f.scopes.is_empty() {
-            self.scopes.set(scope_rows(&f.scopes));
+            self.scopes.set(scope_rows(&f.scopes, self.next_row));
         }
         keep(self.client_auth, f.client_auth);
         keep(self.token_request, f.token_request);
@@ -234,7 +239,7 @@ pub fn ServiceFields(
             <TextInput id="service-token_url" label="Access token URL" value=f.token_url error=field("token_url")/>
             <TextInput id="service-refresh_url" label="Refresh token URL" value=f.refresh_url error=field("refresh_url") hint="Leave empty to refresh at the access token URL."/>
             <TextInput id="service-revoke_url" label="Revoke URL" value=f.revoke_url error=field("revoke_url") hint="Optional (RFC 7009); used on revoke and delete."/>
-            <ScopeRows rows=f.scopes error=field("scopes")/>
+            <ScopeRows rows=f.scopes next=f.next_row error=field("scopes")/>
             <Choice id="scope_delimiter" label="Scope delimiter" value=f.scope_delimiter error=field("scope_delimiter")
                 options=&[("space", "Space"), ("comma", "Comma"), ("plus", "Plus")]/>
             <Show when=code>
@@ -271,12 +276,11 @@ pub fn ServiceFields(
 /// people see, with Add scope and a remove button per row. The server's message for the scopes is
 /// under them.
 #[component]
-fn ScopeRows(rows: RwSignal<Vec<ScopeRow>>, error: Signal<Option<String>>) -> impl IntoView {
+fn ScopeRows(rows: RwSignal<Vec<ScopeRow>>, next: StoredValue<u32>, error: Signal<Option<String>>) -> impl IntoView {
     let add = move |_| {
-        rows.update(|v| {
-            let key = v.iter().map(|r| r.key + 1).max().unwrap_or(0);
-            v.push(ScopeRow { key, name: RwSignal::new(String::new()), display: RwSignal::new(String::new()) });
-        })
+        let key = next.get_value();
+        next.set_value(key + 1);
+        rows.update(|v| v.push(ScopeRow::new(key, "", "")));
     };
     let described = described_by("service-scopes", true, error);
     view! {

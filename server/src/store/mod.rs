@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod call_log;
 pub mod callback_keys;
 pub mod connections;
 pub mod embed_tokens;

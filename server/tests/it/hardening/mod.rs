@@ -2,6 +2,7 @@
 //! and sign-in abuse — each shown by a test that would fail if Liaison did not keep the promise
 //! (SECURITY.md lists them).
 
+mod call_log;
 mod callback_keys;
 mod crash;
 mod custody;

@@ -372,6 +372,7 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
     for l in ["zephyr_books", "zephyr_login", "zephyr_system", "quartz_notes"] {
         for who in [Eve, Mallory] {
             v.push(rpc(who, "connection", link(l), nf));
+            v.push(rpc(who, "connection_calls", link(l), nf));
             v.push(rpc(who, "connect", json!({ "link_name": l, "form": {} }), nf));
             v.push(rpc(who, "update_connection", edit(l), nf));
             v.push(rpc(who, "revoke_connection", link(l), nf));
@@ -721,6 +722,12 @@ async fn controls(w: &World, label: &str) {
     ok(bob.call("custom_service", json!({ "id": w.identity })).await, "a member reads a service");
     ok(ada.call("authorisation_status", json!({ "ticket": TICKET_A })).await, "authorisation_status");
     ok(bob.call("connection", json!({ "link_name": "zephyr_books" })).await, "a member sees the connection");
+    // …and of its calls only his own: not which tokens of Ada's call it.
+    let r = bob.call("connection_calls", json!({ "link_name": "zephyr_books" })).await;
+    assert!(!r.body.contains("Nightly Zephyr Sync") && !r.body.contains("ada@"), "{label}: {}", r.body);
+    ok(r, "a member sees his own calls");
+    let r = ada.call("connection_calls", json!({ "link_name": "zephyr_books" })).await;
+    assert!(r.body.contains("ada@acme.example (token Nightly Zephyr Sync)"), "{label}: the admin sees it: {}", r.body);
     for l in ["zephyr_books", "zephyr_system", "quartz_notes"] {
         let r = reqwest::Client::new()
             .post(format!("{}/api/v1/invoke", w.server.url))

@@ -1,0 +1,45 @@
+import type { Page } from "@playwright/test";
+import { expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
+
+// What a click does when the part of the page's code it needs cannot be fetched (the network is
+// down, or the server was restarted with a new build): it says so, the page keeps working, and the
+// next click, with the network back, works. Runs after ui-flows.spec.ts ("Acme Machines", id 2,
+// connects at once with client credentials).
+test.describe.configure({ mode: "serial" });
+
+function row(page: Page, name: string) {
+  return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
+}
+
+test("a chunk that cannot be fetched is told in words, and the next click works", async ({ page }, testInfo) => {
+  // The aborted fetches are logged by the browser, and the chunk loader logs its failure.
+  expectConsoleError(testInfo, /chunk_\d+\.wasm: .*net::ERR_FAILED/);
+  expectConsoleError(testInfo, /Failed to fetch/);
+  await signIn(page);
+  await page.goto("/settings/developer-space/connections/new/custom/2");
+  await hydrated(page);
+  await page.getByLabel("Connection Name").fill("Offline Probe");
+  await page.getByLabel(/Read the API/).check();
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  await expect(page).toHaveURL(/\?authorised=offline_probe$/);
+  await page.reload();
+  await hydrated(page);
+  const r = row(page, "Offline Probe");
+  await expect(r).toContainText("Connected");
+
+  // The network fails for the page's code: Delete's code cannot come.
+  await page.route("**/pkg/chunk_*.wasm", (route) => route.abort("failed"));
+  await r.hover();
+  await r.getByRole("button", { name: "Delete Offline Probe" }).click();
+  await page.getByRole("dialog", { name: "Delete “Offline Probe”?" }).getByRole("button", { name: "Yes, Delete" }).click();
+  await expect(page.getByText("Liaison could not be reached. Check your connection and try again.")).toBeVisible();
+  await expect(r).toContainText("Connected");
+
+  // Back: the same click works, in the same page.
+  await page.unroute("**/pkg/chunk_*.wasm");
+  await r.hover();
+  await r.getByRole("button", { name: "Delete Offline Probe" }).click();
+  await page.getByRole("dialog", { name: "Delete “Offline Probe”?" }).getByRole("button", { name: "Yes, Delete" }).click();
+  await expect(page.getByText("“Offline Probe” is deleted.")).toBeVisible();
+  await expect(row(page, "Offline Probe")).toHaveCount(0);
+});

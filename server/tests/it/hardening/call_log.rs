@@ -1,0 +1,82 @@
+//! A connection's recent calls on its details page (issue 23): read from the call log within the
+//! viewer's organisation, all of them for the connection's managers (its creator, admins), only
+//! their own for other members; nothing for another organisation, whose link names may be the same.
+
+use super::{call_log_written, cli_user};
+use crate::faults::{Fault, FaultProvider};
+use crate::harness::*;
+use crate::lifecycle::{self, keyed_connection};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "a long enough password for the call log";
+
+async fn calls(client: &Client, link: &str) -> Reply {
+    client.call("connection_calls", json!({ "link_name": link })).await
+}
+
+fn callers(r: &Reply) -> Vec<String> {
+    r.json().as_array().unwrap().iter().map(|c| c["caller"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_details_page_shows_the_calls_the_viewer_may_see() {
+    for db in databases().await {
+        let label = db.label();
+        let fp = FaultProvider::start().await;
+        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
+        fp.set_at("/v1/broken", Fault::json(503, json!({ "error": "down" })));
+        let server = lifecycle::start_open(&db);
+        let ada = server.client();
+        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
+        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+        let (_, bob_token) = bob.api_token("Bob's job").await;
+        // Another organisation with a connection of the same link name.
+        let eve = cli_user(&db, &server, "eve@zephyr.example", "Zephyr", "admin", PASSWORD).await;
+        let eve_token = keyed_connection_in(&eve, &fp.base).await;
+
+        assert_eq!(server.proxy_get(&ada_token, "keyed", "ok").await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&ada_token, "keyed", "broken").await.0, 503, "{label}");
+        assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&eve_token, "keyed", "ok").await.0, 200, "{label}");
+        call_log_written(&db, &server, &ada_token).await;
+        call_log_written(&db, &server, &eve_token).await;
+
+        // The admin who made it sees every call of the connection, newest first, failures told.
+        let r = calls(&ada, "keyed").await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        assert_eq!(
+            callers(&r),
+            [
+                "bob@acme.example (token Bob's job)",
+                "ada@acme.example (token Ada's job)",
+                "ada@acme.example (token Ada's job)"
+            ],
+            "{label}"
+        );
+        let json = r.json();
+        let all: &Vec<Value> = json.as_array().unwrap();
+        assert_eq!((all[1]["status"].as_i64(), all[1]["method"].as_str()), (Some(503), Some("GET")), "{label}");
+        assert_eq!(all[2]["status"], 200, "{label}");
+        assert!(all[1]["host"].as_str().unwrap().starts_with("127.0.0.1"), "{label}: {}", all[1]);
+        assert!(!r.body.contains("call-log-key-0001"), "{label}: no credential");
+        // A member sees only their own calls (nobody else's API tokens, as everywhere else).
+        assert_eq!(callers(&calls(&bob, "keyed").await), ["bob@acme.example (token Bob's job)"], "{label}");
+        // Another organisation: its own connection of that name only.
+        assert_eq!(callers(&calls(&eve, "keyed").await), ["eve@zephyr.example (token Eve's job)"], "{label}");
+        assert_eq!(calls(&eve, "no_such_link").await.status, 404, "{label}");
+    }
+}
+
+/// Eve's own `keyed` connection in her organisation; returns her API token.
+async fn keyed_connection_in(eve: &Client, base: &str) -> String {
+    let service = json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [format!("{base}/v1")],
+                          "param_type": "header", "header_name": "X-Key" });
+    let id = lifecycle::create_service(eve, service).await;
+    let r = lifecycle::create_connection(
+        eve,
+        json!({ "name": "Keyed", "service": { "kind": "custom", "id": id }, "api_key": "zephyr-key-0002" }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    eve.api_token("Eve's job").await.1
+}
