@@ -31,15 +31,7 @@ async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, 
 
 /// Liaison that may call local providers, with a short provider time limit (short leases).
 pub fn start_liaison(db: &Db) -> Server {
-    Server::start_with(
-        db,
-        &[
-            ("LIAISON_ALLOW_HTTP_URLS", "true"),
-            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-            ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"),
-            ("LIAISON_DB_MAX_CONNECTIONS", "16"),
-        ],
-    )
+    Server::with_local_providers(db, &[("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"), ("LIAISON_DB_MAX_CONNECTIONS", "16")])
 }
 
 /// Creates the connection and authorises it through the provider as `login`.
@@ -449,11 +441,9 @@ async fn the_openapi_document_matches_the_real_routes() {
 /// Liaison with tight API limits (1 s, 1 KiB), signed in, with a client-credentials connection
 /// `LINK` to the fault provider, connected with token `at-1`.
 async fn fault_setup(db: &Db, fp: &FaultProvider, error_in_200: bool) -> (Server, Client, Api) {
-    let server = Server::start_with(
+    let server = Server::with_local_providers(
         db,
         &[
-            ("LIAISON_ALLOW_HTTP_URLS", "true"),
-            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
             ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "1"),
             ("LIAISON_API_TIMEOUT_SECONDS", "1"),
             ("LIAISON_API_MAX_BODY_BYTES", "1024"),

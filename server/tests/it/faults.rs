@@ -422,14 +422,7 @@ async fn token_endpoint_faults_are_told_in_words_and_nothing_is_half_saved() {
     fp.set_at("/elsewhere", Fault::tokens("redirected-token"));
     for db in databases().await {
         let label = db.label();
-        let server = Server::start_with(
-            &db,
-            &[
-                ("LIAISON_ALLOW_HTTP_URLS", "true"),
-                ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-                ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "1"),
-            ],
-        );
+        let server = Server::with_local_providers(&db, &[("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "1")]);
         let client = server.client();
         assert_eq!(setup(&client).await.status, 200);
         let plain = create_service(&client, service(&fp, "Faulty", false)).await;

@@ -103,6 +103,13 @@ impl Server {
         Self::start_with(db, &[])
     }
 
+    /// A server that may call providers on this machine over plain http (the test providers),
+    /// with `env` besides.
+    pub fn with_local_providers(db: &Db, env: &[(&str, &str)]) -> Server {
+        let local = [("LIAISON_ALLOW_HTTP_URLS", "true"), ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")];
+        Server::start_with(db, &[&local[..], env].concat())
+    }
+
     pub fn start_with(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.command();
         cmd.arg("serve").env("LIAISON_LISTEN", "127.0.0.1:0").env("LIAISON_LOG", "info,tower_http=debug");

@@ -11,14 +11,7 @@ pub const CLIENT_SECRET: &str = "client-secret-7f3a9c2e-liaison-tests";
 
 /// A server that may call the local provider (http, loopback), with the admin API on.
 pub fn start_open(db: &Db) -> Server {
-    Server::start_with(
-        db,
-        &[
-            ("LIAISON_ALLOW_HTTP_URLS", "true"),
-            ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-            ("LIAISON_ADMIN_TOKEN", ADMIN_TOKEN),
-        ],
-    )
+    Server::with_local_providers(db, &[("LIAISON_ADMIN_TOKEN", ADMIN_TOKEN)])
 }
 
 /// The redirect URL a Create New Service form is given as it opens (what the admin registers with
@@ -40,6 +33,18 @@ pub async fn liaison_and_provider(db: &Db) -> (Server, Client, Provider) {
     let callback = reserve_callback(&client).await;
     let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
     (server, client, provider)
+}
+
+/// A provider whose client redirects to the URL Liaison reserved for the next custom service, and
+/// that service (authorization code, its API at the provider's issuer URL); returns the provider
+/// and the service's id.
+pub async fn api_service_at_provider(client: &Client) -> (Provider, i64) {
+    let callback = reserve_callback(client).await;
+    let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
+    let mut form = service_form(client, &provider, "authorization_code").await;
+    form["api_base_urls"] = json!([provider.issuer]);
+    let id = create_service(client, form).await;
+    (provider, id)
 }
 
 /// The custom service form for the provider, pre-filled from its metadata.

@@ -3,9 +3,7 @@
 
 use crate::api::{connected, LINK};
 use crate::harness::*;
-use crate::lifecycle::{self, create_service, exec, land, service_form, start, start_link};
-use crate::provider::{self, Provider};
-use serde_json::json;
+use crate::lifecycle::{self, exec, land, start, start_link};
 
 fn value(scrape: &str, series: &str) -> f64 {
     scrape
@@ -20,14 +18,7 @@ fn value(scrape: &str, series: &str) -> f64 {
 async fn a_lifecycle_is_counted_and_only_the_metrics_address_serves_it() {
     for db in databases().await {
         let label = db.label();
-        let server = Server::start_with(
-            &db,
-            &[
-                ("LIAISON_ALLOW_HTTP_URLS", "true"),
-                ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-                ("LIAISON_METRICS_LISTEN", "127.0.0.1:0"),
-            ],
-        );
+        let server = Server::with_local_providers(&db, &[("LIAISON_METRICS_LISTEN", "127.0.0.1:0")]);
         let log = server.log();
         let metrics = log
             .split("metrics served at ")
@@ -37,11 +28,7 @@ async fn a_lifecycle_is_counted_and_only_the_metrics_address_serves_it() {
             .to_string();
         let client = server.client();
         assert_eq!(setup(&client).await.status, 200);
-        let callback = lifecycle::reserve_callback(&client).await;
-        let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
-        let mut form = service_form(&client, &provider, "authorization_code").await;
-        form["api_base_urls"] = json!([provider.issuer]);
-        create_service(&client, form).await;
+        let (provider, _) = lifecycle::api_service_at_provider(&client).await;
         connected(&server, &client, &provider, "alice").await;
         let (_, token) = client.api_token("metrics").await;
 

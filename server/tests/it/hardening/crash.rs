@@ -8,8 +8,8 @@
 use crate::api::start_liaison;
 use crate::faults::{Fault, FaultProvider};
 use crate::harness::*;
-use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
-use crate::provider::{self, Provider};
+use crate::lifecycle::{self, create_connection, exec, land, sqlite_rows, start};
+use crate::provider::Provider;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::Duration;
@@ -53,11 +53,7 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
         let server = start_liaison(&db);
         let client = server.client();
         assert_eq!(setup(&client).await.status, 200);
-        let callback = lifecycle::reserve_callback(&client).await;
-        let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
-        let mut form = service_form(&client, &provider, "authorization_code").await;
-        form["api_base_urls"] = json!([provider.issuer]);
-        create_service(&client, form).await;
+        let (provider, _) = lifecycle::api_service_at_provider(&client).await;
         for link in ["steady", "held"] {
             let r = create_connection(
                 &client,
@@ -95,14 +91,9 @@ async fn a_server_killed_during_the_code_exchange_saves_nothing_and_every_good_g
         // After the restart: nothing half-saved, the page learns the result, the answer cannot be
         // replayed, the good grant works, and connecting again works.
         let listen = base_addr(&back);
-        let server = Server::start_with(
+        let server = Server::with_local_providers(
             &db,
-            &[
-                ("LIAISON_ALLOW_HTTP_URLS", "true"),
-                ("LIAISON_ALLOW_PRIVATE_NETWORK", "true"),
-                ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"),
-                ("LIAISON_LISTEN", &listen),
-            ],
+            &[("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"), ("LIAISON_LISTEN", &listen)],
         );
         let client = server.client();
         *client.cookie.lock().unwrap() = cookie;

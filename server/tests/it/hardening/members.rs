@@ -6,8 +6,8 @@
 
 use crate::api::start_liaison;
 use crate::harness::*;
-use crate::lifecycle::{self, create_connection, create_service, exec, land, member, service_form, sqlite_rows};
-use crate::provider::{self, Provider};
+use crate::lifecycle::{self, create_connection, create_service, exec, land, member, sqlite_rows};
+use crate::provider::Provider;
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::time::Duration;
@@ -29,11 +29,7 @@ async fn team(db: &Db) -> (Server, Client, Client, Provider, i64, String) {
     let server = start_liaison(db);
     let admin = server.client();
     assert_eq!(setup(&admin).await.status, 200);
-    let callback = lifecycle::reserve_callback(&admin).await;
-    let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
-    let mut form = service_form(&admin, &provider, "authorization_code").await;
-    form["api_base_urls"] = json!([provider.issuer]);
-    let service = create_service(&admin, form).await;
+    let (provider, service) = lifecycle::api_service_at_provider(&admin).await;
     let r = create_connection(
         &admin,
         json!({ "name": "Team API", "link_name": LINK, "service": { "kind": "custom", "id": service },

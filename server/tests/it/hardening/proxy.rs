@@ -15,8 +15,7 @@ const LINK: &str = "acme_api";
 /// Liaison (local http services allowed), signed in, an API-key service whose base URL is the
 /// upstream's `/v1/`, a connection per link name, and an API token.
 async fn setup_api(db: &Db, up: &Upstream, links: &[&str]) -> (Server, String) {
-    let server =
-        Server::start_with(db, &[("LIAISON_ALLOW_HTTP_URLS", "true"), ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")]);
+    let server = Server::with_local_providers(db, &[]);
     let client = server.client();
     assert_eq!(setup(&client).await.status, 200);
     create_service(

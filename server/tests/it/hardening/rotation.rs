@@ -5,8 +5,7 @@
 
 use crate::api::start_liaison;
 use crate::harness::*;
-use crate::lifecycle::{self, create_connection, create_service, exec, land, service_form, sqlite_rows, start};
-use crate::provider::{self, Provider};
+use crate::lifecycle::{self, create_connection, exec, land, sqlite_rows, start};
 use serde_json::json;
 use sqlx::Row;
 
@@ -42,11 +41,7 @@ async fn keys_rotate_with_two_servers_refreshing_loses_nothing() {
     let b = start_liaison(&db);
     let client = a.client();
     assert_eq!(setup(&client).await.status, 200);
-    let callback = lifecycle::reserve_callback(&client).await;
-    let provider = Provider::start(json!([provider::client("liaison", lifecycle::CLIENT_SECRET, &callback)])).await;
-    let mut form = service_form(&client, &provider, "authorization_code").await;
-    form["api_base_urls"] = json!([provider.issuer]);
-    create_service(&client, form).await;
+    let (provider, _) = lifecycle::api_service_at_provider(&client).await;
     for (i, link) in LINKS.iter().enumerate() {
         let r = create_connection(
             &client,

@@ -105,8 +105,7 @@ async fn internal_addresses_are_refused_on_every_outbound_path() {
 
     // Phase 1, private networks allowed: connections whose token endpoint is the fault provider,
     // and whose revoke URL and API base URL are the form under test.
-    let open =
-        Server::start_with(&db, &[("LIAISON_ALLOW_HTTP_URLS", "true"), ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")]);
+    let open = Server::with_local_providers(&db, &[]);
     let client = open.client();
     assert_eq!(setup(&client).await.status, 200);
     let mut ids = Vec::new();
@@ -220,8 +219,7 @@ async fn redirects_are_never_followed_even_to_allowed_addresses() {
     let elsewhere = Tripwire::bind("127.0.0.1:0").await.unwrap();
     let target = format!("http://127.0.0.1:{}/steal", elsewhere.port);
     // Private networks allowed: the only thing between the redirect and the tripwire is the rule.
-    let server =
-        Server::start_with(&db, &[("LIAISON_ALLOW_HTTP_URLS", "true"), ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")]);
+    let server = Server::with_local_providers(&db, &[]);
     let client = server.client();
     assert_eq!(setup(&client).await.status, 200);
 
