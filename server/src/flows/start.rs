@@ -119,8 +119,7 @@ impl Flows {
         let state = crate::auth::session::new_token();
         let verifier = crate::auth::session::new_token();
         let now = self.infra.clock.now_ms();
-        let callback_key = self.services.callback_key(viewer.org_id, &c.service).await?;
-        let redirect_uri = self.services.callback_url(&callback_key);
+        let redirect_uri = self.services.callback_url(&resolved.callback_key);
         let custody = resolved.custody_of(&c);
         let mut tx = self.infra.store.pool.begin().await?;
         let id = flows::create(
@@ -133,7 +132,7 @@ impl Flows {
                 user_id: viewer.user_id,
                 user_key: user_key(&c, Some(viewer.user_id)),
                 session_hash,
-                callback_key: &callback_key,
+                callback_key: &resolved.callback_key,
                 scopes: &c.scopes,
                 expires_at: now + FLOW_TTL_MS,
                 custody: custody.as_str(),

@@ -10,7 +10,7 @@
 use super::{require_admin, Services, ADMINS_ONLY};
 use crate::error::{Error, Result};
 use crate::store::{callback_keys, services};
-use app::connection::{NewServiceKey, ServiceRef};
+use app::connection::NewServiceKey;
 use app::model::Viewer;
 use base64::Engine as _;
 use rand::RngCore as _;
@@ -40,16 +40,6 @@ impl Services {
     /// The redirect URI of the service with this callback key.
     pub fn callback_url(&self, key: &str) -> String {
         format!("{}oauth/callback/{key}", self.infra.public_url)
-    }
-
-    /// The callback key of a service of this organisation.
-    pub async fn callback_key(&self, org_id: i64, service: &ServiceRef) -> Result<String> {
-        match service {
-            ServiceRef::Predefined(id) => Ok(predefined_key(id)),
-            ServiceRef::Custom(id) => {
-                Ok(services::get(&self.infra.store.pool, org_id, *id).await?.ok_or_else(super::not_found)?.callback_key)
-            }
-        }
     }
 
     /// A new key for a Create New Service form (admins), given to the viewer's organisation.

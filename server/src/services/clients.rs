@@ -86,12 +86,14 @@ pub struct Resolved {
     pub client: Option<ConfiguredClient>,
     /// The endpoints of the service with its own client (`crate::custody`), worked out once.
     pub custody: Custody,
+    /// The last segment of the service's own redirect URL (`/oauth/callback/{key}`).
+    pub callback_key: String,
 }
 
 impl Resolved {
-    pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>) -> Resolved {
+    pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>, callback_key: String) -> Resolved {
         let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
-        Resolved { spec, client, custody }
+        Resolved { spec, client, custody, callback_key }
     }
 
     /// The endpoints a connection's secrets may go to now: this service's, with the connection's

@@ -54,7 +54,8 @@ impl Services {
         match service {
             ServiceRef::Predefined(id) => {
                 let entry = self.catalog.get(id).ok_or_else(not_found)?;
-                Ok(Resolved::new(entry.spec.clone(), self.clients.get(id).cloned().map(ConfiguredClient::Operator)))
+                let client = self.clients.get(id).cloned().map(ConfiguredClient::Operator);
+                Ok(Resolved::new(entry.spec.clone(), client, callback::predefined_key(id)))
             }
             ServiceRef::Custom(id) => {
                 let row: ServiceRow =
@@ -65,7 +66,7 @@ impl Services {
                     row: row.id,
                     sealed_secret: row.client_secret,
                 });
-                Ok(Resolved::new(row.spec, client))
+                Ok(Resolved::new(row.spec, client, row.callback_key))
             }
         }
     }

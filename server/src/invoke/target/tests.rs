@@ -218,7 +218,7 @@ fn the_targets_cap_counts_every_organisation() {
                 created_at: 1,
                 last_used_at: None,
             },
-            resolved: Resolved::new(spec.clone(), None),
+            resolved: Resolved::new(spec.clone(), None, "p-x".into()),
         })
     };
     let mut targets = Targets::default();
