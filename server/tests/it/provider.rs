@@ -462,8 +462,10 @@ async fn oidc_provider_fixture_honours_access_token_ttl() {
         introspected["active"].clone()
     };
     assert_eq!(active().await, true);
-    provider.advance_clock(Duration::from_secs(59)).await;
-    assert_eq!(active().await, true, "a second before its expiry");
-    provider.advance_clock(Duration::from_secs(2)).await;
+    // Token times are whole seconds (the issue time rounded down) and real time passes between
+    // the calls too: two seconds before the expiry, never one, so the check cannot straddle it.
+    provider.advance_clock(Duration::from_secs(58)).await;
+    assert_eq!(active().await, true, "two seconds before its expiry");
+    provider.advance_clock(Duration::from_secs(3)).await;
     assert_eq!(active().await, false, "past its expiry");
 }
