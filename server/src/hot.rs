@@ -208,19 +208,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_call_sees_every_change_committed_before_it_arrived() {
-        for db in testing::all().await {
+        testing::each(async |store: &Store| {
             // SQLite's own connection, and the pool (PostgreSQL's way) on both databases.
-            let mut hots = vec![Hot::with_source(db.store.pool.clone(), Source::Pool)];
-            hots.push(Hot::new(&db.store));
-            assert_eq!(matches!(hots[1].source, Source::Sqlite(_)), db.store.kind == DbKind::Sqlite);
+            let mut hots = vec![Hot::with_source(store.pool.clone(), Source::Pool)];
+            hots.push(Hot::new(store));
+            assert_eq!(matches!(hots[1].source, Source::Sqlite(_)), store.kind == DbKind::Sqlite);
             for hot in hots {
                 let first = hot.fresh().await.unwrap();
                 assert_eq!(hot.fresh().await.unwrap(), first, "nothing changed");
-                bump(&db.store.pool).await;
+                bump(&store.pool).await;
                 let second = hot.fresh().await.unwrap();
                 assert_eq!(second.0, first.0 + 1);
             }
-        }
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,6 +185,7 @@ pub async fn record_calls(conn: &mut sqlx::AnyConnection, kind: DbKind, calls: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{testing, Store};
 
     #[test]
     fn the_call_log_insert_has_nine_parameters_a_row_in_each_dialect() {
@@ -201,8 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_are_written_in_statements_of_many_rows_on_both_databases() {
-        for db in crate::store::testing::all().await {
-            let store = &db.store;
+        testing::each(async |store: &Store| {
             sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)")
                 .execute(&store.pool)
                 .await
@@ -232,6 +232,7 @@ mod tests {
             assert_eq!(rows.len(), 70, "{:?}", store.kind);
             assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None));
             assert_eq!(rows[68].3.as_deref(), Some("upstream_timeout"));
-        }
+        })
+        .await;
     }
 }

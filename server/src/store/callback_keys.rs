@@ -36,11 +36,11 @@ pub async fn prune<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
 mod tests {
     use super::*;
     use crate::store::testing;
+    use sqlx::AnyPool;
 
     #[tokio::test]
     async fn an_organisation_holds_at_most_its_newest_keys_and_another_keeps_its_own() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |pool: &AnyPool| {
             for org in [1, 2] {
                 sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
                     .execute(pool)
@@ -59,6 +59,7 @@ mod tests {
             assert_eq!(count(2).fetch_one(pool).await.unwrap(), 1, "another organisation's key stays");
             assert!(!take(pool, "k0", 1, 0).await.unwrap(), "the oldest went");
             assert!(take(pool, &format!("k{}", PER_ORG + 4), 1, 0).await.unwrap(), "the newest is there");
-        }
+        })
+        .await;
     }
 }

@@ -310,6 +310,7 @@ pub async fn stamp_group<'e>(
 mod tests {
     use super::*;
     use crate::store::testing;
+    use sqlx::AnyPool;
 
     /// Two organisations, each with a custom service and connections to the catalogue service
     /// `gh`; connections in every state, shared and login-user, each with a grant (under custody
@@ -430,9 +431,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_set_aside_takes_the_grants_it_selects_and_touches_nothing_else() {
-        for db in testing::all().await {
+        testing::each(async |pool: &AnyPool| {
             for (which, selected, marked, counts) in CASES {
-                let pool = &db.store.pool;
                 sqlx::query("DELETE FROM organisations").execute(pool).await.unwrap();
                 seed(pool).await;
                 let before = state(pool).await;
@@ -440,6 +440,7 @@ mod tests {
                 assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap(), counts, "{which:?}");
                 assert_eq!(state(pool).await, expected(&before, selected, marked), "{which:?}");
             }
-        }
+        })
+        .await;
     }
 }

@@ -186,9 +186,32 @@ pub mod testing {
     }
 
     /// Every database the store tests run on.
-    pub async fn all() -> Vec<TestDb> {
+    async fn all() -> Vec<TestDb> {
         let mut dbs = vec![sqlite().await];
         dbs.extend(postgres().await);
         dbs
+    }
+
+    /// Runs `test` once on each fresh database `all` gives, handing it that database's `&Store`
+    /// or `&AnyPool`, whichever the closure takes: `testing::each(async |pool: &AnyPool| …).await`.
+    pub async fn each<T: ?Sized>(test: impl AsyncFn(&T))
+    where
+        TestDb: AsRef<T>,
+    {
+        for db in all().await {
+            test(db.as_ref()).await;
+        }
+    }
+
+    impl AsRef<Store> for TestDb {
+        fn as_ref(&self) -> &Store {
+            &self.store
+        }
+    }
+
+    impl AsRef<AnyPool> for TestDb {
+        fn as_ref(&self) -> &AnyPool {
+            &self.store.pool
+        }
     }
 }

@@ -49,22 +49,22 @@ pub async fn id_by_name<'e>(db: impl Exec<'e>, name: &str) -> Result<Option<i64>
 mod tests {
     use super::*;
     use crate::store::testing;
+    use sqlx::AnyPool;
 
     #[tokio::test]
     async fn setup_can_be_claimed_once() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |pool: &AnyPool| {
             assert!(!is_setup_done(pool).await.unwrap());
             claim_setup(pool, 1).await.unwrap();
             assert!(matches!(claim_setup(pool, 2).await, Err(Error::SetupComplete)));
             assert!(is_setup_done(pool).await.unwrap());
-        }
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn organisation_names_are_unique() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |pool: &AnyPool| {
             let id = create(pool, "Acme", 1).await.unwrap();
             assert_eq!(id_by_name(pool, "Acme").await.unwrap(), Some(id));
             assert_eq!(id_by_name(pool, "Other").await.unwrap(), None);
@@ -72,6 +72,7 @@ mod tests {
                 Err(Error::Invalid(m)) => assert_eq!(m, "An organisation named \"Acme\" already exists."),
                 other => panic!("{other:?}"),
             }
-        }
+        })
+        .await;
     }
 }

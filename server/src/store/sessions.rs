@@ -88,11 +88,11 @@ mod tests {
     use super::*;
     use crate::store::{orgs, testing, users};
     use app::model::Role;
+    use sqlx::AnyPool;
 
     #[tokio::test]
     async fn sessions_resolve_until_they_expire() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |pool: &AnyPool| {
             let org = orgs::create(pool, "Acme", 1).await.unwrap();
             let user = users::create(
                 pool,
@@ -116,6 +116,7 @@ mod tests {
             create(pool, "hash-2", org, user, 1_000, 9_000).await.unwrap();
             delete(pool, "hash-2").await.unwrap();
             assert!(person(pool, "hash-2", 1_500).await.unwrap().is_none());
-        }
+        })
+        .await;
     }
 }

@@ -60,8 +60,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_column_but_last_used_moves_the_stamp_and_inserts_do_not() {
-        for db in testing::all().await {
-            let store = &db.store;
+        testing::each(async |store: &Store| {
             let start = read(&store.pool).await.unwrap();
             one_of_each(store).await;
             assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: inserts leave the stamp", store.kind);
@@ -79,13 +78,13 @@ mod tests {
                 exec(store, &format!("DELETE FROM {table} WHERE id = 1")).await;
                 assert!(read(&store.pool).await.unwrap() > before, "{:?}: DELETE FROM {table}", store.kind);
             }
-        }
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn a_transaction_moves_the_stamp_when_it_commits_and_not_when_it_rolls_back() {
-        for db in testing::all().await {
-            let store = &db.store;
+        testing::each(async |store: &Store| {
             one_of_each(store).await;
             let start = read(&store.pool).await.unwrap();
             let mut tx = store.pool.begin().await.unwrap();
@@ -105,6 +104,7 @@ mod tests {
             if store.kind == DbKind::Postgres {
                 assert_eq!(after, start + 1, "one bump per transaction on PostgreSQL");
             }
-        }
+        })
+        .await;
     }
 }

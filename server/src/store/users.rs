@@ -69,12 +69,12 @@ pub fn role_from_db(s: &str) -> Result<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{orgs, testing};
+    use crate::store::{orgs, testing, Store};
+    use sqlx::AnyPool;
 
     #[tokio::test]
     async fn emails_are_unique_across_organisations() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |pool: &AnyPool| {
             assert!(!any_exist(pool).await.unwrap());
             let a = orgs::create(pool, "A", 1).await.unwrap();
             let b = orgs::create(pool, "B", 1).await.unwrap();
@@ -91,21 +91,23 @@ mod tests {
             let c = credentials_by_email(pool, "ada@example.com").await.unwrap().unwrap();
             assert_eq!((c.id, c.org_id, c.password_hash.as_str()), (id, a, "h"));
             assert!(credentials_by_email(pool, "bob@example.com").await.unwrap().is_none());
-        }
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn a_user_needs_an_existing_organisation_and_a_known_role() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
+        testing::each(async |store: &Store| {
+            let pool = &store.pool;
             let orphan =
                 NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
-            assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", db.store.kind);
+            assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", store.kind);
             let org = orgs::create(pool, "A", 1).await.unwrap();
             let bad_role = sql!("INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)", org)
             .execute(pool)
             .await;
-            assert!(bad_role.is_err(), "role check enforced on {:?}", db.store.kind);
-        }
+            assert!(bad_role.is_err(), "role check enforced on {:?}", store.kind);
+        })
+        .await;
     }
 }

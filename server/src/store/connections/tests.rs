@@ -82,8 +82,7 @@ fn expected(rows: &[Row], q: &ConnectionQuery, per_page: usize) -> (Vec<i64>, i6
 
 #[tokio::test]
 async fn search_filters_and_pages_answer_as_a_plain_scan_would_on_both_databases() {
-    for db in testing::all().await {
-        let store = &db.store;
+    testing::each(async |store: &Store| {
         let rows = seed(store).await;
         let searches = [
             "",
@@ -130,13 +129,13 @@ async fn search_filters_and_pages_answer_as_a_plain_scan_would_on_both_databases
             }
         }
         assert!(indexed_many, "a search with more than {MANY_MATCHES} matches was tried");
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn the_search_index_follows_renames_and_deletes() {
-    for db in testing::all().await {
-        let store = &db.store;
+    testing::each(async |store: &Store| {
         seed(store).await;
         let q = |search: &str| ConnectionQuery {
             internal: false,
@@ -153,5 +152,6 @@ async fn the_search_index_follows_renames_and_deletes() {
         assert_eq!(page(store, 1, &q("nightly 1"), 50).await.unwrap().1, nightly_1 - 1, "the old name is gone");
         sqlx::query("DELETE FROM connections WHERE id = 2").execute(&store.pool).await.unwrap();
         assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
-    }
+    })
+    .await;
 }
