@@ -192,8 +192,20 @@ pub mod testing {
         dbs
     }
 
+    /// A test that runs on every test database: `db_test!(name, async |pool: &AnyPool| { … })`,
+    /// the closure taking the `&Store` or the `&AnyPool` (see `each`).
+    macro_rules! db_test {
+        ($name:ident, $test:expr) => {
+            #[tokio::test]
+            async fn $name() {
+                $crate::store::testing::each($test).await
+            }
+        };
+    }
+    pub(crate) use db_test;
+
     /// Runs `test` once on each fresh database `all` gives, handing it that database's `&Store`
-    /// or `&AnyPool`, whichever the closure takes: `testing::each(async |pool: &AnyPool| …).await`.
+    /// or `&AnyPool`, whichever the closure takes.
     pub async fn each<T: ?Sized>(test: impl AsyncFn(&T))
     where
         TestDb: AsRef<T>,
