@@ -23,7 +23,7 @@ const PASSES: usize = 5;
 /// The key ring from `master_key`, or from the key file (created on first run).
 pub fn load_ring(config: &Config) -> Result<KeyRing> {
     if let Some(keys) = &config.master_key {
-        return KeyRing::parse(keys).map_err(|e| Error::Invalid(format!("master_key: {e}")));
+        return KeyRing::parse(keys.expose()).map_err(|e| Error::Invalid(format!("master_key: {e}")));
     }
     if let Some(dir) = config.key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::store::create_private_dir(dir)?;

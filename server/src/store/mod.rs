@@ -62,7 +62,7 @@ impl Store {
     /// Opens the configured database (creating the SQLite file and its directory on first run).
     pub async fn open(config: &Config) -> Result<Store> {
         let url = match &config.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose().to_string(),
             None => {
                 create_private_dir(&config.data_dir)?;
                 format!("sqlite://{}?mode=rwc", config.data_dir.join(SQLITE_FILE).display())
