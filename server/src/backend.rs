@@ -20,6 +20,7 @@ use crate::keys::live::Vault;
 use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
+use crate::vault::Secret;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::calls::CallView;
 use app::connection::{
@@ -56,7 +57,7 @@ pub struct Parts {
     pub vault: Arc<Vault>,
     pub services: Services,
     pub cookies: CookieSettings,
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     /// The first lock-out after repeated failed sign-ins, in seconds.
     pub login_lockout_seconds: u64,
     pub api: ApiSettings,
@@ -104,7 +105,7 @@ impl ServerBackend {
             calls,
         });
         let admin = Arc::new(Admin {
-            token_hash: p.admin_token.as_deref().map(session::token_hash),
+            token_hash: p.admin_token.as_ref().map(|t| session::token_hash(t.expose())),
             store: store.clone(),
             connections: connections.clone(),
         });

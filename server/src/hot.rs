@@ -200,28 +200,26 @@ impl Hot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{testing, DbKind};
+    use crate::store::testing::{self, db_test};
+    use crate::store::DbKind;
 
     async fn bump(pool: &AnyPool) {
         sqlx::query("UPDATE change_stamp SET n = n + 1 WHERE id = 1").execute(pool).await.unwrap();
     }
 
-    #[tokio::test]
-    async fn a_call_sees_every_change_committed_before_it_arrived() {
-        for db in testing::all().await {
-            // SQLite's own connection, and the pool (PostgreSQL's way) on both databases.
-            let mut hots = vec![Hot::with_source(db.store.pool.clone(), Source::Pool)];
-            hots.push(Hot::new(&db.store));
-            assert_eq!(matches!(hots[1].source, Source::Sqlite(_)), db.store.kind == DbKind::Sqlite);
-            for hot in hots {
-                let first = hot.fresh().await.unwrap();
-                assert_eq!(hot.fresh().await.unwrap(), first, "nothing changed");
-                bump(&db.store.pool).await;
-                let second = hot.fresh().await.unwrap();
-                assert_eq!(second.0, first.0 + 1);
-            }
+    db_test!(a_call_sees_every_change_committed_before_it_arrived, async |store: &Store| {
+        // SQLite's own connection, and the pool (PostgreSQL's way) on both databases.
+        let mut hots = vec![Hot::with_source(store.pool.clone(), Source::Pool)];
+        hots.push(Hot::new(store));
+        assert_eq!(matches!(hots[1].source, Source::Sqlite(_)), store.kind == DbKind::Sqlite);
+        for hot in hots {
+            let first = hot.fresh().await.unwrap();
+            assert_eq!(hot.fresh().await.unwrap(), first, "nothing changed");
+            bump(&store.pool).await;
+            let second = hot.fresh().await.unwrap();
+            assert_eq!(second.0, first.0 + 1);
         }
-    }
+    });
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn calls_arriving_together_share_reads_and_all_see_the_change() {

@@ -23,7 +23,7 @@ const PASSES: usize = 5;
 /// The key ring from `master_key`, or from the key file (created on first run).
 pub fn load_ring(config: &Config) -> Result<KeyRing> {
     if let Some(keys) = &config.master_key {
-        return KeyRing::parse(keys).map_err(|e| Error::Invalid(format!("master_key: {e}")));
+        return KeyRing::parse(keys.expose()).map_err(|e| Error::Invalid(format!("master_key: {e}")));
     }
     if let Some(dir) = config.key_file.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::store::create_private_dir(dir)?;
@@ -158,7 +158,7 @@ async fn reseal_pass(store: &Store, ring: &KeyRing, out: &mut Rotation) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing;
+    use crate::store::testing::db_test;
 
     fn master(rings: &[&KeyRing]) -> Config {
         let keys: Vec<String> = rings
@@ -171,38 +171,35 @@ mod tests {
         Config::load_from(None, &env).unwrap()
     }
 
-    #[tokio::test]
-    async fn a_rotation_to_a_key_a_running_server_lacks_stops_and_gives_the_old_key_back() {
-        for db in testing::all().await {
-            let (old, new) = (KeyRing::generate(), KeyRing::generate());
-            // A server running with the old key only; a secret sealed by it.
-            let running = live::Vault::start(&master(&[&old]), &db.store).await.unwrap();
-            let slot = SecretColumn::ServiceClientSecret.at(1);
-            for sql in [
-                "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)",
-                "INSERT INTO services (id, org_id, name, name_key, spec, created_at, updated_at) \
-                 VALUES (1, 1, 'Zephyr', 'zephyr', '{}', 1, 1)",
-            ] {
-                sqlx::query(sql).execute(&db.store.pool).await.unwrap();
-            }
-            secrets::set(&db.store.pool, SecretColumn::ServiceClientSecret, 1, Some(&running.seal(slot, "s").unwrap()))
-                .await
-                .unwrap();
-
-            // The operator's CLI has the new key first: the running server refuses, the rotation stops.
-            let both = master(&[&new, &old]);
-            let e = rotate(&both, &db.store, 1).await.unwrap_err().to_string();
-            assert!(e.contains("a running server does not hold key"), "{:?}: {e}", db.store.kind);
-            assert_eq!(live::recorded_key(&db.store.pool).await.unwrap().as_deref(), Some(old.active_id()));
-            let usage = secrets::key_usage(&db.store.pool).await.unwrap();
-            assert_eq!(usage, vec![(old.active_id().to_string(), 1)], "nothing re-sealed");
-            drop(running);
-
-            // Every server given the new key: the rotation goes through and the old key is free.
-            let _running = live::Vault::start(&both, &db.store).await.unwrap();
-            let r = rotate(&both, &db.store, 2).await.unwrap();
-            assert_eq!((r.resealed, r.retired.clone()), (1, vec![old.active_id().to_string()]), "{r:?}");
-            assert_eq!(live::recorded_key(&db.store.pool).await.unwrap().as_deref(), Some(new.active_id()));
+    db_test!(a_rotation_to_a_key_a_running_server_lacks_stops_and_gives_the_old_key_back, async |store: &Store| {
+        let (old, new) = (KeyRing::generate(), KeyRing::generate());
+        // A server running with the old key only; a secret sealed by it.
+        let running = live::Vault::start(&master(&[&old]), store).await.unwrap();
+        let slot = SecretColumn::ServiceClientSecret.at(1);
+        for sql in [
+            "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)",
+            "INSERT INTO services (id, org_id, name, name_key, spec, created_at, updated_at) \
+             VALUES (1, 1, 'Zephyr', 'zephyr', '{}', 1, 1)",
+        ] {
+            sqlx::query(sql).execute(&store.pool).await.unwrap();
         }
-    }
+        secrets::set(&store.pool, SecretColumn::ServiceClientSecret, 1, Some(&running.seal(slot, "s").unwrap()))
+            .await
+            .unwrap();
+
+        // The operator's CLI has the new key first: the running server refuses, the rotation stops.
+        let both = master(&[&new, &old]);
+        let e = rotate(&both, store, 1).await.unwrap_err().to_string();
+        assert!(e.contains("a running server does not hold key"), "{:?}: {e}", store.kind);
+        assert_eq!(live::recorded_key(&store.pool).await.unwrap().as_deref(), Some(old.active_id()));
+        let usage = secrets::key_usage(&store.pool).await.unwrap();
+        assert_eq!(usage, vec![(old.active_id().to_string(), 1)], "nothing re-sealed");
+        drop(running);
+
+        // Every server given the new key: the rotation goes through and the old key is free.
+        let _running = live::Vault::start(&both, store).await.unwrap();
+        let r = rotate(&both, store, 2).await.unwrap();
+        assert_eq!((r.resealed, r.retired.clone()), (1, vec![old.active_id().to_string()]), "{r:?}");
+        assert_eq!(live::recorded_key(&store.pool).await.unwrap().as_deref(), Some(new.active_id()));
+    });
 }

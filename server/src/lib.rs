@@ -109,9 +109,12 @@ pub async fn serve(config: Config) -> Result<()> {
         services,
         cookies,
         admin_token: config.admin_token.clone(),
-        embed: embed::Embed::new(config.embed_origins.clone(), config.embed_secret.clone())
-            .provisioning(config.embed_provision)
-            .themed(config.embed_theme.as_ref()),
+        embed: embed::Embed::new(
+            config.embed_origins.clone(),
+            config.embed_secret.as_ref().map(|s| s.expose().to_string()),
+        )
+        .provisioning(config.embed_provision)
+        .themed(config.embed_theme.as_ref()),
         login_lockout_seconds: config.login_lockout_seconds,
         api: invoke::ApiSettings {
             timeout: Duration::from_secs(config.api_timeout_seconds),

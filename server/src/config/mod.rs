@@ -2,6 +2,7 @@
 //! environment variables (`LIAISON_<KEY>`; secrets may instead come from `LIAISON_<KEY>_FILE`).
 //! Unknown keys are refused with a message naming them. The result is passed in state, never global.
 
+use crate::vault::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -105,14 +106,14 @@ pub enum LogFormat {
     Json,
 }
 
-/// The validated configuration.
-#[derive(Clone)]
+/// The validated configuration. Its secrets are `Secret`s, so `Debug` shows none of them.
+#[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub public_url: Option<url::Url>,
     pub data_dir: PathBuf,
-    /// Holds a password when PostgreSQL is used: never printed (see the `Debug` impl).
-    pub database_url: Option<String>,
+    /// Holds a password when PostgreSQL is used.
+    pub database_url: Option<Secret>,
     pub db_max_connections: u32,
     pub log: String,
     pub log_format: LogFormat,
@@ -126,12 +127,11 @@ pub struct Config {
     pub header_read_timeout_seconds: u64,
     pub request_timeout_seconds: u64,
     pub max_connections: usize,
-    /// The vault's keys, when given directly (never printed).
-    pub master_key: Option<String>,
+    /// The vault's keys, when given directly.
+    pub master_key: Option<Secret>,
     pub key_file: PathBuf,
     pub oauth_clients_file: Option<PathBuf>,
-    /// Never printed.
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     pub allow_http_urls: bool,
     pub allow_private_network: crate::outbound::PrivateNetwork,
     pub outbound_timeout_seconds: u64,
@@ -139,7 +139,7 @@ pub struct Config {
     pub api_max_body_bytes: usize,
     /// Origins (`scheme://host[:port]`) allowed to frame Liaison.
     pub embed_origins: Vec<String>,
-    pub embed_secret: Option<String>,
+    pub embed_secret: Option<Secret>,
     /// Whom a console may bring that Liaison does not know yet (`embed_provision_*`).
     pub embed_provision: Provision,
     /// The embedded pages' theme (`/theme.css`).
@@ -149,30 +149,6 @@ pub struct Config {
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
     #[cfg(debug_assertions)]
     pub test_clock: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
-            .field("data_dir", &self.data_dir)
-            .field("database_url", &self.database_url.as_ref().map(|_| "[set]"))
-            .field("log", &self.log)
-            .field("log_format", &self.log_format)
-            .field("site_root", &self.site_root)
-            .field("session_ttl_hours", &self.session_ttl_hours)
-            .field("master_key", &self.master_key.as_ref().map(|_| "[set]"))
-            .field("key_file", &self.key_file)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "[set]"))
-            .field("embed_origins", &self.embed_origins)
-            .field("embed_secret", &self.embed_secret.as_ref().map(|_| "[set]"))
-            .field("embed_provision", &self.embed_provision)
-            .field("allow_http_urls", &self.allow_http_urls)
-            .field("allow_private_network", &self.allow_private_network)
-            .field("metrics_listen", &self.metrics_listen)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Where each value came from, for messages.
@@ -304,7 +280,7 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("master.key")),
             data_dir,
-            database_url,
+            database_url: database_url.map(Secret::new),
             db_max_connections: in_range("db_max_connections", raw.db_max_connections, 8, 1, 1000)? as u32,
             log,
             log_format,
@@ -322,9 +298,9 @@ impl Config {
             )? as u64,
             request_timeout_seconds,
             max_connections: in_range("max_connections", raw.max_connections, 4096, 16, 1_000_000)? as usize,
-            master_key: raw.master_key.filter(|s| !s.trim().is_empty()),
+            master_key: raw.master_key.filter(|s| !s.trim().is_empty()).map(Secret::new),
             oauth_clients_file: raw.oauth_clients_file.filter(|s| !s.trim().is_empty()).map(PathBuf::from),
-            admin_token: admin_token.map(|t| t.trim().to_string()),
+            admin_token: admin_token.map(|t| Secret::new(t.trim())),
             allow_http_urls: raw.allow_http_urls.unwrap_or(false),
             allow_private_network: match raw.allow_private_network {
                 None => crate::outbound::PrivateNetwork::Off,
@@ -337,7 +313,7 @@ impl Config {
             outbound_timeout_seconds: in_range("outbound_timeout_seconds", raw.outbound_timeout_seconds, 20, 1, 300)?
                 as u64,
             embed_origins: embed.origins,
-            embed_secret: embed.secret,
+            embed_secret: embed.secret.map(Secret::new),
             embed_provision: embed.provision,
             embed_theme: embed.theme,
             metrics_listen: match raw.metrics_listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

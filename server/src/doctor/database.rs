@@ -5,7 +5,7 @@
 use super::{Line, TIME_LIMIT};
 use crate::config::Config;
 use crate::store::SQLITE_FILE;
-use crate::vault::KeyRing;
+use crate::vault::{KeyRing, Secret};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
@@ -52,11 +52,11 @@ pub async fn check(config: &Config) -> Vec<Line> {
 /// Connects within the time limit; `None` when the SQLite file does not exist yet.
 async fn reach(config: &Config) -> Result<Option<(AnyPool, String)>, Line> {
     sqlx::any::install_default_drivers();
-    let (url, shown) = match &config.database_url {
+    let (url, shown) = match config.database_url.as_ref().map(Secret::expose) {
         Some(url) if url.starts_with("sqlite:") => {
-            (url.clone(), format!("the SQLite database {}", url.split('?').next().unwrap_or(url)))
+            (url.to_string(), format!("the SQLite database {}", url.split('?').next().unwrap_or(url)))
         }
-        Some(url) => (url.clone(), without_password(url)),
+        Some(url) => (url.to_string(), without_password(url)),
         None => {
             let file = crate::backup::absolute(&config.data_dir.join(SQLITE_FILE));
             if !file.exists() {
@@ -96,7 +96,7 @@ fn without_password(url: &str) -> String {
 
 /// The applied migrations against the ones this binary carries.
 async fn migrations(config: &Config, pool: &AnyPool) -> Line {
-    let postgres = config.database_url.as_deref().is_some_and(|u| !u.starts_with("sqlite:"));
+    let postgres = config.database_url.as_ref().is_some_and(|u| !u.expose().starts_with("sqlite:"));
     let migrator =
         if postgres { sqlx::migrate!("./migrations/postgres") } else { sqlx::migrate!("./migrations/sqlite") };
     let known: Vec<(i64, &[u8])> = migrator.iter().map(|m| (m.version, m.checksum.as_ref())).collect();
@@ -162,7 +162,7 @@ pub fn compare_migrations(known: &[(i64, &[u8])], applied: &[(i64, Vec<u8>, bool
 async fn keys(config: &Config, pool: Option<&AnyPool>) -> Vec<Line> {
     let mut lines = Vec::new();
     let ring = if let Some(keys) = &config.master_key {
-        match KeyRing::parse(keys) {
+        match KeyRing::parse(keys.expose()) {
             Ok(ring) => ring,
             Err(e) => return vec![Line::fail("keys", format!("master_key: {e}. Fix the setting"))],
         }

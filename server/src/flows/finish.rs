@@ -4,21 +4,19 @@
 //! service's endpoints are still those the flow started under; and how the flow ended, for the
 //! page that polls it.
 
-use super::page::{failed, page, PublicOrigin};
+use super::page::{error_page, page};
+use super::request::FlowRequest;
 use super::{check_ticket, clean, code_name, flow_error, Flows};
 use crate::actor::Actor;
 use crate::credentials::Authorised;
 use crate::error::{Error, Result};
 use crate::store::{connections as conns, flows};
-use app::backend::RequestIdentity;
 use app::connection::FlowStatus;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
-use std::sync::Arc;
 
 /// The query of the callback, as the provider sent it.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -29,22 +27,12 @@ pub struct CallbackQuery {
     pub error_description: Option<String>,
 }
 
-pub async fn callback(
-    State(flows): State<Arc<Flows>>,
-    State(origin): State<PublicOrigin>,
-    Extension(identity): Extension<RequestIdentity>,
-    Path(key): Path<String>,
-    Query(q): Query<CallbackQuery>,
-) -> Response {
-    let session = identity.session.as_ref().map(|s| s.0.as_str());
-    match flows.finish_flow(&key, &q, session).await {
-        Ok(status @ FlowStatus::Connected { .. }) => page(StatusCode::OK, &origin, &status),
-        Ok(status) => page(StatusCode::BAD_REQUEST, &origin, &status),
-        Err(e) => {
-            let e: AppError = e.into();
-            let status = crate::error::status(e.code);
-            page(status, &origin, &failed("", code_name(e.code), &e.message))
-        }
+pub async fn callback(req: FlowRequest, Path(key): Path<String>, Query(q): Query<CallbackQuery>) -> Response {
+    let session = req.identity.session.as_ref().map(|s| s.0.as_str());
+    match req.flows.finish_flow(&key, &q, session).await {
+        Ok(status @ FlowStatus::Connected { .. }) => page(StatusCode::OK, &req.origin, &status),
+        Ok(status) => page(StatusCode::BAD_REQUEST, &req.origin, &status),
+        Err(e) => error_page(&req.origin, "", e),
     }
 }
 

@@ -5,10 +5,12 @@
 //! `/oauth/callback/{service key}` checks the state, the session, the expiry and that the answer
 //! came back on the service's own callback path (the mix-up defence), then hands the code to
 //! `Credentials`, which exchanges it and stores the tokens sealed; every ending is recorded on the
-//! flow, so the page that opened the popup can poll it. `page.rs`: the popup's page.
+//! flow, so the page that opened the popup can poll it. `page.rs`: the popup's page. `request.rs`:
+//! what both routes take from a request.
 
 pub mod finish;
 pub mod page;
+pub mod request;
 pub mod start;
 
 use crate::credentials::Credentials;

@@ -4,6 +4,7 @@
 //! Connections page, which says the connection is connected.
 
 use app::connection::FlowStatus;
+use app::error::AppError;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use std::sync::Arc;
@@ -14,6 +15,12 @@ pub struct PublicOrigin(pub Arc<str>);
 
 pub fn failed(link: &str, code: &str, message: &str) -> FlowStatus {
     FlowStatus::Failed { link_name: link.into(), code: code.into(), message: message.into() }
+}
+
+/// The page for a flow that ended in `e`, with the HTTP status and the stable name of its code.
+pub fn error_page(origin: &PublicOrigin, link: &str, e: crate::error::Error) -> Response {
+    let e: AppError = e.into();
+    page(crate::error::status(e.code), origin, &failed(link, super::code_name(e.code), &e.message))
 }
 
 fn escape(s: &str) -> String {

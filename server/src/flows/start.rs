@@ -6,25 +6,23 @@
 //! nothing: the popup says to start again from the Connections page. Then the flow itself: its
 //! record, and the redirect to the provider's authorise URL.
 
-use super::page::{failed, page, PublicOrigin};
-use super::{check_ticket, code_name, flow_error, Flows, FLOW_TTL_MS};
+use super::page::{error_page, failed, page};
+use super::request::FlowRequest;
+use super::{check_ticket, flow_error, Flows, FLOW_TTL_MS};
 use crate::actor::{self, user_key};
 use crate::error::{Error, Result};
 use crate::store::connections::ConnectionRecord;
 use crate::store::starts::{self, Start};
 use crate::store::{flows, secrets};
 use crate::vault::SecretColumn;
-use app::backend::RequestIdentity;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::service::{ScopeDelimiter, ServiceSpec};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Extension;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// How long a start link stays usable (the popup opens at once; a blocked one is a click away).
 pub const START_TTL_MS: i64 = 5 * 60 * 1000;
@@ -170,9 +168,7 @@ pub struct StartQuery {
 /// A page load of the start URL: signed in, from Liaison's own pages (or typed in the address
 /// bar), never from another site, with the one-time nonce the Connect call gave this session.
 pub async fn start(
-    State(flows): State<Arc<Flows>>,
-    State(origin): State<PublicOrigin>,
-    Extension(identity): Extension<RequestIdentity>,
+    req: FlowRequest,
     Path(link_name): Path<String>,
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
@@ -181,7 +177,7 @@ pub async fn start(
     if !matches!(site, "same-origin" | "none") {
         return page(
             StatusCode::FORBIDDEN,
-            &origin,
+            &req.origin,
             &failed(
                 &link_name,
                 ErrorCode::FlowInvalid.as_str(),
@@ -189,16 +185,13 @@ pub async fn start(
             ),
         );
     }
-    let (Some(viewer), Some(session)) = (identity.viewer, identity.session) else {
+    let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
         return Redirect::to("/login").into_response();
     };
-    match flows.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
+    match req.flows.start_flow(&viewer, &session.0, &link_name, q.ticket.as_deref(), q.n.as_deref()).await {
         Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
             .into_response(),
-        Err(e) => {
-            let e: AppError = e.into();
-            page(crate::error::status(e.code), &origin, &failed(&link_name, code_name(e.code), &e.message))
-        }
+        Err(e) => error_page(&req.origin, &link_name, e),
     }
 }
 

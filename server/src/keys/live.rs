@@ -273,7 +273,7 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing;
+    use crate::store::testing::db_test;
     use crate::vault::write_key_file;
     use zeroize::Zeroizing;
 
@@ -291,58 +291,51 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
-    async fn a_running_vault_follows_the_rotation_without_a_restart() {
-        for db in testing::all().await {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("master.key");
-            let old = KeyRing::generate();
-            write_key_file(&path, &old).unwrap();
-            let old_id = old.active_id().to_string();
-            let vault =
-                Vault::start(&config(&[("LIAISON_KEY_FILE", path.to_str().unwrap())]), &db.store).await.unwrap();
-            assert_eq!(
-                recorded_key(&db.store.pool).await.unwrap().as_deref(),
-                Some(old_id.as_str()),
-                "the first server records its key"
-            );
-            assert!(vault.seal(SLOT, "a").unwrap().starts_with(&format!("v1.{old_id}.")));
+    db_test!(a_running_vault_follows_the_rotation_without_a_restart, async |store: &Store| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let old = KeyRing::generate();
+        write_key_file(&path, &old).unwrap();
+        let old_id = old.active_id().to_string();
+        let vault = Vault::start(&config(&[("LIAISON_KEY_FILE", path.to_str().unwrap())]), store).await.unwrap();
+        assert_eq!(
+            recorded_key(&store.pool).await.unwrap().as_deref(),
+            Some(old_id.as_str()),
+            "the first server records its key"
+        );
+        assert!(vault.seal(SLOT, "a").unwrap().starts_with(&format!("v1.{old_id}.")));
 
-            // The rotation writes the new key first in the file: opened at once, not sealed under yet.
-            let both = old.clone().with_new_active_key(Zeroizing::new([5u8; 32]));
-            let new_id = both.active_id().to_string();
-            write_key_file(&path, &both).unwrap();
-            let resealed = both.seal(SLOT, "b").unwrap();
-            assert_eq!(vault.open(SLOT, &resealed).unwrap().expose(), "b", "a row re-sealed under the new key opens");
-            vault.check(&db.store.pool).await;
-            assert!(
-                vault.seal(SLOT, "c").unwrap().starts_with(&format!("v1.{old_id}.")),
-                "the recorded key until it changes"
-            );
-            // Then it records the new key: sealed under it from the next check on.
-            record(&db.store.pool, &new_id).await;
-            vault.check(&db.store.pool).await;
-            assert!(vault.seal(SLOT, "d").unwrap().starts_with(&format!("v1.{new_id}.")));
-            // The old key retired from the file: forgotten.
-            write_key_file(&path, &both.clone().retain(&[])).unwrap();
-            vault.check(&db.store.pool).await;
-            assert_eq!(vault.key_ids(), vec![new_id.clone()]);
+        // The rotation writes the new key first in the file: opened at once, not sealed under yet.
+        let both = old.clone().with_new_active_key(Zeroizing::new([5u8; 32]));
+        let new_id = both.active_id().to_string();
+        write_key_file(&path, &both).unwrap();
+        let resealed = both.seal(SLOT, "b").unwrap();
+        assert_eq!(vault.open(SLOT, &resealed).unwrap().expose(), "b", "a row re-sealed under the new key opens");
+        vault.check(&store.pool).await;
+        assert!(
+            vault.seal(SLOT, "c").unwrap().starts_with(&format!("v1.{old_id}.")),
+            "the recorded key until it changes"
+        );
+        // Then it records the new key: sealed under it from the next check on.
+        record(&store.pool, &new_id).await;
+        vault.check(&store.pool).await;
+        assert!(vault.seal(SLOT, "d").unwrap().starts_with(&format!("v1.{new_id}.")));
+        // The old key retired from the file: forgotten.
+        write_key_file(&path, &both.clone().retain(&[])).unwrap();
+        vault.check(&store.pool).await;
+        assert_eq!(vault.key_ids(), vec![new_id.clone()]);
 
-            // master_key without the recorded key: the server does not start, a running one says so.
-            let b64 =
-                |r: &KeyRing| r.to_file_text().lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(",");
-            let e = Vault::start(&config(&[("LIAISON_MASTER_KEY", &b64(&old))]), &db.store).await.unwrap_err();
-            assert!(e.to_string().contains(&format!("sealed under key {new_id}")), "{e}");
-            let fixed = Vault::start(&config(&[("LIAISON_MASTER_KEY", &b64(&both))]), &db.store).await.unwrap();
-            let third = KeyRing::generate();
-            record(&db.store.pool, third.active_id()).await;
-            fixed.check(&db.store.pool).await;
-            let refused: Option<String> = sqlx::query_scalar("SELECT refused_key FROM vault_ring WHERE id = 1")
-                .fetch_one(&db.store.pool)
-                .await
-                .unwrap();
-            assert_eq!(refused.as_deref(), Some(third.active_id()), "{:?}", db.store.kind);
-            assert!(fixed.seal(SLOT, "e").unwrap().starts_with(&format!("v1.{new_id}.")), "it keeps a key it holds");
-        }
-    }
+        // master_key without the recorded key: the server does not start, a running one says so.
+        let b64 = |r: &KeyRing| r.to_file_text().lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join(",");
+        let e = Vault::start(&config(&[("LIAISON_MASTER_KEY", &b64(&old))]), store).await.unwrap_err();
+        assert!(e.to_string().contains(&format!("sealed under key {new_id}")), "{e}");
+        let fixed = Vault::start(&config(&[("LIAISON_MASTER_KEY", &b64(&both))]), store).await.unwrap();
+        let third = KeyRing::generate();
+        record(&store.pool, third.active_id()).await;
+        fixed.check(&store.pool).await;
+        let refused: Option<String> =
+            sqlx::query_scalar("SELECT refused_key FROM vault_ring WHERE id = 1").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(refused.as_deref(), Some(third.active_id()), "{:?}", store.kind);
+        assert!(fixed.seal(SLOT, "e").unwrap().starts_with(&format!("v1.{new_id}.")), "it keeps a key it holds");
+    });
 }

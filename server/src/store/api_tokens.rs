@@ -185,6 +185,8 @@ pub async fn record_calls(conn: &mut sqlx::AnyConnection, kind: DbKind, calls: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::db_test;
+    use crate::store::Store;
 
     #[test]
     fn the_call_log_insert_has_nine_parameters_a_row_in_each_dialect() {
@@ -199,39 +201,35 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn calls_are_written_in_statements_of_many_rows_on_both_databases() {
-        for db in crate::store::testing::all().await {
-            let store = &db.store;
-            sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)")
-                .execute(&store.pool)
+    db_test!(calls_are_written_in_statements_of_many_rows_on_both_databases, async |store: &Store| {
+        sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let calls: Vec<Call> = (0..70)
+            .map(|i| Call {
+                org_id: 1,
+                at: i,
+                actor: format!("ada (token {i})"),
+                connection_id: None,
+                link_name: "zephyr".into(),
+                method: "GET".into(),
+                host: "api.example".into(),
+                status: 200,
+                latency_ms: i,
+                error_code: (i % 2 == 0).then_some("upstream_timeout"),
+            })
+            .collect();
+        let refs: Vec<&Call> = calls.iter().collect();
+        let mut conn = store.pool.acquire().await.unwrap();
+        record_calls(&mut conn, store.kind, &refs).await.unwrap();
+        let rows: Vec<(i64, String, i64, Option<String>)> =
+            sqlx::query_as("SELECT at, actor, latency_ms, error_code FROM api_calls ORDER BY at")
+                .fetch_all(&store.pool)
                 .await
                 .unwrap();
-            let calls: Vec<Call> = (0..70)
-                .map(|i| Call {
-                    org_id: 1,
-                    at: i,
-                    actor: format!("ada (token {i})"),
-                    connection_id: None,
-                    link_name: "zephyr".into(),
-                    method: "GET".into(),
-                    host: "api.example".into(),
-                    status: 200,
-                    latency_ms: i,
-                    error_code: (i % 2 == 0).then_some("upstream_timeout"),
-                })
-                .collect();
-            let refs: Vec<&Call> = calls.iter().collect();
-            let mut conn = store.pool.acquire().await.unwrap();
-            record_calls(&mut conn, store.kind, &refs).await.unwrap();
-            let rows: Vec<(i64, String, i64, Option<String>)> =
-                sqlx::query_as("SELECT at, actor, latency_ms, error_code FROM api_calls ORDER BY at")
-                    .fetch_all(&store.pool)
-                    .await
-                    .unwrap();
-            assert_eq!(rows.len(), 70, "{:?}", store.kind);
-            assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None));
-            assert_eq!(rows[68].3.as_deref(), Some("upstream_timeout"));
-        }
-    }
+        assert_eq!(rows.len(), 70, "{:?}", store.kind);
+        assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None));
+        assert_eq!(rows[68].3.as_deref(), Some("upstream_timeout"));
+    });
 }

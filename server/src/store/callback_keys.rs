@@ -35,30 +35,26 @@ pub async fn prune<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing;
+    use crate::store::testing::db_test;
+    use sqlx::AnyPool;
 
-    #[tokio::test]
-    async fn an_organisation_holds_at_most_its_newest_keys_and_another_keeps_its_own() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            for org in [1, 2] {
-                sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
-                    .execute(pool)
-                    .await
-                    .unwrap();
-            }
-            let mut conn = pool.acquire().await.unwrap();
-            give(&mut conn, "other", 2, 1_000).await.unwrap();
-            for n in 0..PER_ORG + 5 {
-                give(&mut conn, &format!("k{n}"), 1, 1_000 + n).await.unwrap();
-            }
-            let count = |org: i64| {
-                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM callback_keys WHERE org_id = $1").bind(org)
-            };
-            assert_eq!(count(1).fetch_one(pool).await.unwrap(), PER_ORG);
-            assert_eq!(count(2).fetch_one(pool).await.unwrap(), 1, "another organisation's key stays");
-            assert!(!take(pool, "k0", 1, 0).await.unwrap(), "the oldest went");
-            assert!(take(pool, &format!("k{}", PER_ORG + 4), 1, 0).await.unwrap(), "the newest is there");
+    db_test!(an_organisation_holds_at_most_its_newest_keys_and_another_keeps_its_own, async |pool: &AnyPool| {
+        for org in [1, 2] {
+            sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
+                .execute(pool)
+                .await
+                .unwrap();
         }
-    }
+        let mut conn = pool.acquire().await.unwrap();
+        give(&mut conn, "other", 2, 1_000).await.unwrap();
+        for n in 0..PER_ORG + 5 {
+            give(&mut conn, &format!("k{n}"), 1, 1_000 + n).await.unwrap();
+        }
+        let count =
+            |org: i64| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM callback_keys WHERE org_id = $1").bind(org);
+        assert_eq!(count(1).fetch_one(pool).await.unwrap(), PER_ORG);
+        assert_eq!(count(2).fetch_one(pool).await.unwrap(), 1, "another organisation's key stays");
+        assert!(!take(pool, "k0", 1, 0).await.unwrap(), "the oldest went");
+        assert!(take(pool, &format!("k{}", PER_ORG + 4), 1, 0).await.unwrap(), "the newest is there");
+    });
 }

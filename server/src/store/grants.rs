@@ -309,7 +309,8 @@ pub async fn stamp_group<'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing;
+    use crate::store::testing::db_test;
+    use sqlx::AnyPool;
 
     /// Two organisations, each with a custom service and connections to the catalogue service
     /// `gh`; connections in every state, shared and login-user, each with a grant (under custody
@@ -428,18 +429,14 @@ mod tests {
         ),
     ];
 
-    #[tokio::test]
-    async fn a_set_aside_takes_the_grants_it_selects_and_touches_nothing_else() {
-        for db in testing::all().await {
-            for (which, selected, marked, counts) in CASES {
-                let pool = &db.store.pool;
-                sqlx::query("DELETE FROM organisations").execute(pool).await.unwrap();
-                seed(pool).await;
-                let before = state(pool).await;
-                let mut conn = pool.acquire().await.unwrap();
-                assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap(), counts, "{which:?}");
-                assert_eq!(state(pool).await, expected(&before, selected, marked), "{which:?}");
-            }
+    db_test!(a_set_aside_takes_the_grants_it_selects_and_touches_nothing_else, async |pool: &AnyPool| {
+        for (which, selected, marked, counts) in CASES {
+            sqlx::query("DELETE FROM organisations").execute(pool).await.unwrap();
+            seed(pool).await;
+            let before = state(pool).await;
+            let mut conn = pool.acquire().await.unwrap();
+            assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap(), counts, "{which:?}");
+            assert_eq!(state(pool).await, expected(&before, selected, marked), "{which:?}");
         }
-    }
+    });
 }

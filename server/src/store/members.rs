@@ -96,37 +96,35 @@ pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{orgs, sessions, testing, users};
+    use crate::store::testing::db_test;
+    use crate::store::{orgs, sessions, users, Store};
 
     async fn user(pool: &sqlx::AnyPool, org: i64, email: &str, role: Role) -> i64 {
         let new = users::NewUser { org_id: org, email, name: email, role, password_hash: "h" };
         users::create(pool, new, 1).await.unwrap()
     }
 
-    #[tokio::test]
-    async fn people_are_listed_and_removed_within_their_organisation_only() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            let acme = orgs::create(pool, "Acme", 1).await.unwrap();
-            let other = orgs::create(pool, "Other", 1).await.unwrap();
-            let ada = user(pool, acme, "ada@acme.example", Role::Admin).await;
-            let bob = user(pool, acme, "bob@acme.example", Role::Member).await;
-            let eve = user(pool, other, "eve@other.example", Role::Admin).await;
-            sessions::create(pool, "s-bob-1", acme, bob, 1, 5_000).await.unwrap();
-            sessions::create(pool, "s-bob-2", acme, bob, 1, 500).await.unwrap();
-            let listed = list(pool, acme, 1_000).await.unwrap();
-            let seen: Vec<_> = listed.iter().map(|p| (p.email.as_str(), p.active_sessions)).collect();
-            assert_eq!(seen, [("ada@acme.example", 0), ("bob@acme.example", 1)], "{:?}", db.store.kind);
-            assert!(person(pool, acme, eve, 1_000).await.unwrap().is_none(), "another organisation's person");
-            assert!(!delete(pool, acme, eve).await.unwrap());
-            assert!(!delete(pool, acme, ada).await.unwrap(), "the last admin stays");
-            assert_eq!(end_sessions(pool, other, bob).await.unwrap(), 0);
-            assert_eq!(end_sessions(pool, acme, bob).await.unwrap(), 2);
-            assert!(delete(pool, acme, bob).await.unwrap());
-            assert!(person(pool, acme, bob, 1_000).await.unwrap().is_none());
-            let second = user(pool, acme, "cy@acme.example", Role::Admin).await;
-            assert!(delete(pool, acme, ada).await.unwrap(), "another admin is left");
-            assert!(!delete(pool, acme, second).await.unwrap());
-        }
-    }
+    db_test!(people_are_listed_and_removed_within_their_organisation_only, async |store: &Store| {
+        let pool = &store.pool;
+        let acme = orgs::create(pool, "Acme", 1).await.unwrap();
+        let other = orgs::create(pool, "Other", 1).await.unwrap();
+        let ada = user(pool, acme, "ada@acme.example", Role::Admin).await;
+        let bob = user(pool, acme, "bob@acme.example", Role::Member).await;
+        let eve = user(pool, other, "eve@other.example", Role::Admin).await;
+        sessions::create(pool, "s-bob-1", acme, bob, 1, 5_000).await.unwrap();
+        sessions::create(pool, "s-bob-2", acme, bob, 1, 500).await.unwrap();
+        let listed = list(pool, acme, 1_000).await.unwrap();
+        let seen: Vec<_> = listed.iter().map(|p| (p.email.as_str(), p.active_sessions)).collect();
+        assert_eq!(seen, [("ada@acme.example", 0), ("bob@acme.example", 1)], "{:?}", store.kind);
+        assert!(person(pool, acme, eve, 1_000).await.unwrap().is_none(), "another organisation's person");
+        assert!(!delete(pool, acme, eve).await.unwrap());
+        assert!(!delete(pool, acme, ada).await.unwrap(), "the last admin stays");
+        assert_eq!(end_sessions(pool, other, bob).await.unwrap(), 0);
+        assert_eq!(end_sessions(pool, acme, bob).await.unwrap(), 2);
+        assert!(delete(pool, acme, bob).await.unwrap());
+        assert!(person(pool, acme, bob, 1_000).await.unwrap().is_none());
+        let second = user(pool, acme, "cy@acme.example", Role::Admin).await;
+        assert!(delete(pool, acme, ada).await.unwrap(), "another admin is left");
+        assert!(!delete(pool, acme, second).await.unwrap());
+    });
 }

@@ -62,7 +62,7 @@ impl Store {
     /// Opens the configured database (creating the SQLite file and its directory on first run).
     pub async fn open(config: &Config) -> Result<Store> {
         let url = match &config.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose().to_string(),
             None => {
                 create_private_dir(&config.data_dir)?;
                 format!("sqlite://{}?mode=rwc", config.data_dir.join(SQLITE_FILE).display())
@@ -186,9 +186,44 @@ pub mod testing {
     }
 
     /// Every database the store tests run on.
-    pub async fn all() -> Vec<TestDb> {
+    async fn all() -> Vec<TestDb> {
         let mut dbs = vec![sqlite().await];
         dbs.extend(postgres().await);
         dbs
+    }
+
+    /// A test that runs on every test database: `db_test!(name, async |pool: &AnyPool| { … })`,
+    /// the closure taking the `&Store` or the `&AnyPool` (see `each`).
+    macro_rules! db_test {
+        ($name:ident, $test:expr) => {
+            #[tokio::test]
+            async fn $name() {
+                $crate::store::testing::each($test).await
+            }
+        };
+    }
+    pub(crate) use db_test;
+
+    /// Runs `test` once on each fresh database `all` gives, handing it that database's `&Store`
+    /// or `&AnyPool`, whichever the closure takes.
+    pub async fn each<T: ?Sized>(test: impl AsyncFn(&T))
+    where
+        TestDb: AsRef<T>,
+    {
+        for db in all().await {
+            test(db.as_ref()).await;
+        }
+    }
+
+    impl AsRef<Store> for TestDb {
+        fn as_ref(&self) -> &Store {
+            &self.store
+        }
+    }
+
+    impl AsRef<AnyPool> for TestDb {
+        fn as_ref(&self) -> &AnyPool {
+            &self.store.pool
+        }
     }
 }

@@ -48,30 +48,23 @@ pub async fn id_by_name<'e>(db: impl Exec<'e>, name: &str) -> Result<Option<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing;
+    use crate::store::testing::db_test;
+    use sqlx::AnyPool;
 
-    #[tokio::test]
-    async fn setup_can_be_claimed_once() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            assert!(!is_setup_done(pool).await.unwrap());
-            claim_setup(pool, 1).await.unwrap();
-            assert!(matches!(claim_setup(pool, 2).await, Err(Error::SetupComplete)));
-            assert!(is_setup_done(pool).await.unwrap());
-        }
-    }
+    db_test!(setup_can_be_claimed_once, async |pool: &AnyPool| {
+        assert!(!is_setup_done(pool).await.unwrap());
+        claim_setup(pool, 1).await.unwrap();
+        assert!(matches!(claim_setup(pool, 2).await, Err(Error::SetupComplete)));
+        assert!(is_setup_done(pool).await.unwrap());
+    });
 
-    #[tokio::test]
-    async fn organisation_names_are_unique() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            let id = create(pool, "Acme", 1).await.unwrap();
-            assert_eq!(id_by_name(pool, "Acme").await.unwrap(), Some(id));
-            assert_eq!(id_by_name(pool, "Other").await.unwrap(), None);
-            match create(pool, "Acme", 2).await {
-                Err(Error::Invalid(m)) => assert_eq!(m, "An organisation named \"Acme\" already exists."),
-                other => panic!("{other:?}"),
-            }
+    db_test!(organisation_names_are_unique, async |pool: &AnyPool| {
+        let id = create(pool, "Acme", 1).await.unwrap();
+        assert_eq!(id_by_name(pool, "Acme").await.unwrap(), Some(id));
+        assert_eq!(id_by_name(pool, "Other").await.unwrap(), None);
+        match create(pool, "Acme", 2).await {
+            Err(Error::Invalid(m)) => assert_eq!(m, "An organisation named \"Acme\" already exists."),
+            other => panic!("{other:?}"),
         }
-    }
+    });
 }

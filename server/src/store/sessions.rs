@@ -86,36 +86,34 @@ pub async fn purge_expired<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{orgs, testing, users};
+    use crate::store::testing::db_test;
+    use crate::store::{orgs, users};
     use app::model::Role;
+    use sqlx::AnyPool;
 
-    #[tokio::test]
-    async fn sessions_resolve_until_they_expire() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            let org = orgs::create(pool, "Acme", 1).await.unwrap();
-            let user = users::create(
-                pool,
-                users::NewUser {
-                    org_id: org,
-                    email: "ada@example.com",
-                    name: "Ada",
-                    role: Role::Admin,
-                    password_hash: "h",
-                },
-                1,
-            )
-            .await
-            .unwrap();
-            create(pool, "hash-1", org, user, 1_000, 2_000).await.unwrap();
-            let v = person(pool, "hash-1", 1_500).await.unwrap().unwrap();
-            assert_eq!((v.user_id, v.org_id, v.org_name.as_str(), v.role), (user, org, "Acme", Role::Admin));
-            assert!(person(pool, "hash-1", 2_000).await.unwrap().is_none(), "expired at expires_at");
-            assert!(person(pool, "other", 1_500).await.unwrap().is_none());
-            assert_eq!(purge_expired(pool, 2_000).await.unwrap(), 1);
-            create(pool, "hash-2", org, user, 1_000, 9_000).await.unwrap();
-            delete(pool, "hash-2").await.unwrap();
-            assert!(person(pool, "hash-2", 1_500).await.unwrap().is_none());
-        }
-    }
+    db_test!(sessions_resolve_until_they_expire, async |pool: &AnyPool| {
+        let org = orgs::create(pool, "Acme", 1).await.unwrap();
+        let user = users::create(
+            pool,
+            users::NewUser {
+                org_id: org,
+                email: "ada@example.com",
+                name: "Ada",
+                role: Role::Admin,
+                password_hash: "h",
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        create(pool, "hash-1", org, user, 1_000, 2_000).await.unwrap();
+        let v = person(pool, "hash-1", 1_500).await.unwrap().unwrap();
+        assert_eq!((v.user_id, v.org_id, v.org_name.as_str(), v.role), (user, org, "Acme", Role::Admin));
+        assert!(person(pool, "hash-1", 2_000).await.unwrap().is_none(), "expired at expires_at");
+        assert!(person(pool, "other", 1_500).await.unwrap().is_none());
+        assert_eq!(purge_expired(pool, 2_000).await.unwrap(), 1);
+        create(pool, "hash-2", org, user, 1_000, 9_000).await.unwrap();
+        delete(pool, "hash-2").await.unwrap();
+        assert!(person(pool, "hash-2", 1_500).await.unwrap().is_none());
+    });
 }

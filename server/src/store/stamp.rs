@@ -16,7 +16,8 @@ pub async fn read<'e>(db: impl Exec<'e>) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{testing, DbKind, Store};
+    use crate::store::testing::db_test;
+    use crate::store::{DbKind, Store};
 
     /// The tables the hot path reads, children first (the order they can be deleted in).
     const TABLES: &[&str] = &["grants", "connections", "api_tokens", "services", "users", "organisations"];
@@ -58,53 +59,45 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn every_column_but_last_used_moves_the_stamp_and_inserts_do_not() {
-        for db in testing::all().await {
-            let store = &db.store;
-            let start = read(&store.pool).await.unwrap();
-            one_of_each(store).await;
-            assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: inserts leave the stamp", store.kind);
-            for table in TABLES {
-                for column in columns(store, table).await {
-                    let before = read(&store.pool).await.unwrap();
-                    exec(store, &format!("UPDATE {table} SET {column} = {column} WHERE id = 1")).await;
-                    let after = read(&store.pool).await.unwrap();
-                    let counted = !UNSTAMPED.contains(&(*table, column.as_str()));
-                    assert_eq!(after > before, counted, "{:?}: UPDATE of {table}.{column}", store.kind);
-                }
-            }
-            for table in TABLES {
+    db_test!(every_column_but_last_used_moves_the_stamp_and_inserts_do_not, async |store: &Store| {
+        let start = read(&store.pool).await.unwrap();
+        one_of_each(store).await;
+        assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: inserts leave the stamp", store.kind);
+        for table in TABLES {
+            for column in columns(store, table).await {
                 let before = read(&store.pool).await.unwrap();
-                exec(store, &format!("DELETE FROM {table} WHERE id = 1")).await;
-                assert!(read(&store.pool).await.unwrap() > before, "{:?}: DELETE FROM {table}", store.kind);
+                exec(store, &format!("UPDATE {table} SET {column} = {column} WHERE id = 1")).await;
+                let after = read(&store.pool).await.unwrap();
+                let counted = !UNSTAMPED.contains(&(*table, column.as_str()));
+                assert_eq!(after > before, counted, "{:?}: UPDATE of {table}.{column}", store.kind);
             }
         }
-    }
-
-    #[tokio::test]
-    async fn a_transaction_moves_the_stamp_when_it_commits_and_not_when_it_rolls_back() {
-        for db in testing::all().await {
-            let store = &db.store;
-            one_of_each(store).await;
-            let start = read(&store.pool).await.unwrap();
-            let mut tx = store.pool.begin().await.unwrap();
-            sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
-            sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
-            tx.rollback().await.unwrap();
-            assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: rolled back", store.kind);
-
-            let mut tx = store.pool.begin().await.unwrap();
-            sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
-            sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
-            // Not visible to others before the commit.
-            assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: before the commit", store.kind);
-            tx.commit().await.unwrap();
-            let after = read(&store.pool).await.unwrap();
-            assert!(after > start, "{:?}: committed", store.kind);
-            if store.kind == DbKind::Postgres {
-                assert_eq!(after, start + 1, "one bump per transaction on PostgreSQL");
-            }
+        for table in TABLES {
+            let before = read(&store.pool).await.unwrap();
+            exec(store, &format!("DELETE FROM {table} WHERE id = 1")).await;
+            assert!(read(&store.pool).await.unwrap() > before, "{:?}: DELETE FROM {table}", store.kind);
         }
-    }
+    });
+
+    db_test!(a_transaction_moves_the_stamp_when_it_commits_and_not_when_it_rolls_back, async |store: &Store| {
+        one_of_each(store).await;
+        let start = read(&store.pool).await.unwrap();
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
+        sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: rolled back", store.kind);
+
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
+        sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
+        // Not visible to others before the commit.
+        assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: before the commit", store.kind);
+        tx.commit().await.unwrap();
+        let after = read(&store.pool).await.unwrap();
+        assert!(after > start, "{:?}: committed", store.kind);
+        if store.kind == DbKind::Postgres {
+            assert_eq!(after, start + 1, "one bump per transaction on PostgreSQL");
+        }
+    });
 }

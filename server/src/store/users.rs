@@ -69,43 +69,32 @@ pub fn role_from_db(s: &str) -> Result<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{orgs, testing};
+    use crate::store::testing::db_test;
+    use crate::store::{orgs, Store};
+    use sqlx::AnyPool;
 
-    #[tokio::test]
-    async fn emails_are_unique_across_organisations() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            assert!(!any_exist(pool).await.unwrap());
-            let a = orgs::create(pool, "A", 1).await.unwrap();
-            let b = orgs::create(pool, "B", 1).await.unwrap();
-            let new = |org_id| NewUser {
-                org_id,
-                email: "ada@example.com",
-                name: "Ada",
-                role: Role::Admin,
-                password_hash: "h",
-            };
-            let id = create(pool, new(a), 1).await.unwrap();
-            assert!(any_exist(pool).await.unwrap());
-            assert!(matches!(create(pool, new(b), 1).await, Err(Error::EmailTaken)));
-            let c = credentials_by_email(pool, "ada@example.com").await.unwrap().unwrap();
-            assert_eq!((c.id, c.org_id, c.password_hash.as_str()), (id, a, "h"));
-            assert!(credentials_by_email(pool, "bob@example.com").await.unwrap().is_none());
-        }
-    }
+    db_test!(emails_are_unique_across_organisations, async |pool: &AnyPool| {
+        assert!(!any_exist(pool).await.unwrap());
+        let a = orgs::create(pool, "A", 1).await.unwrap();
+        let b = orgs::create(pool, "B", 1).await.unwrap();
+        let new =
+            |org_id| NewUser { org_id, email: "ada@example.com", name: "Ada", role: Role::Admin, password_hash: "h" };
+        let id = create(pool, new(a), 1).await.unwrap();
+        assert!(any_exist(pool).await.unwrap());
+        assert!(matches!(create(pool, new(b), 1).await, Err(Error::EmailTaken)));
+        let c = credentials_by_email(pool, "ada@example.com").await.unwrap().unwrap();
+        assert_eq!((c.id, c.org_id, c.password_hash.as_str()), (id, a, "h"));
+        assert!(credentials_by_email(pool, "bob@example.com").await.unwrap().is_none());
+    });
 
-    #[tokio::test]
-    async fn a_user_needs_an_existing_organisation_and_a_known_role() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            let orphan =
-                NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
-            assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", db.store.kind);
-            let org = orgs::create(pool, "A", 1).await.unwrap();
-            let bad_role = sql!("INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)", org)
-            .execute(pool)
-            .await;
-            assert!(bad_role.is_err(), "role check enforced on {:?}", db.store.kind);
-        }
-    }
+    db_test!(a_user_needs_an_existing_organisation_and_a_known_role, async |store: &Store| {
+        let pool = &store.pool;
+        let orphan = NewUser { org_id: 999, email: "x@example.com", name: "X", role: Role::Member, password_hash: "h" };
+        assert!(create(pool, orphan, 1).await.is_err(), "foreign key enforced on {:?}", store.kind);
+        let org = orgs::create(pool, "A", 1).await.unwrap();
+        let bad_role = sql!("INSERT INTO users (org_id, email, name, role, password_hash, created_at) VALUES ($1, 'y@example.com', 'Y', 'owner', 'h', 1)", org)
+        .execute(pool)
+        .await;
+        assert!(bad_role.is_err(), "role check enforced on {:?}", store.kind);
+    });
 }

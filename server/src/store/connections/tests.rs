@@ -1,6 +1,6 @@
 use super::*;
 use crate::store::sql;
-use crate::store::testing;
+use crate::store::testing::db_test;
 
 struct Row {
     id: i64,
@@ -80,78 +80,60 @@ fn expected(rows: &[Row], q: &ConnectionQuery, per_page: usize) -> (Vec<i64>, i6
     (ids, hits.len() as i64)
 }
 
-#[tokio::test]
-async fn search_filters_and_pages_answer_as_a_plain_scan_would_on_both_databases() {
-    for db in testing::all().await {
-        let store = &db.store;
-        let rows = seed(store).await;
-        let searches = [
-            "",
-            "git",
-            "github",
-            "  GITHUB sync ",
-            "gi",
-            "n",
-            "100%",
-            "%_",
-            "_o",
-            "\"x\"",
-            "\\",
-            "zzz",
-            "conn_12",
-            "conn",
-            "sync 3",
-        ];
-        let mut indexed_many = false;
-        for search in searches {
-            for status in [None, Some(ConnectionStatus::Revoked)] {
-                for internal in [false, true] {
-                    for page_no in [0, 1, 9] {
-                        let q = ConnectionQuery {
-                            internal,
-                            search: search.to_string(),
-                            status,
-                            page: page_no,
-                            per_page: 50,
-                        };
-                        let (want, want_total) = expected(&rows, &q, 50);
-                        let (got, total) = page(store, 1, &q, 50).await.unwrap();
-                        let got: Vec<i64> = got.iter().map(|c| c.id).collect();
-                        assert_eq!(
-                            (got, total),
-                            (want, want_total),
-                            "{:?}: {search:?} {status:?} internal={internal} page={page_no}",
-                            store.kind
-                        );
-                        // More matches in the organisation than the threshold: more in the index too.
-                        indexed_many |= search.chars().count() >= TRIGRAM && total > MANY_MATCHES;
-                    }
+db_test!(search_filters_and_pages_answer_as_a_plain_scan_would_on_both_databases, async |store: &Store| {
+    let rows = seed(store).await;
+    let searches = [
+        "",
+        "git",
+        "github",
+        "  GITHUB sync ",
+        "gi",
+        "n",
+        "100%",
+        "%_",
+        "_o",
+        "\"x\"",
+        "\\",
+        "zzz",
+        "conn_12",
+        "conn",
+        "sync 3",
+    ];
+    let mut indexed_many = false;
+    for search in searches {
+        for status in [None, Some(ConnectionStatus::Revoked)] {
+            for internal in [false, true] {
+                for page_no in [0, 1, 9] {
+                    let q =
+                        ConnectionQuery { internal, search: search.to_string(), status, page: page_no, per_page: 50 };
+                    let (want, want_total) = expected(&rows, &q, 50);
+                    let (got, total) = page(store, 1, &q, 50).await.unwrap();
+                    let got: Vec<i64> = got.iter().map(|c| c.id).collect();
+                    assert_eq!(
+                        (got, total),
+                        (want, want_total),
+                        "{:?}: {search:?} {status:?} internal={internal} page={page_no}",
+                        store.kind
+                    );
+                    // More matches in the organisation than the threshold: more in the index too.
+                    indexed_many |= search.chars().count() >= TRIGRAM && total > MANY_MATCHES;
                 }
             }
         }
-        assert!(indexed_many, "a search with more than {MANY_MATCHES} matches was tried");
     }
-}
+    assert!(indexed_many, "a search with more than {MANY_MATCHES} matches was tried");
+});
 
-#[tokio::test]
-async fn the_search_index_follows_renames_and_deletes() {
-    for db in testing::all().await {
-        let store = &db.store;
-        seed(store).await;
-        let q = |search: &str| ConnectionQuery {
-            internal: false,
-            search: search.into(),
-            status: None,
-            page: 0,
-            per_page: 50,
-        };
-        assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0);
-        let nightly_1 = page(store, 1, &q("nightly 1"), 50).await.unwrap().1;
-        sqlx::query("UPDATE connections SET name = 'Zebra Crossing' WHERE id = 2").execute(&store.pool).await.unwrap();
-        let (found, total) = page(store, 1, &q("zebra"), 50).await.unwrap();
-        assert_eq!((found.first().map(|c| c.id), total), (Some(2), 1), "{:?}", store.kind);
-        assert_eq!(page(store, 1, &q("nightly 1"), 50).await.unwrap().1, nightly_1 - 1, "the old name is gone");
-        sqlx::query("DELETE FROM connections WHERE id = 2").execute(&store.pool).await.unwrap();
-        assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
-    }
-}
+db_test!(the_search_index_follows_renames_and_deletes, async |store: &Store| {
+    seed(store).await;
+    let q =
+        |search: &str| ConnectionQuery { internal: false, search: search.into(), status: None, page: 0, per_page: 50 };
+    assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0);
+    let nightly_1 = page(store, 1, &q("nightly 1"), 50).await.unwrap().1;
+    sqlx::query("UPDATE connections SET name = 'Zebra Crossing' WHERE id = 2").execute(&store.pool).await.unwrap();
+    let (found, total) = page(store, 1, &q("zebra"), 50).await.unwrap();
+    assert_eq!((found.first().map(|c| c.id), total), (Some(2), 1), "{:?}", store.kind);
+    assert_eq!(page(store, 1, &q("nightly 1"), 50).await.unwrap().1, nightly_1 - 1, "the old name is gone");
+    sqlx::query("DELETE FROM connections WHERE id = 2").execute(&store.pool).await.unwrap();
+    assert_eq!(page(store, 1, &q("zebra"), 50).await.unwrap().1, 0, "{:?}", store.kind);
+});
