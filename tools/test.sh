@@ -47,6 +47,20 @@ for picture in $(grep -o 'images/[a-z0-9-]*\.png' docs/user-guide.md | sort -u);
     exit 1
   fi
 done
+step "the main wasm module holds no words of the lazy pages (frontend/src/lib.rs, SPLIT_SLACK)"
+# wasm-split gives each chunk its own constants, unless its packing of them comes out longer than
+# the linker's: then every page's words land in the main module (42 KB once). Each phrase below is
+# a lazy page's own; it must be in some chunk, and not in liaison.wasm.
+for words in "No API tokens yet" "Create New Service" "They are signed out of every browser at once"; do
+  if ! grep -lqF "$words" target/site/pkg/split_*.wasm target/site/pkg/chunk_*.wasm; then
+    echo "no wasm chunk holds \"$words\": pick a phrase that a lazy page still shows" >&2
+    exit 1
+  fi
+  if grep -qF "$words" target/site/pkg/liaison.wasm; then
+    echo "the main wasm module holds \"$words\", a lazy page's words: wasm-split put the pages' constants in it" >&2
+    exit 1
+  fi
+done
 step "the release archive: unpacked and run as another user, sign-in hydrated (tools/dist-test.sh)"
 # Packs the release build the browser tests just made (no second build).
 tools/dist-test.sh

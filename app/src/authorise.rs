@@ -8,6 +8,7 @@
 use crate::api::authorisation_status;
 use crate::components::banner::{banner_view, Banner, Tone};
 use crate::connection::FlowStatus;
+use crate::error::AppError;
 use leptos::prelude::*;
 
 /// Where an authorisation stands, for the page to show.
@@ -135,7 +136,9 @@ impl Authoriser {
                     .is_some_and(|t| t == "liaison:oauth");
                 if ours && is_oauth {
                     if let Some(Some(ticket)) = a.ticket.try_get_untracked() {
-                        leptos::task::spawn_local(check(a, ticket, false));
+                        leptos::task::spawn_local(async move {
+                            let _ = check(a, ticket, false).await;
+                        });
                     }
                 }
             });
@@ -184,7 +187,11 @@ impl Authoriser {
                     if gone {
                         closed_polls.set(closed_polls.get() + 1);
                     }
-                    leptos::task::spawn_local(check(self, ticket.clone(), gone && closed_polls.get() >= 2));
+                    let give_up = gone && closed_polls.get() >= 2;
+                    let ticket = ticket.clone();
+                    leptos::task::spawn_local(async move {
+                        let _ = check(self, ticket, give_up).await;
+                    });
                 },
                 std::time::Duration::from_millis(1000),
             )
@@ -210,38 +217,42 @@ impl Authoriser {
     }
 }
 
-/// Asks the server how the flow with `ticket` stands, and ends it there; `give_up` ends a pending
-/// flow whose popup is gone. A lazy function: the code that asks the server and decodes its answer
-/// is fetched with the page's first authorisation, not with every page.
-#[leptos::lazy]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-async fn check(auth: Authoriser, ticket: String, give_up: bool) {
-    // The page may have gone meanwhile (its signals with it): then there is nothing to tell.
-    let link = match auth.state.try_get_untracked() {
-        Some(AuthState::Waiting { link }) => link,
-        _ => return,
-    };
-    let next = match authorisation_status(ticket.clone()).await {
-        Ok(FlowStatus::Connected { .. }) => Some(AuthState::Connected { link }),
-        Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
-        Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
-            link,
-            message: "The authorisation window was closed before access was granted. Nothing was saved; connect again when you are ready.".into(),
-        }),
-        _ => None,
-    };
-    if let Some(next) = next {
-        // Only the flow still being waited for may end.
-        if auth.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket.as_str())) == Some(true)
-            && matches!(auth.state.try_get_untracked(), Some(AuthState::Waiting { .. }))
-        {
-            // Told once: the poll and the popup's message may both bring the news.
-            if let AuthState::Connected { link } = &next {
-                crate::embed::notify(crate::embed::Event::Authorised, link);
+crate::lazy::fallible_lazy! {
+    check_split,
+    /// Asks the server how the flow with `ticket` stands, and ends it there; `give_up` ends a pending
+    /// flow whose popup is gone. A lazy function: the code that asks the server and decodes its answer
+    /// is fetched with the page's first authorisation, not with every page.
+    /// A chunk that cannot be fetched is its `Err`: the next poll asks again.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    fn check(auth: Authoriser, ticket: String, give_up: bool) -> Result<(), AppError> {
+        // The page may have gone meanwhile (its signals with it): then there is nothing to tell.
+        let link = match auth.state.try_get_untracked() {
+            Some(AuthState::Waiting { link }) => link,
+            _ => return Ok(()),
+        };
+        let next = match authorisation_status(ticket.clone()).await {
+            Ok(FlowStatus::Connected { .. }) => Some(AuthState::Connected { link }),
+            Ok(FlowStatus::Failed { message, .. }) => Some(AuthState::Failed { link, message }),
+            Ok(FlowStatus::Pending) | Err(_) if give_up => Some(AuthState::Failed {
+                link,
+                message: "The authorisation window was closed before access was granted. Nothing was saved; connect again when you are ready.".into(),
+            }),
+            _ => None,
+        };
+        if let Some(next) = next {
+            // Only the flow still being waited for may end.
+            if auth.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket.as_str())) == Some(true)
+                && matches!(auth.state.try_get_untracked(), Some(AuthState::Waiting { .. }))
+            {
+                // Told once: the poll and the popup's message may both bring the news.
+                if let AuthState::Connected { link } = &next {
+                    crate::embed::notify(crate::embed::Event::Authorised, link);
+                }
+                auth.state.set(next);
+                auth.finished.update(|n| *n += 1);
             }
-            auth.state.set(next);
-            auth.finished.update(|n| *n += 1);
         }
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ pub mod tokens;
 use leptos::prelude::*;
 use leptos_router::{
     components::{Redirect, Route, Router, Routes},
-    lazy_route, path, Lazy, LazyRoute,
+    path, Lazy, LazyRoute,
 };
 
 /// The `frame-ancestors` directive the server configured (its embedding consoles), provided as
@@ -166,32 +166,58 @@ fn mark_hydrated() {
 
 /// A page as a lazy route: `cargo leptos build --split` puts its code in wasm chunks of its own,
 /// fetched only where it is shown (before hydration on a first visit). The Connections list and
-/// the sign-in page, where people land, stay in the main module.
+/// the sign-in page, where people land, stay in the main module. The page's code is a
+/// `fallible_lazy!` function, not leptos's `#[lazy_route]`: a chunk that cannot be fetched (the
+/// network is down, the server was updated meanwhile) shows [`pages::Unreachable`] where
+/// `#[lazy_route]` would abort the whole wasm module, and the next visit fetches it again.
 macro_rules! lazy_page {
-    ($route:ident, $page:path) => {
+    ($route:ident, $split:ident, $page:path) => {
         pub struct $route;
 
-        #[lazy_route]
+        mod $split {
+            use super::*;
+
+            crate::lazy::fallible_lazy! {
+                $split,
+                pub fn page_view() -> Result<AnyView, error::AppError> {
+                    mark_hydrated();
+                    Ok($page().into_any())
+                }
+            }
+        }
+
         impl LazyRoute for $route {
             fn data() -> Self {
                 Self
             }
 
-            fn view(_this: Self) -> AnyView {
-                mark_hydrated();
-                $page().into_any()
+            async fn view(_this: Self) -> AnyView {
+                match $split::page_view().await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        mark_hydrated();
+                        view! { <pages::Unreachable error=e/> }.into_any()
+                    }
+                }
+            }
+
+            /// The router fetches the page's code while it loads the page's data; a chunk that
+            /// cannot be fetched is told by `view`, which tries again.
+            async fn preload() {
+                #[cfg(target_arch = "wasm32")]
+                let _ = $split::__wasm_split_preload_page_view().await;
             }
         }
     };
 }
 
-lazy_page!(SetupRoute, pages::setup::SetupPage);
-lazy_page!(PickServiceRoute, pages::new_connection::PickServicePage);
-lazy_page!(NewConnectionRoute, pages::new_connection::NewConnectionPage);
-lazy_page!(DetailsRoute, pages::details::DetailsPage);
-lazy_page!(NewServiceRoute, pages::new_service::NewServicePage);
-lazy_page!(ApiTokensRoute, pages::tokens::ApiTokensPage);
-lazy_page!(MembersRoute, pages::members::MembersPage);
+lazy_page!(SetupRoute, setup_page, pages::setup::SetupPage);
+lazy_page!(PickServiceRoute, pick_service_page, pages::new_connection::PickServicePage);
+lazy_page!(NewConnectionRoute, new_connection_page, pages::new_connection::NewConnectionPage);
+lazy_page!(DetailsRoute, details_page, pages::details::DetailsPage);
+lazy_page!(NewServiceRoute, new_service_page, pages::new_service::NewServicePage);
+lazy_page!(ApiTokensRoute, api_tokens_page, pages::tokens::ApiTokensPage);
+lazy_page!(MembersRoute, members_page, pages::members::MembersPage);
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

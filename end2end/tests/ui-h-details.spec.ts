@@ -62,3 +62,24 @@ test("the details page lists the connection's recent calls and offers its action
   await expect(del).toBeHidden();
   await expect(page.locator(".facts .badge")).toHaveText("Connected");
 });
+
+test("deleting a connection from its details page goes back to the list, which says so", async ({ page }) => {
+  await signIn(page);
+  // "Acme Machines" (custom service 2, from ui-flows.spec.ts) connects at once.
+  await page.goto("/settings/developer-space/connections/new/custom/2");
+  await hydrated(page);
+  await page.getByLabel("Connection Name").fill("Details Leaver");
+  await page.getByLabel(/Read the API/).check();
+  await page.getByRole("button", { name: "Create and Connect" }).click();
+  await expect(page).toHaveURL(/\?authorised=details_leaver$/);
+
+  await page.goto("/settings/developer-space/connections/details_leaver");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  await page.getByRole("dialog", { name: "Delete “Details Leaver”?" }).getByRole("button", { name: "Yes, Delete" }).click();
+  await expect(page).toHaveURL(/\/connections\?deleted=details_leaver$/);
+  await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
+  await expect(page.getByText("“details_leaver” is deleted.")).toBeVisible();
+  await expect(page.getByText(/no such connection/i)).toHaveCount(0);
+  await expect(page.getByRole("rowheader", { name: "Details Leaver" })).toHaveCount(0);
+});

@@ -43,3 +43,36 @@ test("a chunk that cannot be fetched is told in words, and the next click works"
   await expect(page.getByText("“Offline Probe” is deleted.")).toBeVisible();
   await expect(row(page, "Offline Probe")).toHaveCount(0);
 });
+
+test("a page whose code cannot be fetched says so, and Try again loads it once the network is back", async ({ page }, testInfo) => {
+  expectConsoleError(testInfo, /(split|chunk)_.*\.wasm: .*net::ERR_FAILED/);
+  expectConsoleError(testInfo, /Failed to fetch/);
+  await signIn(page);
+  await page.goto("/settings/developer-space/connections");
+  await hydrated(page);
+
+  // The network fails for the pages' code: the API tokens page cannot come.
+  const pageCode = /\/pkg\/(split|chunk)_[^/]*\.wasm$/;
+  await page.route(pageCode, (route) => route.abort("failed"));
+  await page.getByRole("link", { name: "API tokens" }).click();
+  await expect(page.getByRole("heading", { name: "This page could not be loaded" })).toBeVisible();
+  await expect(page.getByRole("alert")).toHaveText("Liaison could not be reached. Check your connection and try again.");
+  await expect(page).toHaveURL(/\/api-tokens$/);
+  // The rest of the page still works: back to Connections, in place.
+  await page.getByRole("link", { name: "Go to Connections" }).click();
+  await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
+
+  // Back: the same link works in the same page, and so does Try again.
+  await page.unroute(pageCode);
+  await page.getByRole("link", { name: "API tokens" }).click();
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  await page.route(pageCode, (route) => route.abort("failed"));
+  await page.goto("/settings/developer-space/connections");
+  await hydrated(page);
+  await page.getByRole("link", { name: "Members" }).click();
+  await expect(page.getByRole("heading", { name: "This page could not be loaded" })).toBeVisible();
+  await page.unroute(pageCode);
+  await page.getByRole("link", { name: "Try again" }).click();
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Members" })).toBeVisible();
+});

@@ -23,6 +23,9 @@ pub struct Actions {
     pub auth: Authoriser,
     pub notice: RwSignal<Option<Notice>>,
     pub changed: RwSignal<u32>,
+    /// Where a deleted connection's page goes (the details page: back to the list, which says
+    /// so); the list stays and tells it in its own banner.
+    pub on_deleted: Option<Callback<ConnectionRow>>,
 }
 
 impl Actions {
@@ -36,7 +39,13 @@ impl Actions {
             auth,
             notice,
             changed,
+            on_deleted: None,
         }
+    }
+
+    /// These actions on a page that shows one connection: once it is deleted, `leave` runs.
+    pub fn leaving_on_delete(self, leave: Callback<ConnectionRow>) -> Actions {
+        Actions { on_deleted: Some(leave), ..self }
     }
 }
 
@@ -44,7 +53,7 @@ impl Actions {
 /// details page alike, aimed at `act.target`.
 #[component]
 pub fn ActionDialogs(act: Actions) -> impl IntoView {
-    let Actions { target, asking_revoke, asking_delete, editing, notice, changed, .. } = act;
+    let Actions { target, asking_revoke, asking_delete, editing, notice, changed, on_deleted, .. } = act;
     let target_name = move || target.get().map(|t| t.name).unwrap_or_default();
     let end = move |ending: Ending| {
         Callback::new(move |_| {
@@ -55,7 +64,7 @@ pub fn ActionDialogs(act: Actions) -> impl IntoView {
             };
             notice.set(Some(Notice::Busy(format!("{busy} “{}”…", t.name))));
             spawn_local(async move {
-                if let Err(e) = end_connection(t, ending, notice, changed).await {
+                if let Err(e) = end_connection(t, ending, notice, changed, on_deleted).await {
                     notice.set(Some(Notice::Failed(e.message)));
                 }
             });
@@ -106,6 +115,7 @@ crate::lazy::fallible_lazy! {
         ending: Ending,
         notice: RwSignal<Option<Notice>>,
         changed: RwSignal<u32>,
+        on_deleted: Option<Callback<ConnectionRow>>,
     ) -> Result<(), AppError> {
         let r = match ending {
             Ending::Revoke => crate::api::revoke_connection(t.link_name.clone()).await,
@@ -121,6 +131,10 @@ crate::lazy::fallible_lazy! {
             }
             (Ok(()), Ending::Delete) => {
                 crate::embed::notify(crate::embed::Event::Deleted, &t.link_name);
+                if let Some(leave) = on_deleted {
+                    leave.run(t);
+                    return Ok(());
+                }
                 Notice::Done(format!("“{}” is deleted.", t.name))
             }
             (Err(e), _) => Notice::Failed(e.message),
@@ -130,22 +144,25 @@ crate::lazy::fallible_lazy! {
     }
 }
 
-/// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
-/// choose from (the service's, and any chosen earlier that the service no longer lists). A lazy
-/// function: the code that fetches and decodes a connection's details and the services, which the
-/// details and new-connection pages share, stays out of the main wasm module until an edit.
-#[leptos::lazy]
-async fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<String>, Vec<Scope>), AppError> {
-    let (details, all) = (connection(link_name).await, services().await);
-    let (details, all) = (details?, all?);
-    let chosen = details.scopes.iter().map(|s| s.name.clone()).collect();
-    let mut scopes = all.into_iter().find(|s| s.service == service).map(|s| s.scopes).unwrap_or_default();
-    for s in details.scopes {
-        if !scopes.iter().any(|x| x.name == s.name) {
-            scopes.push(s);
+crate::lazy::fallible_lazy! {
+    edit_choices_split,
+    /// What the edit dialog shows when it opens: the scopes the connection has, and the scopes it can
+    /// choose from (the service's, and any chosen earlier that the service no longer lists). A lazy
+    /// function: the code that fetches and decodes a connection's details and the services, which the
+    /// details and new-connection pages share, stays out of the main wasm module until an edit (a
+    /// chunk that cannot be fetched is the call's `Err`, told in the dialog).
+    fn edit_choices(link_name: String, service: ServiceRef) -> Result<(Vec<String>, Vec<Scope>), AppError> {
+        let (details, all) = (connection(link_name).await, services().await);
+        let (details, all) = (details?, all?);
+        let chosen = details.scopes.iter().map(|s| s.name.clone()).collect();
+        let mut scopes = all.into_iter().find(|s| s.service == service).map(|s| s.scopes).unwrap_or_default();
+        for s in details.scopes {
+            if !scopes.iter().any(|x| x.name == s.name) {
+                scopes.push(s);
+            }
         }
+        Ok((chosen, scopes))
     }
-    Ok((chosen, scopes))
 }
 
 crate::lazy::fallible_lazy! {

@@ -104,10 +104,13 @@ fn List(viewer: Viewer) -> impl IntoView {
     let changed = RwSignal::new(0u32);
     let auth = Authoriser::new();
     let notice = RwSignal::new(None::<Notice>);
-    // Back from an authorisation that ran in this tab (the popup was blocked).
-    let query_map = use_query_map();
-    if let Some(link) = query_map.get_untracked().get("authorised") {
+    // Back from an authorisation that ran in this tab (the popup was blocked), or from the
+    // details page of a connection just deleted.
+    let query = use_query_map().get_untracked();
+    if let Some(link) = query.get("authorised") {
         notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
+    } else if let Some(link) = query.get("deleted") {
+        notice.set(Some(Notice::Done(format!("“{link}” is deleted."))));
     }
     // New filters start at the first page.
     Effect::new(move |_| {

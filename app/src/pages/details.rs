@@ -11,12 +11,12 @@ use crate::authorise::{AuthBanner, Authoriser};
 use crate::calls::CallView;
 use crate::components::copy::CopyButton;
 use crate::components::tabs::Tabs;
-use crate::connection::{ConnectionDetails, ConnectionStatus};
+use crate::connection::{ConnectionDetails, ConnectionRow, ConnectionStatus};
 use crate::model::Viewer;
 use crate::time::format_utc;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn DetailsPage() -> impl IntoView {
@@ -48,7 +48,12 @@ fn Details(viewer: Viewer) -> impl IntoView {
     let notice = RwSignal::new(None::<Notice>);
     let changed = RwSignal::new(0u32);
     let details = crate::api::resource(move || (link(), changed.get(), auth.finished.get()), |(l, _, _)| connection(l));
-    let act = Actions::new(auth, notice, changed);
+    // Deleted: its page is gone, so back to the list, which says so.
+    let navigate = use_navigate();
+    let back = Callback::new(move |row: ConnectionRow| {
+        navigate(&format!("{}?deleted={}", crate::api::HOME, row.link_name), Default::default())
+    });
+    let act = Actions::new(auth, notice, changed).leaving_on_delete(back);
     view! {
         <Chrome viewer=viewer current="connections">
             <AuthBanner auth=auth/>

@@ -33,6 +33,25 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// A page whose code could not be fetched (the network is down, or the server was updated and no
+/// longer has it). Try again loads the address anew, past the router, once the network is back.
+#[component]
+pub fn Unreachable(error: AppError) -> impl IntoView {
+    let here = leptos_router::hooks::use_location();
+    let href = move || format!("{}{}", here.pathname.get(), here.search.get());
+    view! {
+        <main class="centered">
+            <div class="card">
+                <h1>"This page could not be loaded"</h1>
+                <p class="alert alert-error" role="alert">{error.message}</p>
+                <a class="button button-primary" rel="external" href=href>"Try again"</a>
+                " "
+                <a class="button" href=crate::api::HOME>"Go to Connections"</a>
+            </div>
+        </main>
+    }
+}
+
 /// The banner for an error that belongs to no single field.
 #[component]
 pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
