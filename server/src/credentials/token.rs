@@ -15,10 +15,10 @@ pub use hints::{hint, Hint};
 use crate::outbound::{Outbound, OutboundError};
 use crate::vault::Secret;
 use app::service::{ClientAuth, TokenRequest};
-use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenResponse};
+use oauth2::basic::BasicTokenResponse;
 use oauth2::{
-    AccessToken, AuthorizationCode, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    RevocationErrorResponseType, Scope, StandardRevocableToken, TokenResponse,
+    AccessToken, AuthorizationCode, ErrorResponseType, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationErrorResponseType, Scope, StandardErrorResponse, StandardRevocableToken, TokenResponse,
 };
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -154,7 +154,7 @@ pub async fn request_token(
     };
     match answer {
         Ok(t) => Ok(tokens(&t)),
-        Err(e) => Err(token_error(e, http.status())),
+        Err(e) => Err(crate_error(e, http.status(), TokenError::Malformed("it is not a token answer".into()))),
     }
 }
 
@@ -162,7 +162,7 @@ pub async fn request_token(
 pub(crate) fn tokens(t: &BasicTokenResponse) -> TokenSet {
     let scope = t.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
     TokenSet {
-        access_token: secret(t.access_token()),
+        access_token: Secret::new(t.access_token().secret().clone()),
         refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),
         expires_in: t.expires_in().map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
         scope,
@@ -170,14 +170,17 @@ pub(crate) fn tokens(t: &BasicTokenResponse) -> TokenSet {
     }
 }
 
-fn secret(t: &AccessToken) -> Secret {
-    Secret::new(t.secret().clone())
-}
-
-/// Why the crate got no tokens: the adapter's own error, or the provider's OAuth error with the
-/// status it came with. The adapter hands the crate only answers it can read, so anything else
-/// does not happen; it is worded without the answer.
-fn token_error(e: RequestTokenError<TokenError, BasicErrorResponse>, status: u16) -> TokenError {
+/// Why the crate got no tokens (or no revocation): the adapter's own error, or the provider's
+/// OAuth error with the status it came with. The adapter hands the crate only answers it can read,
+/// so anything else (`unreadable`) does not happen; it is worded without the answer.
+fn crate_error<T>(
+    e: RequestTokenError<TokenError, StandardErrorResponse<T>>,
+    status: u16,
+    unreadable: TokenError,
+) -> TokenError
+where
+    T: ErrorResponseType + AsRef<str> + std::fmt::Display + 'static,
+{
     match e {
         RequestTokenError::Request(e) => e,
         RequestTokenError::ServerResponse(r) => TokenError::Provider {
@@ -185,18 +188,16 @@ fn token_error(e: RequestTokenError<TokenError, BasicErrorResponse>, status: u16
             description: r.error_description().cloned(),
             status,
         },
-        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-            TokenError::Malformed("it is not a token answer".into())
-        }
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => unreadable,
     }
 }
 
 /// Revokes a token (RFC 7009) with the endpoint's client authentication and encoding; `ep.url` is
 /// the revocation URL and `token_type_hint` the kind of token (`refresh_token`, or any other word
-/// for an access token). Any 2xx is
-/// success. A 400 `unsupported_token_type` is treated as success too: the provider will never
-/// revoke this kind of token, retrying cannot change that, and the caller goes on to forget the
-/// token anyway. An `error` in a 200 answer counts only when `ep.error_in_200` is set.
+/// for an access token). Any 2xx is success. A 400 `unsupported_token_type` is treated as success
+/// too: the provider will never revoke this kind of token, retrying cannot change that, and the
+/// caller goes on to forget the token anyway. An `error` in a 200 answer counts only when
+/// `ep.error_in_200` is set.
 pub async fn revoke(
     out: &Outbound,
     ep: &TokenEndpoint<'_>,
@@ -222,19 +223,7 @@ pub async fn revoke(
             tracing::info!("the provider does not revoke this kind of token; it is forgotten locally only");
             Ok(())
         }
-        Err(e) => Err(revocation_error(e, status)),
-    }
-}
-
-fn revocation_error(e: RequestTokenError<TokenError, BasicRevocationErrorResponse>, status: u16) -> TokenError {
-    match e {
-        RequestTokenError::Request(e) => e,
-        RequestTokenError::ServerResponse(r) => TokenError::Provider {
-            error: r.error().as_ref().to_string(),
-            description: r.error_description().cloned(),
-            status,
-        },
-        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => TokenError::Status(status),
+        Err(e) => Err(crate_error(e, status, TokenError::Status(status))),
     }
 }
 
