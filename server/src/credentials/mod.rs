@@ -142,11 +142,8 @@ impl Credentials {
         requested: &[String],
     ) -> Result<()> {
         let now = self.infra.clock.now_ms();
-        let granted: Option<Vec<String>> = tokens
-            .scope
-            .as_deref()
-            .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
-            .or_else(|| Some(requested.to_vec()));
+        let granted: Option<Vec<String>> =
+            tokens.scope.as_deref().map(token::adapter::granted_scopes).or_else(|| Some(requested.to_vec()));
         let custody = resolved.custody_of(c);
         let meta = GrantMeta {
             username: None,

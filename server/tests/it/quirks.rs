@@ -6,8 +6,10 @@
 
 use crate::faults::{self, Fault, FaultProvider, REVOKE, TOKEN};
 use crate::harness::*;
-use crate::lifecycle::{create_connection, create_service, details};
+use crate::lifecycle::{create_connection, create_service, details, exec, land, start, start_url_of};
+use base64::Engine as _;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// The API path of the fault provider a proxied call reaches.
@@ -147,6 +149,13 @@ async fn each_quirk_is_met_as_the_services_settings_say() {
         assert_eq!(details(&client, "form_answer").await["grant"]["granted_scopes"], json!(["read", "write"]));
         assert_eq!(credential_sent(&server, &api_token, &fp, "form_answer").await, "Bearer gho_form", "{label}");
 
+        // Scopes granted as an array, and no token type (bearer, then).
+        let array = Fault::json(200, json!({ "access_token": "at-array", "scope": ["read", "write"] }));
+        let id = quirky_service(&client, &fp, "Array scopes", json!({})).await;
+        let (r, _) = connect(&client, &fp, "array_scopes", id, array).await;
+        assert!(connected(&r), "{label}: {}", r.body);
+        assert_eq!(details(&client, "array_scopes").await["grant"]["granted_scopes"], json!(["read", "write"]));
+
         // The scope delimiters, as the token request joins the scopes.
         for (delimiter, joined) in [("space", "read write"), ("comma", "read,write"), ("plus", "read+write")] {
             let id =
@@ -160,6 +169,81 @@ async fn each_quirk_is_met_as_the_services_settings_say() {
         let log = server.log();
         assert!(!log.contains(faults::CLIENT_SECRET) && !log.contains("xoxp-user"), "{label}: no secret logged");
     }
+}
+
+/// The authorisation-code grant with the quirks: the scopes in the authorise URL joined and
+/// spaced as each delimiter wants, then the code exchange and a refresh as JSON with the client
+/// in the body and an extra parameter, the PKCE verifier the one whose challenge was sent.
+#[tokio::test]
+async fn the_authorise_url_the_code_exchange_and_the_refresh_carry_the_quirks_too() {
+    let fp = FaultProvider::start().await;
+    let db = sqlite().await;
+    let (server, client, api_token) = liaison(&db).await;
+    let code_grant = |delimiter: &str| {
+        json!({ "grant_type": "authorization_code", "authorize_url": fp.url("/authorize"), "pkce": true,
+                "scope_delimiter": delimiter, "token_request": "json", "client_auth": "body",
+                "extra_token_params": [["audience", "api://x"]], "extra_authorize_params": [["prompt", "select account"]] })
+    };
+    for (i, (delimiter, scope)) in
+        [("space", "read%20write"), ("comma", "read%2Cwrite"), ("plus", "read+write")].into_iter().enumerate()
+    {
+        let id = quirky_service(&client, &fp, &format!("Code {delimiter}"), code_grant(delimiter)).await;
+        let link = format!("code_{delimiter}");
+        let form = json!({ "name": link, "link_name": link, "service": { "kind": "custom", "id": id }, "scopes": ["read", "write"] });
+        let r = create_connection(&client, form).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let authorize = start(&client, &start_url_of(&r.json(), &link), &format!("ticket-{i}-0123456789abcdef")).await;
+        assert!(
+            authorize.starts_with(&fp.url("/authorize?response_type=code&client_id=liaison-faults&state=")),
+            "{authorize}"
+        );
+        assert!(authorize.contains(&format!("&scope={scope}&")), "{delimiter}: {authorize}");
+        assert!(authorize.ends_with("&prompt=select%20account"), "{authorize}");
+        let q: BTreeMap<String, String> = url::Url::parse(&authorize).unwrap().query_pairs().into_owned().collect();
+        assert_eq!(
+            (q["code_challenge_method"].as_str(), q["state"].len(), q["code_challenge"].len()),
+            ("S256", 43, 43)
+        );
+
+        fp.set(Fault::json(
+            200,
+            json!({ "access_token": format!("at-{i}"), "refresh_token": "rt-1", "expires_in": "60" }),
+        ));
+        let callback = format!("{}?code=code-{i}&state={}", q["redirect_uri"], q["state"]);
+        let page = land(&client, &server, &callback).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(details(&client, &link).await["row"]["status"], "connected", "{delimiter}");
+        let sent = fp.requests().into_iter().rev().find(|r| r.path == TOKEN).unwrap();
+        assert_eq!((sent.header("content-type"), sent.header("authorization")), (Some("application/json"), None));
+        let mut body: BTreeMap<String, String> = params(&sent);
+        let verifier = body.remove("code_verifier").unwrap();
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        assert_eq!(challenge, q["code_challenge"], "the verifier of the challenge sent");
+        let expected = [
+            ("grant_type", "authorization_code"),
+            ("code", &format!("code-{i}")),
+            ("redirect_uri", &q["redirect_uri"]),
+            ("client_id", "liaison-faults"),
+            ("client_secret", faults::CLIENT_SECRET),
+            ("audience", "api://x"),
+        ];
+        assert_eq!(body, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    }
+
+    // The refresh, due since `expires_in` ("60") is nearly over: the same encoding.
+    exec(&db, "UPDATE grants SET expires_at = 1").await;
+    fp.set(Fault::json(200, json!({ "access_token": "at-refreshed", "expires_in": 3600 })));
+    assert_eq!(credential_sent(&server, &api_token, &fp, "code_plus").await, "Bearer at-refreshed");
+    let sent = fp.requests().into_iter().rev().find(|r| r.path == TOKEN).unwrap();
+    assert_eq!(sent.header("content-type"), Some("application/json"));
+    let expected = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "rt-1"),
+        ("client_id", "liaison-faults"),
+        ("client_secret", faults::CLIENT_SECRET),
+        ("audience", "api://x"),
+    ];
+    assert_eq!(params(&sent), expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
 }
 
 /// Every service of the shipped catalogue, its settings as they are (the client authentication,

@@ -190,6 +190,12 @@ pub fn scope<'s>(delimiter: ScopeDelimiter, scopes: impl IntoIterator<Item = &'s
     Some(delimiter.join(scopes)).filter(|s| !s.is_empty()).map(Scope::new)
 }
 
+/// The scopes a token answer says were granted: separated by spaces (RFC 6749 §3.3) or, for some
+/// providers (GitHub), by commas.
+pub fn granted_scopes(scope: &str) -> Vec<String> {
+    scope.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
 /// The scopes of an authorise URL. Spaces there are written `%20` (some providers read a `+` as
 /// itself), except where the service's delimiter is `plus`: its scopes are joined with spaces,
 /// which the URL then carries as `+`.

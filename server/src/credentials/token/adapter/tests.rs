@@ -173,6 +173,8 @@ fn scopes_are_joined_with_the_services_delimiter() {
     assert_eq!(join(ScopeDelimiter::Comma).as_deref(), Some("read:a,write_b"));
     assert_eq!(join(ScopeDelimiter::Plus).as_deref(), Some("read:a+write_b"));
     assert!(scope(ScopeDelimiter::Comma, []).is_none());
+    // The scopes granted, as a provider separates them.
+    assert_eq!(granted_scopes("repo,user  gist"), ["repo", "user", "gist"]);
     // In the authorise URL, plus-delimited scopes are joined with spaces, which the URL writes `+`.
     let owned: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     assert_eq!(authorise_scope(ScopeDelimiter::Plus, &owned).map(|s| s.to_string()).as_deref(), Some("read:a write_b"));
