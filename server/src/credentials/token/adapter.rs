@@ -4,7 +4,8 @@
 //! (client authentication in a header or in the body), rewrites each request the crate makes (the
 //! extra token parameters, a JSON body instead of a form) and makes each answer standard before the
 //! crate reads it (`answer`). Scopes are joined with the service's delimiter here too, for the
-//! token requests and the authorise URL.
+//! token requests and the authorise URL, and the scopes an answer grants are split as providers
+//! separate them.
 
 mod answer;
 
