@@ -8,6 +8,7 @@
 //! entrusted with.
 
 pub mod attach;
+pub mod authorise;
 pub mod refresh;
 pub mod revoke;
 pub mod token;
@@ -53,9 +54,10 @@ impl Credentials {
         spec: &ServiceSpec,
         client: &OAuthClient,
     ) -> std::result::Result<TokenSet, TokenError> {
-        let scope = Some(spec.scope_delimiter.join(c.scopes.iter().map(String::as_str))).filter(|s| !s.is_empty());
+        let scope = token::adapter::scope(spec.scope_delimiter, c.scopes.iter().map(String::as_str));
         let ep = endpoint(spec, spec.token_url.as_ref().map(|u| u.as_str()), client);
-        token::request_token(&self.infra.outbound, &ep, TokenGrant::ClientCredentials { scope: scope.as_deref() }).await
+        let grant = TokenGrant::ClientCredentials { scope: scope.as_ref().map(|s| s.as_str()) };
+        token::request_token(&self.infra.outbound, &ep, grant).await
     }
 
     /// Authorises `c` with the code of `flow`, for `actor`: only if the service's endpoints are
@@ -140,11 +142,8 @@ impl Credentials {
         requested: &[String],
     ) -> Result<()> {
         let now = self.infra.clock.now_ms();
-        let granted: Option<Vec<String>> = tokens
-            .scope
-            .as_deref()
-            .map(|s| s.split([' ', ',']).filter(|x| !x.is_empty()).map(str::to_string).collect())
-            .or_else(|| Some(requested.to_vec()));
+        let granted: Option<Vec<String>> =
+            tokens.scope.as_deref().map(token::adapter::granted_scopes).or_else(|| Some(requested.to_vec()));
         let custody = resolved.custody_of(c);
         let meta = GrantMeta {
             username: None,

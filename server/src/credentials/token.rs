@@ -1,24 +1,26 @@
-//! Token endpoint requests (RFC 6749 §4.1.3, §4.4, §6) and revocation (RFC 7009), hand-written
-//! for provider quirks: JSON request bodies, form-encoded answers, errors inside HTTP 200 answers,
-//! access tokens at a nested path, `expires_in` as a string. Nothing here ever puts a token, a
-//! secret, a code or a raw answer into an error message: provider texts are cut short and scrubbed
-//! of every secret value that was sent.
+//! Token endpoint requests (RFC 6749 §4.1.3, §4.4, §6) and revocation (RFC 7009) through the
+//! `oauth2` crate and its typed secrets, every request sent and every answer read by the one
+//! adapter (`adapter`) that knows the providers' quirks. Nothing here ever puts a token, a secret,
+//! a code or a raw answer into an error message: provider texts are cut short and scrubbed of every
+//! secret value that was sent.
 
-mod answer;
+pub mod adapter;
 mod hints;
 
-pub use answer::parse_answer;
-use answer::{is_success, oauth_error, parse_body, parse_token_response, status_error};
+pub use adapter::parse_answer;
+use adapter::{Adapter, Call};
 use hints::INVALID_GRANT;
 pub use hints::{hint, Hint};
 
-use crate::outbound::{Outbound, OutboundError, OutboundResponse};
+use crate::outbound::{Outbound, OutboundError};
 use crate::vault::Secret;
 use app::service::{ClientAuth, TokenRequest};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use serde_json::{Map, Value};
+use oauth2::basic::BasicTokenResponse;
+use oauth2::{
+    AccessToken, AuthorizationCode, ErrorResponseType, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationErrorResponseType, Scope, StandardErrorResponse, StandardRevocableToken, TokenResponse,
+};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Where and how to ask for tokens.
@@ -120,44 +122,79 @@ pub async fn request_token(
     ep: &TokenEndpoint<'_>,
     grant: TokenGrant<'_>,
 ) -> Result<TokenSet, TokenError> {
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut sensitive: Vec<&str> = Vec::new();
-    let mut add = |k: &str, v: &str| params.push((k.to_string(), v.to_string()));
-    match &grant {
+    let http = Adapter::new(out, ep, Call::Token)?;
+    let client = http.client().set_token_uri(http.token_url());
+    let answer = match grant {
         TokenGrant::AuthorizationCode { code, redirect_uri, pkce_verifier } => {
-            add("grant_type", "authorization_code");
-            add("code", code);
-            add("redirect_uri", redirect_uri);
-            sensitive.push(code);
+            let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|_| {
+                OutboundError::InvalidUrl("the callback URL is not a valid absolute URL; check the public URL".into())
+            })?;
+            let mut req =
+                client.exchange_code(AuthorizationCode::new(code.to_string())).set_redirect_uri(Cow::Owned(redirect));
             if let Some(v) = pkce_verifier {
-                add("code_verifier", v);
-                sensitive.push(v);
+                req = req.set_pkce_verifier(PkceCodeVerifier::new(v.to_string()));
             }
+            req.request_async(&http).await
         }
         TokenGrant::RefreshToken { refresh_token, scope } => {
-            add("grant_type", "refresh_token");
-            add("refresh_token", refresh_token.expose());
-            sensitive.push(refresh_token.expose());
+            let refresh_token = RefreshToken::new(refresh_token.expose().to_string());
+            let mut req = client.exchange_refresh_token(&refresh_token);
             if let Some(s) = scope {
-                add("scope", s);
+                req = req.add_scope(Scope::new(s.to_string()));
             }
+            req.request_async(&http).await
         }
         TokenGrant::ClientCredentials { scope } => {
-            add("grant_type", "client_credentials");
+            let mut req = client.exchange_client_credentials();
             if let Some(s) = scope {
-                add("scope", s);
+                req = req.add_scope(Scope::new(s.to_string()));
             }
+            req.request_async(&http).await
         }
+    };
+    match answer {
+        Ok(t) => Ok(tokens(&t)),
+        Err(e) => Err(crate_error(e, http.status(), TokenError::Malformed("it is not a token answer".into()))),
     }
-    let resp = send(out, ep, params, true).await?;
-    if let Some(secret) = ep.client_secret {
-        sensitive.push(secret.expose());
+}
+
+/// The tokens of the crate's standard answer, in Liaison's secrets.
+pub(crate) fn tokens(t: &BasicTokenResponse) -> TokenSet {
+    let scope = t.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "));
+    TokenSet {
+        access_token: Secret::new(t.access_token().secret().clone()),
+        refresh_token: t.refresh_token().map(|r| Secret::new(r.secret().clone())),
+        expires_in: t.expires_in().map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        scope,
+        token_type: Some(t.token_type().as_ref().to_string()),
     }
-    parse_token_response(&resp, ep, &sensitive)
+}
+
+/// Why the crate got no tokens (or no revocation): the adapter's own error, or the provider's
+/// OAuth error with the status it came with. The adapter hands the crate only answers it can read,
+/// so anything else (`unreadable`) does not happen; it is worded without the answer.
+fn crate_error<T>(
+    e: RequestTokenError<TokenError, StandardErrorResponse<T>>,
+    status: u16,
+    unreadable: TokenError,
+) -> TokenError
+where
+    T: ErrorResponseType + AsRef<str> + std::fmt::Display + 'static,
+{
+    match e {
+        RequestTokenError::Request(e) => e,
+        RequestTokenError::ServerResponse(r) => TokenError::Provider {
+            error: r.error().as_ref().to_string(),
+            description: r.error_description().cloned(),
+            status,
+        },
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => unreadable,
+    }
 }
 
 /// Revokes a token (RFC 7009) with the endpoint's client authentication and encoding; `ep.url` is
-/// the revocation URL. Any 2xx is success. A 400 `unsupported_token_type` is treated as success
+/// the revocation URL and `token_type_hint` the kind of token (`refresh_token`, or any other word
+/// for an access token). Any 2xx is success. A 400 `unsupported_token_type` is treated as success
 /// too: the provider will never revoke this kind of token, retrying cannot change that, and the
 /// caller goes on to forget the token anyway. An `error` in a 200 answer counts only when
 /// `ep.error_in_200` is set.
@@ -167,89 +204,27 @@ pub async fn revoke(
     token: &Secret,
     token_type_hint: &str,
 ) -> Result<(), TokenError> {
-    let params = vec![
-        ("token".to_string(), token.expose().to_string()),
-        ("token_type_hint".to_string(), token_type_hint.to_string()),
-    ];
-    let resp = send(out, ep, params, false).await?;
-    let mut sensitive = vec![token.expose()];
-    if let Some(secret) = ep.client_secret {
-        sensitive.push(secret.expose());
-    }
-    let map = parse_body(&resp);
-    let error = map.as_ref().and_then(|m| oauth_error(m, resp.status, &sensitive));
-    match (is_success(resp.status), error) {
-        (true, Some(e)) if ep.error_in_200 => Err(e),
-        (true, _) => Ok(()),
-        (false, Some(TokenError::Provider { error, .. }))
-            if resp.status == 400 && error == "unsupported_token_type" =>
+    let http = Adapter::new(out, ep, Call::Revoke)?;
+    let client = http.client().set_revocation_url(http.revocation_url());
+    let token = match token_type_hint == "refresh_token" {
+        true => StandardRevocableToken::RefreshToken(RefreshToken::new(token.expose().to_string())),
+        false => StandardRevocableToken::AccessToken(AccessToken::new(token.expose().to_string())),
+    };
+    let answer = match client.revoke_token(token) {
+        Ok(req) => req.request_async(&http).await,
+        Err(_) => return Err(OutboundError::InvalidUrl("the revocation URL cannot be used".into()).into()),
+    };
+    let status = http.status();
+    match answer {
+        Ok(()) => Ok(()),
+        Err(RequestTokenError::ServerResponse(r))
+            if status == 400 && *r.error() == RevocationErrorResponseType::UnsupportedTokenType =>
         {
             tracing::info!("the provider does not revoke this kind of token; it is forgotten locally only");
             Ok(())
         }
-        (false, Some(e)) => Err(e),
-        (false, None) => Err(status_error(&resp)),
+        Err(e) => Err(crate_error(e, status, TokenError::Status(status))),
     }
-}
-
-/// Adds client authentication (and, for token requests, the extra parameters), encodes and sends.
-async fn send(
-    out: &Outbound,
-    ep: &TokenEndpoint<'_>,
-    mut params: Vec<(String, String)>,
-    with_extras: bool,
-) -> Result<OutboundResponse, TokenError> {
-    let url = url::Url::parse(ep.url).map_err(|_| {
-        OutboundError::InvalidUrl(
-            "the token endpoint URL is not a valid absolute URL; check the service's settings".into(),
-        )
-    })?;
-    let mut authorization = None;
-    match (ep.client_auth, ep.client_secret) {
-        (ClientAuth::Header, Some(secret)) => authorization = Some(basic_auth(ep.client_id, secret)?),
-        (_, secret) => {
-            params.push(("client_id".to_string(), ep.client_id.to_string()));
-            if let Some(secret) = secret {
-                params.push(("client_secret".to_string(), secret.expose().to_string()));
-            }
-        }
-    }
-    if with_extras {
-        for (k, v) in ep.extra_params {
-            if !params.iter().any(|(have, _)| have == k) {
-                params.push((k.clone(), v.clone()));
-            }
-        }
-    }
-    let (content_type, body) = match ep.token_request {
-        TokenRequest::Form => (
-            "application/x-www-form-urlencoded",
-            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish(),
-        ),
-        TokenRequest::Json => {
-            let object: Map<String, Value> = params.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            ("application/json", Value::Object(object).to_string())
-        }
-    };
-    let mut builder =
-        out.client().post(url).header(ACCEPT, "application/json").header(CONTENT_TYPE, content_type).body(body);
-    if let Some(value) = authorization {
-        builder = builder.header(AUTHORIZATION, value);
-    }
-    let req = builder
-        .build()
-        .map_err(|_| OutboundError::InvalidUrl("the token request could not be built; check the token URL".into()))?;
-    Ok(out.execute(req).await?)
-}
-
-/// HTTP Basic with the id and secret form-urlencoded first (RFC 6749 §2.3.1).
-fn basic_auth(client_id: &str, secret: &Secret) -> Result<HeaderValue, TokenError> {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let raw = zeroize::Zeroizing::new(format!("{}:{}", enc(client_id), enc(secret.expose())));
-    let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(raw.as_bytes())))
-        .map_err(|_| OutboundError::InvalidUrl("the client credentials cannot be put in a header".into()))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use super::page::{error_page, failed, page};
 use super::request::FlowRequest;
 use super::{check_ticket, flow_error, Flows, FLOW_TTL_MS};
 use crate::actor::{self, user_key};
+pub use crate::credentials::authorise::{authorize_url, pkce_challenge};
 use crate::error::{Error, Result};
 use crate::store::connections::ConnectionRecord;
 use crate::store::starts::{self, Start};
@@ -17,12 +18,9 @@ use crate::store::{flows, secrets};
 use crate::vault::SecretColumn;
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
-use app::service::{ScopeDelimiter, ServiceSpec};
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
-use sha2::{Digest, Sha256};
 
 /// How long a start link stays usable (the popup opens at once; a blocked one is a click away).
 pub const START_TTL_MS: i64 = 5 * 60 * 1000;
@@ -114,8 +112,8 @@ impl Flows {
             }
             None => crate::auth::session::new_token(),
         };
-        let state = crate::auth::session::new_token();
-        let verifier = crate::auth::session::new_token();
+        let state = crate::credentials::authorise::new_state();
+        let verifier = resolved.spec.pkce.then(crate::credentials::authorise::new_verifier);
         let now = self.infra.clock.now_ms();
         let redirect_uri = self.services.callback_url(&resolved.callback_key);
         let custody = resolved.custody_of(&c);
@@ -124,7 +122,7 @@ impl Flows {
             &mut *tx,
             flows::NewFlow {
                 ticket: &ticket,
-                state_hash: &crate::auth::session::token_hash(&state),
+                state_hash: &crate::auth::session::token_hash(state.secret()),
                 org_id: viewer.org_id,
                 connection_id: c.id,
                 user_id: viewer.user_id,
@@ -144,17 +142,14 @@ impl Flows {
             }
             e => e,
         })?;
-        let challenge = if resolved.spec.pkce {
-            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), &verifier)?;
+        if let Some(verifier) = &verifier {
+            let sealed = self.vault.seal(SecretColumn::FlowPkceVerifier.at(id), verifier.secret())?;
             secrets::set(&mut *tx, SecretColumn::FlowPkceVerifier, id, Some(&sealed)).await?;
-            Some(pkce_challenge(&verifier))
-        } else {
-            None
-        };
+        }
         tx.commit().await?;
         crate::metrics::flow(crate::metrics::Flow::Started);
         tracing::info!(link_name = %c.link_name, "authorisation started");
-        authorize_url(&resolved.spec, &client.client_id, &redirect_uri, &c.scopes, &state, challenge.as_deref())
+        authorize_url(&resolved.spec, &client.client_id, &redirect_uri, &c.scopes, &state, verifier.as_ref())
     }
 }
 
@@ -193,52 +188,4 @@ pub async fn start(
             .into_response(),
         Err(e) => error_page(&req.origin, &link_name, e),
     }
-}
-
-/// The PKCE S256 challenge of a verifier (RFC 7636 §4.2).
-pub fn pkce_challenge(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// Percent-encodes a query value; spaces as `%20`, or as `+` where the service joins scopes so.
-fn encode(value: &str, plus_for_space: bool) -> String {
-    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    if plus_for_space {
-        form
-    } else {
-        form.replace('+', "%20")
-    }
-}
-
-/// The provider's authorise URL for this flow.
-pub fn authorize_url(
-    spec: &ServiceSpec,
-    client_id: &str,
-    redirect_uri: &str,
-    scopes: &[String],
-    state: &str,
-    challenge: Option<&str>,
-) -> Result<String> {
-    let base = spec.authorize_url.as_ref().ok_or_else(|| Error::Invalid("the service has no authorise URL".into()))?;
-    let mut params: Vec<(&str, String)> = vec![
-        ("response_type", "code".into()),
-        ("client_id", encode(client_id, false)),
-        ("redirect_uri", encode(redirect_uri, false)),
-    ];
-    if !scopes.is_empty() {
-        let plus = spec.scope_delimiter == ScopeDelimiter::Plus;
-        let joined = if plus { scopes.join(" ") } else { spec.scope_delimiter.join(scopes.iter().map(String::as_str)) };
-        params.push(("scope", encode(&joined, plus)));
-    }
-    params.push(("state", encode(state, false)));
-    if let Some(c) = challenge {
-        params.push(("code_challenge", c.to_string()));
-        params.push(("code_challenge_method", "S256".into()));
-    }
-    for (k, v) in &spec.extra_authorize_params {
-        params.push((k.as_str(), encode(v, false)));
-    }
-    let query: Vec<String> = params.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let sep = if base.as_str().contains('?') { '&' } else { '?' };
-    Ok(format!("{}{sep}{}", base.as_str(), query.join("&")))
 }

@@ -2,6 +2,7 @@ use super::start::{authorize_url, pkce_challenge};
 use super::*;
 use app::service::ServiceForm;
 use app::service::ServiceSpec;
+use oauth2::{CsrfToken, PkceCodeVerifier};
 
 fn spec(delimiter: &str, pkce: bool) -> ServiceSpec {
     ServiceForm {
@@ -25,17 +26,22 @@ fn spec(delimiter: &str, pkce: bool) -> ServiceSpec {
 #[test]
 fn the_authorize_url_carries_state_pkce_and_scopes_joined_by_the_delimiter() {
     let scopes = vec!["read:a".to_string(), "write b".replace(' ', "_")];
-    let url = authorize_url(&spec("space", true), "c id", "https://l.example/cb", &scopes, "st", Some("ch")).unwrap();
+    let st = CsrfToken::new("st".into());
+    // RFC 7636 appendix B's verifier, whose challenge is known.
+    let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+    let url =
+        authorize_url(&spec("space", true), "c id", "https://l.example/cb", &scopes, &st, Some(&verifier)).unwrap();
     assert_eq!(
         url,
-        "https://acme.example/authorize?tenant=x&response_type=code&client_id=c%20id&redirect_uri=https%3A%2F%2Fl.example%2Fcb\
-         &scope=read%3Aa%20write_b&state=st&code_challenge=ch&code_challenge_method=S256&access_type=offline"
+        "https://acme.example/authorize?tenant=x&response_type=code&client_id=c%20id&state=st\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\
+         &redirect_uri=https%3A%2F%2Fl.example%2Fcb&scope=read%3Aa%20write_b&access_type=offline"
     );
-    let url = authorize_url(&spec("comma", false), "c", "https://l/cb", &scopes, "st", None).unwrap();
+    let url = authorize_url(&spec("comma", false), "c", "https://l/cb", &scopes, &st, None).unwrap();
     assert!(url.contains("&scope=read%3Aa%2Cwrite_b&") && !url.contains("code_challenge"), "{url}");
-    let url = authorize_url(&spec("plus", false), "c", "https://l/cb", &scopes, "st", None).unwrap();
+    let url = authorize_url(&spec("plus", false), "c", "https://l/cb", &scopes, &st, None).unwrap();
     assert!(url.contains("&scope=read%3Aa+write_b&"), "{url}");
-    let url = authorize_url(&spec("space", false), "c", "https://l/cb", &[], "st", None).unwrap();
+    let url = authorize_url(&spec("space", false), "c", "https://l/cb", &[], &st, None).unwrap();
     assert!(!url.contains("scope="), "{url}");
 }
 

@@ -14,3 +14,4 @@ mod lifecycle;
 mod metrics;
 mod operator_clients;
 mod provider;
+mod quirks;

@@ -5,6 +5,7 @@ use crate::outbound::OutboundConfig;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,15 +1,16 @@
-//! Reading a token endpoint's answer: the OAuth error it carries (in a 4xx, or inside a 200 for
-//! providers that do so), a 429's wait, the tokens at the path the service names, and
-//! `expires_in` as a number or a string. Whatever comes from the provider is cleaned of control
-//! characters and of the secrets sent with the request before anyone reads it.
+//! The answers of token and revocation endpoints made standard for the `oauth2` crate: an OAuth
+//! error (in a 4xx, or inside a 200 for providers that do so) as the crate expects it, a 429's
+//! wait, the tokens moved from the path the service names to the top level, `expires_in` as a
+//! number whether sent as one or as a string, a form-encoded answer as JSON. Whatever comes from
+//! the provider is cleaned of control characters and of the secrets sent with the request before
+//! anyone reads it. An answer that cannot be made standard is the call's error, in Liaison's words.
 
-use super::{default_token_path, TokenEndpoint, TokenError, TokenSet};
+use super::super::{default_token_path, tokens, TokenError, TokenSet};
 use crate::outbound::OutboundResponse;
-use crate::vault::Secret;
-use app::service::{ClientAuth, TokenRequest};
 use http::header::{HeaderValue, CONTENT_TYPE};
+use oauth2::basic::BasicTokenResponse;
+use oauth2::HttpResponse;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// A failed answer without an OAuth error: 429 with the wait it asks for, or just the status.
 pub(super) fn status_error(resp: &OutboundResponse) -> TokenError {
@@ -50,10 +51,10 @@ pub(super) fn parse_body(resp: &OutboundResponse) -> Option<Map<String, Value>> 
 }
 
 /// An RFC 6749 §5.2 error in the answer, scrubbed and cut short for messages.
-pub(super) fn oauth_error(map: &Map<String, Value>, status: u16, sensitive: &[&str]) -> Option<TokenError> {
+pub(super) fn oauth_error(map: &Map<String, Value>, sensitive: &[&str]) -> Option<Refusal> {
     let error = map.get("error")?.as_str().filter(|e| !e.trim().is_empty())?;
     let description = map.get("error_description").and_then(Value::as_str).map(|d| clean(d, 300, sensitive));
-    Some(TokenError::Provider { error: clean(error, 64, sensitive), description, status })
+    Some(Refusal { error: clean(error, 64, sensitive), description })
 }
 
 /// Keeps printable text only, removes every sent secret value, and cuts to `max` characters.
@@ -68,9 +69,74 @@ pub(super) fn clean(text: &str, max: usize, sensitive: &[&str]) -> String {
     text
 }
 
+/// An RFC 6749 §5.2 error a provider answered with, scrubbed and cut short for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Refusal {
+    pub error: String,
+    pub description: Option<String>,
+}
+
+/// A token endpoint's answer, made standard.
+#[derive(Debug)]
+pub(super) enum Standard {
+    /// The tokens, at the top level, as RFC 6749 §5.1 has them.
+    Tokens(Map<String, Value>),
+    Refused(Refusal),
+}
+
+/// The token endpoint's answer as the crate reads it: the standard tokens with 200, or the
+/// provider's OAuth error with the status it came with (a 400 if that was a success).
+pub(super) fn token(
+    resp: &OutboundResponse,
+    token_path: &[String],
+    error_in_200: bool,
+    sensitive: &[&str],
+) -> Result<HttpResponse, TokenError> {
+    Ok(match standard(resp, token_path, error_in_200, sensitive)? {
+        Standard::Tokens(map) => json(200, &Value::Object(map)),
+        Standard::Refused(r) => refused(resp.status, &r),
+    })
+}
+
+/// The revocation endpoint's answer as the crate reads it: any 2xx is a 200 (with an error inside
+/// it, a refusal only for providers flagged `error_in_200`), an OAuth error keeps its status.
+pub(super) fn revocation(
+    resp: &OutboundResponse,
+    error_in_200: bool,
+    sensitive: &[&str],
+) -> Result<HttpResponse, TokenError> {
+    let map = parse_body(resp);
+    let refusal = map.as_ref().and_then(|m| oauth_error(m, sensitive));
+    match (is_success(resp.status), refusal) {
+        (true, Some(r)) if error_in_200 => Ok(refused(resp.status, &r)),
+        (true, _) => Ok(json(200, &Value::Object(Map::new()))),
+        (false, Some(r)) => Ok(refused(resp.status, &r)),
+        (false, None) => Err(status_error(resp)),
+    }
+}
+
+fn json(status: u16, body: &Value) -> HttpResponse {
+    let mut resp = HttpResponse::new(body.to_string().into_bytes());
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// An RFC 6749 §5.2 error answer: with the provider's status, or 400 where it said 200.
+fn refused(status: u16, r: &Refusal) -> HttpResponse {
+    let status = if is_success(status) { 400 } else { status };
+    let mut body = Map::new();
+    body.insert("error".into(), Value::String(r.error.clone()));
+    if let Some(d) = &r.description {
+        body.insert("error_description".into(), Value::String(d.clone()));
+    }
+    json(status, &Value::Object(body))
+}
+
 /// Reads a token endpoint's answer exactly as a token request does: the HTTP status, the
 /// `Content-Type` and the body, with the service's token path and error-in-200 knob; `sensitive`
-/// are the values that must never appear in a message. Public for the fuzz targets.
+/// are the values that must never appear in a message. The standard answer is read as the crate
+/// reads it. Public for the fuzz targets.
 pub fn parse_answer(
     status: u16,
     content_type: &str,
@@ -84,40 +150,38 @@ pub fn parse_answer(
         headers.insert(CONTENT_TYPE, v);
     }
     let resp = OutboundResponse { status, headers, body: bytes::Bytes::copy_from_slice(body) };
-    let extra = BTreeMap::new();
-    let ep = TokenEndpoint {
-        url: "",
-        client_id: "",
-        client_secret: None,
-        client_auth: ClientAuth::Header,
-        token_request: TokenRequest::Form,
-        token_path,
-        extra_params: &extra,
-        error_in_200,
-    };
-    parse_token_response(&resp, &ep, sensitive)
+    match standard(&resp, token_path, error_in_200, sensitive)? {
+        Standard::Tokens(map) => serde_json::from_value::<BasicTokenResponse>(Value::Object(map))
+            .map(|t| tokens(&t))
+            .map_err(|_| TokenError::Malformed("it is not a token answer".into())),
+        Standard::Refused(Refusal { error, description }) => Err(TokenError::Provider { error, description, status }),
+    }
 }
 
-pub(super) fn parse_token_response(
+/// The answer made standard: the OAuth error it carries (counted in a 200 as the service says),
+/// or the tokens at the top level; a failure without an OAuth error, or tokens that cannot be
+/// read, is the error.
+pub(super) fn standard(
     resp: &OutboundResponse,
-    ep: &TokenEndpoint<'_>,
+    token_path: &[String],
+    error_in_200: bool,
     sensitive: &[&str],
-) -> Result<TokenSet, TokenError> {
+) -> Result<Standard, TokenError> {
     let map = parse_body(resp);
-    let error = map.as_ref().and_then(|m| oauth_error(m, resp.status, sensitive));
+    let refusal = map.as_ref().and_then(|m| oauth_error(m, sensitive));
     if !is_success(resp.status) {
-        return Err(error.unwrap_or_else(|| status_error(resp)));
+        return refusal.map(Standard::Refused).ok_or_else(|| status_error(resp));
     }
     let Some(root) = map else {
         return Err(TokenError::Malformed("it is not a JSON object".into()));
     };
     let default = default_token_path();
-    let path = if ep.token_path.is_empty() { &default[..] } else { ep.token_path };
+    let path = if token_path.is_empty() { &default[..] } else { token_path };
     let dotted = path.join(".");
     let (parent, token) = lookup(&root, path);
-    match (error, token) {
-        (Some(e), _) if ep.error_in_200 => return Err(e),
-        (Some(e), None) => return Err(e),
+    match (refusal, token) {
+        (Some(r), _) if error_in_200 => return Ok(Standard::Refused(r)),
+        (Some(r), None) => return Ok(Standard::Refused(r)),
         _ => {}
     }
     let access_token = match token {
@@ -127,7 +191,7 @@ pub(super) fn parse_token_response(
         Some(Value::String(s)) if s.is_empty() => {
             return Err(TokenError::Malformed(format!("the access token at `{dotted}` is empty")))
         }
-        Some(Value::String(s)) => Secret::new(s.clone()),
+        Some(Value::String(s)) => s.clone(),
         Some(other) => {
             return Err(TokenError::Malformed(format!(
                 "the access token at `{dotted}` is {}, not a string",
@@ -153,13 +217,21 @@ pub(super) fn parse_token_response(
         Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")),
         _ => text("scope"),
     };
-    Ok(TokenSet {
-        access_token,
-        refresh_token: text("refresh_token").map(Secret::new),
-        expires_in: field("expires_in").and_then(seconds),
-        scope,
-        token_type: text("token_type"),
-    })
+    let mut tokens = Map::new();
+    tokens.insert("access_token".into(), Value::String(access_token));
+    // RFC 6750 bearer tokens are what a provider that names no type issues.
+    tokens.insert("token_type".into(), Value::String(text("token_type").unwrap_or_else(|| "bearer".into())));
+    if let Some(refresh) = text("refresh_token") {
+        tokens.insert("refresh_token".into(), Value::String(refresh));
+    }
+    // A lifetime already over is one of no seconds.
+    if let Some(secs) = field("expires_in").and_then(seconds) {
+        tokens.insert("expires_in".into(), Value::from(secs.max(0)));
+    }
+    if let Some(scope) = scope {
+        tokens.insert("scope".into(), Value::String(scope));
+    }
+    Ok(Standard::Tokens(tokens))
 }
 
 /// Follows the path; returns the object holding the last key and the value there.
