@@ -165,7 +165,7 @@ fn refused_with(code: ErrorCode, frame_ancestors: &str, reason: &str) -> Respons
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
          <body><main data-result=\"{{&quot;code&quot;:&quot;{code}&quot;}}\"><h1>Not signed in</h1>\
          <p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
-        reason.replace('<', "&lt;")
+        reason.replace('&', "&amp;").replace('<', "&lt;")
     );
     // Shown inside the console's iframe: framed by the same consoles as every page.
     let csp = format!("default-src 'none'; base-uri 'none'; form-action 'none'; {frame_ancestors}");
@@ -263,6 +263,7 @@ pub async fn start(
             return refused(&embed.frame_ancestors(), &reason);
         }
     };
+    let removed;
     let reason = match sessions.start_embedded(arrival.as_arrival(), embed.provision).await {
         Ok(Embedded::Started { session_token }) => {
             return (
@@ -286,6 +287,10 @@ pub async fn start(
         }
         Ok(Embedded::AdminNotAllowed) => {
             "this Liaison does not create admins from a console (embed_provision_admins is off); ask an admin to add this person"
+        }
+        Ok(Embedded::RemovedByAdmin { org }) => {
+            removed = format!("an admin of {org} removed this person; ask them to add you back");
+            removed.as_str()
         }
         Err(e) => {
             tracing::error!(error = %e, "embedded sign-in failed");

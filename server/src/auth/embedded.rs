@@ -6,13 +6,14 @@
 //! has them (a token naming another organisation than theirs is refused). A person created here
 //! is a member unless the token says admin and `embed_provision_admins` allows it; they have no
 //! password ([`users::NO_PASSWORD`]), so they sign in only through the console. Every creation is
-//! audited, the console's origin as the actor.
+//! audited, the console's origin as the actor. A person an admin removed from the organisation is
+//! not created again (`crate::members`) until an admin adds them back.
 
 use crate::auth::session;
 use crate::auth::sessions::Sessions;
 pub use crate::config::Provision;
 use crate::error::{Error, Result};
-use crate::store::{audit, embed_tokens, orgs, sessions, users};
+use crate::store::{audit, embed_tokens, members, orgs, sessions, users};
 use app::model::Role;
 
 /// A person arriving from a console, as its (verified) token says.
@@ -49,6 +50,8 @@ pub enum Embedded {
     NoOrganisation,
     /// The token asks for a new admin and `embed_provision_admins` is off.
     AdminNotAllowed,
+    /// An admin of the organisation (named) removed this person, and nobody added them back.
+    RemovedByAdmin { org: String },
 }
 
 impl Sessions {
@@ -92,6 +95,10 @@ impl Sessions {
             None if !provision.users => return Ok(Embedded::UnknownPerson),
             None => {
                 let Some(org_id) = named_org else { return Ok(Embedded::NoOrganisation) };
+                if members::was_removed(&mut *tx, org_id, a.email).await? {
+                    tracing::warn!(org_id, origin = %a.origin, "embedded sign-in refused: an admin removed this person");
+                    return Ok(Embedded::RemovedByAdmin { org: a.org.unwrap_or_default().to_string() });
+                }
                 let role = a.role.unwrap_or(Role::Member);
                 if role == Role::Admin && !provision.admins {
                     tracing::warn!(origin = %a.origin, "embedded sign-in refused: the token asks for a new admin");

@@ -182,3 +182,41 @@ async fn a_person_a_console_created_has_no_password() {
     // Answered like an unknown person, not logged as a broken hash.
     assert!(!server.log().contains("malformed"), "{}", server.log());
 }
+
+#[tokio::test]
+async fn a_person_an_admin_removed_is_not_brought_back_by_a_console_until_an_admin_adds_them() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, true);
+        let admin = server.client();
+        assert_eq!(setup(&admin).await.status, 200);
+        let (bob, refused) = arrive(&server, &token(BOB, "rm-1", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
+        let r = admin.call("remove_member", json!({ "user_id": bob_id })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let marked = "SELECT COUNT(*) AS n FROM removed_members";
+        assert_eq!(sqlite_rows(&db, marked).await[0].get::<i64, _>("n"), 1, "{label}");
+
+        // The console's next token for him, even one asking for an admin, creates nobody.
+        for (i, extra) in [json!({ "org": "Acme" }), json!({ "org": "Acme", "role": "admin" })].into_iter().enumerate()
+        {
+            let (client, refused) = arrive(&server, &token(BOB, &format!("rm-2-{i}"), extra)).await;
+            let refused = refused.unwrap_or_default();
+            assert!(
+                refused.contains("an admin of Acme removed this person; ask them to add you back"),
+                "{label}: {refused}"
+            );
+            assert!(!client.rpc("me", &[]).await.body.contains(BOB), "{label}");
+        }
+        assert!(people(&db, BOB).await.is_empty(), "{label}");
+        assert_eq!(creations(&db).await.len(), 1, "{label}: only the first arrival created him");
+
+        // An admin adds him again (the command line): the mark is gone, and he signs in.
+        crate::lifecycle::member(&db, &server, BOB).await;
+        assert_eq!(sqlite_rows(&db, marked).await[0].get::<i64, _>("n"), 0, "{label}");
+        let (client, refused) = arrive(&server, &token(BOB, "rm-3", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["email"], BOB, "{label}");
+    }
+}
