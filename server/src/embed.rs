@@ -283,7 +283,7 @@ pub async fn start(
         Ok(Embedded::UnknownOrganisation) => "the organisation the token names does not exist in Liaison",
         Ok(Embedded::OtherOrganisation) => "this person belongs to another organisation in Liaison",
         Ok(Embedded::NoOrganisation) => {
-            "there is no Liaison account for this person, and the token names no organisation (org) to create it in"
+            "the token names no organisation (org), which this Liaison needs to sign anyone in from a console"
         }
         Ok(Embedded::AdminNotAllowed) => {
             "this Liaison does not create admins from a console (embed_provision_admins is off); ask an admin to add this person"

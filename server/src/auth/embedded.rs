@@ -3,7 +3,8 @@
 //! person Liaison does not know yet creates them in the organisation the token names.
 //!
 //! A token never changes a person who exists: their name, role and organisation stay as Liaison
-//! has them (a token naming another organisation than theirs is refused). A person created here
+//! has them (a token naming another organisation than theirs is refused; where consoles may bring
+//! people, a token naming no organisation is refused too, whoever it names). A person created here
 //! is a member unless the token says admin and `embed_provision_admins` allows it; they have no
 //! password ([`users::NO_PASSWORD`]), so they sign in only through the console. Every creation is
 //! audited, the console's origin as the actor. A person an admin removed from the organisation is
@@ -46,7 +47,8 @@ pub enum Embedded {
     UnknownOrganisation,
     /// The person exists in another organisation than the one the token names.
     OtherOrganisation,
-    /// Liaison may create the person but the token does not say in which organisation.
+    /// Consoles may bring people here, and the token does not say which organisation it means:
+    /// refused whoever it names (decided before the person is looked up).
     NoOrganisation,
     /// The token asks for a new admin and `embed_provision_admins` is off.
     AdminNotAllowed,
@@ -80,6 +82,11 @@ impl Sessions {
             return Ok(Embedded::Replayed);
         }
         let named_org = match a.org {
+            // Where consoles may bring people, the organisation is always checked.
+            None if provision.users => {
+                tracing::warn!(origin = %a.origin, "embedded sign-in refused: the token names no organisation");
+                return Ok(Embedded::NoOrganisation);
+            }
             None => None,
             Some(name) => match orgs::id_by_name(&mut *tx, name).await? {
                 Some(id) => Some(id),

@@ -96,7 +96,8 @@ async fn a_person_unknown_to_liaison_is_created_only_when_the_operator_allows_it
             arrive(&server, &token(BOB, "on-2", json!({ "org": "Acme", "name": "Boss", "role": "admin" }))).await;
         assert_eq!(refused, None, "{label}");
         assert_eq!(client.me().await["role"], "member", "{label}");
-        let (client, refused) = arrive(&server, &token(ADMIN_EMAIL, "on-3", json!({ "role": "member" }))).await;
+        let (client, refused) =
+            arrive(&server, &token(ADMIN_EMAIL, "on-3", json!({ "org": "Acme", "role": "member" }))).await;
         assert_eq!(refused, None, "{label}");
         assert_eq!(client.me().await["role"], "admin", "{label}");
         assert_eq!(people(&db, BOB).await, [("Bob Builder".into(), "member".into(), "Acme".into())], "{label}");
@@ -218,5 +219,26 @@ async fn a_person_an_admin_removed_is_not_brought_back_by_a_console_until_an_adm
         let (client, refused) = arrive(&server, &token(BOB, "rm-3", json!({ "org": "Acme" }))).await;
         assert_eq!(refused, None, "{label}");
         assert_eq!(client.me().await["email"], BOB, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn where_consoles_may_bring_people_a_token_without_an_organisation_signs_nobody_in() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        // Ada exists (in Acme), but the token does not say which organisation it means.
+        let (client, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-1", json!({}))).await;
+        let refused = refused.unwrap_or_default();
+        assert!(refused.contains("names no organisation"), "{label}: {refused}");
+        assert!(!client.rpc("me", &[]).await.body.contains(ADMIN_EMAIL), "{label}");
+        let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-2", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        drop(server);
+        // A Liaison whose consoles bring nobody signs a known person in without it, as before.
+        let server = console_server(&db, false, false);
+        let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-3", json!({}))).await;
+        assert_eq!(refused, None, "{label}");
     }
 }
