@@ -150,6 +150,9 @@ impl Embed {
     }
 }
 
+/// Why a person known in another organisation, or not at all, is not signed in.
+const NO_ACCOUNT: &str = "there is no Liaison account for this person here; ask an admin to add one";
+
 #[derive(Deserialize)]
 pub struct StartQuery {
     token: Option<String>,
@@ -276,12 +279,17 @@ pub async fn start(
             )
                 .into_response()
         }
-        Ok(Embedded::UnknownPerson) => "there is no Liaison account for this person; ask an admin to add one",
+        // The same words for a person of another organisation and an unknown one: the page must
+        // not tell which emails Liaison knows. The log tells them apart.
+        Ok(Embedded::UnknownPerson) => {
+            tracing::warn!(origin = %arrival.origin, "embedded sign-in refused: unknown person");
+            NO_ACCOUNT
+        }
+        Ok(Embedded::OtherOrganisation) => NO_ACCOUNT,
         Ok(Embedded::Replayed) => {
             "this sign-in token was used before; the console must make a new one for each sign-in"
         }
         Ok(Embedded::UnknownOrganisation) => "the organisation the token names does not exist in Liaison",
-        Ok(Embedded::OtherOrganisation) => "this person belongs to another organisation in Liaison",
         Ok(Embedded::NoOrganisation) => {
             "the token names no organisation (org), which this Liaison needs to sign anyone in from a console"
         }

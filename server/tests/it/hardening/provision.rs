@@ -156,7 +156,7 @@ async fn a_token_naming_no_organisation_another_one_or_one_that_does_not_exist_c
         // A person of Acme named by a token as one of another organisation is refused.
         crate::lifecycle::exec(&db, "INSERT INTO organisations (name, created_at) VALUES ('Globex', 1)").await;
         let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "other-org", json!({ "org": "Globex" }))).await;
-        assert!(refused.is_some_and(|b| b.contains("another organisation")), "{label}");
+        assert!(refused.is_some_and(|b| b.contains("no Liaison account")), "{label}");
         // Bob named in Globex is created there, not in Acme.
         let (client, refused) = arrive(&server, &token(BOB, "globex", json!({ "org": "Globex" }))).await;
         assert_eq!(refused, None, "{label}");
@@ -240,5 +240,25 @@ async fn where_consoles_may_bring_people_a_token_without_an_organisation_signs_n
         let server = console_server(&db, false, false);
         let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-3", json!({}))).await;
         assert_eq!(refused, None, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_refusal_does_not_tell_a_person_of_another_organisation_from_an_unknown_one() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, false, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        crate::lifecycle::exec(&db, "INSERT INTO organisations (name, created_at) VALUES ('Globex', 1)").await;
+        // Ada is in Acme; Bob is nowhere.
+        let (_, other) = arrive(&server, &token(ADMIN_EMAIL, "same-1", json!({ "org": "Globex" }))).await;
+        let (_, unknown) = arrive(&server, &token(BOB, "same-2", json!({ "org": "Globex" }))).await;
+        let (other, unknown) = (other.unwrap_or_default(), unknown.unwrap_or_default());
+        assert!(unknown.contains("no Liaison account"), "{label}: {unknown}");
+        assert_eq!(other, unknown, "{label}: the browser is told the same");
+        // The operator's log still tells them apart.
+        let log = server.log();
+        assert!(log.contains("refused: another organisation"), "{label}: {log}");
+        assert!(log.contains("refused: unknown person"), "{label}: {log}");
     }
 }
