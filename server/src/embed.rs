@@ -6,7 +6,8 @@
 //! iframe (and only there: it is keyed to the embedding site), and `__Host-` prefixed (Secure,
 //! `Path=/`, no `Domain`: no sibling host can plant or shadow it). `/embed/start` answers only a
 //! frame load (`Sec-Fetch-Dest: iframe`, where the browser sends it), and a token signs someone
-//! in once: the SHA-256 of its signed part is remembered in the database until it expires. The
+//! in once: the SHA-256 of its signed part is remembered in the database until five minutes after
+//! it expires (so an instance whose clock is behind still finds it used). The
 //! token may also name the person's display name, role and organisation, which Liaison uses to
 //! create a person it does not know, when the operator allows it (`crate::auth::embedded`).
 

@@ -58,7 +58,7 @@ pub enum Embedded {
 
 impl Sessions {
     /// Signs in the person a console vouches for, once per token (the token's id is remembered
-    /// until it expires), creating them first when `provision` allows it. A refusal changes
+    /// until a token lifetime past its expiry), creating them first when `provision` allows it. A refusal changes
     /// nothing: the token stays unused.
     pub async fn start_embedded(&self, arrival: Arrival<'_>, provision: Provision) -> Result<Embedded> {
         let now = self.clock.now_ms();
