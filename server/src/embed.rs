@@ -28,6 +28,10 @@ use std::sync::Arc;
 /// Tokens may live at most this long (seconds).
 pub const MAX_TOKEN_LIFETIME: i64 = 300;
 
+/// How far ahead of Liaison's a console's clock may run (seconds): a token made for the longest
+/// lifetime by its clock is still taken.
+pub const CLOCK_LEEWAY: i64 = 30;
+
 /// The cookie of embedded sessions (`__Host-`: Secure, `Path=/`, no `Domain`).
 pub const COOKIE: &str = "__Host-liaison_embed";
 
@@ -132,7 +136,7 @@ impl Embed {
         if claims.exp <= now_secs {
             return Err("the token has expired");
         }
-        if claims.exp > now_secs + MAX_TOKEN_LIFETIME {
+        if claims.exp > now_secs + MAX_TOKEN_LIFETIME + CLOCK_LEEWAY {
             return Err("the token lives too long (at most 5 minutes)");
         }
         if !self.origins.contains(&claims.origin) {
