@@ -4,7 +4,8 @@
 //! only. A console cannot style a cross-origin iframe; the operator themes it here instead.
 //!
 //! Values never reach the stylesheet unchecked: colours are `#rgb` or `#rrggbb`, the radius
-//! `0px` to `24px`, the font one of a few names, the scheme `auto`, `light` or `dark`. The
+//! `0px` to `24px`, the font one of a few names, the scheme `auto`, `light` or `dark`, each name
+//! given once. The
 //! colours must keep a 4.5:1 contrast (WCAG AA) with the ones they meet, in every scheme the page
 //! may show; a theme that would not is refused at start.
 
@@ -116,7 +117,12 @@ impl Theme {
             other => return Err(format!("expected a table or a string, not {}", other.type_str())),
         };
         let mut theme = Theme { scheme: Scheme::Auto, properties: Vec::new() };
+        let mut seen = std::collections::BTreeSet::new();
         for (key, v) in pairs {
+            // Which one would win is not for the reader of the setting to guess.
+            if !seen.insert(key.clone()) {
+                return Err(format!("`{key}` is given twice"));
+            }
             if let Some((_, property)) = COLOURS.iter().find(|(k, _)| *k == key) {
                 let c = colour(&v).ok_or_else(|| format!("{key} `{v}` is not a colour like #1f5fd1 or #15d"))?;
                 theme.properties.push((property, c));

@@ -82,6 +82,8 @@ fn anything_else_is_refused_with_a_reason() {
         ("scheme=sepia", "scheme `sepia` is not auto, light or dark"),
         ("colour=#ffffff", "unknown property `colour`; known: accent, accent_text"),
         ("accent", "`accent` is not key=value"),
+        ("text=#000000; text=#f6f7f9", "`text` is given twice"),
+        ("radius=4px; scheme=light; radius=8px", "`radius` is given twice"),
     ] {
         let e = parse(theme).unwrap_err();
         assert!(e.contains(reason), "{theme}: {e}");
