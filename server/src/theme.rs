@@ -5,9 +5,9 @@
 //!
 //! Values never reach the stylesheet unchecked: colours are `#rgb` or `#rrggbb`, the radius
 //! `0px` to `24px`, the font one of a few names, the scheme `auto`, `light` or `dark`, each name
-//! given once. The
-//! colours must keep a 4.5:1 contrast (WCAG AA) with the ones they meet, in every scheme the page
-//! may show; a theme that would not is refused at start.
+//! given once. The colours must keep a 4.5:1 contrast (WCAG AA) in every pair people read
+//! ([`READ_PAIRS`], the pairs Liaison's own palettes are held to), in every scheme the page may
+//! show; a theme that would not is refused at start.
 
 /// Liaison's own stylesheet: its palettes, light and dark, are read from it.
 const MAIN_CSS: &str = include_str!("../../style/main.css");
@@ -29,6 +29,26 @@ const COLOURS: &[(&str, &str)] = &[
     ("text", "--liaison-text"),
     ("muted", "--liaison-muted"),
     ("border", "--liaison-border"),
+];
+
+/// The colours people read on one another (`--liaison-` properties, text first): 4.5:1 at least, in
+/// Liaison's own palettes and with a theme's colours in them.
+pub const READ_PAIRS: &[(&str, &str)] = &[
+    ("text", "bg"),
+    ("text", "surface"),
+    ("muted", "bg"),
+    ("muted", "surface"),
+    ("accent", "surface"),
+    ("accent", "bg"),
+    ("accent-text", "accent"),
+    ("danger", "surface"),
+    ("danger", "danger-bg"),
+    ("on-danger", "danger"),
+    ("info-text", "info-bg"),
+    ("success-text", "success-bg"),
+    ("warning-text", "warning-bg"),
+    ("neutral-text", "neutral-bg"),
+    ("code-text", "code-bg"),
 ];
 
 /// Which colour scheme the embedded page shows.
@@ -178,15 +198,13 @@ impl Theme {
                     .or_else(|| base.iter().find(|(k, _)| k == p).and_then(|(_, v)| colour(v)))
                     .unwrap_or_default()
             };
-            let pairs = [
-                ("text", "--liaison-text", "background", "--liaison-bg"),
-                ("text", "--liaison-text", "surface", "--liaison-surface"),
-                ("muted", "--liaison-muted", "background", "--liaison-bg"),
-                ("muted", "--liaison-muted", "surface", "--liaison-surface"),
-                ("accent", "--liaison-accent", "surface", "--liaison-surface"),
-                ("accent_text", "--liaison-accent-text", "accent", "--liaison-accent"),
-            ];
-            for (a_name, a, b_name, b) in pairs {
+            // How the message names a colour: as the theme does, else as the palette does.
+            let named =
+                |short: &'static str, p: &str| COLOURS.iter().find(|(_, prop)| *prop == p).map_or(short, |(k, _)| k);
+            for (a_short, b_short) in READ_PAIRS {
+                let (a, b) = (format!("--liaison-{a_short}"), format!("--liaison-{b_short}"));
+                let (a_name, b_name) = (named(a_short, &a), named(b_short, &b));
+                let (a, b) = (a.as_str(), b.as_str());
                 let ratio = contrast(&get(a), &get(b));
                 if ratio < 4.5 {
                     return Err(format!(
