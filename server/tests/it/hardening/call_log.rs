@@ -1,6 +1,7 @@
 //! A connection's recent calls on its details page (issue 23): read from the call log within the
-//! viewer's organisation, all of them for the connection's managers (its creator, admins), only
-//! their own for other members; nothing for another organisation, whose link names may be the same.
+//! viewer's organisation, since the connection was created, all of them for admins and the creator
+//! of a shared connection, only their own (since they were added) for everyone else; nothing for
+//! another organisation, or an earlier connection or person of the same link name or email.
 
 use super::{call_log_written, cli_user};
 use crate::faults::{Fault, FaultProvider};

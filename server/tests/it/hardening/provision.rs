@@ -1,7 +1,8 @@
 //! People arriving from a console (issue 23): a person Liaison does not know is created on their
 //! first arrival only when the operator allows it, as a member unless the token says admin and a
-//! second setting allows it, in the organisation the token names, audited, without a password; a
-//! token never changes a person who exists.
+//! second setting allows it, in the organisation the token names (which every token must name
+//! then), audited, without a password, and never again once an admin removed them; a token never
+//! changes a person who exists, and the refusal does not tell which emails Liaison knows.
 
 use super::embed::{embed_start, mint, now_secs, signed_in, CONSOLE, EMBED_SECRET};
 use crate::harness::*;
