@@ -122,11 +122,32 @@ impl DisplayName {
         if s.chars().any(char::is_control) {
             return Err(format!("{} cannot contain control characters.", capitalise(what)));
         }
+        if s.chars().any(is_format_character) {
+            return Err(format!(
+                "{} cannot contain invisible formatting characters (such as right-to-left marks or zero-width spaces).",
+                capitalise(what)
+            ));
+        }
         Ok(Self(s.to_string()))
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The Unicode format characters (category Cf) that hide or reorder text where a name is shown:
+/// soft hyphen, zero-width spaces and joiners, directional marks, embeddings, overrides and
+/// isolates, invisible operators, the byte order mark.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }
 
 fn capitalise(s: &str) -> String {
@@ -221,6 +242,23 @@ mod tests {
             "Organisation's name has at most 100 characters."
         );
         assert_eq!(DisplayName::parse("a\u{7}b", "your name").unwrap_err(), "Name cannot contain control characters.");
+    }
+
+    #[test]
+    fn a_display_name_cannot_hide_or_reorder_text_with_format_characters() {
+        let refused = "Name cannot contain invisible formatting characters (such as right-to-left marks or \
+                       zero-width spaces).";
+        for c in [
+            '\u{00AD}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202C}', '\u{202E}',
+            '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{FEFF}',
+        ] {
+            let name = format!("Ada{c}gnirts");
+            assert_eq!(DisplayName::parse(&name, "your name").unwrap_err(), refused, "U+{:04X}", c as u32);
+        }
+        // Letters of every script, and their neighbours outside the ranges, are names.
+        for ok in ["Zoë Ørsted", "محمد", "李雷", "Ada\u{2010}Lovelace", "Ada\u{2070}"] {
+            assert!(DisplayName::parse(ok, "your name").is_ok(), "{ok}");
+        }
     }
 
     #[test]

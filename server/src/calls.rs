@@ -6,7 +6,8 @@
 
 use crate::error::Result;
 use crate::store::api_tokens::{self, Call};
-use crate::store::{call_log, connections as conns, Clock, Store};
+use crate::store::call_log::Whose;
+use crate::store::{call_log, connections as conns, users, Clock, Store};
 use app::calls::{CallView, RECENT_CALLS};
 use app::model::{Role, Viewer};
 use std::collections::BTreeSet;
@@ -104,15 +105,26 @@ async fn write(store: &Store, items: &[Item], now: i64) -> Result<()> {
     Ok(())
 }
 
-/// A connection's most recent calls, as its details page shows them, newest first: every call for
-/// the people who manage it (its creator and admins), only their own for the others (what they
-/// may see elsewhere: nobody else's API tokens).
+/// A connection's most recent calls, as its details page shows them, newest first. Only calls
+/// made since the connection was created: the log is keyed by link name, and an older connection
+/// of that name, or calls to the name before any connection had it, are not this one's. Admins
+/// see every call; so does the creator of a shared connection. The creator of a login-user
+/// connection (each person calls with their own grant) and other members see only their own calls
+/// (what they may see elsewhere: nobody else's API tokens), and only those made since they were
+/// added: a person removed and added again with the same email is another person.
 pub async fn recent(store: &Store, viewer: &Viewer, link_name: &str) -> Result<Vec<CallView>> {
     let c = crate::actor::connection(store, viewer.org_id, link_name).await?;
-    let everyone = viewer.role == Role::Admin || crate::actor::can_manage(viewer, &c);
+    let everyone = viewer.role == Role::Admin || (crate::actor::can_manage(viewer, &c) && !c.per_user);
     let own = callers_prefix(&viewer.email);
-    let only = (!everyone).then_some(own.as_str());
-    let rows = call_log::recent(&store.pool, viewer.org_id, &c.link_name, only, RECENT_CALLS).await?;
+    let (whose, since) = if everyone {
+        (Whose::Everyone, c.created_at)
+    } else {
+        let Some(added) = users::created_at(&store.pool, viewer.org_id, viewer.user_id).await? else {
+            return Ok(Vec::new());
+        };
+        (Whose::Caller(&own), c.created_at.max(added))
+    };
+    let rows = call_log::recent(&store.pool, viewer.org_id, &c.link_name, since, whose, RECENT_CALLS).await?;
     Ok(rows
         .into_iter()
         .map(|r| CallView {

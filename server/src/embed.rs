@@ -6,7 +6,8 @@
 //! iframe (and only there: it is keyed to the embedding site), and `__Host-` prefixed (Secure,
 //! `Path=/`, no `Domain`: no sibling host can plant or shadow it). `/embed/start` answers only a
 //! frame load (`Sec-Fetch-Dest: iframe`, where the browser sends it), and a token signs someone
-//! in once: the SHA-256 of its signed part is remembered in the database until it expires. The
+//! in once: the SHA-256 of its signed part is remembered in the database until five minutes after
+//! it expires (so an instance whose clock is behind still finds it used). The
 //! token may also name the person's display name, role and organisation, which Liaison uses to
 //! create a person it does not know, when the operator allows it (`crate::auth::embedded`).
 
@@ -26,6 +27,10 @@ use std::sync::Arc;
 
 /// Tokens may live at most this long (seconds).
 pub const MAX_TOKEN_LIFETIME: i64 = 300;
+
+/// How far ahead of Liaison's a console's clock may run (seconds): a token made for the longest
+/// lifetime by its clock is still taken.
+pub const CLOCK_LEEWAY: i64 = 30;
 
 /// The cookie of embedded sessions (`__Host-`: Secure, `Path=/`, no `Domain`).
 pub const COOKIE: &str = "__Host-liaison_embed";
@@ -131,7 +136,7 @@ impl Embed {
         if claims.exp <= now_secs {
             return Err("the token has expired");
         }
-        if claims.exp > now_secs + MAX_TOKEN_LIFETIME {
+        if claims.exp > now_secs + MAX_TOKEN_LIFETIME + CLOCK_LEEWAY {
             return Err("the token lives too long (at most 5 minutes)");
         }
         if !self.origins.contains(&claims.origin) {
@@ -150,6 +155,9 @@ impl Embed {
     }
 }
 
+/// Why a person known in another organisation, or not at all, is not signed in.
+const NO_ACCOUNT: &str = "there is no Liaison account for this person here; ask an admin to add one";
+
 #[derive(Deserialize)]
 pub struct StartQuery {
     token: Option<String>,
@@ -165,7 +173,7 @@ fn refused_with(code: ErrorCode, frame_ancestors: &str, reason: &str) -> Respons
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not signed in · Liaison</title></head>\
          <body><main data-result=\"{{&quot;code&quot;:&quot;{code}&quot;}}\"><h1>Not signed in</h1>\
          <p>Liaison could not sign you in from this console: {}.</p></main></body></html>",
-        reason.replace('<', "&lt;")
+        reason.replace('&', "&amp;").replace('<', "&lt;")
     );
     // Shown inside the console's iframe: framed by the same consoles as every page.
     let csp = format!("default-src 'none'; base-uri 'none'; form-action 'none'; {frame_ancestors}");
@@ -263,6 +271,7 @@ pub async fn start(
             return refused(&embed.frame_ancestors(), &reason);
         }
     };
+    let removed;
     let reason = match sessions.start_embedded(arrival.as_arrival(), embed.provision).await {
         Ok(Embedded::Started { session_token }) => {
             return (
@@ -275,17 +284,26 @@ pub async fn start(
             )
                 .into_response()
         }
-        Ok(Embedded::UnknownPerson) => "there is no Liaison account for this person; ask an admin to add one",
+        // The same words for a person of another organisation and an unknown one: the page must
+        // not tell which emails Liaison knows. The log tells them apart.
+        Ok(Embedded::UnknownPerson) => {
+            tracing::warn!(origin = %arrival.origin, "embedded sign-in refused: unknown person");
+            NO_ACCOUNT
+        }
+        Ok(Embedded::OtherOrganisation) => NO_ACCOUNT,
         Ok(Embedded::Replayed) => {
             "this sign-in token was used before; the console must make a new one for each sign-in"
         }
         Ok(Embedded::UnknownOrganisation) => "the organisation the token names does not exist in Liaison",
-        Ok(Embedded::OtherOrganisation) => "this person belongs to another organisation in Liaison",
         Ok(Embedded::NoOrganisation) => {
-            "there is no Liaison account for this person, and the token names no organisation (org) to create it in"
+            "the token names no organisation (org), which this Liaison needs to sign anyone in from a console"
         }
         Ok(Embedded::AdminNotAllowed) => {
             "this Liaison does not create admins from a console (embed_provision_admins is off); ask an admin to add this person"
+        }
+        Ok(Embedded::RemovedByAdmin { org }) => {
+            removed = format!("an admin of {org} removed this person; ask them to add you back");
+            removed.as_str()
         }
         Err(e) => {
             tracing::error!(error = %e, "embedded sign-in failed");
@@ -296,107 +314,4 @@ pub async fn start(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SECRET: &str = "embed-secret-for-unit-tests-0123456789";
-
-    fn embed() -> Embed {
-        Embed::new(vec!["https://console.example.com".into()], Some(SECRET.into()))
-    }
-
-    fn claims(exp: i64) -> Claims {
-        Claims {
-            sub: "ada@acme.example".into(),
-            origin: "https://console.example.com".into(),
-            exp,
-            jti: None,
-            name: None,
-            role: None,
-            org: None,
-        }
-    }
-
-    #[test]
-    fn a_signed_token_verifies_until_it_expires() {
-        let t = sign(SECRET, &claims(1_000 + 60));
-        assert_eq!(embed().verify(&t, 1_000), Ok(claims(1_060)));
-        assert_eq!(embed().verify(&t, 1_060), Err("the token has expired"));
-    }
-
-    #[test]
-    fn forged_long_lived_foreign_and_malformed_tokens_are_refused() {
-        let good = sign(SECRET, &claims(1_060));
-        let (payload, _) = good.split_once('.').unwrap();
-        assert_eq!(
-            embed().verify(&sign("another-secret-of-sufficient-length-000", &claims(1_060)), 1_000),
-            Err("the token's signature does not match")
-        );
-        // The claims changed after signing.
-        let other =
-            b64().encode(serde_json::to_vec(&Claims { sub: "eve@evil.example".into(), ..claims(1_060) }).unwrap());
-        assert_eq!(
-            embed().verify(&format!("{other}.{}", good.split_once('.').unwrap().1), 1_000),
-            Err("the token's signature does not match")
-        );
-        assert_eq!(
-            embed().verify(&sign(SECRET, &claims(1_000 + 301)), 1_000),
-            Err("the token lives too long (at most 5 minutes)")
-        );
-        let foreign = Claims { origin: "https://evil.example".into(), ..claims(1_060) };
-        assert_eq!(
-            embed().verify(&sign(SECRET, &foreign), 1_000),
-            Err("the token's origin is not one of embed_origins")
-        );
-        assert_eq!(embed().verify(payload, 1_000), Err("the token is malformed"));
-        assert_eq!(embed().verify("a.b!", 1_000), Err("the token is malformed"));
-        assert_eq!(Embed::default().verify(&good, 1_000), Err("embedded sign-in is not configured on this Liaison"));
-    }
-
-    #[test]
-    fn frame_ancestors_and_the_cookie() {
-        assert_eq!(embed().frame_ancestors(), "frame-ancestors 'self' https://console.example.com");
-        assert_eq!(Embed::default().frame_ancestors(), "frame-ancestors 'self'");
-        assert_eq!(
-            embed().cookie("t", 60),
-            "__Host-liaison_embed=t; Max-Age=60; Path=/; HttpOnly; Secure; SameSite=None; Partitioned"
-        );
-    }
-
-    #[test]
-    fn a_token_without_a_jti_still_verifies_and_its_id_is_its_signed_part() {
-        // The format of tokens made before `jti` existed is unchanged, and they still verify.
-        let old = format!(
-            "{}.",
-            b64().encode(br#"{"sub":"ada@acme.example","origin":"https://console.example.com","exp":1060}"#)
-        );
-        let old = format!("{old}{}", b64().encode(mac(SECRET, old.trim_end_matches('.')).unwrap()));
-        assert_eq!(old, sign(SECRET, &claims(1_060)));
-        assert_eq!(embed().verify(&old, 1_000), Ok(claims(1_060)));
-        // The id: the same for the same token, different for another jti or expiry, whatever
-        // the signature part says.
-        let with = |jti: &str| sign(SECRET, &Claims { jti: Some(jti.into()), ..claims(1_060) });
-        assert_eq!(embed().verify(&with("a1"), 1_000).unwrap().jti.as_deref(), Some("a1"));
-        assert_eq!(Embed::token_id(&with("a1")), Embed::token_id(&with("a1")));
-        assert_ne!(Embed::token_id(&with("a1")), Embed::token_id(&with("a2")));
-        assert_ne!(Embed::token_id(&old), Embed::token_id(&sign(SECRET, &claims(1_061))));
-        assert_eq!(Embed::token_id(&old), Embed::token_id(&format!("{}.x", old.split_once('.').unwrap().0)));
-        assert_eq!(Embed::token_id(&old).len(), 64, "a SHA-256, never the token itself");
-    }
-
-    #[test]
-    fn only_a_frame_load_or_a_browser_that_does_not_say_is_let_through() {
-        let with = |dest: Option<&str>| {
-            let mut h = HeaderMap::new();
-            if let Some(d) = dest {
-                h.insert("sec-fetch-dest", d.parse().unwrap());
-            }
-            framed(&h)
-        };
-        assert!(with(Some("iframe")));
-        assert!(with(None), "old browsers send no Sec-Fetch-Dest");
-        for dest in ["document", "frame", "embed", "object", "empty", "image", ""] {
-            assert!(!with(Some(dest)), "{dest}");
-        }
-    }
-}
+mod tests;

@@ -172,12 +172,15 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
     };
     let user = users::NewUser { org_id, email: email.as_str(), name: name.as_str(), role, password_hash: &hash };
     let user_id = users::create(&mut *tx, user, now).await?;
+    // Added back by an admin: a console may bring them again.
+    let readded = server::store::members::clear_removed(&mut *tx, org_id, email.as_str()).await?;
     tx.commit().await?;
     println!(
-        "created {} {} (user {user_id}) in {} (organisation {org_id})",
+        "created {} {} (user {user_id}) in {} (organisation {org_id}){}",
         role.as_str(),
         email.as_str(),
-        org.as_str()
+        org.as_str(),
+        if readded { ", lifting an earlier removal" } else { "" }
     );
     Ok(())
 }

@@ -9,8 +9,10 @@
 //! (API tokens revoked, sessions ended, one transaction: the change stamp moves, so every instance
 //! refuses the tokens from the next call on); then their own grants on login-user connections are
 //! revoked at the provider where it has a revoke URL, and erased in the same transaction that
-//! deletes the row. Connections and services they created stay (created_by becomes NULL); shared
-//! grants they authorised stay too: they belong to the organisation. Every step is audited.
+//! deletes the row, which also marks their email as removed from the organisation: a console
+//! may not bring them back (`embed_provision_users`) until an admin adds them again. Connections
+//! and services they created stay (created_by becomes NULL); shared grants they authorised stay
+//! too: they belong to the organisation. Every step is audited.
 
 use crate::actor::require_admin;
 use crate::credentials::Credentials;
@@ -131,6 +133,8 @@ impl Members {
             )
             .into());
         }
+        // A console allowed to bring people Liaison does not know must not bring them back.
+        members::mark_removed(&mut *tx, org, &person.email, by.at).await?;
         let detail = format!("{grants} login-user grant(s) erased");
         by.record(&mut *tx, "member.remove", &person.email, Some(&detail)).await?;
         tx.commit().await?;

@@ -88,7 +88,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), guard_pages))
         .layer(middleware::from_fn_with_state(state.clone(), identify))
-        .layer(middleware::from_fn_with_state(state.clone(), same_origin));
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin))
+        .layer(middleware::from_fn(private_pages));
     // The scripts' API authenticates each call by its bearer token: no session, page guard or
     // same-origin rule in its way.
     Router::new()
@@ -121,6 +122,23 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn theme_css(State(embed): State<Arc<Embed>>) -> Response {
     let css = embed.theme_css.as_deref().unwrap_or("/* No embed_theme is configured. */\n").to_string();
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], css).into_response()
+}
+
+/// Server-rendered pages carry the person's own data: no shared cache may keep them, and the
+/// browser may not show them again from its cache (Back after signing out). Answers with a
+/// caching rule of their own keep it; the site's static files (`/pkg`) are not pages.
+async fn private_pages(req: Request, next: Next) -> Response {
+    let static_file = req.uri().path().starts_with("/pkg/");
+    let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html && !static_file && !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    }
+    res
 }
 
 async fn same_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {

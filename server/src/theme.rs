@@ -4,9 +4,10 @@
 //! only. A console cannot style a cross-origin iframe; the operator themes it here instead.
 //!
 //! Values never reach the stylesheet unchecked: colours are `#rgb` or `#rrggbb`, the radius
-//! `0px` to `24px`, the font one of a few names, the scheme `auto`, `light` or `dark`. The
-//! colours must keep a 4.5:1 contrast (WCAG AA) with the ones they meet, in every scheme the page
-//! may show; a theme that would not is refused at start.
+//! `0px` to `24px`, the font one of a few names, the scheme `auto`, `light` or `dark`, each name
+//! given once. The colours must keep a 4.5:1 contrast (WCAG AA) in every pair people read
+//! ([`READ_PAIRS`], the pairs Liaison's own palettes are held to), in every scheme the page may
+//! show; a theme that would not is refused at start.
 
 /// Liaison's own stylesheet: its palettes, light and dark, are read from it.
 const MAIN_CSS: &str = include_str!("../../style/main.css");
@@ -28,6 +29,26 @@ const COLOURS: &[(&str, &str)] = &[
     ("text", "--liaison-text"),
     ("muted", "--liaison-muted"),
     ("border", "--liaison-border"),
+];
+
+/// The colours people read on one another (`--liaison-` properties, text first): 4.5:1 at least, in
+/// Liaison's own palettes and with a theme's colours in them.
+pub const READ_PAIRS: &[(&str, &str)] = &[
+    ("text", "bg"),
+    ("text", "surface"),
+    ("muted", "bg"),
+    ("muted", "surface"),
+    ("accent", "surface"),
+    ("accent", "bg"),
+    ("accent-text", "accent"),
+    ("danger", "surface"),
+    ("danger", "danger-bg"),
+    ("on-danger", "danger"),
+    ("info-text", "info-bg"),
+    ("success-text", "success-bg"),
+    ("warning-text", "warning-bg"),
+    ("neutral-text", "neutral-bg"),
+    ("code-text", "code-bg"),
 ];
 
 /// Which colour scheme the embedded page shows.
@@ -116,7 +137,12 @@ impl Theme {
             other => return Err(format!("expected a table or a string, not {}", other.type_str())),
         };
         let mut theme = Theme { scheme: Scheme::Auto, properties: Vec::new() };
+        let mut seen = std::collections::BTreeSet::new();
         for (key, v) in pairs {
+            // Which one would win is not for the reader of the setting to guess.
+            if !seen.insert(key.clone()) {
+                return Err(format!("`{key}` is given twice"));
+            }
             if let Some((_, property)) = COLOURS.iter().find(|(k, _)| *k == key) {
                 let c = colour(&v).ok_or_else(|| format!("{key} `{v}` is not a colour like #1f5fd1 or #15d"))?;
                 theme.properties.push((property, c));
@@ -172,15 +198,13 @@ impl Theme {
                     .or_else(|| base.iter().find(|(k, _)| k == p).and_then(|(_, v)| colour(v)))
                     .unwrap_or_default()
             };
-            let pairs = [
-                ("text", "--liaison-text", "background", "--liaison-bg"),
-                ("text", "--liaison-text", "surface", "--liaison-surface"),
-                ("muted", "--liaison-muted", "background", "--liaison-bg"),
-                ("muted", "--liaison-muted", "surface", "--liaison-surface"),
-                ("accent", "--liaison-accent", "surface", "--liaison-surface"),
-                ("accent_text", "--liaison-accent-text", "accent", "--liaison-accent"),
-            ];
-            for (a_name, a, b_name, b) in pairs {
+            // How the message names a colour: as the theme does, else as the palette does.
+            let named =
+                |short: &'static str, p: &str| COLOURS.iter().find(|(_, prop)| *prop == p).map_or(short, |(k, _)| k);
+            for (a_short, b_short) in READ_PAIRS {
+                let (a, b) = (format!("--liaison-{a_short}"), format!("--liaison-{b_short}"));
+                let (a_name, b_name) = (named(a_short, &a), named(b_short, &b));
+                let (a, b) = (a.as_str(), b.as_str());
                 let ratio = contrast(&get(a), &get(b));
                 if ratio < 4.5 {
                     return Err(format!(

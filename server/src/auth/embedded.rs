@@ -3,16 +3,18 @@
 //! person Liaison does not know yet creates them in the organisation the token names.
 //!
 //! A token never changes a person who exists: their name, role and organisation stay as Liaison
-//! has them (a token naming another organisation than theirs is refused). A person created here
+//! has them (a token naming another organisation than theirs is refused; where consoles may bring
+//! people, a token naming no organisation is refused too, whoever it names). A person created here
 //! is a member unless the token says admin and `embed_provision_admins` allows it; they have no
 //! password ([`users::NO_PASSWORD`]), so they sign in only through the console. Every creation is
-//! audited, the console's origin as the actor.
+//! audited, the console's origin as the actor. A person an admin removed from the organisation is
+//! not created again (`crate::members`) until an admin adds them back.
 
 use crate::auth::session;
 use crate::auth::sessions::Sessions;
 pub use crate::config::Provision;
 use crate::error::{Error, Result};
-use crate::store::{audit, embed_tokens, orgs, sessions, users};
+use crate::store::{audit, embed_tokens, members, orgs, sessions, users};
 use app::model::Role;
 
 /// A person arriving from a console, as its (verified) token says.
@@ -45,15 +47,18 @@ pub enum Embedded {
     UnknownOrganisation,
     /// The person exists in another organisation than the one the token names.
     OtherOrganisation,
-    /// Liaison may create the person but the token does not say in which organisation.
+    /// Consoles may bring people here, and the token does not say which organisation it means:
+    /// refused whoever it names (decided before the person is looked up).
     NoOrganisation,
     /// The token asks for a new admin and `embed_provision_admins` is off.
     AdminNotAllowed,
+    /// An admin of the organisation (named) removed this person, and nobody added them back.
+    RemovedByAdmin { org: String },
 }
 
 impl Sessions {
     /// Signs in the person a console vouches for, once per token (the token's id is remembered
-    /// until it expires), creating them first when `provision` allows it. A refusal changes
+    /// until a token lifetime past its expiry), creating them first when `provision` allows it. A refusal changes
     /// nothing: the token stays unused.
     pub async fn start_embedded(&self, arrival: Arrival<'_>, provision: Provision) -> Result<Embedded> {
         let now = self.clock.now_ms();
@@ -77,6 +82,11 @@ impl Sessions {
             return Ok(Embedded::Replayed);
         }
         let named_org = match a.org {
+            // Where consoles may bring people, the organisation is always checked.
+            None if provision.users => {
+                tracing::warn!(origin = %a.origin, "embedded sign-in refused: the token names no organisation");
+                return Ok(Embedded::NoOrganisation);
+            }
             None => None,
             Some(name) => match orgs::id_by_name(&mut *tx, name).await? {
                 Some(id) => Some(id),
@@ -92,6 +102,10 @@ impl Sessions {
             None if !provision.users => return Ok(Embedded::UnknownPerson),
             None => {
                 let Some(org_id) = named_org else { return Ok(Embedded::NoOrganisation) };
+                if members::was_removed(&mut *tx, org_id, a.email).await? {
+                    tracing::warn!(org_id, origin = %a.origin, "embedded sign-in refused: an admin removed this person");
+                    return Ok(Embedded::RemovedByAdmin { org: a.org.unwrap_or_default().to_string() });
+                }
                 let role = a.role.unwrap_or(Role::Member);
                 if role == Role::Admin && !provision.admins {
                     tracing::warn!(origin = %a.origin, "embedded sign-in refused: the token asks for a new admin");

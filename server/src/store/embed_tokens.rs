@@ -1,9 +1,15 @@
 //! Embedded sign-in tokens already used (migration 0010): the SHA-256 of each token's signed part,
-//! kept until the token expires, so a token signs someone in once, on whichever instance.
+//! kept until a token lifetime after it expires, so a token signs someone in once, on whichever
+//! instance, even one whose clock is somewhat behind.
 
 use crate::error::Result;
 use crate::store::sql;
 use crate::store::Exec;
+
+/// How long a used token is remembered past its expiry (ms): a token's longest lifetime. Another
+/// instance whose clock is behind this one's still takes the token after it expired here; it must
+/// still find it used.
+pub const KEEP_PAST_EXPIRY_MS: i64 = crate::embed::MAX_TOKEN_LIFETIME * 1000;
 
 /// Records the token as used; false if it was used before (a replay).
 pub async fn use_once<'e>(db: impl Exec<'e>, token_hash: &str, expires_at: i64) -> Result<bool> {
@@ -13,7 +19,29 @@ pub async fn use_once<'e>(db: impl Exec<'e>, token_hash: &str, expires_at: i64) 
     Ok(done.rows_affected() == 1)
 }
 
-/// Forgets the tokens that expired before `now` (they would be refused as expired anyway).
+/// Forgets the tokens that expired more than [`KEEP_PAST_EXPIRY_MS`] before `now` (every instance
+/// whose clock is no further behind refuses them as expired anyway).
 pub async fn prune<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
-    Ok(sql!("DELETE FROM embed_tokens_used WHERE expires_at < $1", now).execute(db).await?.rows_affected())
+    let before = now.saturating_sub(KEEP_PAST_EXPIRY_MS);
+    Ok(sql!("DELETE FROM embed_tokens_used WHERE expires_at < $1", before).execute(db).await?.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    #[tokio::test]
+    async fn a_used_token_is_kept_a_token_lifetime_past_its_expiry() {
+        for db in testing::all().await {
+            let pool = &db.store.pool;
+            assert!(use_once(pool, "t", 10_000).await.unwrap());
+            // Expired here, but an instance whose clock is behind may still take it: kept.
+            assert_eq!(prune(pool, 10_001).await.unwrap(), 0);
+            assert_eq!(prune(pool, 10_000 + KEEP_PAST_EXPIRY_MS).await.unwrap(), 0);
+            assert!(!use_once(pool, "t", 10_000).await.unwrap(), "still a replay");
+            assert_eq!(prune(pool, 10_001 + KEEP_PAST_EXPIRY_MS).await.unwrap(), 1);
+            assert!(use_once(pool, "t", 10_000).await.unwrap(), "forgotten at last");
+        }
+    }
 }

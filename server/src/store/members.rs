@@ -1,6 +1,7 @@
 //! What an admin sees and does to the organisation's people: the list with open sessions, one
 //! person by id (within the organisation), ending their sessions, and removing them with their
-//! login-user grants. Every query names the organisation, so none can reach another's people.
+//! login-user grants, leaving a mark of the removal by email (`removed_members`, until an admin
+//! adds them again). Every query names the organisation, so none can reach another's people.
 
 use crate::error::Result;
 use crate::store::users::role_from_db;
@@ -91,6 +92,30 @@ pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<
                AND (role <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.org_id = $1 AND a.role = 'admin') > 1)";
     let r = sql!(sql, org_id, user_id).execute(db).await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// Marks the email as removed from the organisation by an admin (again: the later time).
+pub async fn mark_removed<'e>(db: impl Exec<'e>, org_id: i64, email: &str, now: i64) -> Result<()> {
+    let sql = "INSERT INTO removed_members (org_id, email, removed_at) VALUES ($1, $2, $3) \
+               ON CONFLICT (org_id, email) DO UPDATE SET removed_at = excluded.removed_at";
+    sql!(sql, org_id, email, now).execute(db).await?;
+    Ok(())
+}
+
+/// Whether an admin removed the email from the organisation (and nobody added it back since).
+pub async fn was_removed<'e>(db: impl Exec<'e>, org_id: i64, email: &str) -> Result<bool> {
+    let found: Option<i64> =
+        sql_scalar!("SELECT removed_at FROM removed_members WHERE org_id = $1 AND email = $2", org_id, email)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Lifts the removal mark of the email in the organisation (an admin adds the person again);
+/// returns whether there was one.
+pub async fn clear_removed<'e>(db: impl Exec<'e>, org_id: i64, email: &str) -> Result<bool> {
+    let done = sql!("DELETE FROM removed_members WHERE org_id = $1 AND email = $2", org_id, email).execute(db).await?;
+    Ok(done.rows_affected() > 0)
 }
 
 #[cfg(test)]

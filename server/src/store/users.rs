@@ -62,6 +62,13 @@ pub async fn name_of<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result
     Ok(email.unwrap_or_else(|| "a former user".into()))
 }
 
+/// When the person was added (Unix ms), or None if they are not (or no longer) in the organisation.
+pub async fn created_at<'e>(db: impl Exec<'e>, org_id: i64, user_id: i64) -> Result<Option<i64>> {
+    Ok(sql_scalar!("SELECT created_at FROM users WHERE org_id = $1 AND id = $2", org_id, user_id)
+        .fetch_optional(db)
+        .await?)
+}
+
 pub fn role_from_db(s: &str) -> Result<Role> {
     Role::parse(s).ok_or_else(|| Error::Invalid(format!("unknown role {s:?} in the database")))
 }

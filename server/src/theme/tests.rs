@@ -13,23 +13,7 @@ fn the_palettes_are_read_from_the_stylesheet_and_keep_aa_contrast() {
     for p in [&light, &dark] {
         let get =
             |k: &str| p.iter().find(|(n, _)| n == k).and_then(|(_, v)| colour(v)).unwrap_or_else(|| panic!("{k}"));
-        for (a, b) in [
-            ("text", "bg"),
-            ("text", "surface"),
-            ("muted", "bg"),
-            ("muted", "surface"),
-            ("accent", "surface"),
-            ("accent", "bg"),
-            ("accent-text", "accent"),
-            ("danger", "surface"),
-            ("danger", "danger-bg"),
-            ("on-danger", "danger"),
-            ("info-text", "info-bg"),
-            ("success-text", "success-bg"),
-            ("warning-text", "warning-bg"),
-            ("neutral-text", "neutral-bg"),
-            ("code-text", "code-bg"),
-        ] {
+        for (a, b) in READ_PAIRS {
             let (a, b) = (get(&format!("--liaison-{a}")), get(&format!("--liaison-{b}")));
             assert!(contrast(&a, &b) >= 4.5, "{a} on {b}: {}", contrast(&a, &b));
         }
@@ -82,6 +66,8 @@ fn anything_else_is_refused_with_a_reason() {
         ("scheme=sepia", "scheme `sepia` is not auto, light or dark"),
         ("colour=#ffffff", "unknown property `colour`; known: accent, accent_text"),
         ("accent", "`accent` is not key=value"),
+        ("text=#000000; text=#f6f7f9", "`text` is given twice"),
+        ("radius=4px; scheme=light; radius=8px", "`radius` is given twice"),
     ] {
         let e = parse(theme).unwrap_err();
         assert!(e.contains(reason), "{theme}: {e}");
@@ -101,4 +87,15 @@ fn a_theme_that_would_be_hard_to_read_is_refused() {
     assert!(e.contains("in the dark scheme") && e.contains("or set scheme to light or dark"), "{e}");
     assert!(parse("accent=#0b6e4f; accent_text=#ffffff; scheme=light").is_ok());
     assert!(parse("accent=#7fd1b0; scheme=dark").is_ok());
+}
+
+#[test]
+fn a_dark_surface_under_the_light_scheme_is_refused_for_the_danger_text_it_would_carry() {
+    // Every colour the theme sets reads well; the light palette's danger red on it would not.
+    let dark = "background=#222222; surface=#222222; text=#ffffff; muted=#cccccc; accent=#8ab4f8; accent_text=#000000";
+    let e = parse(&format!("{dark}; scheme=light")).unwrap_err();
+    assert!(e.starts_with("danger #b3261e on surface #222222 has a contrast of"), "{e}");
+    assert!(e.contains("in the light scheme"), "{e}");
+    // The dark palette's danger red is made for dark surfaces.
+    assert!(parse(&format!("{dark}; scheme=dark")).is_ok());
 }

@@ -247,6 +247,34 @@ async fn unknown_pages_are_404_and_security_headers_are_set() {
     assert_eq!(client.get("/healthz").await.headers["content-security-policy"], "frame-ancestors 'self'");
 }
 
+#[tokio::test]
+async fn server_rendered_pages_are_not_cached_and_static_files_keep_their_own_caching() {
+    let db = sqlite().await;
+    let site = db.data_dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/liaison.css"), "main { margin: 0 }\n").unwrap();
+    let server = Server::start_with(&db, &[("LIAISON_SITE_ROOT", site.to_str().unwrap())]);
+    let client = server.client();
+    let cache = |r: &Reply| r.headers.get("cache-control").map(|v| v.to_str().unwrap().to_string());
+    let page = |r: &Reply| r.headers["content-type"].to_str().unwrap().starts_with("text/html");
+    for path in ["/setup", "/no/such/page"] {
+        let r = client.get(path).await;
+        assert!(page(&r), "{path}");
+        assert_eq!(cache(&r).as_deref(), Some("private, no-store"), "{path}");
+    }
+    // A signed-in page: the person's own data.
+    assert_eq!(setup(&client).await.status, 200);
+    let r = client.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(page(&r) && r.body.contains(ADMIN_EMAIL), "{}", r.body);
+    assert_eq!(cache(&r).as_deref(), Some("private, no-store"));
+    // The site's static files, and answers with a caching rule of their own, are left alone.
+    let r = client.get("/pkg/liaison.css").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "main { margin: 0 }\n"));
+    assert_ne!(cache(&r).as_deref(), Some("private, no-store"));
+    assert_eq!(cache(&client.get("/theme.css").await).as_deref(), Some("no-cache"));
+}
+
 /// The `<meta name="liaison-viewer">` of a page, parsed.
 fn page_viewer(html: &str) -> serde_json::Value {
     let start = r#"<meta name="liaison-viewer" content=""#;

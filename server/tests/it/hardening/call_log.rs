@@ -1,6 +1,7 @@
 //! A connection's recent calls on its details page (issue 23): read from the call log within the
-//! viewer's organisation, all of them for the connection's managers (its creator, admins), only
-//! their own for other members; nothing for another organisation, whose link names may be the same.
+//! viewer's organisation, since the connection was created, all of them for admins and the creator
+//! of a shared connection, only their own (since they were added) for everyone else; nothing for
+//! another organisation, or an earlier connection or person of the same link name or email.
 
 use super::{call_log_written, cli_user};
 use crate::faults::{Fault, FaultProvider};
@@ -79,4 +80,112 @@ async fn keyed_connection_in(eve: &Client, base: &str) -> String {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     eve.api_token("Eve's job").await.1
+}
+
+/// The `keyed` connection's form (an API-key service at `base`, made by Ada first).
+fn keyed_form() -> Value {
+    json!({ "name": "Keyed", "service": { "kind": "custom", "id": 1 }, "api_key": "call-log-key-0003" })
+}
+
+#[tokio::test]
+async fn a_new_connection_with_a_deleted_ones_link_name_shows_none_of_the_old_calls() {
+    for db in databases().await {
+        let label = db.label();
+        let fp = FaultProvider::start().await;
+        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
+        let server = lifecycle::start_open(&db);
+        let ada = server.client();
+        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
+        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+        let (_, bob_token) = bob.api_token("Bob's job").await;
+        assert_eq!(server.proxy_get(&ada_token, "keyed", "ok").await.0, 200, "{label}");
+        assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
+        let r = ada.call("delete_connection", json!({ "link_name": "keyed" })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        // Calls to the link name while no connection has it are logged too.
+        server.advance_clock(std::time::Duration::from_secs(1));
+        assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 404, "{label}");
+        assert_eq!(server.proxy_get(&ada_token, "keyed", "ok").await.0, 404, "{label}");
+        call_log_written(&db, &server, &ada_token).await;
+        server.advance_clock(std::time::Duration::from_secs(1));
+
+        // A new connection of that name, made by Bob: none of those calls are its own.
+        let r = lifecycle::create_connection(&bob, keyed_form()).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        assert_eq!(calls(&bob, "keyed").await.json(), json!([]), "{label}");
+        assert_eq!(calls(&ada, "keyed").await.json(), json!([]), "{label}");
+        // Its own calls are shown.
+        assert_eq!(server.proxy_get(&ada_token, "keyed", "ok").await.0, 200, "{label}");
+        call_log_written(&db, &server, &ada_token).await;
+        assert_eq!(callers(&calls(&bob, "keyed").await), ["ada@acme.example (token Ada's job)"], "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_person_added_again_with_a_removed_persons_email_sees_none_of_their_calls() {
+    for db in databases().await {
+        let label = db.label();
+        let fp = FaultProvider::start().await;
+        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
+        let server = lifecycle::start_open(&db);
+        let ada = server.client();
+        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
+        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+        let (_, bob_token) = bob.api_token("Bob's job").await;
+        assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
+        call_log_written(&db, &server, &ada_token).await;
+        assert_eq!(callers(&calls(&bob, "keyed").await), ["bob@acme.example (token Bob's job)"], "{label}");
+        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
+        let r = ada.call("remove_member", json!({ "user_id": bob_id })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        server.advance_clock(std::time::Duration::from_secs(1));
+
+        // Another Bob, with the same email: the first one's calls are not his.
+        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+        assert_eq!(calls(&bob, "keyed").await.json(), json!([]), "{label}");
+        let (_, bob_token) = bob.api_token("Bob's job").await;
+        assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
+        call_log_written(&db, &server, &ada_token).await;
+        assert_eq!(calls(&bob, "keyed").await.json().as_array().unwrap().len(), 1, "{label}");
+        // The connection's managers still see every call.
+        assert_eq!(calls(&ada, "keyed").await.json().as_array().unwrap().len(), 2, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_login_user_connections_creator_who_is_a_member_sees_only_their_own_calls() {
+    for db in databases().await {
+        let label = db.label();
+        let server = lifecycle::start_open(&db);
+        let ada = server.client();
+        assert_eq!(setup(&ada).await.status, 200);
+        let id = lifecycle::create_service(
+            &ada,
+            json!({ "name": "Zephyr Identity", "auth_type": "oauth2", "grant_type": "authorization_code",
+                    "client_id": "zephyr-client", "client_secret": "zephyr-client-secret-0f4d2a",
+                    "authorize_url": "https://id.zephyr.example/authorize", "token_url": "https://id.zephyr.example/token",
+                    "api_base_urls": ["https://api.zephyr.example"], "scopes": [{ "name": "read", "display": "Read" }] }),
+        )
+        .await;
+        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+        let carol = cli_user(&db, &server, "carol@acme.example", "Acme", "member", PASSWORD).await;
+        // Bob makes it: each person signs in for themselves, and calls with their own grant.
+        let r = lifecycle::create_connection(
+            &bob,
+            json!({ "name": "Team Login", "link_name": "team_login", "service": { "kind": "custom", "id": id },
+                    "scopes": ["read"], "per_user": true }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let ada_token = ada.api_token("Ada's job").await.1;
+        for (who, client) in [("ada", &ada), ("bob", &bob), ("carol", &carol)] {
+            let token = client.api_token(&format!("{who}'s job")).await.1;
+            // Nobody has signed in to the service yet: refused, and logged.
+            assert_ne!(server.proxy_get(&token, "team_login", "x").await.0, 200, "{label}");
+        }
+        call_log_written(&db, &server, &ada_token).await;
+        assert_eq!(callers(&calls(&bob, "team_login").await), ["bob@acme.example (token bob's job)"], "{label}");
+        assert_eq!(callers(&calls(&carol, "team_login").await), ["carol@acme.example (token carol's job)"], "{label}");
+        assert_eq!(calls(&ada, "team_login").await.json().as_array().unwrap().len(), 3, "{label}: admins see all");
+    }
 }

@@ -1,7 +1,8 @@
 //! People arriving from a console (issue 23): a person Liaison does not know is created on their
 //! first arrival only when the operator allows it, as a member unless the token says admin and a
-//! second setting allows it, in the organisation the token names, audited, without a password; a
-//! token never changes a person who exists.
+//! second setting allows it, in the organisation the token names (which every token must name
+//! then), audited, without a password, and never again once an admin removed them; a token never
+//! changes a person who exists, and the refusal does not tell which emails Liaison knows.
 
 use super::embed::{embed_start, mint, now_secs, signed_in, CONSOLE, EMBED_SECRET};
 use crate::harness::*;
@@ -96,7 +97,8 @@ async fn a_person_unknown_to_liaison_is_created_only_when_the_operator_allows_it
             arrive(&server, &token(BOB, "on-2", json!({ "org": "Acme", "name": "Boss", "role": "admin" }))).await;
         assert_eq!(refused, None, "{label}");
         assert_eq!(client.me().await["role"], "member", "{label}");
-        let (client, refused) = arrive(&server, &token(ADMIN_EMAIL, "on-3", json!({ "role": "member" }))).await;
+        let (client, refused) =
+            arrive(&server, &token(ADMIN_EMAIL, "on-3", json!({ "org": "Acme", "role": "member" }))).await;
         assert_eq!(refused, None, "{label}");
         assert_eq!(client.me().await["role"], "admin", "{label}");
         assert_eq!(people(&db, BOB).await, [("Bob Builder".into(), "member".into(), "Acme".into())], "{label}");
@@ -155,7 +157,7 @@ async fn a_token_naming_no_organisation_another_one_or_one_that_does_not_exist_c
         // A person of Acme named by a token as one of another organisation is refused.
         crate::lifecycle::exec(&db, "INSERT INTO organisations (name, created_at) VALUES ('Globex', 1)").await;
         let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "other-org", json!({ "org": "Globex" }))).await;
-        assert!(refused.is_some_and(|b| b.contains("another organisation")), "{label}");
+        assert!(refused.is_some_and(|b| b.contains("no Liaison account")), "{label}");
         // Bob named in Globex is created there, not in Acme.
         let (client, refused) = arrive(&server, &token(BOB, "globex", json!({ "org": "Globex" }))).await;
         assert_eq!(refused, None, "{label}");
@@ -181,4 +183,83 @@ async fn a_person_a_console_created_has_no_password() {
     }
     // Answered like an unknown person, not logged as a broken hash.
     assert!(!server.log().contains("malformed"), "{}", server.log());
+}
+
+#[tokio::test]
+async fn a_person_an_admin_removed_is_not_brought_back_by_a_console_until_an_admin_adds_them() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, true);
+        let admin = server.client();
+        assert_eq!(setup(&admin).await.status, 200);
+        let (bob, refused) = arrive(&server, &token(BOB, "rm-1", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
+        let r = admin.call("remove_member", json!({ "user_id": bob_id })).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let marked = "SELECT COUNT(*) AS n FROM removed_members";
+        assert_eq!(sqlite_rows(&db, marked).await[0].get::<i64, _>("n"), 1, "{label}");
+
+        // The console's next token for him, even one asking for an admin, creates nobody.
+        for (i, extra) in [json!({ "org": "Acme" }), json!({ "org": "Acme", "role": "admin" })].into_iter().enumerate()
+        {
+            let (client, refused) = arrive(&server, &token(BOB, &format!("rm-2-{i}"), extra)).await;
+            let refused = refused.unwrap_or_default();
+            assert!(
+                refused.contains("an admin of Acme removed this person; ask them to add you back"),
+                "{label}: {refused}"
+            );
+            assert!(!client.rpc("me", &[]).await.body.contains(BOB), "{label}");
+        }
+        assert!(people(&db, BOB).await.is_empty(), "{label}");
+        assert_eq!(creations(&db).await.len(), 1, "{label}: only the first arrival created him");
+
+        // An admin adds him again (the command line): the mark is gone, and he signs in.
+        crate::lifecycle::member(&db, &server, BOB).await;
+        assert_eq!(sqlite_rows(&db, marked).await[0].get::<i64, _>("n"), 0, "{label}");
+        let (client, refused) = arrive(&server, &token(BOB, "rm-3", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        assert_eq!(client.me().await["email"], BOB, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn where_consoles_may_bring_people_a_token_without_an_organisation_signs_nobody_in() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, true, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        // Ada exists (in Acme), but the token does not say which organisation it means.
+        let (client, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-1", json!({}))).await;
+        let refused = refused.unwrap_or_default();
+        assert!(refused.contains("names no organisation"), "{label}: {refused}");
+        assert!(!client.rpc("me", &[]).await.body.contains(ADMIN_EMAIL), "{label}");
+        let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-2", json!({ "org": "Acme" }))).await;
+        assert_eq!(refused, None, "{label}");
+        drop(server);
+        // A Liaison whose consoles bring nobody signs a known person in without it, as before.
+        let server = console_server(&db, false, false);
+        let (_, refused) = arrive(&server, &token(ADMIN_EMAIL, "no-org-3", json!({}))).await;
+        assert_eq!(refused, None, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn the_refusal_does_not_tell_a_person_of_another_organisation_from_an_unknown_one() {
+    for db in databases().await {
+        let label = db.label();
+        let server = console_server(&db, false, false);
+        assert_eq!(setup(&server.client()).await.status, 200);
+        crate::lifecycle::exec(&db, "INSERT INTO organisations (name, created_at) VALUES ('Globex', 1)").await;
+        // Ada is in Acme; Bob is nowhere.
+        let (_, other) = arrive(&server, &token(ADMIN_EMAIL, "same-1", json!({ "org": "Globex" }))).await;
+        let (_, unknown) = arrive(&server, &token(BOB, "same-2", json!({ "org": "Globex" }))).await;
+        let (other, unknown) = (other.unwrap_or_default(), unknown.unwrap_or_default());
+        assert!(unknown.contains("no Liaison account"), "{label}: {unknown}");
+        assert_eq!(other, unknown, "{label}: the browser is told the same");
+        // The operator's log still tells them apart.
+        let log = server.log();
+        assert!(log.contains("refused: another organisation"), "{label}: {log}");
+        assert!(log.contains("refused: unknown person"), "{label}: {log}");
+    }
 }
