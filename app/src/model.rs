@@ -136,13 +136,15 @@ impl DisplayName {
 }
 
 /// The Unicode format characters (category Cf) that hide or reorder text where a name is shown:
-/// soft hyphen, zero-width spaces and joiners, directional marks, embeddings, overrides and
-/// isolates, invisible operators, the byte order mark.
+/// soft hyphen, the zero-width space, directional marks, embeddings, overrides and isolates,
+/// invisible operators, the byte order mark. The zero-width joiner and non-joiner (U+200C, U+200D)
+/// are not among them: Persian and Indic names and emoji sequences are written with them.
 fn is_format_character(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
-            | '\u{200B}'..='\u{200F}'
+            | '\u{200B}'
+            | '\u{200E}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}'
@@ -249,14 +251,16 @@ mod tests {
         let refused = "Name cannot contain invisible formatting characters (such as right-to-left marks or \
                        zero-width spaces).";
         for c in [
-            '\u{00AD}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202C}', '\u{202E}',
-            '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{FEFF}',
+            '\u{00AD}', '\u{200B}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202C}', '\u{202E}', '\u{2060}', '\u{2064}',
+            '\u{2066}', '\u{2069}', '\u{FEFF}',
         ] {
             let name = format!("Ada{c}gnirts");
             assert_eq!(DisplayName::parse(&name, "your name").unwrap_err(), refused, "U+{:04X}", c as u32);
         }
         // Letters of every script, and their neighbours outside the ranges, are names.
-        for ok in ["Zoë Ørsted", "محمد", "李雷", "Ada\u{2010}Lovelace", "Ada\u{2070}"] {
+        // The joiners write Persian and Indic names and emoji sequences.
+        for ok in ["Zoë Ørsted", "محمد", "李雷", "Ada\u{2010}Lovelace", "Ada\u{2070}", "می\u{200C}خواهم", "क्\u{200D}ष"]
+        {
             assert!(DisplayName::parse(ok, "your name").is_ok(), "{ok}");
         }
     }
