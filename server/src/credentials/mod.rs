@@ -147,7 +147,7 @@ impl Credentials {
         let custody = resolved.custody_of(c);
         let meta = GrantMeta {
             username: None,
-            expires_at: tokens.expires_in.map(|s| now + s.saturating_mul(1000)),
+            expires_at: tokens.expires_in.map(|s| now.saturating_add(s.saturating_mul(1000))),
             granted_scopes: granted.as_deref(),
             authorised_by: actor.user_id,
             authorised_by_name: &actor.label,

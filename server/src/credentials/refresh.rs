@@ -353,7 +353,7 @@ impl Credentials {
             }
             None => None,
         };
-        let expires_at = tokens.expires_in.map(|s| now + s.saturating_mul(1000));
+        let expires_at = tokens.expires_in.map(|s| now.saturating_add(s.saturating_mul(1000)));
         let mut tx = self.infra.store.pool.begin().await?;
         let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {

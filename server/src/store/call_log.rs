@@ -68,37 +68,33 @@ pub async fn recent<'e>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{orgs, testing};
+    use crate::store::orgs;
+    use crate::store::testing::db_test;
+    use sqlx::AnyPool;
 
-    #[tokio::test]
-    async fn calls_are_read_from_a_time_on_for_everyone_or_one_caller_never_an_empty_prefix() {
-        for db in testing::all().await {
-            let pool = &db.store.pool;
-            let org = orgs::create(pool, "Acme", 1).await.unwrap();
-            for (at, actor) in [
-                (10, "ada@acme.example (token a)"),
-                (20, "bob@acme.example (token b)"),
-                (30, "ada@acme.example (token c)"),
-            ] {
-                sql!(
-                    "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms) \
-                      VALUES ($1, $2, $3, 'crm', 'GET', 'h', 200, 1)",
-                    org,
-                    at,
-                    actor
-                )
-                .execute(pool)
-                .await
-                .unwrap();
-            }
-            let ats = |rows: Vec<CallRow>| rows.iter().map(|r| r.at).collect::<Vec<_>>();
-            assert_eq!(ats(recent(pool, org, "crm", 0, Whose::Everyone, 10).await.unwrap()), [30, 20, 10]);
-            assert_eq!(ats(recent(pool, org, "crm", 20, Whose::Everyone, 10).await.unwrap()), [30, 20]);
-            let ada = Whose::Caller("ada@acme.example (token ");
-            assert_eq!(ats(recent(pool, org, "crm", 0, ada, 10).await.unwrap()), [30, 10]);
-            assert_eq!(ats(recent(pool, org, "crm", 11, ada, 1).await.unwrap()), [30]);
-            assert!(recent(pool, org, "crm", 0, Whose::Caller(""), 10).await.unwrap().is_empty(), "not everyone's");
-            assert!(recent(pool, org + 1, "crm", 0, Whose::Everyone, 10).await.unwrap().is_empty());
+    db_test!(calls_are_read_from_a_time_on_for_everyone_or_one_caller_never_an_empty_prefix, async |pool: &AnyPool| {
+        let org = orgs::create(pool, "Acme", 1).await.unwrap();
+        for (at, actor) in
+            [(10, "ada@acme.example (token a)"), (20, "bob@acme.example (token b)"), (30, "ada@acme.example (token c)")]
+        {
+            sql!(
+                "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms) \
+                  VALUES ($1, $2, $3, 'crm', 'GET', 'h', 200, 1)",
+                org,
+                at,
+                actor
+            )
+            .execute(pool)
+            .await
+            .unwrap();
         }
-    }
+        let ats = |rows: Vec<CallRow>| rows.iter().map(|r| r.at).collect::<Vec<_>>();
+        assert_eq!(ats(recent(pool, org, "crm", 0, Whose::Everyone, 10).await.unwrap()), [30, 20, 10]);
+        assert_eq!(ats(recent(pool, org, "crm", 20, Whose::Everyone, 10).await.unwrap()), [30, 20]);
+        let ada = Whose::Caller("ada@acme.example (token ");
+        assert_eq!(ats(recent(pool, org, "crm", 0, ada, 10).await.unwrap()), [30, 10]);
+        assert_eq!(ats(recent(pool, org, "crm", 11, ada, 1).await.unwrap()), [30]);
+        assert!(recent(pool, org, "crm", 0, Whose::Caller(""), 10).await.unwrap().is_empty(), "not everyone's");
+        assert!(recent(pool, org + 1, "crm", 0, Whose::Everyone, 10).await.unwrap().is_empty());
+    });
 }

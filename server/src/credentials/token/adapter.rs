@@ -127,6 +127,16 @@ impl Adapter {
         if let Some(secret) = &self.quirks.client_secret {
             sensitive.push(secret.expose().to_string());
         }
+        // As a provider may echo them back: form-encoded, and the Basic credentials as sent.
+        let encoded: Vec<String> = sensitive
+            .iter()
+            .map(|v| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>())
+            .filter(|e| !sensitive.contains(e))
+            .collect();
+        sensitive.extend(encoded);
+        if let Some(basic) = head.headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok()) {
+            sensitive.extend(basic.strip_prefix("Basic ").map(str::to_string));
+        }
         if self.call == Call::Token {
             for (k, v) in &self.quirks.extra_params {
                 if !params.iter().any(|(have, _)| have == k) {

@@ -77,11 +77,20 @@ pub(super) struct Refusal {
 }
 
 /// A token endpoint's answer, made standard.
-#[derive(Debug)]
 pub(super) enum Standard {
     /// The tokens, at the top level, as RFC 6749 §5.1 has them.
     Tokens(Map<String, Value>),
     Refused(Refusal),
+}
+
+/// Names the tokens' fields, never their values.
+impl std::fmt::Debug for Standard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Standard::Tokens(map) => f.debug_tuple("Tokens").field(&map.keys().collect::<Vec<_>>()).finish(),
+            Standard::Refused(r) => f.debug_tuple("Refused").field(r).finish(),
+        }
+    }
 }
 
 /// The token endpoint's answer as the crate reads it: the standard tokens with 200, or the
@@ -253,8 +262,12 @@ pub(super) fn lookup<'v>(
     (None, None)
 }
 
-/// `expires_in` as a number or a numeric string; anything else is ignored (the token is still
-/// usable, and a 401 triggers a refresh).
+/// The longest lifetime an answer may give a token (ten years): beyond it, `expires_in` is cut
+/// short, so no answer can make an expiry time overflow.
+const MAX_EXPIRES_IN: i64 = 10 * 365 * 24 * 3600;
+
+/// `expires_in` as a number or a numeric string, between none and ten years; anything else is
+/// ignored (the token is still usable, and a 401 triggers a refresh).
 pub(super) fn seconds(value: &Value) -> Option<i64> {
     let parsed = match value {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
@@ -264,7 +277,7 @@ pub(super) fn seconds(value: &Value) -> Option<i64> {
     if parsed.is_none() {
         tracing::warn!(kind = kind(value), "the token endpoint sent an expires_in that is not a number; ignored");
     }
-    parsed
+    parsed.map(|s| s.clamp(0, MAX_EXPIRES_IN))
 }
 
 pub(super) fn kind(value: &Value) -> &'static str {

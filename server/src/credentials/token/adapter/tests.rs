@@ -113,7 +113,11 @@ fn client_auth_in_the_header_or_in_the_body() {
     let (_, auth, body, sensitive) = sent(&Settings::default(), grant());
     assert_eq!(auth.as_deref(), Some("Basic bXkrY2xpZW50OnMzY3IlMjV0JTNBeA=="));
     assert_eq!(form(&body), BTreeMap::from([("grant_type".into(), "client_credentials".into())]));
-    assert_eq!(sensitive, vec!["s3cr%t:x".to_string()]);
+    // Scrubbed from what the provider says as sent, form-encoded, and inside the Basic credentials.
+    assert_eq!(sensitive, vec!["s3cr%t:x", "s3cr%25t%3Ax", "bXkrY2xpZW50OnMzY3IlMjV0JTNBeA=="]);
+    let echoed = "bad client s3cr%25t%3Ax (Basic bXkrY2xpZW50OnMzY3IlMjV0JTNBeA==)";
+    let sensitive: Vec<&str> = sensitive.iter().map(String::as_str).collect();
+    assert_eq!(answer::clean(echoed, 300, &sensitive), "bad client [redacted] (Basic [redacted])");
 
     let body_auth = Settings { client_auth: ClientAuth::Body, ..Settings::default() };
     let (_, auth, body, _) = sent(&body_auth, grant());
@@ -236,7 +240,16 @@ fn a_nested_token_is_moved_to_the_top() {
 #[test]
 fn expires_in_as_a_string_is_made_a_number() {
     for (sent, expected) in
-        [(r#""3599""#, Some(3599)), ("3600", Some(3600)), (r#""12.5""#, Some(12)), ("-5", Some(0)), (r#""soon""#, None)]
+        // Beyond ten years is ten years: no answer makes an expiry time overflow.
+        [
+            (r#""3599""#, Some(3599)),
+            ("3600", Some(3600)),
+            (r#""12.5""#, Some(12)),
+            ("-5", Some(0)),
+            (r#""soon""#, None),
+            ("9223372036854775807", Some(315_360_000)),
+            ("1e30", Some(315_360_000)),
+        ]
     {
         let r = resp(200, "application/json", &format!(r#"{{"access_token":"at","expires_in":{sent}}}"#));
         assert_eq!(read(&r, &[], false).expires_in, expected, "{sent}");
