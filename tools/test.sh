@@ -51,8 +51,9 @@ step "the main wasm module holds no words of the lazy pages (frontend/src/lib.rs
 # wasm-split gives each chunk its own constants, unless its packing of them comes out longer than
 # the linker's: then every page's words land in the main module (42 KB once). Each phrase below is
 # a lazy page's own; it must be in some chunk, and not in liaison.wasm.
+test -s target/site/pkg/liaison.wasm
 for words in "No API tokens yet" "Create New Service" "They are signed out of every browser at once"; do
-  if ! grep -lqF "$words" target/site/pkg/split_*.wasm target/site/pkg/chunk_*.wasm; then
+  if ! grep -rqF "$words" app/src/pages || ! grep -lqF "$words" target/site/pkg/split_*.wasm target/site/pkg/chunk_*.wasm; then
     echo "no wasm chunk holds \"$words\": pick a phrase that a lazy page still shows" >&2
     exit 1
   fi

@@ -190,7 +190,13 @@ impl Authoriser {
                     let give_up = gone && closed_polls.get() >= 2;
                     let ticket = ticket.clone();
                     leptos::task::spawn_local(async move {
-                        let _ = check(self, ticket, give_up).await;
+                        // The check's code could not be fetched: the next poll asks again, but the
+                        // flow of a closed popup ends now, in words, not waiting on the network.
+                        if let Err(e) = check(self, ticket.clone(), give_up).await {
+                            if give_up {
+                                self.fail(&ticket, e.message);
+                            }
+                        }
                     });
                 },
                 std::time::Duration::from_millis(1000),
@@ -208,6 +214,16 @@ impl Authoriser {
     fn stop_polling(self) {
         if let Some(Some(h)) = self.poll.try_update_value(Option::take) {
             h.clear();
+        }
+    }
+
+    /// Ends the flow with `ticket`, if it is still the one waited for, as failed with `message`.
+    #[cfg(target_arch = "wasm32")]
+    fn fail(self, ticket: &str, message: String) {
+        let current = self.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket)) == Some(true);
+        if let (true, Some(AuthState::Waiting { link })) = (current, self.state.try_get_untracked()) {
+            self.state.set(AuthState::Failed { link, message });
+            self.finished.update(|n| *n += 1);
         }
     }
 

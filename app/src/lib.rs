@@ -196,7 +196,7 @@ macro_rules! lazy_page {
                     Ok(page) => page,
                     Err(e) => {
                         mark_hydrated();
-                        view! { <pages::Unreachable error=e/> }.into_any()
+                        pages::unreachable_view(e)
                     }
                 }
             }

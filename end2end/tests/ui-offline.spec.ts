@@ -76,3 +76,29 @@ test("a page whose code cannot be fetched says so, and Try again loads it once t
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Members" })).toBeVisible();
 });
+
+test("a first visit whose page code cannot be fetched keeps the server's page and says so above it", async ({ page }, testInfo) => {
+  expectConsoleError(testInfo, /(split|chunk)_.*\.wasm: .*net::ERR_FAILED/);
+  expectConsoleError(testInfo, /Failed to fetch/);
+  await signIn(page);
+  const pageCode = /\/pkg\/(split|chunk)_[^/]*\.wasm$/;
+  await page.route(pageCode, (route) => route.abort("failed"));
+  await page.goto("/settings/developer-space/api-tokens");
+  await hydrated(page);
+  const banner = page.locator(".page-unreachable");
+  await expect(banner).toHaveText(/^This page could not be loaded\. Liaison could not be reached\./);
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  // The rest of the page works: its navigation routes in place.
+  await page.getByRole("link", { name: "Connections", exact: true }).first().click();
+  await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
+  await expect(banner).toHaveCount(0);
+
+  await page.goto("/settings/developer-space/api-tokens");
+  await hydrated(page);
+  await page.unroute(pageCode);
+  await banner.getByRole("link", { name: "Try again" }).click();
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
+  await expect(page.locator(".page-unreachable")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: /Create/ }).first()).toBeEnabled();
+});

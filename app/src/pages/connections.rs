@@ -106,10 +106,12 @@ fn List(viewer: Viewer) -> impl IntoView {
     let notice = RwSignal::new(None::<Notice>);
     // Back from an authorisation that ran in this tab (the popup was blocked), or from the
     // details page of a connection just deleted.
+    // Only a link name is told: a crafted address cannot put sentences in the banner.
     let query = use_query_map().get_untracked();
-    if let Some(link) = query.get("authorised") {
+    let link = |key| query.get(key).filter(|l| is_link_name(l));
+    if let Some(link) = link("authorised") {
         notice.set(Some(Notice::Done(format!("“{link}” is connected."))));
-    } else if let Some(link) = query.get("deleted") {
+    } else if let Some(link) = link("deleted") {
         notice.set(Some(Notice::Done(format!("“{link}” is deleted."))));
     }
     // New filters start at the first page.
@@ -193,6 +195,14 @@ fn List(viewer: Viewer) -> impl IntoView {
             <ActionDialogs act=act/>
         </Chrome>
     }
+}
+
+/// Whether `s` has a link name's shape (`LinkName::parse` without its messages, which the main
+/// wasm module does without).
+fn is_link_name(s: &str) -> bool {
+    s.len() <= crate::connection::MAX_LINK_NAME
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn empty_state(internal: bool, filtered: bool) -> impl IntoView {
@@ -309,5 +319,19 @@ fn Row(r: ConnectionRow, act: Actions) -> impl IntoView {
             <td>{format_utc(r.created_at)}</td>
             <td class="actions">{actions}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_link_name;
+    use crate::connection::LinkName;
+
+    #[test]
+    fn a_link_name_in_the_address_has_the_shape_link_name_parse_accepts() {
+        let long = "a".repeat(65);
+        for s in ["crm", "acme_crm_2", "x", "", "Crm", "2fa", "_x", "a b", "“x” is", "a-b", "é", long.as_str()] {
+            assert_eq!(is_link_name(s), LinkName::parse(s).is_ok() && s == s.trim(), "{s:?}");
+        }
     }
 }

@@ -52,6 +52,48 @@ pub fn Unreachable(error: AppError) -> impl IntoView {
     }
 }
 
+/// What a lazy page shows when its code could not be fetched. Routed to, [`Unreachable`] in its
+/// place. On a first visit the page is being hydrated, over the server's rendering of the real
+/// page, which another view would not match (a mismatch aborts the wasm): the server's page stays,
+/// without its code, and a banner is put above it by hand.
+pub fn unreachable_view(error: AppError) -> AnyView {
+    let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
+    if !hydrating {
+        return view! { <Unreachable error=error/> }.into_any();
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        unreachable_banner(&error.message);
+        // Gone with the page: the router's next page is not this one.
+        on_cleanup(|| {
+            if let Ok(Some(banner)) = document().query_selector(".page-unreachable") {
+                banner.remove();
+            }
+        });
+    }
+    ().into_any()
+}
+
+/// The banner of [`unreachable_view`] on a page being hydrated: the message, and Try again,
+/// which loads the address anew (past the router).
+#[cfg(target_arch = "wasm32")]
+fn unreachable_banner(message: &str) {
+    let doc = document();
+    let (Ok(banner), Ok(again), Some(body)) = (doc.create_element("div"), doc.create_element("a"), doc.body()) else {
+        return;
+    };
+    let here = window().location().href().unwrap_or_default();
+    let _ = banner.set_attribute("class", "alert alert-error page-unreachable");
+    let _ = banner.set_attribute("role", "alert");
+    banner.set_text_content(Some(&format!("This page could not be loaded. {message} ")));
+    for (k, v) in [("class", "button"), ("rel", "external"), ("href", here.as_str())] {
+        let _ = again.set_attribute(k, v);
+    }
+    again.set_text_content(Some("Try again"));
+    let _ = banner.append_child(&again);
+    let _ = body.insert_before(&banner, body.first_child().as_ref());
+}
+
 /// The banner for an error that belongs to no single field.
 #[component]
 pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
