@@ -69,6 +69,14 @@ const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/s
 %3Cpath d='M13 19l6-6M12 15l-2 2a4 4 0 0 0 6 6l2-2M20 17l2-2a4 4 0 0 0-6-6l-2 2' fill='none' stroke='%23fff' \
 stroke-width='2.5' stroke-linecap='round'/%3E%3C/svg%3E";
 
+/// Marks each fetch of a wasm chunk as handled where it starts. The chunk loader that
+/// `cargo leptos --split` writes starts a page's own fetch beside its dependencies' and, when a
+/// dependency fails first, never awaits it: with the network down its rejection would be an
+/// uncaught error in the console. The loader still sees every failure (it awaits what it uses),
+/// and the page tells it in words (`fallible_lazy!`).
+const CHUNK_FETCH_GUARD: &str = "(()=>{const f=window.fetch;window.fetch=function(){const p=f.apply(window,arguments);\
+const u=arguments[0];if(/\\/pkg\\/[^?#]*\\.wasm$/.test(String(u instanceof Request?u.url:u)))p.catch(()=>{});return p}})()";
+
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -94,6 +102,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name=pages::chrome::VIEWER_META content=viewer/>
                 <meta name="description" content="Liaison keeps your organisation's connections to third-party services."/>
                 <AutoReload options=options.clone()/>
+                <script nonce=leptos::nonce::use_nonce() inner_html=CHUNK_FETCH_GUARD></script>
                 <HydrationScripts options/>
                 // The title and the stylesheet are the same on every page: written here, in the
                 // server's part of the document, they need no code in the wasm.
