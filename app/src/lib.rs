@@ -164,7 +164,7 @@ pub fn App() -> impl IntoView {
 /// Each route's view calls it, since a lazy route's view hydrates only once its chunk is loaded.
 /// Gated on the target, not the feature: `cargo test --workspace` unifies features, and an effect
 /// must never run in the server.
-fn mark_hydrated() {
+pub(crate) fn mark_hydrated() {
     #[cfg(target_arch = "wasm32")]
     Effect::new(|_| {
         if let Some(body) = document().body() {
@@ -203,18 +203,21 @@ macro_rules! lazy_page {
             async fn view(_this: Self) -> AnyView {
                 match $split::page_view().await {
                     Ok(page) => page,
-                    Err(e) => {
-                        mark_hydrated();
-                        pages::unreachable_view(e)
-                    }
+                    Err(e) => pages::unreachable_page(e).await,
                 }
             }
 
             /// The router fetches the page's code while it loads the page's data; a chunk that
-            /// cannot be fetched is told by `view`, which tries again.
+            /// cannot be fetched is told by `view`, which tries again. While the page is being
+            /// hydrated, the router would go on without the page (and find its placeholder
+            /// missing): it is told here, and the router waits (see `pages::unreachable_page`).
             async fn preload() {
                 #[cfg(target_arch = "wasm32")]
-                let _ = $split::__wasm_split_preload_page_view().await;
+                if let Err(e) = $split::__wasm_split_preload_page_view().await {
+                    if pages::first_hydration() {
+                        let _ = pages::unreachable_page(e.into()).await;
+                    }
+                }
             }
         }
     };

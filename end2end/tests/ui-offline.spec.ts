@@ -1,4 +1,5 @@
 import type { Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import { expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
 
 // What a click does when the part of the page's code it needs cannot be fetched (the network is
@@ -6,6 +7,16 @@ import { expectConsoleError, hydrated, signIn, expect, test } from "./helpers";
 // next click, with the network back, works. Runs after ui-flows.spec.ts ("Acme Machines", id 2,
 // connects at once with client credentials).
 test.describe.configure({ mode: "serial" });
+
+/** axe's checks of the page as it is, in light and in dark. */
+async function accessible(page: Page) {
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    const axe = await new AxeBuilder({ page }).analyze();
+    expect(axe.violations.map((v) => `${colorScheme}: ${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+}
 
 function row(page: Page, name: string) {
   return page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
@@ -58,6 +69,7 @@ test("a page whose code cannot be fetched says so, and Try again loads it once t
   await expect(page.getByRole("heading", { name: "This page could not be loaded" })).toBeVisible();
   await expect(page.getByRole("alert")).toHaveText("Liaison could not be reached. Check your connection and try again.");
   await expect(page).toHaveURL(/\/api-tokens$/);
+  await accessible(page);
   // The rest of the page still works: back to Connections, in place.
   await page.getByRole("link", { name: "Go to Connections" }).click();
   await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
@@ -88,9 +100,11 @@ test("a first visit whose page code cannot be fetched keeps the server's page an
   const banner = page.locator(".page-unreachable");
   await expect(banner).toHaveText(/^This page could not be loaded\. Liaison could not be reached\./);
   await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
-  // The rest of the page works: its navigation routes in place.
+  await accessible(page);
+  // The rest of the page works: its links load their pages (the list's code is in the main module).
   await page.getByRole("link", { name: "Connections", exact: true }).first().click();
   await expect(page.getByRole("heading", { name: "Connections", exact: true })).toBeVisible();
+  await hydrated(page);
   await expect(banner).toHaveCount(0);
 
   await page.goto("/settings/developer-space/api-tokens");

@@ -52,33 +52,47 @@ pub fn Unreachable(error: AppError) -> impl IntoView {
     }
 }
 
-/// What a lazy page shows when its code could not be fetched. Routed to, [`Unreachable`] in its
-/// place. On a first visit the page is being hydrated, over the server's rendering of the real
-/// page, which another view would not match (a mismatch aborts the wasm): the server's page stays,
-/// without its code, and a banner is put above it by hand.
-pub fn unreachable_view(error: AppError) -> AnyView {
-    let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
-    if !hydrating {
-        return view! { <Unreachable error=error/> }.into_any();
+/// What a lazy page shows when its code could not be fetched: [`Unreachable`] in its place. On a
+/// first visit the page is being hydrated, over the server's rendering of the real page, which no
+/// other view would match (a mismatch aborts the wasm): the server's page then stays as it came,
+/// without its code, a banner above it says why and offers to load it again, and this page's
+/// hydration never ends (nothing else of it can run without its code).
+pub async fn unreachable_page(error: AppError) -> AnyView {
+    if first_hydration() {
+        #[cfg(target_arch = "wasm32")]
+        {
+            unreachable_banner(&error.message);
+            // Gone with the page, should the router leave it.
+            on_cleanup(|| {
+                if let Ok(Some(banner)) = document().query_selector(".page-unreachable") {
+                    banner.remove();
+                }
+            });
+        }
+        std::future::pending::<()>().await;
     }
-    #[cfg(target_arch = "wasm32")]
-    {
-        unreachable_banner(&error.message);
-        // Gone with the page: the router's next page is not this one.
-        on_cleanup(|| {
-            if let Ok(Some(banner)) = document().query_selector(".page-unreachable") {
-                banner.remove();
-            }
-        });
-    }
-    ().into_any()
+    crate::mark_hydrated();
+    view! { <Unreachable error=error/> }.into_any()
 }
 
-/// The banner of [`unreachable_view`] on a page being hydrated: the message, and Try again,
-/// which loads the address anew (past the router).
+/// Whether the page is being hydrated: no page has been marked hydrated yet in this document
+/// (see `mark_hydrated`).
+pub fn first_hydration() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    return document().body().is_some_and(|b| !b.has_attribute("data-hydrated"));
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
+
+/// The banner of [`unreachable_page`] on a page being hydrated: the message, and Try again, which
+/// loads the address anew; the page's links load theirs anew too. The page is marked as done
+/// with, as far as it goes.
 #[cfg(target_arch = "wasm32")]
 fn unreachable_banner(message: &str) {
     let doc = document();
+    if doc.query_selector(".page-unreachable").ok().flatten().is_some() {
+        return;
+    }
     let (Ok(banner), Ok(again), Some(body)) = (doc.create_element("div"), doc.create_element("a"), doc.body()) else {
         return;
     };
@@ -91,7 +105,17 @@ fn unreachable_banner(message: &str) {
     }
     again.set_text_content(Some("Try again"));
     let _ = banner.append_child(&again);
-    let _ = body.insert_before(&banner, body.first_child().as_ref());
+    // Inside the page's main landmark, at its top, where there is one.
+    let within =
+        doc.query_selector("main").ok().flatten().map(web_sys::Node::from).unwrap_or_else(|| body.clone().into());
+    let _ = within.insert_before(&banner, within.first_child().as_ref());
+    // The router cannot move to another page while this one waits: its links load pages anew.
+    while let Ok(Some(link)) = doc.query_selector("a[href]:not([rel~=external])") {
+        if link.set_attribute("rel", "external").is_err() {
+            break;
+        }
+    }
+    let _ = body.set_attribute("data-hydrated", "true");
 }
 
 /// The banner for an error that belongs to no single field.
