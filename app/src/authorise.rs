@@ -192,10 +192,8 @@ impl Authoriser {
                     leptos::task::spawn_local(async move {
                         // The check's code could not be fetched: the next poll asks again, but the
                         // flow of a closed popup ends now, in words, not waiting on the network.
-                        if let Err(e) = check(self, ticket.clone(), give_up).await {
-                            if give_up {
-                                self.fail(&ticket, e.message);
-                            }
+                        if check(self, ticket.clone(), give_up).await.is_err() && give_up {
+                            self.fail(&ticket);
                         }
                     });
                 },
@@ -217,11 +215,15 @@ impl Authoriser {
         }
     }
 
-    /// Ends the flow with `ticket`, if it is still the one waited for, as failed with `message`.
+    /// Ends the flow with `ticket`, if it is still the one waited for, as one whose outcome could
+    /// not be learned (the popup is closed, the network gone): it may have been connected.
     #[cfg(target_arch = "wasm32")]
-    fn fail(self, ticket: &str, message: String) {
+    fn fail(self, ticket: &str) {
         let current = self.ticket.try_with_untracked(|t| t.as_deref() == Some(ticket)) == Some(true);
         if let (true, Some(AuthState::Waiting { link })) = (current, self.state.try_get_untracked()) {
+            let message = format!(
+                "Liaison could not be reached to learn whether “{link}” was connected. Reload the page when the network is back."
+            );
             self.state.set(AuthState::Failed { link, message });
             self.finished.update(|n| *n += 1);
         }

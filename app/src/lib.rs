@@ -75,7 +75,7 @@ stroke-width='2.5' stroke-linecap='round'/%3E%3C/svg%3E";
 /// uncaught error in the console. The loader still sees every failure (it awaits what it uses),
 /// and the page tells it in words (`fallible_lazy!`).
 const CHUNK_FETCH_GUARD: &str = "(()=>{const f=window.fetch;window.fetch=function(){const p=f.apply(window,arguments);\
-const u=arguments[0];if(/\\/pkg\\/[^?#]*\\.wasm$/.test(String(u instanceof Request?u.url:u)))p.catch(()=>{});return p}})()";
+const u=arguments[0];if(/\\/pkg\\/[^?#]*\\.wasm(?:[?#]|$)/.test(String(u instanceof Request?u.url:u)))p.catch(()=>{});return p}})()";
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -160,8 +160,9 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Marks the page once the wasm has taken over the route's view: the browser tests wait for it.
-/// Each route's view calls it, since a lazy route's view hydrates only once its chunk is loaded.
+/// Marks the page once the wasm has taken over the route's view: the browser tests wait for it,
+/// and `pages::first_hydration` reads it (no mark yet: the first page is being hydrated), so every
+/// route's view must call it, as a lazy route's view hydrates only once its chunk is loaded.
 /// Gated on the target, not the feature: `cargo test --workspace` unifies features, and an effect
 /// must never run in the server.
 pub(crate) fn mark_hydrated() {

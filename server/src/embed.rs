@@ -27,6 +27,9 @@ use std::sync::Arc;
 
 /// Tokens may live at most this long (seconds).
 pub const MAX_TOKEN_LIFETIME: i64 = 300;
+// The store remembers a used token for one token lifetime past its expiry (its own constant: the
+// store imports nothing of the areas).
+const _: () = assert!(crate::store::embed_tokens::KEEP_PAST_EXPIRY_MS == MAX_TOKEN_LIFETIME * 1000);
 
 /// How far ahead of Liaison's a console's clock may run (seconds): a token made for the longest
 /// lifetime by its clock is still taken.

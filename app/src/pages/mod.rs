@@ -59,16 +59,10 @@ pub fn Unreachable(error: AppError) -> impl IntoView {
 /// hydration never ends (nothing else of it can run without its code).
 pub async fn unreachable_page(error: AppError) -> AnyView {
     if first_hydration() {
+        // The page's links load pages anew (see the banner), so the router never leaves this
+        // page: the banner needs no removing.
         #[cfg(target_arch = "wasm32")]
-        {
-            unreachable_banner(&error.message);
-            // Gone with the page, should the router leave it.
-            on_cleanup(|| {
-                if let Ok(Some(banner)) = document().query_selector(".page-unreachable") {
-                    banner.remove();
-                }
-            });
-        }
+        unreachable_banner(&error.message);
         std::future::pending::<()>().await;
     }
     crate::mark_hydrated();
@@ -115,6 +109,8 @@ fn unreachable_banner(message: &str) {
             break;
         }
     }
+    // As far as this page goes, its client side is done: the tests wait for this mark, and
+    // `first_hydration` reads it.
     let _ = body.set_attribute("data-hydrated", "true");
 }
 

@@ -111,7 +111,3 @@ fn a_console_whose_clock_is_up_to_thirty_seconds_ahead_is_not_refused() {
         Err("the token lives too long (at most 5 minutes)")
     );
 }
-#[test]
-fn a_used_token_is_remembered_for_a_whole_token_lifetime_past_its_expiry() {
-    assert_eq!(crate::store::embed_tokens::KEEP_PAST_EXPIRY_MS, MAX_TOKEN_LIFETIME * 1000);
-}

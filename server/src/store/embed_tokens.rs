@@ -7,9 +7,9 @@ use crate::store::sql;
 use crate::store::Exec;
 
 /// How long a used token is remembered past its expiry (ms): a token's longest lifetime
-/// (`embed::MAX_TOKEN_LIFETIME`, five minutes; a test there keeps the two equal, as the store
-/// imports nothing of the areas). Another instance whose clock is behind this one's still takes
-/// the token after it expired here; it must still find it used.
+/// (`embed::MAX_TOKEN_LIFETIME`, five minutes; a compile-time assertion there keeps the two
+/// equal, as the store imports nothing of the areas). Another instance whose clock is behind
+/// this one's still takes the token after it expired here; it must still find it used.
 pub const KEEP_PAST_EXPIRY_MS: i64 = 5 * 60 * 1000;
 
 /// Records the token as used; false if it was used before (a replay).

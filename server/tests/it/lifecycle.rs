@@ -87,6 +87,15 @@ pub async fn create_connection(client: &Client, form: Value) -> Reply {
 
 /// Sets Liaison up (first admin) and makes `keyed`: an API-key connection whose service is at
 /// `api_base` (header `X-Key: <api_key>`); returns an API token of the admin's named `token_name`.
+/// A custom OAuth service the tests never reach ("Zephyr Identity", authorisation code, one
+/// `read` scope) with `client_secret`.
+pub fn zephyr_identity(client_secret: &str) -> Value {
+    json!({ "name": "Zephyr Identity", "auth_type": "oauth2", "grant_type": "authorization_code",
+            "client_id": "zephyr-client", "client_secret": client_secret,
+            "authorize_url": "https://id.zephyr.example/authorize", "token_url": "https://id.zephyr.example/token",
+            "api_base_urls": ["https://api.zephyr.example"], "scopes": [{ "name": "read", "display": "Read" }] })
+}
+
 pub async fn keyed_connection(client: &Client, api_base: &str, api_key: &str, token_name: &str) -> String {
     assert_eq!(setup(client).await.status, 200);
     let service = json!({ "name": "Keyed", "auth_type": "api_key", "api_base_urls": [api_base], "param_type": "header", "header_name": "X-Key" });

@@ -19,18 +19,34 @@ fn callers(r: &Reply) -> Vec<String> {
     r.json().as_array().unwrap().iter().map(|c| c["caller"].as_str().unwrap().to_string()).collect()
 }
 
+/// Acme: Ada (admin) with her `keyed` connection to the fault provider's `/v1` (`/v1/ok` answers
+/// 200) and an API token, and Bob (member) with his.
+struct Acme {
+    fp: FaultProvider,
+    server: Server,
+    ada: Client,
+    ada_token: String,
+    bob: Client,
+    bob_token: String,
+}
+
+async fn acme(db: &Db) -> Acme {
+    let fp = FaultProvider::start().await;
+    fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
+    let server = lifecycle::start_open(db);
+    let ada = server.client();
+    let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
+    let bob = cli_user(db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
+    let (_, bob_token) = bob.api_token("Bob's job").await;
+    Acme { fp, server, ada, ada_token, bob, bob_token }
+}
+
 #[tokio::test]
 async fn the_details_page_shows_the_calls_the_viewer_may_see() {
     for db in databases().await {
         let label = db.label();
-        let fp = FaultProvider::start().await;
-        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
+        let Acme { fp, server, ada, ada_token, bob, bob_token } = acme(&db).await;
         fp.set_at("/v1/broken", Fault::json(503, json!({ "error": "down" })));
-        let server = lifecycle::start_open(&db);
-        let ada = server.client();
-        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
-        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
-        let (_, bob_token) = bob.api_token("Bob's job").await;
         // Another organisation with a connection of the same link name.
         let eve = cli_user(&db, &server, "eve@zephyr.example", "Zephyr", "admin", PASSWORD).await;
         let eve_token = keyed_connection_in(&eve, &fp.base).await;
@@ -91,13 +107,7 @@ fn keyed_form() -> Value {
 async fn a_new_connection_with_a_deleted_ones_link_name_shows_none_of_the_old_calls() {
     for db in databases().await {
         let label = db.label();
-        let fp = FaultProvider::start().await;
-        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
-        let server = lifecycle::start_open(&db);
-        let ada = server.client();
-        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
-        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
-        let (_, bob_token) = bob.api_token("Bob's job").await;
+        let Acme { fp: _fp, server, ada, ada_token, bob, bob_token } = acme(&db).await;
         assert_eq!(server.proxy_get(&ada_token, "keyed", "ok").await.0, 200, "{label}");
         assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
         let r = ada.call("delete_connection", json!({ "link_name": "keyed" })).await;
@@ -125,13 +135,7 @@ async fn a_new_connection_with_a_deleted_ones_link_name_shows_none_of_the_old_ca
 async fn a_person_added_again_with_a_removed_persons_email_sees_none_of_their_calls() {
     for db in databases().await {
         let label = db.label();
-        let fp = FaultProvider::start().await;
-        fp.set_at("/v1/ok", Fault::json(200, json!({ "ok": true })));
-        let server = lifecycle::start_open(&db);
-        let ada = server.client();
-        let ada_token = keyed_connection(&ada, &format!("{}/v1", fp.base), "call-log-key-0001", "Ada's job").await;
-        let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
-        let (_, bob_token) = bob.api_token("Bob's job").await;
+        let Acme { fp: _fp, server, ada, ada_token, bob, bob_token } = acme(&db).await;
         assert_eq!(server.proxy_get(&bob_token, "keyed", "ok").await.0, 200, "{label}");
         call_log_written(&db, &server, &ada_token).await;
         assert_eq!(callers(&calls(&bob, "keyed").await), ["bob@acme.example (token Bob's job)"], "{label}");
@@ -159,14 +163,7 @@ async fn a_login_user_connections_creator_who_is_a_member_sees_only_their_own_ca
         let server = lifecycle::start_open(&db);
         let ada = server.client();
         assert_eq!(setup(&ada).await.status, 200);
-        let id = lifecycle::create_service(
-            &ada,
-            json!({ "name": "Zephyr Identity", "auth_type": "oauth2", "grant_type": "authorization_code",
-                    "client_id": "zephyr-client", "client_secret": "zephyr-client-secret-0f4d2a",
-                    "authorize_url": "https://id.zephyr.example/authorize", "token_url": "https://id.zephyr.example/token",
-                    "api_base_urls": ["https://api.zephyr.example"], "scopes": [{ "name": "read", "display": "Read" }] }),
-        )
-        .await;
+        let id = lifecycle::create_service(&ada, lifecycle::zephyr_identity("zephyr-client-secret-0f4d2a")).await;
         let bob = cli_user(&db, &server, "bob@acme.example", "Acme", "member", PASSWORD).await;
         let carol = cli_user(&db, &server, "carol@acme.example", "Acme", "member", PASSWORD).await;
         // Bob makes it: each person signs in for themselves, and calls with their own grant.

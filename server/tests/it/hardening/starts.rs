@@ -4,7 +4,7 @@
 
 use super::cli_user;
 use crate::harness::*;
-use crate::lifecycle::{create_connection, create_service, exec, sqlite_rows};
+use crate::lifecycle::{create_connection, create_service, exec, sqlite_rows, zephyr_identity};
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -49,14 +49,7 @@ async fn a_start_link_starts_a_flow_once_only_in_the_browser_session_it_was_issu
         let server = Server::start(&db);
         let ada = server.client();
         assert_eq!(setup(&ada).await.status, 200);
-        let id = create_service(
-            &ada,
-            json!({ "name": "Zephyr Identity", "auth_type": "oauth2", "grant_type": "authorization_code",
-                    "client_id": "zephyr-client", "client_secret": "zephyr-client-secret-0f4d2a",
-                    "authorize_url": "https://id.zephyr.example/authorize", "token_url": "https://id.zephyr.example/token",
-                    "api_base_urls": ["https://api.zephyr.example"], "scopes": [{ "name": "read", "display": "Read" }] }),
-        )
-        .await;
+        let id = create_service(&ada, zephyr_identity("zephyr-client-secret-0f4d2a")).await;
         // Each person signs in for themselves: Bob, a member, may authorise it too.
         let r = create_connection(
             &ada,

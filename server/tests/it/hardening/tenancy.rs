@@ -150,14 +150,7 @@ async fn world(db: Db) -> World {
     let ada = server.client();
     assert_eq!(setup(&ada).await.status, 200);
     let ledger = create_service(&ada, api_key_service("Zephyr Ledger", &fp.base)).await;
-    let identity = create_service(
-        &ada,
-        json!({ "name": "Zephyr Identity", "auth_type": "oauth2", "grant_type": "authorization_code",
-                "client_id": "zephyr-client", "client_secret": CLIENT_SECRET_A,
-                "authorize_url": "https://id.zephyr.example/authorize", "token_url": "https://id.zephyr.example/token",
-                "api_base_urls": ["https://api.zephyr.example"], "scopes": [{ "name": "read", "display": "Read" }] }),
-    )
-    .await;
+    let identity = create_service(&ada, lifecycle::zephyr_identity(CLIENT_SECRET_A)).await;
     let spare = create_service(&ada, api_key_service("Zephyr Spare", "https://spare.zephyr.example")).await;
     let mut login_start = String::new();
     for (name, link, service, extra) in [
