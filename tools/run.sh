@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/env.sh
-tools/setup.sh
+# Liaison compiles (tools/prebuild.py) while setup installs cargo-leptos, which then finds it built.
+tools/setup.sh -- python3 tools/prebuild.py
 export LIAISON_DATA_DIR="${LIAISON_DATA_DIR:-$PWD/data}"
 exec cargo leptos serve --release --split --precompress

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/env.sh
-tools/setup.sh test
+# The release build the browser tests use compiles while setup installs the tools (tools/prebuild.py).
+tools/setup.sh test -- python3 tools/prebuild.py
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -39,7 +40,12 @@ LIAISON_DATA_DIR="$e2e_data/data" LIAISON_ALLOW_HTTP_URLS=true LIAISON_ALLOW_PRI
   LIAISON_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef0123 LIAISON_EMBED_ORIGINS=http://localhost:3200 \
   LIAISON_EMBED_SECRET=e2e-embed-secret-0123456789abcdef0123 \
   LIAISON_EMBED_THEME="accent=#0b6e4f; accent_text=#ffffff; radius=4px; font=serif; scheme=light" \
-  cargo leptos end-to-end --release --split --precompress
+  cargo leptos end-to-end --release --split --precompress 2>&1 | tee "$e2e_data/e2e.log"
+step "cargo-leptos compiled nothing that tools/prebuild.py had compiled (they build the same way)"
+if grep -E '^\s*Compiling (server|app|frontend) ' "$e2e_data/e2e.log"; then
+  echo "cargo-leptos rebuilt what tools/prebuild.py built: its commands no longer match cargo-leptos's (python3 tools/prebuild.py --print)" >&2
+  exit 1
+fi
 step "every picture docs/user-guide.md shows was taken by this run's browser tests"
 for picture in $(grep -o 'images/[a-z0-9-]*\.png' docs/user-guide.md | sort -u); do
   if [ ! -f "docs/$picture" ] || [ "$(stat -c %Y "docs/$picture")" -lt "$e2e_started" ]; then

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Compiles Liaison's two halves with plain cargo, exactly as `cargo leptos build --release --split`
+will (the same packages, profiles, flags and LEPTOS_* variables, read from Cargo.toml's
+[[workspace.metadata.leptos]] and .cargo/config.toml), so that on a fresh machine they compile
+while tools/setup.sh is still installing cargo-leptos, and cargo-leptos then finds them fresh.
+
+    tools/prebuild.py          build both halves side by side (logs in $CARGO_TARGET_DIR/setup-logs)
+    tools/prebuild.py --print  print the two commands and their environment
+
+tools/test.sh runs this before its browser tests and fails when cargo-leptos then compiles anything,
+so a change to cargo-leptos or to the metadata that would make the two disagree fails the tests
+instead of silently building everything twice on a fresh machine.
+"""
+import os
+import subprocess
+import sys
+import tomllib
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def leptos_metadata():
+    with open(os.path.join(TOP, "Cargo.toml"), "rb") as f:
+        return tomllib.load(f)["workspace"]["metadata"]["leptos"][0]
+
+
+def config_rustflags():
+    """build.rustflags of .cargo/config.toml, which cargo-leptos puts in front of its own flags."""
+    path = os.path.join(TOP, ".cargo", "config.toml")
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        return tomllib.load(f).get("build", {}).get("rustflags", [])
+
+
+def commands(target_dir):
+    """The two builds of `cargo leptos build --release --split` (cargo-leptos 0.3.10:
+    src/compile/front.rs, src/compile/server.rs, src/config/project.rs `to_envs`)."""
+    m = leptos_metadata()
+    env = {
+        "LEPTOS_OUTPUT_NAME": m["output-name"],
+        "LEPTOS_SITE_ROOT": m.get("site-root", "target/site"),
+        "LEPTOS_SITE_PKG_DIR": m.get("site-pkg-dir", "pkg"),
+        "LEPTOS_SITE_ADDR": m.get("site-addr", "127.0.0.1:3000"),
+        "LEPTOS_RELOAD_PORT": str(m.get("reload-port", 3001)),
+        "LEPTOS_LIB_DIR": m["lib-package"],
+        "LEPTOS_BIN_DIR": m["bin-package"],
+        "LEPTOS_JS_MINIFY": "true",
+        "LEPTOS_HASH_FILES": "false",
+    }
+    front = ["cargo", "build", f"--package={m['lib-package']}", "--lib",
+             f"--target-dir={os.path.join(target_dir, 'front')}", "--target=wasm32-unknown-unknown"]
+    if not m.get("lib-default-features", True):
+        front.append("--no-default-features")
+    if m.get("lib-features"):
+        front.append("--features=" + ",".join(m["lib-features"]))
+    front += m.get("lib-cargo-args", [])
+    front.append(f"--profile={m.get('lib-profile-release', 'release')}")
+    front_env = dict(env, RUSTFLAGS=" ".join(config_rustflags() + ["-Clink-args=--emit-relocs"]))
+
+    server = ["cargo", "build", f"--package={m['bin-package']}", f"--bin={m['bin-target']}"]
+    if not m.get("bin-default-features", True):
+        server.append("--no-default-features")
+    if m.get("bin-features"):
+        server.append("--features=" + ",".join(m["bin-features"]))
+    server.append("--release")
+    return [("front", front, front_env), ("server", server, env)]
+
+
+def main():
+    target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(TOP, "target")
+    builds = commands(target_dir)
+    if sys.argv[1:] == ["--print"]:
+        for name, cmd, env in builds:
+            print(name + ":", " ".join(f"{k}={v!r}" for k, v in env.items()), " ".join(cmd))
+        return 0
+    logs = os.path.join(target_dir, "setup-logs")
+    os.makedirs(logs, exist_ok=True)
+    running = []
+    for name, cmd, env in builds:
+        log = open(os.path.join(logs, f"prebuild-{name}.log"), "w")
+        # RUSTFLAGS from the caller would change every fingerprint: the same as cargo-leptos's only.
+        full_env = {k: v for k, v in os.environ.items() if k != "RUSTFLAGS"}
+        full_env.update(env)
+        running.append((name, log, subprocess.Popen(cmd, cwd=TOP, env=full_env, stdout=log, stderr=subprocess.STDOUT)))
+    failed = False
+    for name, log, proc in running:
+        code = proc.wait()
+        log.close()
+        if code != 0:
+            failed = True
+            with open(log.name) as f:
+                tail = f.readlines()[-30:]
+            sys.stderr.write(f"prebuild of the {name} failed (exit {code}); the end of {log.name}:\n{''.join(tail)}")
+        else:
+            print(f"prebuild: the {name} is compiled", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
