@@ -4,6 +4,7 @@
 
 use super::{Line, TIME_LIMIT};
 use crate::config::Config;
+use crate::store::migrations::{self, Dialect};
 use crate::store::SQLITE_FILE;
 use crate::vault::{KeyRing, Secret};
 use sqlx::any::AnyPoolOptions;
@@ -97,8 +98,11 @@ fn without_password(url: &str) -> String {
 /// The applied migrations against the ones this binary carries.
 async fn migrations(config: &Config, pool: &AnyPool) -> Line {
     let postgres = config.database_url.as_ref().is_some_and(|u| !u.expose().starts_with("sqlite:"));
-    let migrator =
-        if postgres { sqlx::migrate!("./migrations/postgres") } else { sqlx::migrate!("./migrations/sqlite") };
+    let dialect = if postgres { Dialect::Postgres } else { Dialect::Sqlite };
+    let migrator = match migrations::migrator(dialect).await {
+        Ok(migrator) => migrator,
+        Err(e) => return Line::fail("migrations", format!("the migrations this binary carries cannot be read: {e}")),
+    };
     let known: Vec<(i64, &[u8])> = migrator.iter().map(|m| (m.version, m.checksum.as_ref())).collect();
     let applied: Result<Vec<(i64, Vec<u8>, i64)>, _> = sqlx::query_as(
         "SELECT version, checksum, CAST(CASE WHEN success THEN 1 ELSE 0 END AS BIGINT) \

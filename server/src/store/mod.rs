@@ -12,6 +12,7 @@ pub mod embed_tokens;
 pub mod flows;
 pub mod grants;
 pub mod members;
+pub mod migrations;
 pub mod orgs;
 pub mod secrets;
 pub mod services;
@@ -103,10 +104,11 @@ impl Store {
 
     /// Brings the schema up to date. Idempotent.
     pub async fn migrate(&self) -> Result<()> {
-        match self.kind {
-            DbKind::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            DbKind::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
-        }
+        let dialect = match self.kind {
+            DbKind::Sqlite => migrations::Dialect::Sqlite,
+            DbKind::Postgres => migrations::Dialect::Postgres,
+        };
+        migrations::migrator(dialect).await?.run(&self.pool).await?;
         Ok(())
     }
 
