@@ -85,7 +85,9 @@ def main():
         running.append((name, log, subprocess.Popen(cmd, cwd=TOP, env=full_env, stdout=log, stderr=subprocess.STDOUT)))
     failed = False
     for name, log, proc in running:
-        code = proc.wait()
+        _, status, usage = os.wait4(proc.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        log.write(f"[{name}: exit {code}; CPU {usage.ru_utime:.0f} s user, {usage.ru_stime:.0f} s system]\n")
         log.close()
         if code != 0:
             failed = True

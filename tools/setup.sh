@@ -55,17 +55,20 @@ jobs_started=()
 background() {
   local name=$1; shift
   ( started=$SECONDS; status=0; "$@" || status=$?
-    echo "[$name: exit $status after $((SECONDS - started)) s]"; exit $status ) > "$logs/$name.log" 2>&1 &
+    # `times`: this job's CPU time (user, system; its own and its children's, last line).
+    echo "[$name: exit $status after $((SECONDS - started)) s; CPU $(times | tail -n 1)]"; exit $status ) > "$logs/$name.log" 2>&1 &
   jobs_started+=("$name:$!")
 }
 
-# A tool compiled with a light profile, in a build directory of its own (two cargo builds sharing
-# one directory would wait for each other), removed once the tool is installed.
+# A tool compiled without optimisation (but for the brotli compressor cargo-leptos precompresses the
+# site with, which would take minutes instead of seconds), in a build directory of its own (two
+# cargo builds sharing one directory would wait for each other), removed once it is installed.
 install_tool() {
   local build="$CARGO_TARGET_DIR/tools/$1"; shift
-  CARGO_TARGET_DIR="$build" CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false \
-    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=0 \
-    cargo install "$@"
+  CARGO_TARGET_DIR="$build" CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
+    CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=0 \
+    cargo install --config 'profile.release.package.brotli.opt-level=3' \
+    --config 'profile.release.package.brotli-decompressor.opt-level=3' "$@"
   rm -rf "$build"
 }
 
