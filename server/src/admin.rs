@@ -1,5 +1,6 @@
 //! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
-//! connections with the operator's admin token. Bearer-token only: cookies are never accepted
+//! connections, and manage an organisation's webhook endpoints (`crate::webhooks::api`), with the
+//! operator's admin token. Bearer-token only: cookies are never accepted
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
 
@@ -22,6 +23,7 @@ pub struct Admin {
     pub token_hash: Option<String>,
     pub store: Store,
     pub connections: Arc<Connections>,
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 pub fn routes<S>() -> Router<S>
@@ -32,11 +34,12 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
+        .merge(crate::webhooks::api::routes())
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
 #[allow(clippy::result_large_err)]
-fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
+pub(crate) fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -56,7 +59,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[allow(clippy::result_large_err)]
-async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
+pub(crate) async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
     match crate::store::orgs::exists(&admin.store.pool, org_id).await {
         Ok(true) => Ok(Actor { org_id, user_id: None, label: "admin API".into() }),
         Ok(false) => Err(error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."))),

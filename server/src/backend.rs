@@ -21,6 +21,7 @@ use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
 use crate::vault::Secret;
+use crate::webhooks::Webhooks;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::calls::CallView;
 use app::connection::{
@@ -46,6 +47,7 @@ pub struct ServerBackend {
     pub members: Arc<Members>,
     pub api: Arc<Api>,
     pub admin: Arc<Admin>,
+    pub webhooks: Arc<Webhooks>,
     /// Who may embed Liaison, and the key of their sign-in tokens.
     pub embed: Arc<Embed>,
 }
@@ -88,11 +90,12 @@ impl ServerBackend {
         });
         let connections = Arc::new(Connections {
             infra: infra.clone(),
-            vault,
+            vault: vault.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             flows: flows.clone(),
         });
+        let webhooks = Arc::new(Webhooks::new(infra.clone(), vault.clone(), services.allow_http));
         let api_tokens = Arc::new(ApiTokens::new(store.clone(), clock.clone(), hot, calls.clone()));
         let members = Arc::new(Members { infra: infra.clone(), credentials: credentials.clone() });
         let api = Arc::new(Api {
@@ -108,6 +111,7 @@ impl ServerBackend {
             token_hash: p.admin_token.as_ref().map(|t| session::token_hash(t.expose())),
             store: store.clone(),
             connections: connections.clone(),
+            webhooks: webhooks.clone(),
         });
         Self {
             store,
@@ -120,6 +124,7 @@ impl ServerBackend {
             members,
             api,
             admin,
+            webhooks,
             embed: Arc::new(p.embed),
         }
     }
