@@ -150,12 +150,13 @@ pub struct OutboxRecord {
     pub attempts: i64,
 }
 
-/// Up to `limit` outbox rows due now that nobody holds (a lease that ran out is nobody's).
-pub async fn due<'e>(db: impl Exec<'e>, now: i64, limit: i64) -> Result<Vec<i64>> {
-    let sql = "SELECT id FROM webhook_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL \
-               AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
-               ORDER BY next_attempt_at, id LIMIT $2";
-    Ok(sql_scalar!(sql, now, limit).fetch_all(db).await?)
+/// Up to `limit` outbox rows due now that nobody holds (a lease that ran out is nobody's), oldest
+/// first: each one's id and endpoint.
+pub async fn due<'e>(db: impl Exec<'e>, now: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+    let sql = "SELECT id, endpoint_id FROM webhook_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL \
+               AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY id LIMIT $2";
+    let rows = sql!(sql, now, limit).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.get("id"), r.get("endpoint_id"))).collect())
 }
 
 /// Takes the lease of an outbox row unless it was delivered, given up, or is held by someone

@@ -1,9 +1,10 @@
 //! Delivery: a background task in each instance looks for outbox rows that are due (at once when
-//! woken, else every [`POLL`]), takes each one's lease with a conditional UPDATE (so of several
+//! woken, else every [`POLL`]), oldest first, takes each one's lease with a conditional UPDATE (so of several
 //! instances one delivers it; a lease left by a process that died runs out), POSTs the signed
 //! body through the guarded outbound client, logs the attempt (status, latency) and, unless the
 //! receiver answered 2xx, backs off exponentially ([`backoff_ms`]) until a day after the event,
-//! when it gives up. At least once: a receiver dedupes by the event id.
+//! when it gives up. Each endpoint gets its events one at a time, in order (a retry comes when its
+//! back-off is over, after what happened since). At least once: a receiver dedupes by event id.
 
 use super::{sign, Webhooks};
 use crate::error::Result;
@@ -78,19 +79,28 @@ impl Webhooks {
         let now = self.infra.clock.now_ms();
         let pool = &self.infra.store.pool;
         let owner = crate::auth::session::new_token();
-        let mut taken = Vec::new();
-        for id in store::due(pool, now, BATCH).await? {
+        // By endpoint, oldest first: each endpoint gets its events in order, the endpoints side
+        // by side.
+        let mut taken: Vec<(i64, Vec<i64>)> = Vec::new();
+        let mut n = 0;
+        for (id, endpoint) in store::due(pool, now, BATCH).await? {
             if store::claim(pool, id, &owner, now, now + self.lease_ms()).await? {
-                taken.push(id);
+                n += 1;
+                match taken.iter_mut().find(|(e, _)| *e == endpoint) {
+                    Some((_, ids)) => ids.push(id),
+                    None => taken.push((endpoint, vec![id])),
+                }
             }
         }
-        let n = taken.len();
-        let attempts = taken.into_iter().map(|id| self.deliver_one(id, &owner));
-        for result in futures_util::future::join_all(attempts).await {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "a webhook delivery could not be recorded");
+        let owner = &owner;
+        let endpoints = taken.into_iter().map(|(_, ids)| async move {
+            for id in ids {
+                if let Err(e) = self.deliver_one(id, owner).await {
+                    tracing::warn!(error = %e, "a webhook delivery could not be recorded");
+                }
             }
-        }
+        });
+        futures_util::future::join_all(endpoints).await;
         Ok(n)
     }
 

@@ -34,7 +34,7 @@ db_test!(of_two_claims_of_a_due_event_one_wins_until_its_lease_runs_out, async |
     let (a, _) = seed(pool).await;
     enqueue(pool, row(a, "evt_1"), 100).await.unwrap();
     assert!(due(pool, 99, 10).await.unwrap().is_empty(), "not due before it happened");
-    let id = due(pool, 100, 10).await.unwrap()[0];
+    let id = due(pool, 100, 10).await.unwrap()[0].0;
     assert!(claim(pool, id, "one", 100, 1_000).await.unwrap());
     assert!(!claim(pool, id, "two", 100, 1_000).await.unwrap(), "held");
     assert!(due(pool, 500, 10).await.unwrap().is_empty(), "a held row is not due");
@@ -43,7 +43,7 @@ db_test!(of_two_claims_of_a_due_event_one_wins_until_its_lease_runs_out, async |
     assert!(!finish(pool, id, "one", Next::Delivered, 1_002).await.unwrap(), "the first holder lost it");
     assert!(finish(pool, id, "two", Next::RetryAt(5_000), 1_002).await.unwrap());
     assert!(due(pool, 4_999, 10).await.unwrap().is_empty(), "backing off");
-    assert_eq!(due(pool, 5_000, 10).await.unwrap(), [id]);
+    assert_eq!(due(pool, 5_000, 10).await.unwrap(), [(id, a)]);
     assert!(claim(pool, id, "three", 5_000, 6_000).await.unwrap());
     assert!(finish(pool, id, "three", Next::Delivered, 5_001).await.unwrap());
     assert!(due(pool, 10_000_000, 10).await.unwrap().is_empty(), "delivered: never again");
@@ -57,7 +57,7 @@ db_test!(of_two_claims_of_a_due_event_one_wins_until_its_lease_runs_out, async |
 db_test!(the_delivery_log_is_the_organisations_newest_first, async |pool: &AnyPool| {
     let (a, b) = seed(pool).await;
     enqueue(pool, row(a, "evt_1"), 100).await.unwrap();
-    let id = due(pool, 100, 10).await.unwrap()[0];
+    let id = due(pool, 100, 10).await.unwrap()[0].0;
     for (n, status) in [(1, Some(500)), (2, None), (3, Some(204))] {
         let attempt = Attempt {
             org_id: 1,
