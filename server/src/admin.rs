@@ -1,8 +1,10 @@
 //! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
-//! connections, and manage an organisation's webhook endpoints (`crate::webhooks::api`), with the
+//! connections, and manage an organisation's webhook endpoints (`webhooks`), with the
 //! operator's admin token. Bearer-token only: cookies are never accepted
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
+
+mod webhooks;
 
 use crate::actor::{link_from_path, Actor};
 use crate::connections::Connections;
@@ -34,12 +36,12 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
-        .merge(crate::webhooks::api::routes())
+        .merge(webhooks::routes())
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
 #[allow(clippy::result_large_err)]
-pub(crate) fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
+fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -59,7 +61,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[allow(clippy::result_large_err)]
-pub(crate) async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
+async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
     match crate::store::orgs::exists(&admin.store.pool, org_id).await {
         Ok(true) => Ok(Actor { org_id, user_id: None, label: "admin API".into() }),
         Ok(false) => Err(error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."))),

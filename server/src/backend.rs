@@ -32,6 +32,7 @@ use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
 use app::service::ServiceForm;
 use app::tokens::{ApiTokenView, NewApiToken};
+use app::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -265,5 +266,34 @@ impl Backend for ServerBackend {
 
     async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
         Ok(self.members.remove_member(viewer, user_id).await?)
+    }
+
+    async fn webhook_endpoints(&self, viewer: &Viewer) -> Result<Vec<EndpointView>> {
+        Ok(self.webhooks.list_as(viewer).await?)
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        viewer: &Viewer,
+        url: String,
+        description: String,
+    ) -> Result<NewEndpointSecret> {
+        Ok(self.webhooks.create_as(viewer, &url, &description).await?)
+    }
+
+    async fn rotate_webhook_secret(&self, viewer: &Viewer, id: i64) -> Result<NewEndpointSecret> {
+        Ok(self.webhooks.rotate_as(viewer, id).await?)
+    }
+
+    async fn delete_webhook_endpoint(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        Ok(self.webhooks.delete_as(viewer, id).await?)
+    }
+
+    async fn webhook_deliveries(&self, viewer: &Viewer) -> Result<Vec<DeliveryView>> {
+        Ok(self.webhooks.deliveries_as(viewer).await?)
+    }
+
+    async fn send_test_webhook(&self, viewer: &Viewer, id: i64) -> Result<String> {
+        Ok(self.webhooks.send_test_as(viewer, id).await?)
     }
 }

@@ -3,13 +3,14 @@
 //! after a rotation), the events of a connection's lifecycle written to an outbox in the
 //! transaction of the change (`event`), their signature (`sign`), and their delivery by a
 //! background task (`deliver`): at least once, backing off for up to a day, through the guarded
-//! outbound client, one instance per event. The admin API's routes are `api`.
+//! outbound client, one instance per event. The admin API's routes are `crate::admin`'s; the
+//! page's server functions come through `crate::backend`.
 
-pub mod api;
 pub mod deliver;
 pub mod event;
 pub mod sign;
 
+use crate::actor::require_admin;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::keys::live::Vault;
@@ -17,7 +18,8 @@ use crate::store::secrets;
 use crate::store::webhooks::{self as store, DeliveryRecord, EndpointRecord};
 use crate::vault::{Secret, SecretColumn};
 use app::error::{AppError, ErrorCode};
-use serde::Serialize;
+use app::model::Viewer;
+use app::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
 use std::sync::Arc;
 
 pub use event::{Event, EventType};
@@ -26,6 +28,8 @@ pub use event::{Event, EventType};
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// An endpoint URL's longest length.
 const MAX_URL: usize = 2048;
+/// What a member who is not an admin is told.
+const ADMINS_ONLY: &str = "manage webhooks";
 /// How many attempts a delivery log shows.
 pub const LOG_ROWS: i64 = 100;
 
@@ -40,56 +44,18 @@ pub struct Webhooks {
     pub wake: tokio::sync::Notify,
 }
 
-/// An endpoint, as admins see it: never its secret.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct EndpointView {
-    pub id: i64,
-    pub url: String,
-    pub description: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub rotated_at: Option<i64>,
-    /// Until when the secret before the last rotation still signs too.
-    pub previous_secret_until: Option<i64>,
-}
-
-/// A new (or rotated) endpoint's secret: shown this once.
-#[derive(Debug, Serialize)]
-pub struct NewEndpointSecret {
-    pub endpoint: EndpointView,
-    pub secret: String,
-}
-
-/// One delivery attempt, as the log shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DeliveryView {
-    pub id: i64,
-    pub endpoint_id: i64,
-    pub event_id: String,
-    pub event_type: String,
-    pub attempt: i64,
-    pub at: i64,
-    /// The receiver's HTTP status; none when it could not be reached.
-    pub status: Option<i64>,
-    pub latency_ms: i64,
-    pub delivered: bool,
-    pub error: Option<String>,
-}
-
-impl From<DeliveryRecord> for DeliveryView {
-    fn from(d: DeliveryRecord) -> Self {
-        DeliveryView {
-            id: d.id,
-            endpoint_id: d.endpoint_id,
-            event_id: d.event_id,
-            event_type: d.event_type,
-            attempt: d.attempt,
-            at: d.at,
-            status: d.status_code,
-            latency_ms: d.latency_ms,
-            delivered: d.status_code.is_some_and(|s| (200..300).contains(&s)),
-            error: d.error,
-        }
+fn delivery_view(d: DeliveryRecord) -> DeliveryView {
+    DeliveryView {
+        id: d.id,
+        endpoint_id: d.endpoint_id,
+        event_id: d.event_id,
+        event_type: d.event_type,
+        attempt: d.attempt,
+        at: d.at,
+        status: d.status_code,
+        latency_ms: d.latency_ms,
+        delivered: d.status_code.is_some_and(|s| (200..300).contains(&s)),
+        error: d.error,
     }
 }
 
@@ -209,7 +175,7 @@ impl Webhooks {
             store::endpoint_by_id(&self.infra.store.pool, org_id, id).await?.ok_or_else(no_endpoint)?;
         }
         let rows = store::deliveries(&self.infra.store.pool, org_id, endpoint_id, LOG_ROWS).await?;
-        Ok(rows.into_iter().map(DeliveryView::from).collect())
+        Ok(rows.into_iter().map(delivery_view).collect())
     }
 
     /// Queues a `webhook.test` event for one endpoint and wakes the delivery: its event id.
@@ -220,6 +186,37 @@ impl Webhooks {
         let event_id = event::record_test(&mut conn, org_id, id, actor, now).await?;
         self.wake.notify_one();
         Ok(event_id)
+    }
+
+    /// What an admin of the organisation does on the Webhooks page: the same, as them.
+    pub async fn list_as(&self, viewer: &Viewer) -> Result<Vec<EndpointView>> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.list(viewer.org_id).await
+    }
+
+    pub async fn create_as(&self, viewer: &Viewer, url: &str, description: &str) -> Result<NewEndpointSecret> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.create(viewer.org_id, &viewer.email, url, description).await
+    }
+
+    pub async fn rotate_as(&self, viewer: &Viewer, id: i64) -> Result<NewEndpointSecret> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.rotate(viewer.org_id, &viewer.email, id).await
+    }
+
+    pub async fn delete_as(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.delete(viewer.org_id, &viewer.email, id).await
+    }
+
+    pub async fn deliveries_as(&self, viewer: &Viewer) -> Result<Vec<DeliveryView>> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.deliveries(viewer.org_id, None).await
+    }
+
+    pub async fn send_test_as(&self, viewer: &Viewer, id: i64) -> Result<String> {
+        require_admin(viewer, ADMINS_ONLY)?;
+        self.send_test(viewer.org_id, &viewer.email, id).await
     }
 
     /// The secrets that sign now for an endpoint: its own, and the previous one during a

@@ -390,3 +390,35 @@ async fn a_private_receiver_is_refused_unless_the_operator_allows_it() {
         .unwrap();
     assert_eq!(refused.status(), 401, "the admin token is needed");
 }
+
+#[tokio::test]
+async fn the_pages_functions_register_send_a_test_and_show_the_log() {
+    let db = sqlite().await;
+    let server = lifecycle::start_open(&db);
+    let ada = server.client();
+    assert_eq!(setup(&ada).await.status, 200);
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::json(200, json!({})));
+    let r = ada.call("create_webhook_endpoint", json!({ "url": fp.url(HOOK), "description": "Console" })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (id, secret) = (r.json()["endpoint"]["id"].as_i64().unwrap(), r.json()["secret"].as_str().unwrap().to_string());
+    let r = ada.call("send_test_webhook", json!({ "id": id })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let event = nth(&fp, &db, &secret, 1).await;
+    assert_eq!((r.json().as_str(), event["actor"].as_str()), (event["id"].as_str(), Some(ADMIN_EMAIL)));
+    let log = eventually("the delivery in the page's log", || async {
+        let log = ada.call("webhook_deliveries", json!({})).await.json();
+        (log.as_array().unwrap().len() == 1).then_some(log)
+    })
+    .await;
+    assert_eq!((log[0]["event_type"].as_str(), log[0]["delivered"].as_bool()), (Some("webhook.test"), Some(true)));
+    let listed = ada.call("webhook_endpoints", json!({})).await;
+    assert_eq!(listed.json()[0]["description"], "Console");
+    assert!(!listed.body.contains(&secret[6..]), "listed without its secret");
+    // A member may not.
+    let bob = lifecycle::member(&db, &server, "bob@acme.example").await;
+    let r = bob.call("webhook_endpoints", json!({})).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(ada.call("delete_webhook_endpoint", json!({ "id": id })).await.status, 200);
+    assert_eq!(ada.call("webhook_endpoints", json!({})).await.json(), json!([]));
+}

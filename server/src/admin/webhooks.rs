@@ -1,10 +1,10 @@
 //! The admin API's webhook routes (`/api/admin/v1/organisations/{org_id}/webhooks…`, the
-//! operator's bearer token, see `crate::admin`): list and register endpoints (the secret is in
+//! operator's bearer token), over `crate::webhooks`: list and register endpoints (the secret is in
 //! the answer to the registration only), rotate a secret, delete an endpoint, read its delivery
 //! log, send it a test event. Every route names the organisation; an endpoint of another is not
 //! found.
 
-use crate::admin::{actor, authorise, Admin};
+use super::{actor, authorise, Admin};
 use crate::error::app_response as error;
 use app::error::{AppError, ErrorCode};
 use axum::extract::{FromRef, Path, State};
@@ -20,13 +20,12 @@ where
     S: Clone + Send + Sync + 'static,
     Arc<Admin>: FromRef<S>,
 {
-    let base = "/api/admin/v1/organisations/{org_id}/webhooks";
     Router::new()
-        .route(base, get(list).post(create))
-        .route(&format!("{base}/{{id}}"), delete(remove))
-        .route(&format!("{base}/{{id}}/rotate"), post(rotate))
-        .route(&format!("{base}/{{id}}/deliveries"), get(deliveries))
-        .route(&format!("{base}/{{id}}/test"), post(test))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks", get(list).post(create))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}", delete(remove))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/rotate", post(rotate))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/deliveries", get(deliveries))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/test", post(test))
 }
 
 #[derive(Deserialize)]
