@@ -296,8 +296,10 @@ impl Connections {
         if changed && matches!(c.status, ConnectionStatus::Connected | ConnectionStatus::Error) {
             let reason = "The scopes changed: connect again to grant them.";
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
-            let event =
-                Event::new(EventType::ReauthorisationNeeded, &c, Some(ConnectionStatus::NeedsReauth), &viewer.email);
+            // The event names the connection as edited.
+            let edited = ConnectionRecord { name: name.as_str().to_string(), scopes: scopes.clone(), ..c.clone() };
+            let needs = Some(ConnectionStatus::NeedsReauth);
+            let event = Event::new(EventType::ReauthorisationNeeded, &edited, needs, &viewer.email);
             webhooks::event::record(&mut tx, event.because(Some(reason)), now).await?;
         }
         let detail = if changed { Some("scopes changed") } else { None };

@@ -119,10 +119,11 @@ async fn a_whole_lifecycle_is_told_in_order_signed_and_without_a_secret() {
         assert_eq!(land(&client, &server, &provider.approve(&authorize).await).await.status, 200);
         assert_eq!(said(&nth(&fp, &db, &secret, 2).await), ("connection.authorised", "acme_crm", "connected"));
 
-        let edit = json!({ "link_name": "acme_crm", "name": "Acme CRM", "scopes": ["openid", "api:read"] });
+        let edit = json!({ "link_name": "acme_crm", "name": "Acme CRM (EU)", "scopes": ["openid", "api:read"] });
         assert_eq!(client.call("update_connection", edit).await.status, 200);
         let e = nth(&fp, &db, &secret, 3).await;
         assert_eq!(said(&e), ("connection.reauthorisation_needed", "acme_crm", "needs_reauth"));
+        assert_eq!(e["connection"]["name"], "Acme CRM (EU)", "as edited");
         assert!(e["connection"]["reason"].as_str().unwrap().contains("scopes changed"), "{e}");
 
         assert_eq!(client.call("revoke_connection", json!({ "link_name": "acme_crm" })).await.status, 200);
@@ -131,31 +132,39 @@ async fn a_whole_lifecycle_is_told_in_order_signed_and_without_a_secret() {
             start(&client, &lifecycle::start_link(&client, "acme_crm").await, "ticket-hooks-2-0123456789").await;
         assert_eq!(land(&client, &server, &provider.approve(&authorize).await).await.status, 200);
         assert_eq!(said(&nth(&fp, &db, &secret, 5).await), ("connection.enabled", "acme_crm", "connected"));
+        // The service's endpoints moved: the grant is set aside, and that is told too.
+        let mut form = service_form(&client, &provider, "authorization_code").await;
+        form["api_base_urls"] = json!([format!("{}/moved", provider.issuer)]);
+        let r = client.call("update_service", json!({ "id": id, "form": form })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let e = nth(&fp, &db, &secret, 6).await;
+        assert_eq!(said(&e), ("connection.reauthorisation_needed", "acme_crm", "needs_reauth"));
+        assert!(e["connection"]["reason"].as_str().unwrap().contains("endpoints or OAuth client changed"), "{e}");
         assert_eq!(client.call("delete_connection", json!({ "link_name": "acme_crm" })).await.status, 200);
-        assert_eq!(said(&nth(&fp, &db, &secret, 6).await), ("connection.deleted", "acme_crm", "deleted"));
+        assert_eq!(said(&nth(&fp, &db, &secret, 7).await), ("connection.deleted", "acme_crm", "deleted"));
 
         // A login-user connection: a person's grant added, then removed with the person.
         let form = json!({ "name": "People", "service": { "kind": "custom", "id": id }, "scopes": ["openid"], "per_user": true });
         assert_eq!(create_connection(&client, form).await.status, 200);
-        assert_eq!(said(&nth(&fp, &db, &secret, 7).await), ("connection.created", "people", "not_connected"));
+        assert_eq!(said(&nth(&fp, &db, &secret, 8).await), ("connection.created", "people", "not_connected"));
         let bob = lifecycle::member(&db, &server, "bob@acme.example").await;
         let bob_id = bob.me().await["user_id"].as_i64().unwrap();
         let authorize = start(&bob, &lifecycle::start_link(&bob, "people").await, "ticket-bob-hooks-0123456789").await;
         assert_eq!(land(&bob, &server, &provider.approve_as(&authorize, "bob").await).await.status, 200);
-        let e = nth(&fp, &db, &secret, 8).await;
+        let e = nth(&fp, &db, &secret, 9).await;
         assert_eq!(
             (said(&e).0, e["connection"]["user_id"].as_i64(), e["actor"].as_str()),
             ("connection.grant_added", Some(bob_id), Some("bob@acme.example"))
         );
         assert_eq!(client.call("remove_member", json!({ "user_id": bob_id })).await.status, 200);
-        let e = nth(&fp, &db, &secret, 9).await;
+        let e = nth(&fp, &db, &secret, 10).await;
         assert_eq!((said(&e).0, e["connection"]["user_id"].as_i64()), ("connection.grant_removed", Some(bob_id)));
 
         // Every delivery is in the log, and no answer or log line holds the secret.
         let (status, endpoints) = admin(&server, "GET", "", None).await;
         assert_eq!((status, endpoints.as_array().unwrap().len()), (200, 1), "{endpoints}");
         let (_, log) = admin(&server, "GET", &format!("/{}/deliveries", endpoints[0]["id"]), None).await;
-        assert_eq!(log.as_array().unwrap().len(), 9, "{log}");
+        assert_eq!(log.as_array().unwrap().len(), 10, "{log}");
         assert!(log.as_array().unwrap().iter().all(|d| d["delivered"] == true && d["status"] == 200), "{log}");
         let bodies: Vec<String> = fp.requests().iter().map(|r| r.body.clone()).collect();
         for text in [server.log(), endpoints.to_string(), log.to_string(), bodies.join("\n")] {
