@@ -22,7 +22,6 @@ use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::grants::{self, GrantRecord};
 use crate::vault::SecretColumn;
-use crate::webhooks::event::LIAISON;
 use crate::webhooks::{self, Event, EventType};
 use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
@@ -197,10 +196,10 @@ impl Credentials {
         let mut tx = self.infra.store.pool.begin().await?;
         grants::delete_grant(&mut *tx, g.id).await?;
         let event = if personal {
-            Event::new(EventType::GrantRemoved, c, Some(c.status), LIAISON).of_user(g.user_key)
+            Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
         } else {
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
-            Event::new(EventType::ReauthorisationNeeded, c, Some(ConnectionStatus::NeedsReauth), LIAISON)
+            Event::by_liaison(EventType::ReauthorisationNeeded, c, ConnectionStatus::NeedsReauth, g.user_key)
         };
         webhooks::event::record(&mut tx, event.because(Some(MOVED_REASON)), now).await?;
         audit::By::liaison(Some(c.org_id), now)
@@ -260,11 +259,11 @@ impl Credentials {
                 let mut tx = pool.begin().await?;
                 let event = if c.per_user && g.user_key != 0 {
                     grants::delete_grant(&mut *tx, g.id).await?;
-                    Event::new(EventType::GrantRemoved, c, Some(c.status), LIAISON).of_user(g.user_key)
+                    Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
                 } else {
                     grants::release_lease(&mut *tx, g.id, owner, None).await?;
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
-                    Event::new(EventType::ReauthorisationNeeded, c, Some(ConnectionStatus::NeedsReauth), LIAISON)
+                    Event::by_liaison(EventType::ReauthorisationNeeded, c, ConnectionStatus::NeedsReauth, g.user_key)
                 };
                 webhooks::event::record(&mut tx, event.because(Some(reason)), now).await?;
                 audit::By::liaison(Some(c.org_id), now)
@@ -287,8 +286,7 @@ impl Credentials {
                 if g.refresh_failures == 0 {
                     // The first failure of a streak is told; the recovery ends it (`store_refresh`).
                     let message = provider_error(&resolved.spec.name, &e).message;
-                    let event =
-                        Event::new(EventType::RefreshFailed, c, Some(c.status), LIAISON).of_grant(c, g.user_key);
+                    let event = Event::by_liaison(EventType::RefreshFailed, c, c.status, g.user_key);
                     webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
                 }
                 tx.commit().await?;
@@ -305,7 +303,7 @@ impl Credentials {
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
                     ConnectionStatus::Error
                 };
-                let event = Event::new(EventType::RefreshFailed, c, Some(status), LIAISON).of_grant(c, g.user_key);
+                let event = Event::by_liaison(EventType::RefreshFailed, c, status, g.user_key);
                 webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
                 audit::By::liaison(Some(c.org_id), now)
                     .record(&mut *tx, "connection.refresh_failed", &c.link_name, Some(&message))
@@ -381,13 +379,8 @@ impl Credentials {
         let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {
             audit::By::liaison(Some(c.org_id), now).record(&mut *tx, "connection.refresh", &c.link_name, None).await?;
-            let shared_in_error = c.status == ConnectionStatus::Error && !(c.per_user && g.user_key != 0);
-            if shared_in_error {
-                conns::set_status(&mut *tx, c.id, ConnectionStatus::Connected, None, now).await?;
-            }
-            if shared_in_error || g.refresh_failures > 0 {
-                let status = if shared_in_error { ConnectionStatus::Connected } else { c.status };
-                let event = Event::new(EventType::RefreshRecovered, c, Some(status), LIAISON).of_grant(c, g.user_key);
+            if g.refresh_failures > 0 {
+                let event = Event::by_liaison(EventType::RefreshRecovered, c, c.status, g.user_key);
                 webhooks::event::record(&mut tx, event, now).await?;
             }
             tx.commit().await?;

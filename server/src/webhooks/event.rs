@@ -92,12 +92,14 @@ impl<'a> Event<'a> {
         Event { user_id: Some(user_id), ..self }
     }
 
-    /// Names the person for a grant of theirs (a login-user connection's), not for the shared one.
-    pub fn of_grant(self, c: &ConnectionRecord, user_key: i64) -> Self {
+    /// What Liaison did itself to a grant (a refresh): of the person's own grant on a login-user
+    /// connection (naming them), else of the connection's.
+    pub fn by_liaison(kind: EventType, c: &'a ConnectionRecord, status: ConnectionStatus, user_key: i64) -> Self {
+        let e = Event::new(kind, c, Some(status), LIAISON);
         if c.per_user && user_key != 0 {
-            self.of_user(user_key)
+            e.of_user(user_key)
         } else {
-            self
+            e
         }
     }
 }
