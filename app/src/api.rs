@@ -10,6 +10,7 @@ use crate::members::MemberView;
 use crate::model::{Password, Viewer};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
+use crate::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
@@ -326,4 +327,40 @@ pub async fn end_member_sessions(user_id: i64) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(user_id: i64) -> Result<(), AppError> {
     ssr::with_viewer(|b, v| async move { b.remove_member(&v, user_id).await }).await
+}
+
+/// The organisation's webhook endpoints (admins).
+#[server(prefix = "/rpc", endpoint = "webhook_endpoints", input = Json)]
+pub async fn webhook_endpoints() -> Result<Vec<EndpointView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.webhook_endpoints(&v).await }).await
+}
+
+/// Registers a webhook endpoint (admins): its signing secret, shown once.
+#[server(prefix = "/rpc", endpoint = "create_webhook_endpoint", input = Json)]
+pub async fn create_webhook_endpoint(url: String, description: String) -> Result<NewEndpointSecret, AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_webhook_endpoint(&v, url, description).await }).await
+}
+
+/// A new signing secret for an endpoint (admins), shown once.
+#[server(prefix = "/rpc", endpoint = "rotate_webhook_secret", input = Json)]
+pub async fn rotate_webhook_secret(id: i64) -> Result<NewEndpointSecret, AppError> {
+    ssr::with_viewer(|b, v| async move { b.rotate_webhook_secret(&v, id).await }).await
+}
+
+/// Removes a webhook endpoint (admins).
+#[server(prefix = "/rpc", endpoint = "delete_webhook_endpoint", input = Json)]
+pub async fn delete_webhook_endpoint(id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.delete_webhook_endpoint(&v, id).await }).await
+}
+
+/// The latest delivery attempts, newest first (admins).
+#[server(prefix = "/rpc", endpoint = "webhook_deliveries", input = Json)]
+pub async fn webhook_deliveries() -> Result<Vec<DeliveryView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.webhook_deliveries(&v).await }).await
+}
+
+/// Sends a test event to an endpoint (admins): its event id.
+#[server(prefix = "/rpc", endpoint = "send_test_webhook", input = Json)]
+pub async fn send_test_webhook(id: i64) -> Result<String, AppError> {
+    ssr::with_viewer(|b, v| async move { b.send_test_webhook(&v, id).await }).await
 }

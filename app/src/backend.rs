@@ -10,6 +10,7 @@ use crate::members::MemberView;
 use crate::model::{Password, SetupForm, Viewer};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
+use crate::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
 use async_trait::async_trait;
 
 /// What the server learnt about the request before the server function ran: the signed-in user
@@ -121,4 +122,24 @@ pub trait Backend: Send + Sync + 'static {
     /// Removes a person from the organisation (admins; not oneself): their login-user grants
     /// revoked at the provider and erased, their API tokens and sessions dead at once.
     async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()>;
+
+    /// The organisation's webhook endpoints (admins).
+    async fn webhook_endpoints(&self, viewer: &Viewer) -> Result<Vec<EndpointView>>;
+    /// Registers a webhook endpoint (admins); its signing secret is in the answer and nowhere
+    /// else, ever.
+    async fn create_webhook_endpoint(
+        &self,
+        viewer: &Viewer,
+        url: String,
+        description: String,
+    ) -> Result<NewEndpointSecret>;
+    /// A new signing secret for an endpoint (admins), shown once; the previous one signs too for
+    /// a day.
+    async fn rotate_webhook_secret(&self, viewer: &Viewer, id: i64) -> Result<NewEndpointSecret>;
+    /// Removes a webhook endpoint (admins).
+    async fn delete_webhook_endpoint(&self, viewer: &Viewer, id: i64) -> Result<()>;
+    /// The latest delivery attempts of the organisation's endpoints, newest first (admins).
+    async fn webhook_deliveries(&self, viewer: &Viewer) -> Result<Vec<DeliveryView>>;
+    /// Sends a test event to an endpoint (admins): its event id.
+    async fn send_test_webhook(&self, viewer: &Viewer, id: i64) -> Result<String>;
 }

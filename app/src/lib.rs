@@ -17,6 +17,7 @@ pub mod pages;
 pub mod service;
 pub mod time;
 pub mod tokens;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -155,6 +156,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/settings/developer-space/services/new") view={Lazy::<NewServiceRoute>::new()}/>
                 <Route path=path!("/settings/developer-space/api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
                 <Route path=path!("/settings/developer-space/members") view={Lazy::<MembersRoute>::new()}/>
+                <Route path=path!("/settings/developer-space/webhooks") view={Lazy::<WebhooksRoute>::new()}/>
             </Routes>
         </Router>
     }
@@ -231,6 +233,7 @@ lazy_page!(DetailsRoute, details_page, pages::details::DetailsPage);
 lazy_page!(NewServiceRoute, new_service_page, pages::new_service::NewServicePage);
 lazy_page!(ApiTokensRoute, api_tokens_page, pages::tokens::ApiTokensPage);
 lazy_page!(MembersRoute, members_page, pages::members::MembersPage);
+lazy_page!(WebhooksRoute, webhooks_page, pages::webhooks::WebhooksPage);
 
 #[cfg(all(test, feature = "ssr"))]
 mod tests {

@@ -1,7 +1,10 @@
 //! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
-//! connections with the operator's admin token. Bearer-token only: cookies are never accepted
+//! connections, and manage an organisation's webhook endpoints (`webhooks`), with the
+//! operator's admin token. Bearer-token only: cookies are never accepted
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
+
+mod webhooks;
 
 use crate::actor::{link_from_path, Actor};
 use crate::connections::Connections;
@@ -22,6 +25,7 @@ pub struct Admin {
     pub token_hash: Option<String>,
     pub store: Store,
     pub connections: Arc<Connections>,
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 pub fn routes<S>() -> Router<S>
@@ -32,6 +36,7 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
+        .merge(webhooks::routes())
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.

@@ -21,6 +21,7 @@ use crate::members::Members;
 use crate::services::Services;
 use crate::store::Store;
 use crate::vault::Secret;
+use crate::webhooks::Webhooks;
 use app::backend::{Backend, RequestIdentity, SessionHandle, SessionStart};
 use app::calls::CallView;
 use app::connection::{
@@ -31,6 +32,7 @@ use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
 use app::service::ServiceForm;
 use app::tokens::{ApiTokenView, NewApiToken};
+use app::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -46,6 +48,7 @@ pub struct ServerBackend {
     pub members: Arc<Members>,
     pub api: Arc<Api>,
     pub admin: Arc<Admin>,
+    pub webhooks: Arc<Webhooks>,
     /// Who may embed Liaison, and the key of their sign-in tokens.
     pub embed: Arc<Embed>,
 }
@@ -88,11 +91,12 @@ impl ServerBackend {
         });
         let connections = Arc::new(Connections {
             infra: infra.clone(),
-            vault,
+            vault: vault.clone(),
             services: services.clone(),
             credentials: credentials.clone(),
             flows: flows.clone(),
         });
+        let webhooks = Arc::new(Webhooks::new(infra.clone(), vault.clone(), services.allow_http));
         let api_tokens = Arc::new(ApiTokens::new(store.clone(), clock.clone(), hot, calls.clone()));
         let members = Arc::new(Members { infra: infra.clone(), credentials: credentials.clone() });
         let api = Arc::new(Api {
@@ -108,6 +112,7 @@ impl ServerBackend {
             token_hash: p.admin_token.as_ref().map(|t| session::token_hash(t.expose())),
             store: store.clone(),
             connections: connections.clone(),
+            webhooks: webhooks.clone(),
         });
         Self {
             store,
@@ -120,6 +125,7 @@ impl ServerBackend {
             members,
             api,
             admin,
+            webhooks,
             embed: Arc::new(p.embed),
         }
     }
@@ -260,5 +266,34 @@ impl Backend for ServerBackend {
 
     async fn remove_member(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
         Ok(self.members.remove_member(viewer, user_id).await?)
+    }
+
+    async fn webhook_endpoints(&self, viewer: &Viewer) -> Result<Vec<EndpointView>> {
+        Ok(self.webhooks.list_as(viewer).await?)
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        viewer: &Viewer,
+        url: String,
+        description: String,
+    ) -> Result<NewEndpointSecret> {
+        Ok(self.webhooks.create_as(viewer, &url, &description).await?)
+    }
+
+    async fn rotate_webhook_secret(&self, viewer: &Viewer, id: i64) -> Result<NewEndpointSecret> {
+        Ok(self.webhooks.rotate_as(viewer, id).await?)
+    }
+
+    async fn delete_webhook_endpoint(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        Ok(self.webhooks.delete_as(viewer, id).await?)
+    }
+
+    async fn webhook_deliveries(&self, viewer: &Viewer) -> Result<Vec<DeliveryView>> {
+        Ok(self.webhooks.deliveries_as(viewer).await?)
+    }
+
+    async fn send_test_webhook(&self, viewer: &Viewer, id: i64) -> Result<String> {
+        Ok(self.webhooks.send_test_as(viewer, id).await?)
     }
 }

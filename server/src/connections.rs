@@ -13,6 +13,7 @@ use crate::store::connections::{self as conns, ConnectionRecord, NewConnection};
 use crate::store::grants;
 use crate::store::{audit, secrets};
 use crate::vault::{Secret, SecretColumn};
+use crate::webhooks::{self, Event, EventType};
 use app::connection::{
     parse_names, parse_scopes, ConnectOutcome, ConnectionDetails, ConnectionForm, ConnectionPage, ConnectionQuery,
     ConnectionRow, ConnectionStatus, GrantView, Problems, ServiceRef,
@@ -161,6 +162,10 @@ impl Connections {
         audit::By::new(Some(actor.org_id), &actor.label, now)
             .record(&mut *tx, "connection.create", link.as_str(), None)
             .await?;
+        if let Some(created) = conns::by_id(&mut *tx, actor.org_id, id).await? {
+            let event = Event::new(EventType::Created, &created, Some(created.status), &actor.label);
+            webhooks::event::record(&mut tx, event, now).await?;
+        }
         tx.commit().await?;
         tracing::info!(org_id = actor.org_id, link_name = %link, "connection created");
         let c = actor::connection(&self.infra.store, actor.org_id, link.as_str()).await?;
@@ -289,14 +294,13 @@ impl Connections {
         let mut tx = self.infra.store.pool.begin().await?;
         conns::update_details(&mut *tx, c.id, name.as_str(), &scopes, now).await?;
         if changed && matches!(c.status, ConnectionStatus::Connected | ConnectionStatus::Error) {
-            conns::set_status(
-                &mut *tx,
-                c.id,
-                ConnectionStatus::NeedsReauth,
-                Some("The scopes changed: connect again to grant them."),
-                now,
-            )
-            .await?;
+            let reason = "The scopes changed: connect again to grant them.";
+            conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
+            // The event names the connection as edited.
+            let edited = ConnectionRecord { name: name.as_str().to_string(), scopes: scopes.clone(), ..c.clone() };
+            let needs = Some(ConnectionStatus::NeedsReauth);
+            let event = Event::new(EventType::ReauthorisationNeeded, &edited, needs, &viewer.email);
+            webhooks::event::record(&mut tx, event.because(Some(reason)), now).await?;
         }
         let detail = if changed { Some("scopes changed") } else { None };
         audit::By::new(Some(c.org_id), &viewer.email, now)
@@ -324,18 +328,19 @@ impl Connections {
         self.credentials.revoke_grants(c, actor).await?;
         let now = self.infra.clock.now_ms();
         let mut tx = self.infra.store.pool.begin().await?;
-        let action = match ending {
+        let (action, event) = match ending {
             Ending::Revoke => {
                 grants::delete_grants(&mut *tx, c.id).await?;
                 conns::set_status(&mut *tx, c.id, ConnectionStatus::Revoked, None, now).await?;
-                "connection.revoke"
+                ("connection.revoke", Event::new(EventType::Revoked, c, Some(ConnectionStatus::Revoked), actor))
             }
             Ending::Delete => {
                 conns::delete(&mut *tx, c.org_id, c.id).await?;
-                "connection.delete"
+                ("connection.delete", Event::new(EventType::Deleted, c, None, actor))
             }
         };
         audit::By::new(Some(c.org_id), actor, now).record(&mut *tx, action, &c.link_name, None).await?;
+        webhooks::event::record(&mut tx, event, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -31,6 +31,7 @@ pub mod services;
 pub mod store;
 pub mod theme;
 pub mod vault;
+pub mod webhooks;
 
 use crate::auth::session::CookieSettings;
 use crate::backend::ServerBackend;
@@ -72,6 +73,10 @@ pub async fn serve(config: Config) -> Result<()> {
         let cleared = store::grants::clear_leases(&store.pool).await?;
         if cleared > 0 {
             tracing::warn!(cleared, "refresh leases left by a stopped process were cleared");
+        }
+        let cleared = store::webhooks::clear_leases(&store.pool).await?;
+        if cleared > 0 {
+            tracing::warn!(cleared, "webhook deliveries left by a stopped process will be tried again");
         }
     }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -122,6 +127,7 @@ pub async fn serve(config: Config) -> Result<()> {
         },
     }));
     backend.services.settle_custody_at_start().await?;
+    backend.webhooks.spawn_delivery();
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

@@ -19,6 +19,7 @@ use crate::credentials::Credentials;
 use crate::error::{Error, Result};
 use crate::infra::Infra;
 use crate::store::{api_tokens, audit, connections as conns, members};
+use crate::webhooks::{self, Event, EventType};
 use app::error::{AppError, ErrorCode};
 use app::members::MemberView;
 use app::model::Viewer;
@@ -31,6 +32,9 @@ const ADMINS_ONLY: &str = "see and manage the organisation's members";
 fn no_such_person() -> Error {
     AppError::new(ErrorCode::NotFound, "There is no such person in your organisation.").into()
 }
+
+/// Why a removed person's grants end, as their webhook events say.
+const REMOVED: &str = "The person was removed from the organisation.";
 
 /// The people of each organisation as its admins manage them.
 pub struct Members {
@@ -125,6 +129,12 @@ impl Members {
         }
         let by = audit::By { at: self.infra.clock.now_ms(), ..by };
         let mut tx = self.infra.store.pool.begin().await?;
+        for id in members::connections_with_own_grant(&mut *tx, org, person.id).await? {
+            if let Some(c) = conns::by_id(&mut *tx, org, id).await? {
+                let event = Event::new(EventType::GrantRemoved, &c, Some(c.status), &viewer.email).of_user(person.id);
+                webhooks::event::record(&mut tx, event.because(Some(REMOVED)), by.at).await?;
+            }
+        }
         let grants = members::erase_own_grants(&mut *tx, org, person.id).await?;
         if !members::delete(&mut *tx, org, person.id).await? {
             return Err(AppError::new(

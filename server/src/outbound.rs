@@ -131,6 +131,26 @@ impl Outbound {
         self.client.execute(req).await.map_err(|e| map_error(e, &host))
     }
 
+    /// Checks a destination before it is saved (a webhook endpoint): the scheme, and that the
+    /// host, named literally or by every address its name resolves to now, is one this client
+    /// may reach. The guard still applies at each call (a name may resolve elsewhere later).
+    pub async fn check_destination(&self, url: &url::Url) -> Result<(), OutboundError> {
+        let host = check_url(url, &self.cfg.allow_private)?;
+        let Some(url::Host::Domain(name)) = url.host() else { return Ok(()) };
+        let port = url.port_or_known_default().unwrap_or(443);
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((name, port))
+            .await
+            .map_err(|_| OutboundError::Connect(format!("the name {host} does not resolve")))?
+            .collect();
+        if found.is_empty() {
+            return Err(OutboundError::Connect(format!("the name {host} does not resolve")));
+        }
+        if found.iter().any(|a| !self.cfg.allow_private.allows(a.ip())) {
+            return Err(OutboundError::HostNotAllowed { host });
+        }
+        Ok(())
+    }
+
     /// Like [`Outbound::execute`], with another limit on the body.
     pub async fn execute_limited(
         &self,

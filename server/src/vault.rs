@@ -56,16 +56,20 @@ pub enum SecretColumn {
     GrantAccessToken,
     GrantRefreshToken,
     FlowPkceVerifier,
+    WebhookSecret,
+    WebhookPreviousSecret,
 }
 
 impl SecretColumn {
     /// Every sealed column.
-    pub const ALL: [SecretColumn; 5] = [
+    pub const ALL: [SecretColumn; 7] = [
         SecretColumn::ServiceClientSecret,
         SecretColumn::ConnectionClientSecret,
         SecretColumn::GrantAccessToken,
         SecretColumn::GrantRefreshToken,
         SecretColumn::FlowPkceVerifier,
+        SecretColumn::WebhookSecret,
+        SecretColumn::WebhookPreviousSecret,
     ];
 
     /// The table and the column, as the database (and the associated data) name them.
@@ -76,6 +80,8 @@ impl SecretColumn {
             SecretColumn::GrantAccessToken => ("grants", "access_token"),
             SecretColumn::GrantRefreshToken => ("grants", "refresh_token"),
             SecretColumn::FlowPkceVerifier => ("oauth_flows", "pkce_verifier"),
+            SecretColumn::WebhookSecret => ("webhook_endpoints", "secret"),
+            SecretColumn::WebhookPreviousSecret => ("webhook_endpoints", "previous_secret"),
         }
     }
 

@@ -13,6 +13,7 @@ const SECTIONS: &[(&str, &str, &str)] = &[
     ("connections", "Connections", "/settings/developer-space/connections"),
     ("api-tokens", "API tokens", "/settings/developer-space/api-tokens"),
     ("members", "Members", "/settings/developer-space/members"),
+    ("webhooks", "Webhooks", "/settings/developer-space/webhooks"),
 ];
 
 /// Who is signed in, as the page was served. The server takes it from the request; it writes it
@@ -96,8 +97,8 @@ pub fn Chrome<C: IntoView + 'static>(
             <nav aria-label="Developer Space" class="subnav">
                 {SECTIONS
                     .iter()
-                    // Members is for admins.
-                    .filter(move |(id, _, _)| *id != "members" || admin)
+                    // Members and Webhooks are for admins.
+                    .filter(move |(id, _, _)| !matches!(*id, "members" | "webhooks") || admin)
                     .map(|(id, text, href)| {
                         let here = *id == current;
                         view! {

@@ -12,6 +12,7 @@ pub mod new_service;
 pub mod service_form;
 pub mod setup;
 pub mod tokens;
+pub mod webhooks;
 
 use crate::error::AppError;
 use leptos::prelude::*;

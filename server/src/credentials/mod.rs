@@ -25,6 +25,7 @@ use crate::store::grants::GrantRecord;
 use crate::store::grants::{self, GrantMeta};
 use crate::store::{audit, secrets};
 use crate::vault::{Secret, SecretColumn};
+use crate::webhooks::{self, Event, EventType};
 use app::connection::ConnectionStatus;
 use app::error::{AppError, ErrorCode};
 use app::service::ServiceSpec;
@@ -181,6 +182,15 @@ impl Credentials {
         audit::By::new(Some(c.org_id), &actor.label, now)
             .record(&mut *tx, "connection.authorise", &c.link_name, None)
             .await?;
+        let connected = Some(ConnectionStatus::Connected);
+        let event = if c.per_user && user_key != 0 {
+            Event::new(EventType::GrantAdded, c, connected, &actor.label).of_user(user_key)
+        } else if c.status == ConnectionStatus::Revoked {
+            Event::new(EventType::Enabled, c, connected, &actor.label)
+        } else {
+            Event::new(EventType::Authorised, c, connected, &actor.label)
+        };
+        webhooks::event::record(&mut tx, event, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -195,6 +205,10 @@ impl Credentials {
             let mut tx = self.infra.store.pool.begin().await?;
             if c.status != ConnectionStatus::Connected {
                 conns::set_status(&mut *tx, c.id, status, Some(&app.message), now).await?;
+                if status == ConnectionStatus::NeedsReauth && c.status != status {
+                    let event = Event::new(EventType::ReauthorisationNeeded, c, Some(status), &actor.label);
+                    webhooks::event::record(&mut tx, event.because(Some(&app.message)), now).await?;
+                }
             }
             audit::By::new(Some(c.org_id), &actor.label, now)
                 .record(&mut *tx, "connection.authorise_failed", &c.link_name, Some(&app.message))

@@ -22,6 +22,7 @@ use crate::store::audit;
 use crate::store::connections::{self as conns, ConnectionRecord};
 use crate::store::grants::{self, GrantRecord};
 use crate::vault::SecretColumn;
+use crate::webhooks::{self, Event, EventType};
 use app::connection::ConnectionStatus;
 use app::error::ErrorCode;
 use app::service::{AuthType, GrantType};
@@ -194,9 +195,13 @@ impl Credentials {
         let personal = c.per_user && g.user_key != 0;
         let mut tx = self.infra.store.pool.begin().await?;
         grants::delete_grant(&mut *tx, g.id).await?;
-        if !personal {
+        let event = if personal {
+            Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
+        } else {
             conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(MOVED_REASON), now).await?;
-        }
+            Event::by_liaison(EventType::ReauthorisationNeeded, c, ConnectionStatus::NeedsReauth, g.user_key)
+        };
+        webhooks::event::record(&mut tx, event.because(Some(MOVED_REASON)), now).await?;
         audit::By::liaison(Some(c.org_id), now)
             .record(&mut *tx, "connection.set_aside", &c.link_name, Some(MOVED_REASON))
             .await?;
@@ -252,12 +257,15 @@ impl Credentials {
                 }
                 let reason = "The provider no longer accepts this connection's authorisation. Connect it again.";
                 let mut tx = pool.begin().await?;
-                if c.per_user && g.user_key != 0 {
+                let event = if c.per_user && g.user_key != 0 {
                     grants::delete_grant(&mut *tx, g.id).await?;
+                    Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
                 } else {
                     grants::release_lease(&mut *tx, g.id, owner, None).await?;
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::NeedsReauth, Some(reason), now).await?;
-                }
+                    Event::by_liaison(EventType::ReauthorisationNeeded, c, ConnectionStatus::NeedsReauth, g.user_key)
+                };
+                webhooks::event::record(&mut tx, event.because(Some(reason)), now).await?;
                 audit::By::liaison(Some(c.org_id), now)
                     .record(&mut *tx, "connection.refresh_refused", &c.link_name, Some("invalid_grant"))
                     .await?;
@@ -273,7 +281,15 @@ impl Credentials {
             }
             Err(Refusal::Token(e)) if e.is_retryable() => {
                 let retry = now + backoff_ms(g.refresh_failures);
-                grants::release_lease(pool, g.id, owner, Some(retry)).await?;
+                let mut tx = pool.begin().await?;
+                grants::release_lease(&mut *tx, g.id, owner, Some(retry)).await?;
+                if g.refresh_failures == 0 {
+                    // The first failure of a streak is told; the recovery ends it (`store_refresh`).
+                    let message = provider_error(&resolved.spec.name, &e).message;
+                    let event = Event::by_liaison(EventType::RefreshFailed, c, c.status, g.user_key);
+                    webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
+                }
+                tx.commit().await?;
                 tracing::warn!(link_name = %c.link_name, error = %e, "refresh failed; backing off");
                 self.backed_off(&GrantRecord { retry_at: Some(retry), ..g.clone() }, resolved, now)
             }
@@ -281,9 +297,14 @@ impl Credentials {
                 let message = provider_error(&resolved.spec.name, &e).message;
                 let mut tx = pool.begin().await?;
                 grants::release_lease(&mut *tx, g.id, owner, None).await?;
-                if !(c.per_user && g.user_key != 0) {
+                let status = if c.per_user && g.user_key != 0 {
+                    c.status
+                } else {
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
-                }
+                    ConnectionStatus::Error
+                };
+                let event = Event::by_liaison(EventType::RefreshFailed, c, status, g.user_key);
+                webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
                 audit::By::liaison(Some(c.org_id), now)
                     .record(&mut *tx, "connection.refresh_failed", &c.link_name, Some(&message))
                     .await?;
@@ -358,6 +379,10 @@ impl Credentials {
         let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {
             audit::By::liaison(Some(c.org_id), now).record(&mut *tx, "connection.refresh", &c.link_name, None).await?;
+            if g.refresh_failures > 0 {
+                let event = Event::by_liaison(EventType::RefreshRecovered, c, c.status, g.user_key);
+                webhooks::event::record(&mut tx, event, now).await?;
+            }
             tx.commit().await?;
         } else {
             // Our lease ran out and another instance took over: its tokens win.

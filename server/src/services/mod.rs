@@ -104,6 +104,7 @@ impl Services {
             let mut tx = self.infra.store.pool.begin().await?;
             let reason = crate::custody::MOVED_REASON;
             let which = SetAside::Predefined { catalog_id: &catalog_id, client_id: &own_client, custody: &recorded };
+            tell_set_aside(&mut tx, which, crate::webhooks::event::LIAISON, now).await?;
             let n = crate::store::grants::set_aside(&mut tx, which, reason, now).await?.grants;
             audit::By::liaison(None, now)
                 .record(&mut *tx, "service.endpoints_changed", &catalog_id, Some(reason))
@@ -239,6 +240,7 @@ impl Services {
         }
         let detail = if moved {
             let which = SetAside::CustomService { org_id: viewer.org_id, service_id: id };
+            tell_set_aside(&mut tx, which, &viewer.email, now).await?;
             let set_aside =
                 crate::store::grants::set_aside(&mut tx, which, crate::custody::MOVED_REASON, now).await?.connections;
             Some(format!("endpoints changed; {set_aside} connection(s) need a new authorisation"))
@@ -281,4 +283,18 @@ impl Services {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Tells of each connection an edit of endpoints moves to Needs re-authorisation (a webhook event
+/// each, in the edit's transaction), before the grants are set aside.
+async fn tell_set_aside(tx: &mut sqlx::AnyConnection, which: SetAside<'_>, actor: &str, now: i64) -> Result<()> {
+    use crate::webhooks::{event, Event, EventType};
+    for id in crate::store::grants::to_set_aside(&mut *tx, which).await? {
+        let Some(c) = crate::store::connections::by_id_any_org(&mut *tx, id).await? else { continue };
+        let needs = Some(app::connection::ConnectionStatus::NeedsReauth);
+        let e =
+            Event::new(EventType::ReauthorisationNeeded, &c, needs, actor).because(Some(crate::custody::MOVED_REASON));
+        event::record(&mut *tx, e, now).await?;
+    }
+    Ok(())
 }

@@ -133,6 +133,13 @@ pub async fn by_id<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option
     r.map(record).transpose()
 }
 
+/// A connection found by id alone, for what spans organisations (an operator's change to a
+/// predefined service at start); everything a person asks for goes through [`by_id`].
+pub async fn by_id_any_org<'e>(db: impl Exec<'e>, id: i64) -> Result<Option<ConnectionRecord>> {
+    let r = sql!(&format!("SELECT {COLUMNS} FROM connections WHERE id = $1"), id).fetch_optional(db).await?;
+    r.map(record).transpose()
+}
+
 /// A search at least this long (in characters) uses SQLite's trigram index (FTS5); a shorter one
 /// has no trigram to look up and scans.
 const TRIGRAM: usize = 3;

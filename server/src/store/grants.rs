@@ -226,6 +226,21 @@ pub struct SetAsideCount {
     pub grants: u64,
 }
 
+/// The ids of the connections [`set_aside`] will move to Needs re-authorisation (those it finds
+/// Connected or in error), to tell of each (`crate::webhooks`). Run it first, in its transaction.
+pub async fn to_set_aside(db: &mut sqlx::AnyConnection, which: SetAside<'_>) -> Result<Vec<i64>> {
+    let connections = match which {
+        SetAside::CustomService { .. } => "org_id = $1 AND service_id = $2",
+        SetAside::Predefined { .. } => {
+            "per_user = 0 AND id IN (SELECT connection_id FROM grants WHERE custody = $3 AND connection_id IN \
+             (SELECT id FROM connections WHERE catalog_id = $1 AND COALESCE(client_id, '') = $2))"
+        }
+    };
+    let sql =
+        format!("SELECT id FROM connections WHERE status IN ('connected', 'error') AND {connections} ORDER BY id");
+    Ok(selection(sqlx::query(&sql), which).fetch_all(&mut *db).await?.iter().map(|r| r.get("id")).collect())
+}
+
 /// Sets aside the grants `which` names, with the connections that say why and the authorisations
 /// still in progress for them, which end as failed.
 pub async fn set_aside(
@@ -435,6 +450,14 @@ mod tests {
             seed(pool).await;
             let before = state(pool).await;
             let mut conn = pool.acquire().await.unwrap();
+            // Those told of: the selected and marked ones that were Connected or in error.
+            let told: Vec<i64> = (1..=80)
+                .filter(|&id| {
+                    selected(id) && marked(id) && ["connected", "error"].contains(&before[id as usize - 1].0.as_str())
+                })
+                .collect();
+            assert_eq!(to_set_aside(&mut conn, which).await.unwrap(), told, "{which:?}");
+            assert!(!told.is_empty());
             assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap(), counts, "{which:?}");
             assert_eq!(state(pool).await, expected(&before, selected, marked), "{which:?}");
         }

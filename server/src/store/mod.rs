@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod stamp;
 pub mod starts;
 pub mod users;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::error::Result;

@@ -57,6 +57,8 @@ fn each_column_is_bound_to_the_names_it_always_had() {
         (SecretColumn::GrantAccessToken, "grants", "access_token"),
         (SecretColumn::GrantRefreshToken, "grants", "refresh_token"),
         (SecretColumn::FlowPkceVerifier, "oauth_flows", "pkce_verifier"),
+        (SecretColumn::WebhookSecret, "webhook_endpoints", "secret"),
+        (SecretColumn::WebhookPreviousSecret, "webhook_endpoints", "previous_secret"),
     ];
     assert_eq!(spelled.map(|(c, _, _)| c), SecretColumn::ALL);
     for (column, table, name) in spelled {

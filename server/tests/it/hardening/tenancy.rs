@@ -22,6 +22,8 @@ const API_KEY_A: &str = "zephyr-api-key-1c9e55d0b7";
 const API_KEY_B: &str = "other-api-key-83fd21aa40";
 const CLIENT_SECRET_A: &str = "zephyr-client-secret-0f4d2a";
 const TICKET_A: &str = "zephyr-ticket-0123456789abcdef";
+/// Acme's webhook endpoint (a documentation address: no event is sent while the matrix runs).
+const WEBHOOK_A: &str = "https://192.0.2.10/acme-zephyr-hooks";
 
 /// Who asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,6 +97,8 @@ struct World {
     other_org: i64,
     /// Acme's pending authorisation: the path of the callback the provider would send back.
     callback_a: String,
+    /// Acme's webhook endpoint.
+    webhook: i64,
 }
 
 impl World {
@@ -129,6 +133,7 @@ impl World {
             API_KEY_A,
             CLIENT_SECRET_A,
             TICKET_A,
+            "acme-zephyr-hooks",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -224,6 +229,10 @@ async fn world(db: Db) -> World {
         (!dump(&db, "SELECT id FROM api_calls WHERE org_id = 1").await.is_empty()).then_some(())
     })
     .await;
+    // Last: no change of Acme's is told to it before the attacks.
+    let r = ada.call("create_webhook_endpoint", json!({ "url": WEBHOOK_A, "description": "Acme's console" })).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let webhook = r.json()["endpoint"]["id"].as_i64().unwrap();
     World {
         db,
         server,
@@ -244,6 +253,7 @@ async fn world(db: Db) -> World {
         spare,
         other_org,
         callback_a,
+        webhook,
     }
 }
 
@@ -261,6 +271,8 @@ async fn acme_rows(db: &Db) -> Vec<String> {
         "SELECT * FROM audit_log WHERE org_id = 1 ORDER BY id",
         "SELECT * FROM sessions WHERE org_id = 1 ORDER BY token_hash",
         "SELECT * FROM api_calls WHERE org_id = 1 ORDER BY id",
+        "SELECT * FROM webhook_endpoints WHERE org_id = 1 ORDER BY id",
+        "SELECT * FROM webhook_outbox WHERE org_id = 1 ORDER BY id",
     ] {
         all.push(format!("-- {sql}"));
         all.extend(dump(db, sql).await);
@@ -335,6 +347,18 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
         rpc(Eve, "remove_member", json!({ "user_id": 1 }), nf),
         rpc(Bob, "remove_member", json!({ "user_id": 1 }), forbidden),
         rpc(Mallory, "remove_member", json!({ "user_id": w.bob_id }), forbidden),
+        // Webhooks: admins of their own organisation only.
+        rpc(Eve, "webhook_endpoints", json!({}), Own),
+        rpc(Eve, "webhook_deliveries", json!({}), Own),
+        rpc(Bob, "webhook_endpoints", json!({}), forbidden),
+        rpc(Mallory, "webhook_deliveries", json!({}), forbidden),
+        rpc(Bob, "create_webhook_endpoint", json!({ "url": "https://192.0.2.11/bob", "description": "" }), forbidden),
+        rpc(Eve, "rotate_webhook_secret", json!({ "id": w.webhook }), nf),
+        rpc(Bob, "rotate_webhook_secret", json!({ "id": w.webhook }), forbidden),
+        rpc(Eve, "delete_webhook_endpoint", json!({ "id": w.webhook }), nf),
+        rpc(Bob, "delete_webhook_endpoint", json!({ "id": w.webhook }), forbidden),
+        rpc(Eve, "send_test_webhook", json!({ "id": w.webhook }), nf),
+        rpc(Bob, "send_test_webhook", json!({ "id": w.webhook }), forbidden),
         rpc(Eve, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         rpc(Bob, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         Attack {
@@ -412,6 +436,12 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         expect,
     };
     let borrowed = json!({ "name": "Borrowed", "service": { "kind": "custom", "id": w.ledger }, "api_key": "x" });
+    let hooks = "/api/admin/v1/organisations/{org_id}/webhooks";
+    let hook = "/api/admin/v1/organisations/{org_id}/webhooks/{id}";
+    let rotate = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/rotate";
+    let deliveries = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/deliveries";
+    let test = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/test";
+    let hook_of = |rest: &str| format!("/api/admin/v1/organisations/{other}/webhooks/{}{rest}", w.webhook);
     let mut v = vec![
         // The admin token is the operator's; with another organisation's id nothing of Acme's.
         http(Anon, "GET", list, format!("/api/admin/v1/organisations/{other}/connections"), admin(), None, Own),
@@ -444,6 +474,21 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         http(Eve, "GET", "/oauth/callback/{key}", w.callback_a.clone(), Auth::Session(Eve), None, {
             Refused(400, "flow_invalid")
         }),
+        // Webhooks: another organisation's id sees and touches nothing of Acme's endpoint.
+        http(Anon, "GET", hooks, format!("/api/admin/v1/organisations/{other}/webhooks"), admin(), None, Own),
+        http(
+            Anon,
+            "POST",
+            hooks,
+            format!("/api/admin/v1/organisations/{other}/webhooks"),
+            admin(),
+            Some(json!({ "url": "ftp://192.0.2.12/x" })),
+            Refused(422, "validation"),
+        ),
+        http(Anon, "DELETE", hook, hook_of(""), admin(), None, Refused(404, "not_found")),
+        http(Anon, "POST", rotate, hook_of("/rotate"), admin(), None, Refused(404, "not_found")),
+        http(Anon, "GET", deliveries, hook_of("/deliveries"), admin(), None, Refused(404, "not_found")),
+        http(Anon, "POST", test, hook_of("/test"), admin(), None, Refused(404, "not_found")),
         http(Eve, "GET", "/healthz", "/healthz".into(), Auth::Session(Eve), None, Own),
         http(Eve, "GET", "/favicon.ico", "/favicon.ico".into(), Auth::Session(Eve), None, Own),
         http(Eve, "GET", "/theme.css", "/theme.css".into(), Auth::Session(Eve), None, Own),
@@ -464,6 +509,12 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         ("GET", list, "/api/admin/v1/organisations/1/connections".to_string(), None),
         ("POST", list, "/api/admin/v1/organisations/1/connections".to_string(), Some(borrowed.clone())),
         ("DELETE", one, "/api/admin/v1/organisations/1/connections/zephyr_system".to_string(), None),
+        ("GET", hooks, "/api/admin/v1/organisations/1/webhooks".to_string(), None),
+        ("POST", hooks, "/api/admin/v1/organisations/1/webhooks".to_string(), Some(json!({ "url": WEBHOOK_A }))),
+        ("DELETE", hook, format!("/api/admin/v1/organisations/1/webhooks/{}", w.webhook), None),
+        ("POST", rotate, format!("/api/admin/v1/organisations/1/webhooks/{}/rotate", w.webhook), None),
+        ("GET", deliveries, format!("/api/admin/v1/organisations/1/webhooks/{}/deliveries", w.webhook), None),
+        ("POST", test, format!("/api/admin/v1/organisations/1/webhooks/{}/test", w.webhook), None),
     ] {
         for auth in [Auth::Session(Eve), Auth::Bearer(w.eve_token.clone()), Auth::Bearer(w.ada_token.clone())] {
             v.push(http(Eve, method, route, path.clone(), auth, body.clone(), Refused(401, "unauthenticated")));

@@ -1,0 +1,317 @@
+//! Webhooks: an organisation's endpoints (their signing secrets sealed, see `crate::vault`), the
+//! outbox of events still to deliver (one row per endpoint, claimed with a lease so one instance
+//! delivers each), and the log of delivery attempts. Every query of an endpoint names the
+//! organisation.
+
+use crate::error::Result;
+use crate::store::Exec;
+use crate::store::{sql, sql_scalar};
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct EndpointRecord {
+    pub id: i64,
+    pub org_id: i64,
+    pub url: String,
+    pub description: String,
+    /// Sealed.
+    pub secret: Option<String>,
+    /// Sealed: the secret before the last rotation, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<i64>,
+    pub created_by_name: String,
+    pub created_at: i64,
+    pub rotated_at: Option<i64>,
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "id, org_id, url, description, secret, previous_secret, previous_until, created_by_name, created_at, rotated_at";
+
+fn endpoint(r: sqlx::any::AnyRow) -> EndpointRecord {
+    EndpointRecord {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        url: r.get("url"),
+        description: r.get("description"),
+        secret: r.get("secret"),
+        previous_secret: r.get("previous_secret"),
+        previous_until: r.get("previous_until"),
+        created_by_name: r.get("created_by_name"),
+        created_at: r.get("created_at"),
+        rotated_at: r.get("rotated_at"),
+    }
+}
+
+/// A new endpoint, without its secret yet (sealed for its row id, then set).
+pub async fn create<'e>(
+    db: impl Exec<'e>,
+    org_id: i64,
+    url: &str,
+    description: &str,
+    by: &str,
+    now: i64,
+) -> Result<i64> {
+    let id = sql_scalar!(
+        "INSERT INTO webhook_endpoints (org_id, url, description, created_by_name, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        org_id,
+        url,
+        description,
+        by,
+        now
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(id)
+}
+
+pub async fn endpoints<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<EndpointRecord>> {
+    let rows = sql!(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE org_id = $1 ORDER BY id"), org_id)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(endpoint).collect())
+}
+
+pub async fn endpoint_by_id<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option<EndpointRecord>> {
+    let r =
+        sql!(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE org_id = $1 AND id = $2"), org_id, id)
+            .fetch_optional(db)
+            .await?;
+    Ok(r.map(endpoint))
+}
+
+/// The endpoint of an outbox row, to deliver it (the row names the organisation).
+pub async fn endpoint_for_delivery<'e>(db: impl Exec<'e>, id: i64) -> Result<Option<EndpointRecord>> {
+    let r =
+        sql!(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1"), id).fetch_optional(db).await?;
+    Ok(r.map(endpoint))
+}
+
+/// The ids of an organisation's endpoints (the outbox gets a row for each).
+pub async fn endpoint_ids<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<i64>> {
+    Ok(sql_scalar!("SELECT id FROM webhook_endpoints WHERE org_id = $1 ORDER BY id", org_id).fetch_all(db).await?)
+}
+
+/// Both sealed secrets at once (a rotation): the new one, and the one before it with the time it
+/// stops signing.
+pub async fn set_secrets<'e>(
+    db: impl Exec<'e>,
+    id: i64,
+    secret: &str,
+    previous: Option<&str>,
+    previous_until: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let sql = "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_until = $3, rotated_at = $4 \
+               WHERE id = $5";
+    sql!(sql, secret, previous, previous_until, now, id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<bool> {
+    let r = sql!("DELETE FROM webhook_endpoints WHERE org_id = $1 AND id = $2", org_id, id).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// One event to deliver to one endpoint.
+pub struct NewOutbox<'a> {
+    pub org_id: i64,
+    pub endpoint_id: i64,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a str,
+}
+
+pub async fn enqueue<'e>(db: impl Exec<'e>, o: NewOutbox<'_>, now: i64) -> Result<()> {
+    sql!(
+        "INSERT INTO webhook_outbox (org_id, endpoint_id, event_id, event_type, payload, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        o.org_id,
+        o.endpoint_id,
+        o.event_id,
+        o.event_type,
+        o.payload,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub org_id: i64,
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: i64,
+    pub attempts: i64,
+}
+
+/// Up to `limit` outbox rows due now that nobody holds (a lease that ran out is nobody's), oldest
+/// first: each one's id and endpoint.
+pub async fn due<'e>(db: impl Exec<'e>, now: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
+    let sql = "SELECT id, endpoint_id FROM webhook_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL \
+               AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY id LIMIT $2";
+    let rows = sql!(sql, now, limit).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.get("id"), r.get("endpoint_id"))).collect())
+}
+
+/// Takes the lease of an outbox row unless it was delivered, given up, or is held by someone
+/// else: a conditional UPDATE, so of several instances exactly one gets it.
+pub async fn claim<'e>(db: impl Exec<'e>, id: i64, owner: &str, now: i64, until: i64) -> Result<bool> {
+    let sql = "UPDATE webhook_outbox SET lease_owner = $1, lease_until = $2 \
+               WHERE id = $3 AND delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $4 \
+               AND (lease_until IS NULL OR lease_until < $4)";
+    let r = sql!(sql, owner, until, id, now).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn outbox_row<'e>(db: impl Exec<'e>, id: i64) -> Result<Option<OutboxRecord>> {
+    let r = sql!(
+        "SELECT id, org_id, endpoint_id, event_id, event_type, payload, created_at, attempts FROM webhook_outbox \
+         WHERE id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(r.map(|r| OutboxRecord {
+        id: r.get("id"),
+        org_id: r.get("org_id"),
+        endpoint_id: r.get("endpoint_id"),
+        event_id: r.get("event_id"),
+        event_type: r.get("event_type"),
+        payload: r.get("payload"),
+        created_at: r.get("created_at"),
+        attempts: r.get("attempts"),
+    }))
+}
+
+/// How an attempt ended, for the outbox row.
+pub enum Next {
+    Delivered,
+    RetryAt(i64),
+    GiveUp,
+}
+
+/// Records the end of an attempt on its outbox row (if the lease is still ours) and releases the
+/// lease.
+pub async fn finish<'e>(db: impl Exec<'e>, id: i64, owner: &str, next: Next, now: i64) -> Result<bool> {
+    let (delivered, retry, gave_up) = match next {
+        Next::Delivered => (Some(now), None, None),
+        Next::RetryAt(at) => (None, Some(at), None),
+        Next::GiveUp => (None, None, Some(now)),
+    };
+    let sql = "UPDATE webhook_outbox SET attempts = attempts + 1, delivered_at = $1, \
+               next_attempt_at = COALESCE($2, next_attempt_at), gave_up_at = $3, lease_owner = NULL, lease_until = NULL \
+               WHERE id = $4 AND lease_owner = $5";
+    let r = sql!(sql, delivered, retry, gave_up, id, owner).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// One attempt, as the delivery log shows it.
+pub struct Attempt<'a> {
+    pub org_id: i64,
+    pub endpoint_id: i64,
+    pub outbox_id: i64,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<&'a str>,
+}
+
+pub async fn log_attempt<'e>(db: impl Exec<'e>, a: Attempt<'_>, now: i64) -> Result<()> {
+    sql!(
+        "INSERT INTO webhook_deliveries (org_id, endpoint_id, outbox_id, event_id, event_type, attempt, at, \
+         status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        a.org_id,
+        a.endpoint_id,
+        a.outbox_id,
+        a.event_id,
+        a.event_type,
+        a.attempt,
+        now,
+        a.status_code,
+        a.latency_ms,
+        a.error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub attempt: i64,
+    pub at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// The latest `limit` attempts of an organisation's endpoint (or of all its endpoints), newest
+/// first.
+pub async fn deliveries<'e>(
+    db: impl Exec<'e>,
+    org_id: i64,
+    endpoint_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<DeliveryRecord>> {
+    let columns = "id, endpoint_id, event_id, event_type, attempt, at, status_code, latency_ms, error";
+    let rows = match endpoint_id {
+        Some(e) => {
+            let sql = format!(
+                "SELECT {columns} FROM webhook_deliveries WHERE org_id = $1 AND endpoint_id = $2 ORDER BY id DESC LIMIT $3"
+            );
+            sql!(&sql, org_id, e, limit).fetch_all(db).await?
+        }
+        None => {
+            let sql = format!("SELECT {columns} FROM webhook_deliveries WHERE org_id = $1 ORDER BY id DESC LIMIT $2");
+            sql!(&sql, org_id, limit).fetch_all(db).await?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| DeliveryRecord {
+            id: r.get("id"),
+            endpoint_id: r.get("endpoint_id"),
+            event_id: r.get("event_id"),
+            event_type: r.get("event_type"),
+            attempt: r.get("attempt"),
+            at: r.get("at"),
+            status_code: r.get("status_code"),
+            latency_ms: r.get("latency_ms"),
+            error: r.get("error"),
+        })
+        .collect())
+}
+
+/// Forgets every lease: at start-up of the embedded (single-instance) SQLite mode, a lease can
+/// only be left over from a process that died (its delivery is then tried again).
+pub async fn clear_leases<'e>(db: impl Exec<'e>) -> Result<u64> {
+    let sql = "UPDATE webhook_outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL";
+    Ok(sqlx::query(sql).execute(db).await?.rows_affected())
+}
+
+/// Forgets the outbox rows (and their attempts) that ended before `before`.
+pub async fn purge<'e>(db: impl Exec<'e>, before: i64) -> Result<u64> {
+    let r = sql!(
+        "DELETE FROM webhook_outbox WHERE COALESCE(delivered_at, gave_up_at) IS NOT NULL \
+         AND COALESCE(delivered_at, gave_up_at) < $1",
+        before
+    )
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+#[cfg(test)]
+mod tests;

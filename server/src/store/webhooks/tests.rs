@@ -1,0 +1,81 @@
+//! The outbox's lease and the endpoints' tenancy, on every test database.
+
+use super::*;
+use crate::store::testing::db_test;
+use sqlx::AnyPool;
+
+async fn seed(pool: &AnyPool) -> (i64, i64) {
+    for sql in [
+        "INSERT INTO organisations (id, name, created_at) VALUES (1, 'Acme', 1)",
+        "INSERT INTO organisations (id, name, created_at) VALUES (2, 'Other', 1)",
+    ] {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    let a = create(pool, 1, "https://hooks.acme.example/in", "", "ada", 10).await.unwrap();
+    let b = create(pool, 2, "https://hooks.other.example/in", "", "bob", 10).await.unwrap();
+    (a, b)
+}
+
+fn row(endpoint_id: i64, event_id: &str) -> NewOutbox<'_> {
+    NewOutbox { org_id: 1, endpoint_id, event_id, event_type: "webhook.test", payload: "{}" }
+}
+
+db_test!(an_endpoint_is_seen_only_by_its_organisation, async |pool: &AnyPool| {
+    let (a, b) = seed(pool).await;
+    assert_eq!(endpoint_ids(pool, 1).await.unwrap(), [a]);
+    assert!(endpoint_by_id(pool, 1, b).await.unwrap().is_none());
+    assert!(!delete(pool, 1, b).await.unwrap(), "another organisation's endpoint is not deleted");
+    assert!(endpoint_by_id(pool, 2, b).await.unwrap().is_some());
+    assert!(delete(pool, 1, a).await.unwrap());
+    assert!(endpoints(pool, 1).await.unwrap().is_empty());
+});
+
+db_test!(of_two_claims_of_a_due_event_one_wins_until_its_lease_runs_out, async |pool: &AnyPool| {
+    let (a, _) = seed(pool).await;
+    enqueue(pool, row(a, "evt_1"), 100).await.unwrap();
+    assert!(due(pool, 99, 10).await.unwrap().is_empty(), "not due before it happened");
+    let id = due(pool, 100, 10).await.unwrap()[0].0;
+    assert!(claim(pool, id, "one", 100, 1_000).await.unwrap());
+    assert!(!claim(pool, id, "two", 100, 1_000).await.unwrap(), "held");
+    assert!(due(pool, 500, 10).await.unwrap().is_empty(), "a held row is not due");
+    // The holder died: its lease runs out and another takes the row.
+    assert!(claim(pool, id, "two", 1_001, 2_000).await.unwrap());
+    assert!(!finish(pool, id, "one", Next::Delivered, 1_002).await.unwrap(), "the first holder lost it");
+    assert!(finish(pool, id, "two", Next::RetryAt(5_000), 1_002).await.unwrap());
+    assert!(due(pool, 4_999, 10).await.unwrap().is_empty(), "backing off");
+    assert_eq!(due(pool, 5_000, 10).await.unwrap(), [(id, a)]);
+    assert!(claim(pool, id, "three", 5_000, 6_000).await.unwrap());
+    assert!(finish(pool, id, "three", Next::Delivered, 5_001).await.unwrap());
+    assert!(due(pool, 10_000_000, 10).await.unwrap().is_empty(), "delivered: never again");
+    assert!(!claim(pool, id, "four", 10_000_000, 10_000_001).await.unwrap());
+    let r = outbox_row(pool, id).await.unwrap().unwrap();
+    assert_eq!((r.attempts, r.event_id.as_str()), (2, "evt_1"));
+    assert_eq!(purge(pool, 5_001).await.unwrap(), 0, "kept while recent");
+    assert_eq!(purge(pool, 5_002).await.unwrap(), 1);
+});
+
+db_test!(the_delivery_log_is_the_organisations_newest_first, async |pool: &AnyPool| {
+    let (a, b) = seed(pool).await;
+    enqueue(pool, row(a, "evt_1"), 100).await.unwrap();
+    let id = due(pool, 100, 10).await.unwrap()[0].0;
+    for (n, status) in [(1, Some(500)), (2, None), (3, Some(204))] {
+        let attempt = Attempt {
+            org_id: 1,
+            endpoint_id: a,
+            outbox_id: id,
+            event_id: "evt_1",
+            event_type: "webhook.test",
+            attempt: n,
+            status_code: status,
+            latency_ms: 7,
+            error: status.is_none().then_some("could not connect"),
+        };
+        log_attempt(pool, attempt, 100 + n).await.unwrap();
+    }
+    let log = deliveries(pool, 1, Some(a), 10).await.unwrap();
+    assert_eq!(log.iter().map(|d| d.attempt).collect::<Vec<_>>(), [3, 2, 1]);
+    assert_eq!((log[0].status_code, log[1].error.as_deref()), (Some(204), Some("could not connect")));
+    assert_eq!(deliveries(pool, 1, None, 2).await.unwrap().len(), 2);
+    assert!(deliveries(pool, 2, None, 10).await.unwrap().is_empty());
+    assert!(deliveries(pool, 2, Some(b), 10).await.unwrap().is_empty());
+});
