@@ -55,8 +55,8 @@ jobs_started=()
 background() {
   local name=$1; shift
   ( started=$SECONDS; status=0; "$@" || status=$?
-    # `times`: this job's CPU time (user, system; its own and its children's, last line).
-    echo "[$name: exit $status after $((SECONDS - started)) s; CPU $(times | tail -n 1)]"; exit $status ) > "$logs/$name.log" 2>&1 &
+    echo "[$name: exit $status after $((SECONDS - started)) s; CPU time, user and system, below]"
+    times; exit $status ) > "$logs/$name.log" 2>&1 &
   jobs_started+=("$name:$!")
 }
 
@@ -100,7 +100,7 @@ fi
 for job in "${jobs_started[@]}"; do
   name=${job%%:*}
   if wait "${job##*:}"; then
-    say "$name: installed ($(tail -n 1 "$logs/$name.log"))"
+    say "$name: installed ($(grep -F "[$name: exit" "$logs/$name.log"))"
   else
     echo "installing $name failed; the end of $logs/$name.log:" >&2
     tail -n 30 "$logs/$name.log" >&2
