@@ -216,6 +216,7 @@ fn CallTable(calls: Vec<CallView>) -> impl IntoView {
                             <td>
                                 {failed.then(|| view! { <span class="badge badge-error">"Failed"</span>" " })}
                                 {c.outcome()}
+                                {c.retried().map(|r| view! { " "<span class="muted">{format!("({r})")}</span> })}
                             </td>
                             <td>{format!("{} ms", c.latency_ms)}</td>
                         </tr>

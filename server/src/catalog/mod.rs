@@ -64,6 +64,19 @@ struct RawService {
     extra_token_params: BTreeMap<String, String>,
     #[serde(default)]
     scopes: Vec<RawScope>,
+    #[serde(default)]
+    retries: Option<RawRetries>,
+}
+
+/// `[service.retries]`: what the provider documents of its rate limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetries {
+    default: i64,
+    #[serde(default)]
+    reset_header: Option<String>,
+    #[serde(default)]
+    reset_format: Option<String>,
 }
 
 fn default_delimiter() -> String {
@@ -89,6 +102,7 @@ struct RawScope {
     display: String,
 }
 
+use crate::invoke::retry::{ResetFormat, RetryDefaults, MAX_RETRIES};
 pub use app::service::Scope;
 use app::service::ServiceSpec;
 
@@ -99,6 +113,8 @@ pub struct PredefinedService {
     pub id: String,
     pub docs_url: ServiceUrl,
     pub spec: ServiceSpec,
+    /// The retries `Liaison-Retries: default` gets, and the provider's reset header.
+    pub retries: Option<RetryDefaults>,
 }
 
 impl std::ops::Deref for PredefinedService {
@@ -286,6 +302,7 @@ impl Check {
                 }
             }
         }
+        let retries = raw.retries.as_ref().map(|r| self.retries(r));
         let mut seen = HashSet::new();
         for s in &raw.scopes {
             if s.name.is_empty() || s.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -302,6 +319,7 @@ impl Check {
         Some(PredefinedService {
             id: raw.id,
             docs_url: docs_url?,
+            retries: retries.flatten(),
             spec: ServiceSpec {
                 name: raw.name,
                 auth_type: auth_type?,
@@ -328,6 +346,38 @@ impl Check {
             },
         })
         .filter(|_| self.problems.is_empty())
+    }
+}
+
+impl Check {
+    fn retries(&mut self, raw: &RawRetries) -> Option<RetryDefaults> {
+        let default = u8::try_from(raw.default).ok().filter(|n| (1..=MAX_RETRIES).contains(n));
+        if default.is_none() {
+            self.fail("retries.default", format!("{} is not a number of retries from 1 to {MAX_RETRIES}", raw.default));
+        }
+        if let Some(h) = raw.reset_header.as_deref().filter(|h| !is_token(h)) {
+            self.fail("retries.reset_header", format!("{h:?} is not a valid header name"));
+        }
+        let reset_format = match (&raw.reset_header, raw.reset_format.as_deref()) {
+            (Some(_), Some(f)) => self.choice("retries.reset_format", f, ResetFormat::parse, ResetFormat::NAMES),
+            (Some(_), None) => {
+                self.fail(
+                    "retries.reset_format",
+                    format!("is required with reset_header: one of {}", ResetFormat::NAMES.join(", ")),
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.fail("retries.reset_format", "is only for a reset_header".into());
+                None
+            }
+            (None, None) => Some(ResetFormat::Seconds),
+        };
+        Some(RetryDefaults {
+            default: default?,
+            reset_header: raw.reset_header.as_ref().map(|h| h.to_ascii_lowercase()),
+            reset_format: reset_format?,
+        })
     }
 }
 

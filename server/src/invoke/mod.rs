@@ -8,6 +8,8 @@ pub mod json_call;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
+pub mod retry;
+mod send;
 pub mod target;
 
 use crate::api_tokens::ApiTokens;

@@ -15,3 +15,4 @@ mod metrics;
 mod operator_clients;
 mod provider;
 mod quirks;
+mod retries;
