@@ -5,6 +5,7 @@
 //! document.
 
 pub mod json_call;
+pub mod metadata;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
@@ -67,6 +68,7 @@ where
     Router::new()
         .route("/api/v1/connections/{link_name}/proxy", any(proxy::handle))
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
+        .route("/api/v1/connections/{link_name}/metadata", get(metadata::handle).put(metadata::handle))
         .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
         .layer(axum::middleware::from_fn(crate::metrics::timed))

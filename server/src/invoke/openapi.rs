@@ -77,6 +77,25 @@ pub fn document(public_url: &str) -> Value {
             ),
         );
     }
+    let mut metadata_responses = error_responses(&[
+        ErrorCode::Unauthenticated,
+        ErrorCode::InvalidRequest,
+        ErrorCode::ConnectionNotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::Internal,
+    ]);
+    metadata_responses.insert(
+        "200".into(),
+        json!({ "description": "The connection's metadata (`{}` when none is set).",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Metadata" } } } }),
+    );
+    let metadata_op = |summary: &str, description: &str, body: bool| {
+        let mut op = json!({ "summary": summary, "description": description, "parameters": [link.clone()], "responses": metadata_responses.clone() });
+        if body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Metadata" } } } });
+        }
+        op
+    };
     let mut invoke_responses = error_responses(CALL_ERRORS);
     invoke_responses.insert(
         "200".into(),
@@ -95,6 +114,10 @@ pub fn document(public_url: &str) -> Value {
         "paths": {
             "/api/v1/connections/{link_name}/proxy/{path}": Value::Object(proxy_item),
             "/api/v1/connections/{link_name}/proxy": Value::Object(proxy_root),
+            "/api/v1/connections/{link_name}/metadata": {
+                "get": metadata_op("Read the connection's metadata", "Any API token of the organisation may read it.", false),
+                "put": metadata_op("Replace the connection's metadata", "Only the token of an admin or of the connection's creator (not an integration's internal connection: the admin API sets those). The whole object is replaced; send {} to clear it. Refused, with nothing saved: anything but a JSON object, more than 4 KiB, more than 4 levels deep, or a key named like a credential (password, secret, token, api_key…): metadata is never a place for a secret.", true),
+            },
             "/api/v1/invoke": {
                 "post": {
                     "summary": "One JSON call in, one JSON answer out",
@@ -138,6 +161,11 @@ pub fn document(public_url: &str) -> Value {
                         "retries": { "description": "As the proxy's Liaison-Retries header: 0 to 5, or \"default\".", "oneOf": [{ "type": "integer", "minimum": 0, "maximum": 5 }, { "const": "default" }] },
                         "retry_non_idempotent": { "type": "boolean", "default": false, "description": "Retry a POST or PATCH too." },
                     },
+                },
+                "Metadata": {
+                    "type": "object",
+                    "description": "A small JSON object of your own about the connection (an account id, a region): at most 4 KiB, 4 levels deep, never a secret.",
+                    "additionalProperties": {},
                 },
                 "InvokeResponse": {
                     "type": "object",

@@ -11,6 +11,7 @@ mod faults;
 mod foundation;
 mod hardening;
 mod lifecycle;
+mod metadata;
 mod metrics;
 mod operator_clients;
 mod provider;
