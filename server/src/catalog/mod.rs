@@ -68,17 +68,6 @@ struct RawService {
     retries: Option<RawRetries>,
 }
 
-/// `[service.retries]`: what the provider documents of its rate limits.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRetries {
-    default: i64,
-    #[serde(default)]
-    reset_header: Option<String>,
-    #[serde(default)]
-    reset_format: Option<String>,
-}
-
 fn default_delimiter() -> String {
     "space".into()
 }
@@ -102,9 +91,11 @@ struct RawScope {
     display: String,
 }
 
-use crate::invoke::retry::{ResetFormat, RetryDefaults, MAX_RETRIES};
+pub mod retries;
 pub use app::service::Scope;
 use app::service::ServiceSpec;
+use retries::RawRetries;
+pub use retries::{ResetFormat, RetryDefaults, MAX_RETRIES};
 
 /// One checked catalogue entry: its id, its documentation and its spec (reachable directly
 /// through `Deref`, e.g. `entry.token_url`).
@@ -346,38 +337,6 @@ impl Check {
             },
         })
         .filter(|_| self.problems.is_empty())
-    }
-}
-
-impl Check {
-    fn retries(&mut self, raw: &RawRetries) -> Option<RetryDefaults> {
-        let default = u8::try_from(raw.default).ok().filter(|n| (1..=MAX_RETRIES).contains(n));
-        if default.is_none() {
-            self.fail("retries.default", format!("{} is not a number of retries from 1 to {MAX_RETRIES}", raw.default));
-        }
-        if let Some(h) = raw.reset_header.as_deref().filter(|h| !is_token(h)) {
-            self.fail("retries.reset_header", format!("{h:?} is not a valid header name"));
-        }
-        let reset_format = match (&raw.reset_header, raw.reset_format.as_deref()) {
-            (Some(_), Some(f)) => self.choice("retries.reset_format", f, ResetFormat::parse, ResetFormat::NAMES),
-            (Some(_), None) => {
-                self.fail(
-                    "retries.reset_format",
-                    format!("is required with reset_header: one of {}", ResetFormat::NAMES.join(", ")),
-                );
-                None
-            }
-            (None, Some(_)) => {
-                self.fail("retries.reset_format", "is only for a reset_header".into());
-                None
-            }
-            (None, None) => Some(ResetFormat::Seconds),
-        };
-        Some(RetryDefaults {
-            default: default?,
-            reset_header: raw.reset_header.as_ref().map(|h| h.to_ascii_lowercase()),
-            reset_format: reset_format?,
-        })
     }
 }
 

@@ -4,14 +4,13 @@
 //! as an HTTP date, a service's documented reset header, else exponential back-off with jitter).
 //! The waiting itself, and the call's time limit, are in [`super::send`].
 
+pub use crate::catalog::retries::{ResetFormat, RetryDefaults, MAX_RETRIES};
 use crate::error::ApiError;
 use app::error::ErrorCode;
 use axum::http::{HeaderMap, Method};
 use serde::Deserialize;
 use std::time::Duration;
 
-/// The most retries a call may ask for.
-pub const MAX_RETRIES: u8 = 5;
 /// What `default` means for a service without its own in the catalogue.
 pub const DEFAULT_RETRIES: u8 = 2;
 /// The proxy's request headers, and the answer's count of attempts.
@@ -23,37 +22,6 @@ pub const REPLAY_BYTES: usize = 1024 * 1024;
 /// The back-off without `Retry-After`: the first wait is about this long, and doubles.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-
-/// A catalogue entry's documented rate limits (`[service.retries]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryDefaults {
-    /// The retries a call gets when it asks for the service's `default`.
-    pub default: u8,
-    /// A header saying when the limit resets, read when an answer has no `Retry-After`.
-    pub reset_header: Option<String>,
-    pub reset_format: ResetFormat,
-}
-
-/// How a reset header counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResetFormat {
-    /// Unix time in seconds (GitHub's `x-ratelimit-reset`).
-    UnixSeconds,
-    /// Seconds from now (Discord's `x-ratelimit-reset-after`).
-    Seconds,
-}
-
-impl ResetFormat {
-    pub const NAMES: &'static [&'static str] = &["unix_seconds", "seconds"];
-
-    pub fn parse(s: &str) -> Option<ResetFormat> {
-        match s {
-            "unix_seconds" => Some(ResetFormat::UnixSeconds),
-            "seconds" => Some(ResetFormat::Seconds),
-            _ => None,
-        }
-    }
-}
 
 /// How many retries a call asks for, as the script wrote it: a number (`invoke`'s `"retries": 3`
 /// or the header's `3`) or the service's `"default"`.

@@ -89,7 +89,7 @@ pub struct Resolved {
     /// The last segment of the service's own redirect URL (`/oauth/callback/{key}`).
     pub callback_key: String,
     /// The catalogue's documented rate limits (none for a custom service), for API retries.
-    pub retries: Option<crate::invoke::retry::RetryDefaults>,
+    pub retries: Option<crate::catalog::retries::RetryDefaults>,
 }
 
 impl Resolved {
