@@ -33,10 +33,7 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
-        .route(
-            "/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata",
-            get(read_metadata).put(write_metadata),
-        )
+        .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata", get(get_meta).put(put_meta))
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
@@ -126,7 +123,7 @@ async fn named(admin: &Admin, org_id: i64, link: &str) -> Result<conns::Connecti
     }
 }
 
-async fn read_metadata(
+async fn get_meta(
     State(admin): State<Arc<Admin>>,
     Path((org_id, link)): Path<(i64, String)>,
     headers: HeaderMap,
@@ -144,7 +141,7 @@ async fn read_metadata(
     }
 }
 
-async fn write_metadata(
+async fn put_meta(
     State(admin): State<Arc<Admin>>,
     Path((org_id, link)): Path<(i64, String)>,
     headers: HeaderMap,
