@@ -5,7 +5,7 @@
 
 use crate::error::ApiError;
 use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing};
-use crate::invoke::retry::{Ask, Asked};
+use crate::invoke::retry::{Ask, Asked, ATTEMPTS_HEADER};
 use crate::invoke::target::Target;
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
 use crate::invoke::{invoke_limit, Api};
@@ -229,7 +229,12 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         }
         Err(e) => {
             log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
-            e.into_response()
+            let mut resp = e.into_response();
+            // Retries that all failed: the refusal says how many attempts were made.
+            if asked && attempts > 0 {
+                resp.headers_mut().insert(HeaderName::from_static(ATTEMPTS_HEADER), HeaderValue::from(attempts));
+            }
+            resp
         }
     }
 }

@@ -238,7 +238,12 @@ pub async fn handle(
         }
         Err(e) => {
             log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
-            e.into_response()
+            let mut out = e.into_response();
+            // Retries that all failed: the refusal says how many attempts were made.
+            if asked && attempts > 0 {
+                out.headers_mut().insert(HeaderName::from_static(retry::ATTEMPTS_HEADER), HeaderValue::from(attempts));
+            }
+            out
         }
     }
 }

@@ -247,6 +247,15 @@ async fn a_service_down_or_a_reset_connection_is_tried_again() {
         assert_eq!((r.json()["status"].as_i64(), r.json()["attempts"].as_i64()), (Some(200), Some(2)), "{label}");
         assert_eq!(up.seen().len(), 2, "{label}");
 
+        // Resets to the end: the last failure, with the attempts made.
+        up.script(&[Step::Reset, Step::Reset]);
+        let r = proxy(&server, &token, "GET", &[("Liaison-Retries", "1")], "").await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (502, Some("upstream_unreachable")), "{label}: {}", r.body);
+        assert_eq!(r.attempts(), Some("2"), "{label}");
+        up.script(&[Step::Reset, Step::Reset, Step::Reset]);
+        let r = invoke(&server, &token, json!({ "connection": "keyed", "url": "/items", "retries": 2 })).await;
+        assert_eq!((r.status, r.attempts()), (502, Some("3")), "{label}: {}", r.body);
+
         // Without retries, the reset is the answer, as before.
         up.script(&[Step::Reset]);
         let r = proxy(&server, &token, "GET", &[], "").await;
