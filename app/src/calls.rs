@@ -20,6 +20,8 @@ pub struct CallView {
     pub latency_ms: i64,
     /// Liaison's code for a failure (`upstream_timeout`, `needs_reauthorization`…).
     pub error: Option<String>,
+    /// Requests sent to the service: more than 1 when the call was retried.
+    pub attempts: u32,
 }
 
 impl CallView {
@@ -37,6 +39,11 @@ impl CallView {
             (s, None) => s.to_string(),
         }
     }
+
+    /// The attempts in words when there were several: `after 3 attempts`.
+    pub fn retried(&self) -> Option<String> {
+        (self.attempts > 1).then(|| format!("after {} attempts", self.attempts))
+    }
 }
 
 #[cfg(test)]
@@ -53,11 +60,14 @@ mod tests {
             status,
             latency_ms: 1,
             error: error.map(str::to_string),
+            attempts: 1,
         };
         assert!(!call(200, None).failed());
         assert!(call(404, None).failed() && call(0, None).failed() && call(200, Some("x")).failed());
         assert_eq!(call(502, Some("upstream_unreachable")).outcome(), "502 upstream_unreachable");
         assert_eq!(call(0, Some("upstream_timeout")).outcome(), "no answer (upstream_timeout)");
         assert_eq!(call(201, None).outcome(), "201");
+        assert_eq!(call(200, None).retried(), None, "one attempt is not worth a word");
+        assert_eq!(CallView { attempts: 3, ..call(503, None) }.retried().as_deref(), Some("after 3 attempts"));
     }
 }

@@ -276,6 +276,8 @@ pub struct ConnectionDetails {
     pub has_own_client: bool,
     /// Where scripts call the service through this connection (ends in `/`).
     pub proxy_url: String,
+    /// The connection's metadata as indented JSON text; empty when none is set (`{}`).
+    pub metadata: String,
 }
 
 /// What happens after Connect.

@@ -110,6 +110,7 @@ impl ErrorCode {
         ErrorCode::NeedsReauthorization,
         ErrorCode::ConnectionError,
         ErrorCode::UserNotAuthorized,
+        ErrorCode::Forbidden,
         ErrorCode::ApiHostNotAllowed,
         ErrorCode::PathNotAllowed,
         ErrorCode::BodyTooLarge,
@@ -306,7 +307,7 @@ mod tests {
         assert_eq!(ErrorCode::NotFound.for_api(), Some(ErrorCode::ConnectionNotFound));
         assert_eq!(ErrorCode::Validation.for_api(), Some(ErrorCode::InvalidRequest));
         assert_eq!(ErrorCode::InvalidCredentials.for_api(), Some(ErrorCode::Unauthenticated));
-        assert_eq!(ErrorCode::Forbidden.for_api(), None);
+        assert_eq!(ErrorCode::Forbidden.for_api(), Some(ErrorCode::Forbidden));
     }
 
     #[test]

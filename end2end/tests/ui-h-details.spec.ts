@@ -3,7 +3,8 @@ import AxeBuilder from "@axe-core/playwright";
 import { hydrated, signIn, expect, test } from "./helpers";
 
 // The details page shows what a person looks for there: the connection's recent calls (failures
-// told in words, not by colour alone) and its actions beside Reconnect, with the list's dialogs.
+// told in words, not by colour alone), its metadata as a script set it, and its actions beside
+// Reconnect, with the list's dialogs.
 // Runs after ui-flows.spec.ts: "Acme CRM EU" (acme_crm) is Connected, its API at the provider.
 test.describe.configure({ mode: "serial" });
 
@@ -23,6 +24,13 @@ test("the details page lists the connection's recent calls and offers its action
     page.request.get(`/api/v1/connections/acme_crm/proxy/${path}`, { headers: { Authorization: `Bearer ${token}` } });
   expect((await call("me")).status()).toBe(200);
   expect((await call("no/such/endpoint")).status()).toBe(404);
+  const metadata = { account_id: "acct_12345", region: "eu-west" };
+  const set = await page.request.put("/api/v1/connections/acme_crm/metadata", {
+    headers: { Authorization: `Bearer ${token}` },
+    data: metadata,
+  });
+  expect(set.status()).toBe(200);
+  expect(await set.json()).toEqual(metadata);
 
   await page.goto("/settings/developer-space/connections/acme_crm");
   await hydrated(page);
@@ -41,6 +49,9 @@ test("the details page lists the connection's recent calls and offers its action
   await expect(failed).toContainText(/\d+ ms/);
   const ok = calls.getByRole("row").filter({ hasText: "Details probe" }).filter({ hasText: "200" });
   await expect(ok).not.toContainText("Failed");
+  const shown = page.getByTestId("metadata");
+  await expect(shown).toContainText('"account_id": "acct_12345"');
+  await expect(shown).toContainText('"region": "eu-west"');
   await shot(page, "details-calls");
   const axe = await new AxeBuilder({ page }).analyze();
   expect(axe.violations.map((v) => `${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);

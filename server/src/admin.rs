@@ -1,5 +1,6 @@
 //! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
-//! connections, and manage an organisation's webhook endpoints (`webhooks`), with the
+//! connections, read and set the metadata of any connection of an organisation
+//! (`crate::metadata`), and manage an organisation's webhook endpoints (`webhooks`), with the
 //! operator's admin token. Bearer-token only: cookies are never accepted
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
@@ -37,6 +38,7 @@ where
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
         .merge(webhooks::routes())
+        .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata", get(get_meta).put(put_meta))
 }
 
 /// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
@@ -109,6 +111,57 @@ async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers:
         )
         .into_response(),
         Err(e) => error(e.into()),
+    }
+}
+
+/// The connection of that link name in the organisation, any kind.
+#[allow(clippy::result_large_err)]
+async fn named(admin: &Admin, org_id: i64, link: &str) -> Result<conns::ConnectionRecord, Response> {
+    let found = match link_from_path(link) {
+        Ok(l) => conns::by_link(&admin.store.pool, org_id, l.as_str()).await,
+        Err(e) => return Err(error(e.into())),
+    };
+    match found {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(error(AppError::new(ErrorCode::NotFound, "There is no connection with that link name."))),
+        Err(e) => Err(error(e.into())),
+    }
+}
+
+async fn get_meta(
+    State(admin): State<Arc<Admin>>,
+    Path((org_id, link)): Path<(i64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let c = match authorise(&admin, &headers) {
+        Ok(()) => named(&admin, org_id, &link).await,
+        Err(r) => return r,
+    };
+    match c {
+        Ok(c) => match crate::metadata::read(&admin.connections.infra, &c).await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => error(e.into()),
+        },
+        Err(r) => r,
+    }
+}
+
+async fn put_meta(
+    State(admin): State<Arc<Admin>>,
+    Path((org_id, link)): Path<(i64, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let c = match authorise(&admin, &headers) {
+        Ok(()) => named(&admin, org_id, &link).await,
+        Err(r) => return r,
+    };
+    match c {
+        Ok(c) => match crate::metadata::write(&admin.connections.infra, &c, &body, "admin API").await {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => error(e.into()),
+        },
+        Err(r) => r,
     }
 }
 

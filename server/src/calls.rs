@@ -135,6 +135,7 @@ pub async fn recent(store: &Store, viewer: &Viewer, link_name: &str) -> Result<V
             status: u16::try_from(r.status).unwrap_or(0),
             latency_ms: r.latency_ms,
             error: r.error_code,
+            attempts: u32::try_from(r.attempts).unwrap_or(1),
         })
         .collect())
 }

@@ -7,12 +7,27 @@
 //! the whole number of milliseconds the file holds (0 while the file is absent), read at every
 //! call, so a test moves time forward for every process that shares the file instead of sleeping.
 //! A release build refuses to start with that setting (`crate::config`).
+//!
+//! Waits that a test must not spend in real time (the scripts' API waiting out a `Retry-After`)
+//! go through [`Clock::sleep`]: the wall clock sleeps; the moved clock returns at once, having
+//! moved its file forward by the wait, so a test reads from the file how long the server waited.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A wait, as [`Clock::sleep`] returns it.
+pub type Sleep<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// The current time in Unix milliseconds. Time is a parameter: store functions take `now`.
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> i64;
+
+    /// Waits `d` by this clock (the wall clock: a real sleep).
+    fn sleep(&self, d: Duration) -> Sleep<'_> {
+        Box::pin(tokio::time::sleep(d))
+    }
 }
 
 /// The wall clock.
@@ -61,6 +76,19 @@ impl Clock for OffsetFileClock {
     fn now_ms(&self) -> i64 {
         SystemClock.now_ms().saturating_add(self.offset_ms())
     }
+
+    /// No real wait: the file moves forward by `d` (written beside it and renamed over it, one
+    /// wait at a time in this process), so "now" is `d` later for every process that shares it.
+    fn sleep(&self, d: Duration) -> Sleep<'_> {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _held = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let next = self.offset_ms().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let tmp = self.path.with_extension(format!("sleep-{}", std::process::id()));
+        if let Err(e) = std::fs::write(&tmp, next.to_string()).and_then(|()| std::fs::rename(&tmp, &self.path)) {
+            tracing::warn!(file = %self.path.display(), error = %e, "test clock: could not move the clock forward");
+        }
+        Box::pin(std::future::ready(()))
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +132,19 @@ mod tests {
         assert!((-86_401_000..=-86_400_000).contains(&behind), "a day behind: {behind}");
         std::fs::remove_file(&c.path).unwrap();
         assert_eq!(c.offset_ms(), 0, "the file removed, the wall clock again");
+    }
+
+    #[cfg(debug_assertions)]
+    #[tokio::test]
+    async fn a_sleep_on_the_offset_clock_moves_its_file_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = clock(&dir);
+        let started = std::time::Instant::now();
+        c.sleep(Duration::from_secs(3600)).await;
+        assert_eq!(c.offset_ms(), 3_600_000, "the file moved by the wait");
+        c.sleep(Duration::from_millis(1500)).await;
+        assert_eq!(c.offset_ms(), 3_601_500, "waits add up");
+        assert!(started.elapsed() < Duration::from_secs(5), "no real wait");
     }
 
     #[cfg(debug_assertions)]

@@ -75,6 +75,7 @@ impl Connections {
         let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
         let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
         let grant = grants::grant(&self.infra.store.pool, c.id, actor::user_key(&c, Some(viewer.user_id))).await?;
+        let metadata = crate::metadata::read(&self.infra, &c).await?;
         Ok(ConnectionDetails {
             row: self.row_view(Some(viewer), &c),
             auth_type: resolved.spec.auth_type,
@@ -94,6 +95,7 @@ impl Connections {
             user_grants: if c.per_user { grants::user_grant_count(&self.infra.store.pool, c.id).await? } else { 0 },
             has_own_client: c.client_id.is_some(),
             proxy_url: format!("{}api/v1/connections/{}/proxy/", self.infra.public_url, c.link_name),
+            metadata: crate::metadata::shown(&metadata),
         })
     }
 

@@ -24,6 +24,7 @@ pub mod infra;
 pub mod invoke;
 pub mod keys;
 pub mod members;
+pub mod metadata;
 pub mod metrics;
 pub mod outbound;
 pub mod routes;

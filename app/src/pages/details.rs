@@ -1,7 +1,8 @@
 //! Connection details: status, service, scopes, who authorised it and when, when the token
 //! expires (never the token), the person's own grant for login-user connections, its actions
 //! (Reconnect, Edit, Revoke or Enable, Delete: the list's own dialogs), its recent calls from the
-//! call log, and code that calls the service through the connection from a script.
+//! call log, its metadata (read-only: scripts and the admin API set it), and code that calls the
+//! service through the connection from a script.
 
 use super::chrome::{signed_in, Chrome};
 use super::connection_actions::{ActionDialogs, Actions};
@@ -119,6 +120,14 @@ fn DetailsView(d: ConnectionDetails, act: Actions) -> impl IntoView {
             </dd>
             <dt>"Created"</dt><dd>{format!("{} by {}", format_utc(row.created_at), row.created_by)}</dd>
             <dt>"Last used"</dt><dd>{row.last_used_at.map(format_utc).unwrap_or_else(|| "Never".into())}</dd>
+            <dt>"Metadata"</dt>
+            <dd>
+                {if d.metadata.is_empty() {
+                    Either::Left(view! { <span class="muted">"None set (scripts and the admin API can set it)."</span> })
+                } else {
+                    Either::Right(view! { <pre class="metadata" data-testid="metadata"><code>{d.metadata.clone()}</code></pre> })
+                }}
+            </dd>
             {row.per_user.then(|| view! {
                 <dt>"Credentials"</dt>
                 <dd>{format!("Each person's own account ({} connected so far)", d.user_grants)}</dd>
@@ -216,6 +225,7 @@ fn CallTable(calls: Vec<CallView>) -> impl IntoView {
                             <td>
                                 {failed.then(|| view! { <span class="badge badge-error">"Failed"</span>" " })}
                                 {c.outcome()}
+                                {c.retried().map(|r| view! { " "<span class="muted">{format!("({r})")}</span> })}
                             </td>
                             <td>{format!("{} ms", c.latency_ms)}</td>
                         </tr>

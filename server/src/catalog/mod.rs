@@ -64,6 +64,8 @@ struct RawService {
     extra_token_params: BTreeMap<String, String>,
     #[serde(default)]
     scopes: Vec<RawScope>,
+    #[serde(default)]
+    retries: Option<RawRetries>,
 }
 
 fn default_delimiter() -> String {
@@ -89,8 +91,11 @@ struct RawScope {
     display: String,
 }
 
+pub mod retries;
 pub use app::service::Scope;
 use app::service::ServiceSpec;
+use retries::RawRetries;
+pub use retries::{ResetFormat, RetryDefaults, MAX_RETRIES};
 
 /// One checked catalogue entry: its id, its documentation and its spec (reachable directly
 /// through `Deref`, e.g. `entry.token_url`).
@@ -99,6 +104,8 @@ pub struct PredefinedService {
     pub id: String,
     pub docs_url: ServiceUrl,
     pub spec: ServiceSpec,
+    /// The retries `Liaison-Retries: default` gets, and the provider's reset header.
+    pub retries: Option<RetryDefaults>,
 }
 
 impl std::ops::Deref for PredefinedService {
@@ -286,6 +293,7 @@ impl Check {
                 }
             }
         }
+        let retries = raw.retries.as_ref().map(|r| self.retries(r));
         let mut seen = HashSet::new();
         for s in &raw.scopes {
             if s.name.is_empty() || s.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -302,6 +310,7 @@ impl Check {
         Some(PredefinedService {
             id: raw.id,
             docs_url: docs_url?,
+            retries: retries.flatten(),
             spec: ServiceSpec {
                 name: raw.name,
                 auth_type: auth_type?,

@@ -176,3 +176,54 @@ fn an_operator_file_adds_and_replaces_entries() {
     let found = Catalog::load(Some(&path)).unwrap_err();
     assert!(found[0].contains("the name \"Google\" is already used by another service"), "{found:#?}");
 }
+
+#[test]
+fn an_entry_may_document_its_rate_limits_for_retries() {
+    assert_eq!(parse(GOOD, "f.toml").unwrap()[0].retries, None, "no table, no defaults");
+    let text = format!(
+        "{GOOD}[service.retries]\ndefault = 3\nreset_header = \"X-RateLimit-Reset\"\nreset_format = \"unix_seconds\"\n"
+    );
+    let r = parse(&text, "f.toml").unwrap_or_else(|p| panic!("{p:#?}"))[0].retries.clone().unwrap();
+    assert_eq!(
+        r,
+        RetryDefaults {
+            default: 3,
+            reset_header: Some("x-ratelimit-reset".into()),
+            reset_format: ResetFormat::UnixSeconds
+        }
+    );
+    let only = format!("{GOOD}[service.retries]\ndefault = 2\n");
+    assert_eq!(parse(&only, "f.toml").unwrap()[0].retries.as_ref().map(|r| r.default), Some(2));
+    for (table, expected) in [
+        ("default = 0", "retries.default: 0 is not a number of retries from 1 to 5"),
+        ("default = 6", "retries.default: 6 is not a number of retries from 1 to 5"),
+        (
+            "default = 2\nreset_header = \"x reset\"\nreset_format = \"seconds\"",
+            "retries.reset_header: \"x reset\" is not a valid header name",
+        ),
+        ("default = 2\nreset_header = \"x-reset\"", "retries.reset_format: is required with reset_header"),
+        (
+            "default = 2\nreset_header = \"x-reset\"\nreset_format = \"ms\"",
+            "retries.reset_format: \"ms\" is not one of unix_seconds, seconds",
+        ),
+        ("default = 2\nreset_format = \"seconds\"", "retries.reset_format: is only for a reset_header"),
+        ("default = 2\nmax = 3", "unknown field `max`"),
+    ] {
+        let found = problems(&format!("{GOOD}[service.retries]\n{table}\n"));
+        assert!(found.iter().any(|p| p.contains(expected)), "expected {expected:?} in {found:#?}");
+    }
+}
+
+#[test]
+fn the_shipped_rate_limits_are_where_providers_document_them() {
+    let catalog = Catalog::load(None).unwrap();
+    let github = catalog.get("github").unwrap().retries.clone().unwrap();
+    assert_eq!(
+        (github.reset_header.as_deref(), github.reset_format),
+        (Some("x-ratelimit-reset"), ResetFormat::UnixSeconds)
+    );
+    for id in ["slack", "notion", "dropbox", "microsoft", "discord", "gitlab", "twitter"] {
+        let r = catalog.get(id).and_then(|s| s.retries.clone()).unwrap_or_else(|| panic!("{id} has no retry defaults"));
+        assert!((1..=MAX_RETRIES).contains(&r.default), "{id}");
+    }
+}

@@ -1,9 +1,11 @@
 //! `invoke`: one JSON call in, one JSON answer out. The caller is known before a byte of the body
 //! is read; the body is read up to the limit and parsed with the script's `body` kept as raw JSON
-//! text (no tree of values), then sent through the same path as the proxy (see [`super::proxy`]).
+//! text (no tree of values), then sent through the same path as the proxy (see [`super::proxy`]),
+//! with the retries it asks for (`retries`, `retry_non_idempotent`: [`super::retry`]).
 
 use crate::error::ApiError;
 use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing};
+use crate::invoke::retry::{Ask, Asked, ATTEMPTS_HEADER};
 use crate::invoke::target::Target;
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
 use crate::invoke::{invoke_limit, Api};
@@ -38,6 +40,12 @@ pub struct InvokeRequest {
     /// its text, anything else as that JSON text.
     #[serde(default)]
     pub body: Option<Box<RawValue>>,
+    /// Retries on a failed exchange, 429, 502, 503 and 504: a number up to 5, or `"default"`.
+    #[serde(default)]
+    pub retries: Option<Asked>,
+    /// Retry a method that is not idempotent (POST, PATCH) too.
+    #[serde(default)]
+    pub retry_non_idempotent: bool,
 }
 
 /// A query parameter's value: one, or several (repeated in the URL).
@@ -188,14 +196,17 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         .and_then(|r| r.method.as_deref())
         .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
         .unwrap_or(Method::GET);
+    let parsed_retries = parsed.as_ref().is_ok_and(|r| r.retries.is_some());
     let mut log = Logged::new(&api, Some(&caller), &link, &method);
     let result = async {
         let request = parsed?;
         let t = api.target(&caller, &request.connection).await?;
         log.call.connection_id = Some(t.found.c.id);
+        let ask = Ask { retries: request.retries, non_idempotent: request.retry_non_idempotent };
         let out = outgoing(&t, request)?;
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
-        let resp = api.send(&t, out).await?;
+        let retries = ask.retries(&out.method, t.found.resolved.retries.as_ref())?;
+        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
         let host = log.call.host.clone();
         let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, &host))
             .await
@@ -203,16 +214,27 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         Ok::<_, ApiError>(read)
     }
     .await;
+    let asked = parsed_retries && log.call.attempts > 0;
+    let attempts = log.call.attempts;
     match result {
         Ok(read) => {
             log.finish(&api, read.status, None);
-            let mut resp = Json(answer(read.status, &read.headers, &read.body)).into_response();
+            let mut answer = answer(read.status, &read.headers, &read.body);
+            if asked {
+                answer["attempts"] = json!(attempts);
+            }
+            let mut resp = Json(answer).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => {
             log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
-            e.into_response()
+            let mut resp = e.into_response();
+            // Retries that all failed: the refusal says how many attempts were made.
+            if asked && attempts > 0 {
+                resp.headers_mut().insert(HeaderName::from_static(ATTEMPTS_HEADER), HeaderValue::from(attempts));
+            }
+            resp
         }
     }
 }

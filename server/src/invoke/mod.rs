@@ -5,9 +5,12 @@
 //! document.
 
 pub mod json_call;
+pub mod metadata;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
+pub mod retry;
+mod send;
 pub mod target;
 
 use crate::api_tokens::ApiTokens;
@@ -65,6 +68,7 @@ where
     Router::new()
         .route("/api/v1/connections/{link_name}/proxy", any(proxy::handle))
         .route("/api/v1/connections/{link_name}/proxy/{*path}", any(proxy::handle))
+        .route("/api/v1/connections/{link_name}/metadata", get(metadata::handle).put(metadata::handle))
         .route("/api/v1/invoke", post(json_call::invoke))
         .route("/api/v1/openapi.json", get(openapi::handle))
         .layer(axum::middleware::from_fn(crate::metrics::timed))

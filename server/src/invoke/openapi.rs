@@ -38,15 +38,22 @@ pub fn document(public_url: &str) -> Value {
     let path = json!({ "name": "path", "in": "path", "required": true,
         "description": "The rest of the URL, appended as sent (still percent-encoded) to the service's first API base URL; the query string passes through. A path that leaves the base path once decoded, or carries an encoded slash the service does not need, is refused with `path_not_allowed`.",
         "schema": { "type": "string" } });
+    let retries = json!({ "name": "Liaison-Retries", "in": "header", "required": false,
+        "description": "Retries on a failed connection, 429, 502, 503 and 504: 0 to 5, or `default` (the service's number in the catalogue, else 2). Only GET, HEAD, OPTIONS, PUT and DELETE are retried unless Liaison-Retry-Non-Idempotent is true. Waits what `Retry-After` says (seconds or an HTTP date; else the service's documented reset header; else an exponential back-off with jitter), never past the call's time limit: the last answer is returned instead. The body is then kept to be sent again, at most 1 MiB. No `Liaison-*` header reaches the service.",
+        "schema": { "type": "string", "pattern": "^([0-5]|default)$" } });
+    let non_idempotent = json!({ "name": "Liaison-Retry-Non-Idempotent", "in": "header", "required": false,
+        "description": "`true`: retry a POST or PATCH too (only when a repeat does no harm, e.g. the service de-duplicates it).",
+        "schema": { "type": "string", "enum": ["true", "false"] } });
     let mut proxy_responses = error_responses(CALL_ERRORS);
     proxy_responses.insert(
         "default".into(),
-        json!({ "description": "The service's own answer: its status, headers and body, streamed as they are." }),
+        json!({ "description": "The service's own answer: its status, headers and body, streamed as they are.",
+            "headers": { "Liaison-Attempts": { "description": "When the call asked for retries: the requests sent to the service.", "schema": { "type": "integer", "minimum": 1 } } } }),
     );
     let proxy_op = |summary: &str, params: Vec<Value>| {
         json!({
             "summary": summary,
-            "description": "Transparent proxy: method, query, headers and body pass through (streamed); hop-by-hop headers are dropped, and so are the service's headers that would set state on Liaison's origin (`Set-Cookie`, `Clear-Site-Data`, `Strict-Transport-Security`, `Alt-Svc`…); TRACE and CONNECT are refused; the connection's credential is attached as the service wants it. Bodies up to 256 KiB are retried once after a refresh when the service answers 401.",
+            "description": "Transparent proxy: method, query, headers and body pass through (streamed); hop-by-hop headers are dropped, and so are the service's headers that would set state on Liaison's origin (`Set-Cookie`, `Clear-Site-Data`, `Strict-Transport-Security`, `Alt-Svc`…); TRACE and CONNECT are refused; the connection's credential is attached as the service wants it. Bodies up to 256 KiB are retried once after a refresh when the service answers 401; more retries on rate limits and outages with `Liaison-Retries`.",
             "parameters": params,
             "requestBody": { "required": false, "content": { "*/*": { "schema": {} } } },
             "responses": proxy_responses,
@@ -57,11 +64,38 @@ pub fn document(public_url: &str) -> Value {
     for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
         proxy_item.insert(
             method.into(),
-            proxy_op("Call the service through the connection", vec![link.clone(), path.clone()]),
+            proxy_op(
+                "Call the service through the connection",
+                vec![link.clone(), path.clone(), retries.clone(), non_idempotent.clone()],
+            ),
         );
-        proxy_root
-            .insert(method.into(), proxy_op("Call the service's base URL through the connection", vec![link.clone()]));
+        proxy_root.insert(
+            method.into(),
+            proxy_op(
+                "Call the service's base URL through the connection",
+                vec![link.clone(), retries.clone(), non_idempotent.clone()],
+            ),
+        );
     }
+    let mut metadata_responses = error_responses(&[
+        ErrorCode::Unauthenticated,
+        ErrorCode::InvalidRequest,
+        ErrorCode::ConnectionNotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::Internal,
+    ]);
+    metadata_responses.insert(
+        "200".into(),
+        json!({ "description": "The connection's metadata (`{}` when none is set).",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Metadata" } } } }),
+    );
+    let metadata_op = |summary: &str, description: &str, body: bool| {
+        let mut op = json!({ "summary": summary, "description": description, "parameters": [link.clone()], "responses": metadata_responses.clone() });
+        if body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Metadata" } } } });
+        }
+        op
+    };
     let mut invoke_responses = error_responses(CALL_ERRORS);
     invoke_responses.insert(
         "200".into(),
@@ -80,6 +114,10 @@ pub fn document(public_url: &str) -> Value {
         "paths": {
             "/api/v1/connections/{link_name}/proxy/{path}": Value::Object(proxy_item),
             "/api/v1/connections/{link_name}/proxy": Value::Object(proxy_root),
+            "/api/v1/connections/{link_name}/metadata": {
+                "get": metadata_op("Read the connection's metadata", "Any API token of the organisation may read it.", false),
+                "put": metadata_op("Replace the connection's metadata", "Only the token of an admin or of the connection's creator (not an integration's internal connection: the admin API sets those). The whole object is replaced; send {} to clear it. Refused, with nothing saved: anything but a JSON object, more than 4 KiB, more than 4 levels deep, or a key named like a credential (password, secret, token, api_key…): metadata is never a place for a secret.", true),
+            },
             "/api/v1/invoke": {
                 "post": {
                     "summary": "One JSON call in, one JSON answer out",
@@ -120,7 +158,14 @@ pub fn document(public_url: &str) -> Value {
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "query": { "type": "object", "additionalProperties": {} },
                         "body": { "description": "A string is sent as its text; any other JSON value is sent as the JSON text written here (Content-Type application/json unless given)." },
+                        "retries": { "description": "As the proxy's Liaison-Retries header: 0 to 5, or \"default\".", "oneOf": [{ "type": "integer", "minimum": 0, "maximum": 5 }, { "const": "default" }] },
+                        "retry_non_idempotent": { "type": "boolean", "default": false, "description": "Retry a POST or PATCH too." },
                     },
+                },
+                "Metadata": {
+                    "type": "object",
+                    "description": "A small JSON object of your own about the connection (an account id, a region): at most 4 KiB, 4 levels deep, never a secret.",
+                    "additionalProperties": {},
                 },
                 "InvokeResponse": {
                     "type": "object",
@@ -130,6 +175,7 @@ pub fn document(public_url: &str) -> Value {
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "body": { "description": "JSON when the service answered JSON, else text, else base64 (see body_encoding)." },
                         "body_encoding": { "type": "string", "enum": ["base64"] },
+                        "attempts": { "type": "integer", "minimum": 1, "description": "When the call asked for retries: the requests sent to the service." },
                     },
                 },
             },

@@ -1,13 +1,13 @@
 //! The transparent proxy (streamed both ways), and what it shares with `invoke` (see
 //! [`super::json_call`]): both find the connection, check its state, get its credential
 //! (refreshed if due), send the call through the outbound client (no redirects, the SSRF guard,
-//! the time limit), refresh once and retry on a 401 when the body can be replayed, and log the
-//! call.
+//! the time limit; [`super::send`]: a refresh and another attempt on a 401, and the retries a call
+//! asks for with `Liaison-Retries`, its body then kept to be sent again), and log the call with
+//! its attempts.
 
 use crate::api_tokens::Caller;
-use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
-use crate::invoke::target::Target;
+use crate::invoke::retry::{self, Ask};
 use crate::invoke::target::{end_to_end, proxy_url};
 use crate::invoke::Api;
 use crate::outbound::{read_limited, OutboundError};
@@ -15,7 +15,7 @@ use crate::store::api_tokens::Call;
 use app::error::ErrorCode;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -69,6 +69,7 @@ impl Logged {
                 status: 0,
                 latency_ms: 0,
                 error_code: None,
+                attempts: 0,
             },
         }
     }
@@ -79,6 +80,8 @@ impl Logged {
         if self.call.org_id == 0 {
             return;
         }
+        // A call refused before anything was sent counts as one attempt.
+        self.call.attempts = self.call.attempts.max(1);
         self.call.status = status;
         self.call.error_code = error;
         self.call.latency_ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -89,62 +92,10 @@ impl Logged {
             status,
             latency_ms = self.call.latency_ms,
             error = error.unwrap_or(""),
+            attempts = self.call.attempts,
             "api call"
         );
         api.calls.record(self.call);
-    }
-}
-
-impl Api {
-    /// Sends a call with the connection's credential; on a 401, refreshes once and sends it again
-    /// (when the body can be replayed and a refresh could help).
-    pub(super) async fn send(&self, t: &Target, mut out: Outgoing) -> Result<reqwest::Response, ApiError> {
-        let (c, resolved) = (&t.found.c, &t.found.resolved);
-        let spec = &resolved.spec;
-        let mut cred: Credential = self.credentials.credential(c, resolved, t.user_key, Some(t.fresh), None).await?;
-        let mut retried = false;
-        loop {
-            let mut url = out.url.clone();
-            let mut headers = out.headers.clone();
-            attach(spec, &cred, &mut url, &mut headers)?;
-            let mut req = reqwest::Request::new(out.method.clone(), url);
-            *req.headers_mut() = headers;
-            *req.timeout_mut() = Some(self.settings.timeout);
-            let replayable = match &mut out.body {
-                OutBody::Bytes(b) => {
-                    if !b.is_empty() {
-                        *req.body_mut() = Some(reqwest::Body::from(b.clone()));
-                    }
-                    true
-                }
-                OutBody::Empty => {
-                    req.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-                    *req.body_mut() = Some(reqwest::Body::from(Bytes::new()));
-                    true
-                }
-                OutBody::Stream(s, _) => {
-                    *req.body_mut() = s.take();
-                    false
-                }
-            };
-            let resp = match crate::metrics::upstream(self.infra.outbound.send(req)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    if let OutBody::Stream(_, over) = &out.body {
-                        if over.load(Ordering::Relaxed) {
-                            return Err(too_large(self.settings.max_body_bytes));
-                        }
-                    }
-                    return Err(outbound_error(e, &spec.name));
-                }
-            };
-            if resp.status() == StatusCode::UNAUTHORIZED && replayable && cred.refreshable && !retried {
-                retried = true;
-                cred = self.credentials.credential(c, resolved, t.user_key, None, Some(cred.version)).await?;
-                continue;
-            }
-            return Ok(resp);
-        }
     }
 }
 
@@ -152,6 +103,14 @@ pub(super) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         ErrorCode::BodyTooLarge,
         format!("The body is larger than the limit of {limit} bytes. Send less, or ask the operator to raise api_max_body_bytes."),
+    )
+}
+
+/// A body too large to be kept for retries.
+fn not_replayable(keep: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::BodyTooLarge,
+        format!("A call with retries can carry at most {keep} bytes of body, which Liaison keeps to send again. Send less, or call without Liaison-Retries."),
     )
 }
 
@@ -198,9 +157,12 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     let caller = api.tokens.authenticate(&parts.headers).await;
     let mut log = Logged::new(&api, caller.as_ref().ok(), &link, &parts.method);
+    let ask = Ask::from_headers(&parts.headers);
+    let asked = ask.as_ref().is_ok_and(|a| a.retries.is_some());
     let result = async {
         let caller = caller?;
         refused_method(&parts.method)?;
+        let ask = ask?;
         let t = api.target(&caller, &link).await?;
         log.call.connection_id = Some(t.found.c.id);
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
@@ -219,9 +181,18 @@ pub async fn handle(
             return Err(too_large(limit));
         }
         let chunked = parts.headers.contains_key(header::TRANSFER_ENCODING);
+        let retries = ask.retries(&parts.method, t.found.resolved.retries.as_ref())?;
         let mut headers = end_to_end(&parts.headers, true);
         let body = match length {
             Some(0) if !chunked => OutBody::Empty,
+            // Retried: kept whole to be sent again, within its own limit.
+            _ if retries > 0 => {
+                let keep = retry::REPLAY_BYTES.min(limit);
+                if length.is_some_and(|n| n > keep as u64) {
+                    return Err(not_replayable(keep));
+                }
+                OutBody::Bytes(axum::body::to_bytes(body, keep).await.map_err(|_| not_replayable(keep))?)
+            }
             Some(n) if n <= REPLAYABLE_BYTES && !chunked => OutBody::Bytes(
                 axum::body::to_bytes(body, limit)
                     .await
@@ -236,7 +207,8 @@ pub async fn handle(
                 OutBody::Stream(Some(limited_upload(body, limit, over.clone())), over)
             }
         };
-        let resp = api.send(&t, Outgoing { method: parts.method.clone(), url, headers, body }).await?;
+        let out = Outgoing { method: parts.method.clone(), url, headers, body };
+        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
         if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
@@ -252,9 +224,13 @@ pub async fn handle(
         Ok::<_, ApiError>((status, headers, Body::from_stream(stream)))
     }
     .await;
+    let attempts = log.call.attempts;
     match result {
-        Ok((status, headers, body)) => {
+        Ok((status, mut headers, body)) => {
             log.finish(&api, status.as_u16(), None);
+            if asked {
+                headers.insert(HeaderName::from_static(retry::ATTEMPTS_HEADER), HeaderValue::from(attempts));
+            }
             let mut out = Response::new(body);
             *out.status_mut() = status;
             *out.headers_mut() = headers;
@@ -262,7 +238,12 @@ pub async fn handle(
         }
         Err(e) => {
             log.finish(&api, e.status().as_u16(), Some(e.code.as_str()));
-            e.into_response()
+            let mut out = e.into_response();
+            // Retries that all failed: the refusal says how many attempts were made.
+            if asked && attempts > 0 {
+                out.headers_mut().insert(HeaderName::from_static(retry::ATTEMPTS_HEADER), HeaderValue::from(attempts));
+            }
+            out
         }
     }
 }

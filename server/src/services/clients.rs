@@ -88,12 +88,14 @@ pub struct Resolved {
     pub custody: Custody,
     /// The last segment of the service's own redirect URL (`/oauth/callback/{key}`).
     pub callback_key: String,
+    /// The catalogue's documented rate limits (none for a custom service), for API retries.
+    pub retries: Option<crate::catalog::retries::RetryDefaults>,
 }
 
 impl Resolved {
     pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>, callback_key: String) -> Resolved {
         let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
-        Resolved { spec, client, custody, callback_key }
+        Resolved { spec, client, custody, callback_key, retries: None }
     }
 
     /// The endpoints a connection's secrets may go to now: this service's, with the connection's

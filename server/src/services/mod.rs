@@ -55,7 +55,9 @@ impl Services {
             ServiceRef::Predefined(id) => {
                 let entry = self.catalog.get(id).ok_or_else(not_found)?;
                 let client = self.clients.get(id).cloned().map(ConfiguredClient::Operator);
-                Ok(Resolved::new(entry.spec.clone(), client, callback::predefined_key(id)))
+                let mut resolved = Resolved::new(entry.spec.clone(), client, callback::predefined_key(id));
+                resolved.retries = entry.retries.clone();
+                Ok(resolved)
             }
             ServiceRef::Custom(id) => {
                 let row: ServiceRow =

@@ -132,27 +132,32 @@ pub struct Call {
     pub status: u16,
     pub latency_ms: i64,
     pub error_code: Option<&'static str>,
+    /// Requests sent to the service for this call (1, more with retries).
+    pub attempts: u32,
 }
 
-/// Rows per INSERT statement when the log is written (9 parameters a row): at most this many
+/// Rows per INSERT statement when the log is written (10 parameters a row): at most this many
 /// statement texts, each prepared once per connection.
 const CALLS_PER_STATEMENT: usize = 32;
+
+/// The columns of a call in the log's INSERT.
+const COLUMNS: usize = 10;
 
 /// The INSERT of `rows` calls. SQLite gets positional `?` parameters: sqlx looks each `$n` up by
 /// name there, which costs more than the insert itself at a few hundred parameters.
 fn insert_calls_sql(kind: DbKind, rows: usize) -> String {
     let mut sql = String::from(
-        "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code) VALUES ",
+        "INSERT INTO api_calls (org_id, at, actor, link_name, method, host, status, latency_ms, error_code, attempts) VALUES ",
     );
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
-        for col in 0..9 {
+        for col in 0..COLUMNS {
             if col > 0 {
                 sql.push_str(", ");
             }
             match kind {
                 DbKind::Sqlite => sql.push('?'),
-                DbKind::Postgres => sql.push_str(&format!("${}", row * 9 + col + 1)),
+                DbKind::Postgres => sql.push_str(&format!("${}", row * COLUMNS + col + 1)),
             }
         }
         sql.push(')');
@@ -175,7 +180,8 @@ pub async fn record_calls(conn: &mut sqlx::AnyConnection, kind: DbKind, calls: &
                 .bind(&c.host)
                 .bind(i64::from(c.status))
                 .bind(c.latency_ms)
-                .bind(c.error_code);
+                .bind(c.error_code)
+                .bind(i64::from(c.attempts));
         }
         q.execute(&mut *conn).await?;
     }
@@ -189,14 +195,16 @@ mod tests {
     use crate::store::Store;
 
     #[test]
-    fn the_call_log_insert_has_nine_parameters_a_row_in_each_dialect() {
+    fn the_call_log_insert_has_ten_parameters_a_row_in_each_dialect() {
         assert_eq!(
             insert_calls_sql(DbKind::Sqlite, 2).split_once("VALUES ").map(|(_, v)| v.to_string()),
-            Some("(?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?)".to_string())
+            Some("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)".to_string())
         );
         let pg = insert_calls_sql(DbKind::Postgres, 2);
         assert!(
-            pg.ends_with("($1, $2, $3, $4, $5, $6, $7, $8, $9), ($10, $11, $12, $13, $14, $15, $16, $17, $18)"),
+            pg.ends_with(
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ),
             "{pg}"
         );
     }
@@ -218,18 +226,20 @@ mod tests {
                 status: 200,
                 latency_ms: i,
                 error_code: (i % 2 == 0).then_some("upstream_timeout"),
+                attempts: 1 + (i % 3) as u32,
             })
             .collect();
         let refs: Vec<&Call> = calls.iter().collect();
         let mut conn = store.pool.acquire().await.unwrap();
         record_calls(&mut conn, store.kind, &refs).await.unwrap();
-        let rows: Vec<(i64, String, i64, Option<String>)> =
-            sqlx::query_as("SELECT at, actor, latency_ms, error_code FROM api_calls ORDER BY at")
+        let rows: Vec<(i64, String, i64, Option<String>, i64)> =
+            sqlx::query_as("SELECT at, actor, latency_ms, error_code, attempts FROM api_calls ORDER BY at")
                 .fetch_all(&store.pool)
                 .await
                 .unwrap();
         assert_eq!(rows.len(), 70, "{:?}", store.kind);
-        assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None));
+        assert_eq!(rows[69], (69, "ada (token 69)".to_string(), 69, None, 1));
+        assert_eq!(rows[68].4, 3, "the attempts are kept");
         assert_eq!(rows[68].3.as_deref(), Some("upstream_timeout"));
     });
 }

@@ -18,6 +18,8 @@ pub struct CallRow {
     pub status: i64,
     pub latency_ms: i64,
     pub error_code: Option<String>,
+    /// Requests sent to the service (more than 1 when the call was retried).
+    pub attempts: i64,
 }
 
 /// Whose calls: everyone's, or only those of the caller whose label starts with the prefix (a
@@ -38,7 +40,7 @@ pub async fn recent<'e>(
     whose: Whose<'_>,
     limit: i64,
 ) -> Result<Vec<CallRow>> {
-    const COLUMNS: &str = "SELECT at, actor, method, host, status, latency_ms, error_code FROM api_calls \
+    const COLUMNS: &str = "SELECT at, actor, method, host, status, latency_ms, error_code, attempts FROM api_calls \
                            WHERE org_id = $1 AND link_name = $2 AND at >= $3";
     let rows = match whose {
         Whose::Everyone => {
@@ -61,6 +63,7 @@ pub async fn recent<'e>(
             status: r.get("status"),
             latency_ms: r.get("latency_ms"),
             error_code: r.get("error_code"),
+            attempts: r.get("attempts"),
         })
         .collect())
 }

@@ -387,7 +387,7 @@ async fn the_openapi_document_matches_the_real_routes() {
     assert_eq!(doc.status, 200);
     assert_eq!(doc.body["openapi"], "3.1.0");
     let paths = doc.body["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 4, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 5, "{:?}", paths.keys());
     let codes: Vec<&str> = doc.body["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
         .as_array()
         .unwrap()
@@ -432,7 +432,7 @@ async fn the_openapi_document_matches_the_real_routes() {
             assert_eq!(anon.status == 401, !open, "{method} {path} without a token: {}", anon.status);
         }
     }
-    assert_eq!(operations, 16);
+    assert_eq!(operations, 18);
     // A route the document does not list is not there.
     let other = api.send(api.http.get(format!("{}/api/v1/connections/{LINK}", server.url)).bearer_auth(&token)).await;
     assert_eq!(other.status, 404);

@@ -429,6 +429,7 @@ fn route_attacks(w: &World) -> Vec<Attack> {
     let other = w.other_org;
     let list = "/api/admin/v1/organisations/{org_id}/connections";
     let one = "/api/admin/v1/organisations/{org_id}/connections/{link_name}";
+    let meta = "/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata";
     let admin = || Auth::Bearer(ADMIN_TOKEN.into());
     let http = |who, method, route, path: String, auth, body, expect| Attack {
         who,
@@ -461,6 +462,25 @@ fn route_attacks(w: &World) -> Vec<Attack> {
             format!("/api/admin/v1/organisations/{other}/connections/zephyr_system"),
             admin(),
             None,
+            Refused(404, "not_found"),
+        ),
+        // Metadata: with another organisation's id, Acme's link name is no connection there.
+        http(
+            Anon,
+            "GET",
+            meta,
+            format!("/api/admin/v1/organisations/{other}/connections/zephyr_books/metadata"),
+            admin(),
+            None,
+            Refused(404, "not_found"),
+        ),
+        http(
+            Anon,
+            "PUT",
+            meta,
+            format!("/api/admin/v1/organisations/{other}/connections/zephyr_books/metadata"),
+            admin(),
+            Some(json!({ "taken": true })),
             Refused(404, "not_found"),
         ),
         // The OAuth pages: another organisation's link name, a member on an admin's connection,
@@ -515,6 +535,13 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         ("POST", rotate, format!("/api/admin/v1/organisations/1/webhooks/{}/rotate", w.webhook), None),
         ("GET", deliveries, format!("/api/admin/v1/organisations/1/webhooks/{}/deliveries", w.webhook), None),
         ("POST", test, format!("/api/admin/v1/organisations/1/webhooks/{}/test", w.webhook), None),
+        ("GET", meta, "/api/admin/v1/organisations/1/connections/zephyr_books/metadata".to_string(), None),
+        (
+            "PUT",
+            meta,
+            "/api/admin/v1/organisations/1/connections/zephyr_books/metadata".to_string(),
+            Some(json!({ "taken": true })),
+        ),
     ] {
         for auth in [Auth::Session(Eve), Auth::Bearer(w.eve_token.clone()), Auth::Bearer(w.ada_token.clone())] {
             v.push(http(Eve, method, route, path.clone(), auth, body.clone(), Refused(401, "unauthenticated")));
@@ -531,6 +558,7 @@ fn api_attacks(w: &World, doc: &Value) -> Vec<Attack> {
         let route: &'static str = match path.as_str() {
             "/api/v1/connections/{link_name}/proxy" => "/api/v1/connections/{link_name}/proxy",
             "/api/v1/connections/{link_name}/proxy/{path}" => "/api/v1/connections/{link_name}/proxy/{*path}",
+            "/api/v1/connections/{link_name}/metadata" => "/api/v1/connections/{link_name}/metadata",
             "/api/v1/invoke" => "/api/v1/invoke",
             "/api/v1/openapi.json" => "/api/v1/openapi.json",
             other => panic!("{other}: an API route the tenancy matrix does not know; add it here"),
@@ -546,6 +574,11 @@ fn api_attacks(w: &World, doc: &Value) -> Vec<Attack> {
                             Expect::Refused(404, "connection_not_found"),
                         ),
                         "/api/v1/openapi.json" => (path.clone(), None, Expect::Own),
+                        "/api/v1/connections/{link_name}/metadata" => (
+                            path.replace("{link_name}", link),
+                            (method == "PUT").then(|| json!({ "taken": true })),
+                            Expect::Refused(404, "connection_not_found"),
+                        ),
                         _ => (
                             path.replace("{link_name}", link).replace("{path}", "v1/data"),
                             None,
