@@ -42,6 +42,8 @@ pub struct Webhooks {
     pub allow_http: bool,
     /// Wakes the delivery task (a test event is sent at once).
     pub wake: tokio::sync::Notify,
+    /// A place for each endpoint worked at once by this instance (`deliver`).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 fn delivery_view(d: DeliveryRecord) -> DeliveryView {
@@ -65,7 +67,8 @@ fn no_endpoint() -> Error {
 
 impl Webhooks {
     pub fn new(infra: Infra, vault: Arc<Vault>, allow_http: bool) -> Self {
-        Webhooks { infra, vault, allow_http, wake: tokio::sync::Notify::new() }
+        let running = Arc::new(tokio::sync::Semaphore::new(deliver::ENDPOINTS_AT_ONCE));
+        Webhooks { infra, vault, allow_http, wake: tokio::sync::Notify::new(), running }
     }
 
     fn view(&self, e: &EndpointRecord) -> EndpointView {

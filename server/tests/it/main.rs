@@ -16,3 +16,4 @@ mod operator_clients;
 mod provider;
 mod quirks;
 mod webhooks;
+mod webhooks_delivery;

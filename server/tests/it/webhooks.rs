@@ -10,11 +10,17 @@ use crate::lifecycle::{self, create_connection, create_service, exec, land, serv
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const HOOK: &str = "/hook";
+pub const HOOK: &str = "/hook";
 
-/// A call to the admin API: the status and the JSON answer (null when there is none).
-async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}/api/admin/v1/organisations/1/webhooks{path}", server.url);
+/// A call to the admin API about Acme's webhooks: the status and the JSON answer (null when
+/// there is none).
+pub async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    admin_at(server, 1, method, path, body).await
+}
+
+/// The same, about organisation `org`'s.
+pub async fn admin_at(server: &Server, org: i64, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}/api/admin/v1/organisations/{org}/webhooks{path}", server.url);
     let mut req = reqwest::Client::new().request(method.parse().unwrap(), url).bearer_auth(ADMIN_TOKEN);
     if let Some(b) = body {
         req = req.json(&b);
@@ -23,9 +29,14 @@ async fn admin(server: &Server, method: &str, path: &str, body: Option<Value>) -
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
-/// Registers `url`: the endpoint's id and its secret.
-async fn register(server: &Server, url: &str) -> (i64, String) {
-    let (status, v) = admin(server, "POST", "", Some(json!({ "url": url, "description": "tests" }))).await;
+/// Registers `url` for Acme: the endpoint's id and its secret.
+pub async fn register(server: &Server, url: &str) -> (i64, String) {
+    register_at(server, 1, url).await
+}
+
+/// Registers `url` for organisation `org`.
+pub async fn register_at(server: &Server, org: i64, url: &str) -> (i64, String) {
+    let (status, v) = admin_at(server, org, "POST", "", Some(json!({ "url": url, "description": "tests" }))).await;
     assert_eq!(status, 201, "{v}");
     let secret = v["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_") && secret.len() > 40, "{v}");
@@ -35,7 +46,7 @@ async fn register(server: &Server, url: &str) -> (i64, String) {
 /// The receiver's own check, as a host system would write it: `t=<secs>,v1=<hex>…`, the HMAC of
 /// `<t>.<body>` under the secret among the `v1`s, and `t` near now (when given): how many `v1`s
 /// there were, or None when none is the secret's.
-fn verify(secret: &str, header: &str, body: &str, now_ms: Option<i64>) -> Option<usize> {
+pub fn verify(secret: &str, header: &str, body: &str, now_ms: Option<i64>) -> Option<usize> {
     use hmac::{Hmac, Mac};
     let t = header.split(',').find_map(|p| p.strip_prefix("t=")).unwrap_or_else(|| panic!("no t: {header}"));
     let t: i64 = t.parse().unwrap();
