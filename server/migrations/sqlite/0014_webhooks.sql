@@ -18,6 +18,8 @@ CREATE TABLE webhook_endpoints (
     lease_until BIGINT
 );
 CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id, id);
+-- A URL once per organisation (and at most MAX_ENDPOINTS endpoints each, checked by the server).
+CREATE UNIQUE INDEX webhook_endpoints_url ON webhook_endpoints (org_id, url);
 
 CREATE TABLE webhook_outbox (
     id INTEGER PRIMARY KEY,
@@ -37,6 +39,9 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
     WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (endpoint_id);
+-- At most one test event still to deliver per endpoint.
+CREATE UNIQUE INDEX webhook_outbox_one_test ON webhook_outbox (endpoint_id)
+    WHERE event_type = 'webhook.test' AND delivered_at IS NULL AND gave_up_at IS NULL;
 
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY,

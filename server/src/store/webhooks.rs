@@ -88,6 +88,11 @@ pub async fn endpoint_for_delivery<'e>(db: impl Exec<'e>, id: i64) -> Result<Opt
     Ok(r.map(endpoint))
 }
 
+/// How many endpoints an organisation has.
+pub async fn count<'e>(db: impl Exec<'e>, org_id: i64) -> Result<i64> {
+    Ok(sql_scalar!("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1", org_id).fetch_one(db).await?)
+}
+
 /// The ids of an organisation's endpoints (the outbox gets a row for each).
 pub async fn endpoint_ids<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<i64>> {
     Ok(sql_scalar!("SELECT id FROM webhook_endpoints WHERE org_id = $1 ORDER BY id", org_id).fetch_all(db).await?)

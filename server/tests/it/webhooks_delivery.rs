@@ -1,11 +1,12 @@
 //! Webhook delivery under load, over HTTP: a slow receiver holds up no other organisation's
-//! events, and two instances on PostgreSQL send each event of a slow receiver once, in order.
+//! events, two instances on PostgreSQL send each event of a slow receiver once, in order; and the
+//! limits that keep an organisation from turning Liaison into a reflector (endpoints, test events).
 
 use crate::faults::{Fault, FaultProvider};
 use crate::hardening::cli_user;
 use crate::harness::*;
 use crate::lifecycle::{create_connection, create_service, ADMIN_TOKEN};
-use crate::webhooks::{admin_at, register, register_at, HOOK};
+use crate::webhooks::{admin, admin_at, register, register_at, verify, HOOK};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,52 @@ async fn events_for_acme(client: &Client, n: usize) {
         let form = json!({ "name": format!("Keyed {i}"), "link_name": format!("keyed_{i}"), "service": { "kind": "custom", "id": service }, "api_key": "k-1" });
         let r = create_connection(client, form).await;
         assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_postgresql_deliver_each_event_once() {
+    let Some(db) = postgres().await else { return };
+    let a = crate::lifecycle::start_open(&db);
+    let client = a.client();
+    assert_eq!(setup(&client).await.status, 200);
+    let b = crate::lifecycle::start_open(&db);
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::json(200, json!({})));
+    // Two endpoints, so both instances find work in each round.
+    let (_, secret) = register(&a, &fp.url(HOOK)).await;
+    let (_, second) = register(&b, &format!("{}?second", fp.url(HOOK))).await;
+    // Ten events for each (a test event is one at a time per endpoint).
+    events_for_acme(&client, 5).await;
+    use sqlx::Row;
+    let rows = crate::lifecycle::sqlite_rows(&db, "SELECT event_id FROM webhook_outbox").await;
+    let sent: std::collections::BTreeSet<String> = rows.iter().map(|r| r.get("event_id")).collect();
+    eventually("every event delivered", || async {
+        let rows = crate::lifecycle::sqlite_rows(
+            &db,
+            "SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NOT NULL",
+        )
+        .await;
+        (rows[0].get::<i64, _>("n") == 20).then_some(())
+    })
+    .await;
+    // Each endpoint (told apart by its query) got each event once.
+    let got: Vec<(bool, String)> = fp
+        .requests()
+        .iter()
+        .filter(|r| r.path == HOOK)
+        .map(|r| (r.query.is_some(), r.header("liaison-event-id").unwrap().to_string()))
+        .collect();
+    let pairs: std::collections::BTreeSet<&(bool, String)> = got.iter().collect();
+    let ids: std::collections::BTreeSet<String> = got.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!((got.len(), pairs.len(), &ids), (20, 20, &sent), "each event once to each endpoint");
+    let rows = crate::lifecycle::sqlite_rows(&db, "SELECT COUNT(*) AS n, MAX(attempts) AS m FROM webhook_outbox").await;
+    assert_eq!((rows[0].get::<i64, _>("n"), rows[0].get::<i64, _>("m")), (20, 1));
+    let rows = crate::lifecycle::sqlite_rows(&db, "SELECT COUNT(*) AS n FROM webhook_deliveries").await;
+    assert_eq!(rows[0].get::<i64, _>("n"), 20);
+    for r in fp.requests() {
+        let key = if r.query.is_some() { &second } else { &secret };
+        assert!(verify(key, r.header("liaison-signature").unwrap(), &r.body, Some(db.now_ms())).is_some());
     }
 }
 
@@ -89,4 +136,61 @@ async fn two_instances_deliver_once_to_a_slow_receiver() {
     let rows = crate::lifecycle::sqlite_rows(&db, "SELECT MAX(attempts) AS m FROM webhook_outbox").await;
     assert_eq!(rows[0].get::<i64, _>("m"), 1, "delivered at the first attempt");
     drop((a, b));
+}
+
+#[tokio::test]
+async fn an_organisation_cannot_register_more_than_the_limit_or_the_same_url_twice() {
+    let db = sqlite().await;
+    let server = crate::lifecycle::start_open(&db);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let fp = FaultProvider::start().await;
+    let url = |i: usize| format!("{}?n={i}", fp.url(HOOK));
+    let (first, _) = register(&server, &url(0)).await;
+    let (status, v) = admin(&server, "POST", "", Some(json!({ "url": url(0) }))).await;
+    assert_eq!((status, v["fields"][0]["field"].as_str()), (422, Some("url")), "{v}");
+    assert!(v["fields"][0]["message"].as_str().unwrap().contains("already"), "{v}");
+    for i in 1..20 {
+        register(&server, &url(i)).await;
+    }
+    let (status, v) = admin(&server, "POST", "", Some(json!({ "url": url(20) }))).await;
+    assert_eq!((status, v["code"].as_str()), (409, Some("conflict")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("20"), "{v}");
+    assert_eq!(admin(&server, "GET", "", None).await.1.as_array().unwrap().len(), 20);
+    // Another organisation has its own twenty; one removed makes room again.
+    let eve = cli_user(&db, &server, "eve@other.example", "Other Org", "admin", "eve's long password").await;
+    let other = eve.me().await["org_id"].as_i64().unwrap();
+    register_at(&server, other, &url(0)).await;
+    assert_eq!(admin(&server, "DELETE", &format!("/{first}"), None).await.0, 204);
+    register(&server, &url(20)).await;
+}
+
+#[tokio::test]
+async fn a_second_test_event_waits_for_the_first() {
+    let db = sqlite().await;
+    let env = [("LIAISON_ADMIN_TOKEN", ADMIN_TOKEN), ("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2")];
+    let server = Server::with_local_providers(&db, &env);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::json(200, json!({})).after(Duration::from_secs(3600)));
+    let (id, _) = register(&server, &fp.url(HOOK)).await;
+    let test = format!("/{id}/test");
+    assert_eq!(admin(&server, "POST", &test, None).await.0, 202);
+    let (status, v) = admin(&server, "POST", &test, None).await;
+    assert_eq!((status, v["code"].as_str()), (409, Some("conflict")), "{v}");
+    // Its first attempt timed out: it is still to be delivered, and the next still waits.
+    eventually("the first attempt logged", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log.as_array().unwrap().len() == 1).then_some(())
+    })
+    .await;
+    assert_eq!(admin(&server, "POST", &test, None).await.0, 409);
+    fp.set_at(HOOK, Fault::json(200, json!({})));
+    server.advance_clock(Duration::from_secs(10));
+    eventually("the first test event delivered", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log[0]["delivered"] == true).then_some(())
+    })
+    .await;
+    assert_eq!(admin(&server, "POST", &test, None).await.0, 202, "the first was delivered");
+    eventually("the second test event", || async { (fp.calls(HOOK) == 3).then_some(()) }).await;
 }

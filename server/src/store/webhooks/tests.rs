@@ -17,7 +17,7 @@ async fn seed(pool: &AnyPool) -> (i64, i64) {
 }
 
 fn row(endpoint_id: i64, event_id: &str) -> NewOutbox<'_> {
-    NewOutbox { org_id: 1, endpoint_id, event_id, event_type: "webhook.test", payload: "{}" }
+    NewOutbox { org_id: 1, endpoint_id, event_id, event_type: "connection.created", payload: "{}" }
 }
 
 db_test!(an_endpoint_is_seen_only_by_its_organisation, async |pool: &AnyPool| {
@@ -80,6 +80,25 @@ db_test!(one_instance_at_a_time_works_an_endpoint_and_no_other_waits_for_it, asy
     assert!(first < second);
     assert_eq!(clear_leases(pool).await.unwrap(), 1);
     assert!(hold_endpoint(pool, a, "four", 2_001, 3_001).await.unwrap(), "cleared at start-up");
+});
+
+db_test!(an_endpoint_has_one_test_event_at_a_time_and_an_organisation_each_url_once, async |pool: &AnyPool| {
+    let (a, b) = seed(pool).await;
+    let test = |event_id| NewOutbox { event_type: "webhook.test", ..row(a, event_id) };
+    enqueue(pool, test("evt_1"), 100).await.unwrap();
+    let Err(crate::error::Error::Db(e)) = enqueue(pool, test("evt_2"), 100).await else { panic!("a second test") };
+    assert!(crate::error::is_unique_violation(&e));
+    enqueue(pool, NewOutbox { org_id: 2, event_type: "webhook.test", ..row(b, "evt_3") }, 100).await.unwrap();
+    let id = next_due(pool, a, 100).await.unwrap().unwrap();
+    assert!(claim(pool, id, "one", 100, 1_000).await.unwrap());
+    assert!(finish(pool, id, "one", Next::GiveUp, 200).await.unwrap());
+    enqueue(pool, test("evt_4"), 300).await.unwrap();
+    let Err(crate::error::Error::Db(e)) = create(pool, 1, "https://hooks.acme.example/in", "", "ada", 10).await else {
+        panic!("the same URL twice")
+    };
+    assert!(crate::error::is_unique_violation(&e));
+    create(pool, 2, "https://hooks.acme.example/in", "", "bob", 10).await.unwrap();
+    assert_eq!((count(pool, 1).await.unwrap(), count(pool, 2).await.unwrap()), (1, 2));
 });
 
 db_test!(the_delivery_log_is_the_organisations_newest_first, async |pool: &AnyPool| {
