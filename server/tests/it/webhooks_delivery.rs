@@ -194,3 +194,30 @@ async fn a_second_test_event_waits_for_the_first() {
     assert_eq!(admin(&server, "POST", &test, None).await.0, 202, "the first was delivered");
     eventually("the second test event", || async { (fp.calls(HOOK) == 3).then_some(()) }).await;
 }
+
+#[tokio::test]
+async fn a_2xx_with_a_large_body_is_delivered_once() {
+    let db = sqlite().await;
+    let server = crate::lifecycle::start_open(&db);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::raw(200, "text/plain", vec![b'x'; 200_000]));
+    let (id, _) = register(&server, &fp.url(HOOK)).await;
+    assert_eq!(admin(&server, "POST", &format!("/{id}/test"), None).await.0, 202);
+    let log = eventually("the attempt logged", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log.as_array().unwrap().len() == 1).then_some(log)
+    })
+    .await;
+    assert_eq!((log[0]["status"].as_i64(), log[0]["delivered"].as_bool()), (Some(200), Some(true)), "{log}");
+    // Past the first back-off it is not sent again: the next event comes alone.
+    server.advance_clock(Duration::from_secs(60));
+    assert_eq!(admin(&server, "POST", &format!("/{id}/test"), None).await.0, 202, "the first was delivered");
+    let log = eventually("the second test event logged", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log.as_array().unwrap().len() == 2).then_some(log)
+    })
+    .await;
+    assert!(log.as_array().unwrap().iter().all(|d| d["delivered"] == true && d["attempt"] == 1), "{log}");
+    assert_eq!(fp.calls(HOOK), 2, "each test event once");
+}
