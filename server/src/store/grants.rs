@@ -168,6 +168,15 @@ pub async fn release_lease<'e>(db: impl Exec<'e>, id: i64, owner: &str, retry_at
     Ok(())
 }
 
+/// Gives the lease back (if still ours) after a refresh the provider refused for good: counted
+/// as a failure of the streak (so it is told once, and its end too), with no time to retry at.
+pub async fn release_refused<'e>(db: impl Exec<'e>, id: i64, owner: &str) -> Result<()> {
+    let sql = "UPDATE grants SET lease_owner = NULL, lease_until = NULL, refresh_failures = refresh_failures + 1 \
+               WHERE id = $1 AND lease_owner = $2";
+    sql!(sql, id, owner).execute(db).await?;
+    Ok(())
+}
+
 /// Stores refreshed tokens (already sealed for this row) and releases the lease, in the caller's
 /// transaction; false when the lease was lost (it ran out and another instance took it).
 pub async fn store_refreshed<'e>(

@@ -224,6 +224,42 @@ async fn refresh_failures_and_the_recovery_are_told_once_each() {
         types,
         ["connection.created", "connection.authorised", "connection.refresh_failed", "connection.refresh_recovered"]
     );
+
+    // A person's own grant on a login-user connection, its client refused three times (not to be
+    // retried): told once, and its recovery told.
+    let login = json!({ "name": "Faulty Login", "auth_type": "oauth2", "grant_type": "authorization_code",
+        "client_id": "liaison-faults", "client_secret": faults::CLIENT_SECRET, "authorize_url": fp.url("/authorize"),
+        "token_url": fp.url(faults::TOKEN), "api_base_urls": [fp.base], "scopes": [{ "name": "read", "display": "Read" }] });
+    let service = create_service(&client, login).await;
+    let form = json!({ "name": "Faulty Login", "link_name": "faulty_login", "service": { "kind": "custom", "id": service },
+        "scopes": ["read"], "per_user": true });
+    assert_eq!(create_connection(&client, form).await.status, 200);
+    let authorize =
+        start(&client, &lifecycle::start_link(&client, "faulty_login").await, "ticket-login-0123456789").await;
+    let authorize = reqwest::Url::parse(&authorize).unwrap();
+    let param = |k: &str| authorize.query_pairs().find(|(n, _)| n == k).unwrap().1.to_string();
+    let tokens =
+        json!({ "access_token": "at-own", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "rt-own" });
+    fp.set(Fault::json(200, tokens.clone()));
+    let callback = format!("{}?code=c-1&state={}", param("redirect_uri"), param("state"));
+    assert_eq!(land(&client, &server, &callback).await.status, 200);
+    assert_eq!(said(&nth(&fp, &db, &secret, 6).await).0, "connection.grant_added");
+    exec(&db, "UPDATE grants SET expires_at = 1 WHERE user_key <> 0").await;
+    fp.set(Fault::oauth_error(400, "invalid_client", None));
+    for _ in 0..3 {
+        assert_ne!(server.proxy_get(&token, "faulty_login", "v1/me").await.0, 200);
+    }
+    fp.set(Fault::json(200, tokens));
+    assert_eq!(server.proxy_get(&token, "faulty_login", "v1/me").await.0, 200);
+    let events = received(&fp, &db, &secret, 8).await;
+    let told: Vec<_> = events[6..].iter().map(|e| (said(e).0, e["connection"]["link_name"].as_str())).collect();
+    assert_eq!(
+        told,
+        [("connection.refresh_failed", Some("faulty_login")), ("connection.refresh_recovered", Some("faulty_login"))]
+    );
+    use sqlx::Row;
+    let rows = lifecycle::sqlite_rows(&db, "SELECT COUNT(*) AS n FROM webhook_outbox").await;
+    assert_eq!(rows[0].get::<i64, _>("n"), 8, "nothing more told");
 }
 
 #[tokio::test]
