@@ -17,3 +17,4 @@ mod provider;
 mod quirks;
 mod webhooks;
 mod webhooks_delivery;
+mod webhooks_set_aside;
