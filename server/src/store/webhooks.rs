@@ -99,19 +99,29 @@ pub async fn endpoint_ids<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<i64>
 }
 
 /// Both sealed secrets at once (a rotation): the new one, and the one before it with the time it
-/// stops signing.
-pub async fn set_secrets<'e>(
-    db: impl Exec<'e>,
-    id: i64,
-    secret: &str,
-    previous: Option<&str>,
-    previous_until: Option<i64>,
-    now: i64,
-) -> Result<()> {
+/// stops signing; only if the endpoint is the organisation's and its secret is still `current`
+/// (false: another rotation came first).
+pub struct Rotation<'a> {
+    pub org_id: i64,
+    pub id: i64,
+    pub current: Option<&'a str>,
+    pub secret: &'a str,
+    pub previous: Option<&'a str>,
+    pub previous_until: Option<i64>,
+}
+
+pub async fn set_secrets<'e>(db: impl Exec<'e>, r: Rotation<'_>, now: i64) -> Result<bool> {
     let sql = "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_until = $3, rotated_at = $4 \
-               WHERE id = $5";
-    sql!(sql, secret, previous, previous_until, now, id).execute(db).await?;
-    Ok(())
+               WHERE org_id = $5 AND id = $6 AND COALESCE(secret, '') = COALESCE($7, '')";
+    let done = sql!(sql, r.secret, r.previous, r.previous_until, now, r.org_id, r.id, r.current).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the previous secrets whose overlap is over: how many.
+pub async fn clear_previous_secrets<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
+    let sql = "UPDATE webhook_endpoints SET previous_secret = NULL, previous_until = NULL \
+               WHERE previous_until IS NOT NULL AND previous_until <= $1";
+    Ok(sql!(sql, now).execute(db).await?.rows_affected())
 }
 
 pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<bool> {

@@ -69,6 +69,9 @@ impl Webhooks {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "could not remove old webhook events"),
                     }
+                    if let Err(e) = store::clear_previous_secrets(&me.infra.store.pool, now).await {
+                        tracing::warn!(error = %e, "could not forget retired webhook secrets");
+                    }
                 }
                 let _ = tokio::time::timeout(POLL, me.wake.notified()).await;
             }
@@ -130,11 +133,21 @@ impl Webhooks {
     async fn deliver_one(&self, id: i64, owner: &str) -> Result<()> {
         let pool = &self.infra.store.pool;
         let Some(row) = store::outbox_row(pool, id).await? else { return Ok(()) };
+        // No endpoint: it was deleted, and its outbox rows with it.
         let Some(endpoint) = store::endpoint_for_delivery(pool, row.endpoint_id).await? else { return Ok(()) };
         let now = self.infra.clock.now_ms();
-        let secrets = self.signing_secrets(&endpoint, now)?;
         let started = Instant::now();
-        let answer = self.post(&endpoint.url, &row, &secrets, now).await;
+        // What cannot be sent is an attempt too: logged, backed off, given up after a day.
+        let answer = match self.signing_secrets(&endpoint, now) {
+            Err(e) => {
+                tracing::error!(endpoint_id = endpoint.id, error = %e, "a webhook signing secret cannot be opened");
+                Err("the endpoint's signing secret cannot be opened with Liaison's keys; rotate it".to_string())
+            }
+            Ok(_) if endpoint.url.starts_with("http:") && !self.allow_http => {
+                Err("plain http is no longer allowed (allow_http_urls is off): register an https URL".to_string())
+            }
+            Ok(secrets) => self.post(&endpoint.url, &row, &secrets, now).await,
+        };
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (status, error) = match &answer {
             Ok(status) => (Some(i64::from(*status)), None),

@@ -165,7 +165,18 @@ impl Webhooks {
             .transpose()?;
         let until = previous.as_ref().map(|_| now + ROTATION_OVERLAP_MS);
         let mut tx = self.infra.store.pool.begin().await?;
-        store::set_secrets(&mut *tx, id, &sealed, previous.as_deref(), until, now).await?;
+        let rotation = store::Rotation {
+            org_id,
+            id,
+            current: e.secret.as_deref(),
+            secret: &sealed,
+            previous: previous.as_deref(),
+            previous_until: until,
+        };
+        if !store::set_secrets(&mut *tx, rotation, now).await? {
+            let message = "The secret was rotated meanwhile. Reload the page; rotate again only if you need to.";
+            return Err(AppError::new(ErrorCode::Conflict, message).into());
+        }
         crate::store::audit::By::new(Some(org_id), actor, now)
             .record(&mut *tx, "webhook.rotate_secret", &id.to_string(), None)
             .await?;

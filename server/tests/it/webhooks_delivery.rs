@@ -221,3 +221,54 @@ async fn a_2xx_with_a_large_body_is_delivered_once() {
     assert!(log.as_array().unwrap().iter().all(|d| d["delivered"] == true && d["attempt"] == 1), "{log}");
     assert_eq!(fp.calls(HOOK), 2, "each test event once");
 }
+
+#[tokio::test]
+async fn an_http_endpoint_gets_nothing_once_http_is_off() {
+    let db = sqlite().await;
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::json(200, json!({})));
+    let open = crate::lifecycle::start_open(&db);
+    assert_eq!(setup(&open.client()).await.status, 200);
+    let (id, _) = register(&open, &fp.url(HOOK)).await;
+    open.stop();
+    // Private addresses still allowed, plain http no longer.
+    let env = [("LIAISON_ADMIN_TOKEN", ADMIN_TOKEN), ("LIAISON_ALLOW_PRIVATE_NETWORK", "true")];
+    let server = Server::start_with(&db, &env);
+    assert_eq!(admin(&server, "POST", &format!("/{id}/test"), None).await.0, 202);
+    let log = eventually("the refused attempt logged", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log.as_array().unwrap().len() == 1).then_some(log)
+    })
+    .await;
+    assert_eq!((log[0]["status"].as_i64(), log[0]["delivered"].as_bool()), (None, Some(false)), "{log}");
+    assert!(log[0]["error"].as_str().unwrap().contains("http"), "{log}");
+    assert_eq!(fp.calls(HOOK), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn an_event_whose_secret_cannot_be_opened_is_tried_and_given_up_after_a_day() {
+    let db = sqlite().await;
+    let server = crate::lifecycle::start_open(&db);
+    assert_eq!(setup(&server.client()).await.status, 200);
+    let fp = FaultProvider::start().await;
+    fp.set_at(HOOK, Fault::json(200, json!({})));
+    let (id, _) = register(&server, &fp.url(HOOK)).await;
+    crate::lifecycle::exec(&db, "UPDATE webhook_endpoints SET secret = 'not-a-sealed-value'").await;
+    assert_eq!(admin(&server, "POST", &format!("/{id}/test"), None).await.0, 202);
+    let log = eventually("the attempt logged", || async {
+        let (_, log) = admin(&server, "GET", &format!("/{id}/deliveries"), None).await;
+        (log.as_array().unwrap().len() == 1).then_some(log)
+    })
+    .await;
+    assert!(log[0]["error"].as_str().unwrap().contains("secret"), "{log}");
+    // A day later its next attempt is its last: it ends, given up.
+    server.advance_clock(Duration::from_secs(25 * 3600));
+    use sqlx::Row;
+    eventually("the event given up", || async {
+        let rows = crate::lifecycle::sqlite_rows(&db, "SELECT gave_up_at, attempts FROM webhook_outbox").await;
+        rows[0].get::<Option<i64>, _>("gave_up_at").is_some().then(|| rows[0].get::<i64, _>("attempts"))
+    })
+    .await;
+    assert_eq!(fp.calls(HOOK), 0, "nothing sent unsigned");
+    assert!(!server.log().contains("not-a-sealed-value"));
+}

@@ -101,6 +101,45 @@ db_test!(an_endpoint_has_one_test_event_at_a_time_and_an_organisation_each_url_o
     assert_eq!((count(pool, 1).await.unwrap(), count(pool, 2).await.unwrap()), (1, 2));
 });
 
+db_test!(a_rotation_from_a_stale_secret_is_refused, async |pool: &AnyPool| {
+    let (a, b) = seed(pool).await;
+    let rotation = |org_id, id, current, secret| Rotation {
+        org_id,
+        id,
+        current,
+        secret,
+        previous: current,
+        previous_until: Some(1_000),
+    };
+    assert!(set_secrets(pool, rotation(1, a, None, "s1"), 10).await.unwrap());
+    assert!(set_secrets(pool, rotation(1, a, Some("s1"), "s2"), 11).await.unwrap());
+    // A second rotation read "s1" too: it would lose "s2".
+    assert!(!set_secrets(pool, rotation(1, a, Some("s1"), "s3"), 12).await.unwrap(), "stale");
+    assert!(!set_secrets(pool, rotation(1, b, None, "s4"), 12).await.unwrap(), "another organisation's");
+    let e = endpoint_by_id(pool, 1, a).await.unwrap().unwrap();
+    assert_eq!((e.secret.as_deref(), e.previous_secret.as_deref()), (Some("s2"), Some("s1")));
+    assert_eq!(endpoint_by_id(pool, 2, b).await.unwrap().unwrap().secret, None);
+});
+
+db_test!(an_expired_previous_secret_is_cleared_by_the_purge, async |pool: &AnyPool| {
+    let (a, b) = seed(pool).await;
+    let rotation = |org_id, id, until| Rotation {
+        org_id,
+        id,
+        current: None,
+        secret: "new",
+        previous: Some("old"),
+        previous_until: Some(until),
+    };
+    assert!(set_secrets(pool, rotation(1, a, 1_000), 10).await.unwrap());
+    assert!(set_secrets(pool, rotation(2, b, 2_000), 10).await.unwrap());
+    assert_eq!(clear_previous_secrets(pool, 999).await.unwrap(), 0, "still signing");
+    assert_eq!(clear_previous_secrets(pool, 1_000).await.unwrap(), 1);
+    let e = endpoint_by_id(pool, 1, a).await.unwrap().unwrap();
+    assert_eq!((e.secret.as_deref(), e.previous_secret, e.previous_until), (Some("new"), None, None));
+    assert_eq!(endpoint_by_id(pool, 2, b).await.unwrap().unwrap().previous_secret.as_deref(), Some("old"));
+});
+
 db_test!(the_delivery_log_is_the_organisations_newest_first, async |pool: &AnyPool| {
     let (a, b) = seed(pool).await;
     enqueue(pool, row(a, "evt_1"), 100).await.unwrap();
