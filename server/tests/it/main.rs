@@ -17,4 +17,4 @@ mod provider;
 mod quirks;
 mod webhooks;
 mod webhooks_delivery;
-mod webhooks_set_aside;
+mod webhooks_events;
