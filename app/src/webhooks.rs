@@ -16,11 +16,18 @@ pub struct EndpointView {
     pub previous_secret_until: Option<i64>,
 }
 
-/// A new (or rotated) endpoint's signing secret: the only time it is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A new (or rotated) endpoint's signing secret: the only time it is shown (its `Debug` does not
+/// print it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEndpointSecret {
     pub endpoint: EndpointView,
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewEndpointSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEndpointSecret").field("endpoint", &self.endpoint).field("secret", &"<redacted>").finish()
+    }
 }
 
 /// One delivery attempt.

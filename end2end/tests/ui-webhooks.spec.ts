@@ -81,13 +81,14 @@ test("an admin registers a webhook endpoint, sends a test event and sees it in t
       await expect(logged).toContainText(event.id, { timeout: 500 });
       await expect(logged).toContainText(/\d+ ms/, { timeout: 500 });
     }).toPass({ timeout: 10_000 });
-    await page.screenshot({ path: "test-results/screens/webhooks.png", fullPage: true });
 
     // After a reload the secret is gone for good.
     await page.reload();
     await hydrated(page);
     await expect(page.getByTestId("new-webhook-secret")).toHaveCount(0);
     await expect(page.getByText(secret)).toHaveCount(0);
+    // The screenshot is taken only now, with no secret on the page.
+    await page.screenshot({ path: "test-results/screens/webhooks.png", fullPage: true });
 
     // Deleted through the confirmation: no more events for it.
     await page.getByRole("button", { name: `Delete ${hook.url}` }).click();

@@ -1,7 +1,8 @@
 -- Signed webhooks: the endpoints an organisation's admins register (each with its signing secret,
 -- sealed, and the previous one while a rotation lasts), the outbox written in the transaction of
--- the change an event tells (one row per endpoint, claimed by one instance at a time with a
--- lease), and a row per delivery attempt.
+-- the change an event tells (one row per endpoint), and a row per delivery attempt. An instance
+-- delivers an endpoint's events while it holds the endpoint's lease (one instance at a time, its
+-- events one by one), each event under a lease of its own taken just before its POST.
 CREATE TABLE webhook_endpoints (
     id INTEGER PRIMARY KEY,
     org_id BIGINT NOT NULL REFERENCES organisations (id) ON DELETE CASCADE,
@@ -12,9 +13,13 @@ CREATE TABLE webhook_endpoints (
     previous_until BIGINT,
     created_by_name TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    rotated_at BIGINT
+    rotated_at BIGINT,
+    lease_owner TEXT,
+    lease_until BIGINT
 );
 CREATE INDEX webhook_endpoints_org ON webhook_endpoints (org_id, id);
+-- A URL once per organisation (and at most MAX_ENDPOINTS endpoints each, checked by the server).
+CREATE UNIQUE INDEX webhook_endpoints_url ON webhook_endpoints (org_id, url);
 
 CREATE TABLE webhook_outbox (
     id INTEGER PRIMARY KEY,
@@ -34,6 +39,9 @@ CREATE TABLE webhook_outbox (
 CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id)
     WHERE delivered_at IS NULL AND gave_up_at IS NULL;
 CREATE INDEX webhook_outbox_endpoint ON webhook_outbox (endpoint_id);
+-- At most one test event still to deliver per endpoint.
+CREATE UNIQUE INDEX webhook_outbox_one_test ON webhook_outbox (endpoint_id)
+    WHERE event_type = 'webhook.test' AND delivered_at IS NULL AND gave_up_at IS NULL;
 
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY,

@@ -296,15 +296,18 @@ impl Credentials {
             Err(Refusal::Token(e)) => {
                 let message = provider_error(&resolved.spec.name, &e).message;
                 let mut tx = pool.begin().await?;
-                grants::release_lease(&mut *tx, g.id, owner, None).await?;
+                grants::release_refused(&mut *tx, g.id, owner).await?;
                 let status = if c.per_user && g.user_key != 0 {
                     c.status
                 } else {
                     conns::set_status(&mut *tx, c.id, ConnectionStatus::Error, Some(&message), now).await?;
                     ConnectionStatus::Error
                 };
-                let event = Event::by_liaison(EventType::RefreshFailed, c, status, g.user_key);
-                webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
+                if g.refresh_failures == 0 {
+                    // As for a failure to retry: the first of a streak is told, and its end.
+                    let event = Event::by_liaison(EventType::RefreshFailed, c, status, g.user_key);
+                    webhooks::event::record(&mut tx, event.because(Some(&message)), now).await?;
+                }
                 audit::By::liaison(Some(c.org_id), now)
                     .record(&mut *tx, "connection.refresh_failed", &c.link_name, Some(&message))
                     .await?;

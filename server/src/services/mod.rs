@@ -287,16 +287,24 @@ impl Services {
     }
 }
 
-/// Tells of each connection an edit of endpoints moves to Needs re-authorisation (a webhook event
-/// each, in the edit's transaction), before the grants are set aside.
+/// Tells of each connection an edit of endpoints moves to Needs re-authorisation, and of each
+/// person's own grant it removes (a webhook event each, in the edit's transaction), before the
+/// grants are set aside.
 async fn tell_set_aside(tx: &mut sqlx::AnyConnection, which: SetAside<'_>, actor: &str, now: i64) -> Result<()> {
     use crate::webhooks::{event, Event, EventType};
-    for id in crate::store::grants::to_set_aside(&mut *tx, which).await? {
+    use app::connection::ConnectionStatus;
+    let moved = Some(crate::custody::MOVED_REASON);
+    let marked = crate::store::grants::to_set_aside(&mut *tx, which).await?;
+    for &id in &marked {
         let Some(c) = crate::store::connections::by_id_any_org(&mut *tx, id).await? else { continue };
-        let needs = Some(app::connection::ConnectionStatus::NeedsReauth);
-        let e =
-            Event::new(EventType::ReauthorisationNeeded, &c, needs, actor).because(Some(crate::custody::MOVED_REASON));
-        event::record(&mut *tx, e, now).await?;
+        let e = Event::new(EventType::ReauthorisationNeeded, &c, Some(ConnectionStatus::NeedsReauth), actor);
+        event::record(&mut *tx, e.because(moved), now).await?;
+    }
+    for (id, user) in crate::store::grants::own_grants_to_set_aside(&mut *tx, which).await? {
+        let Some(c) = crate::store::connections::by_id_any_org(&mut *tx, id).await? else { continue };
+        let status = if marked.contains(&id) { ConnectionStatus::NeedsReauth } else { c.status };
+        let e = Event::new(EventType::GrantRemoved, &c, Some(status), actor).of_user(user);
+        event::record(&mut *tx, e.because(moved), now).await?;
     }
     Ok(())
 }

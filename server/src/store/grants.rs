@@ -168,6 +168,15 @@ pub async fn release_lease<'e>(db: impl Exec<'e>, id: i64, owner: &str, retry_at
     Ok(())
 }
 
+/// Gives the lease back (if still ours) after a refresh the provider refused for good: counted
+/// as a failure of the streak (so it is told once, and its end too), with no time to retry at.
+pub async fn release_refused<'e>(db: impl Exec<'e>, id: i64, owner: &str) -> Result<()> {
+    let sql = "UPDATE grants SET lease_owner = NULL, lease_until = NULL, refresh_failures = refresh_failures + 1 \
+               WHERE id = $1 AND lease_owner = $2";
+    sql!(sql, id, owner).execute(db).await?;
+    Ok(())
+}
+
 /// Stores refreshed tokens (already sealed for this row) and releases the lease, in the caller's
 /// transaction; false when the lease was lost (it ran out and another instance took it).
 pub async fn store_refreshed<'e>(
@@ -241,6 +250,30 @@ pub async fn to_set_aside(db: &mut sqlx::AnyConnection, which: SetAside<'_>) -> 
     Ok(selection(sqlx::query(&sql), which).fetch_all(&mut *db).await?.iter().map(|r| r.get("id")).collect())
 }
 
+/// The people's own grants (connection id, user id) [`set_aside`] will delete, to tell of each
+/// (`crate::webhooks`). Run it first, in its transaction.
+pub async fn own_grants_to_set_aside(db: &mut sqlx::AnyConnection, which: SetAside<'_>) -> Result<Vec<(i64, i64)>> {
+    let sql = format!(
+        "SELECT connection_id, user_key FROM grants WHERE user_key <> 0 AND {} ORDER BY connection_id, user_key",
+        grants_of(which)
+    );
+    let rows = selection(sqlx::query(&sql), which).fetch_all(&mut *db).await?;
+    Ok(rows.iter().map(|r| (r.get("connection_id"), r.get("user_key"))).collect())
+}
+
+/// Which grants a set-aside takes (its selection's parameters are $1…).
+fn grants_of(which: SetAside<'_>) -> &'static str {
+    match which {
+        SetAside::CustomService { .. } => {
+            "connection_id IN (SELECT id FROM connections WHERE org_id = $1 AND service_id = $2)"
+        }
+        SetAside::Predefined { .. } => {
+            "custody = $3 AND connection_id IN \
+             (SELECT id FROM connections WHERE catalog_id = $1 AND COALESCE(client_id, '') = $2)"
+        }
+    }
+}
+
 /// Sets aside the grants `which` names, with the connections that say why and the authorisations
 /// still in progress for them, which end as failed.
 pub async fn set_aside(
@@ -253,13 +286,11 @@ pub async fn set_aside(
     let (grants, connections, flows, reason_at) = match which {
         SetAside::CustomService { .. } => {
             let of_service = "SELECT id FROM connections WHERE org_id = $1 AND service_id = $2";
-            (format!("connection_id IN ({of_service})"), "org_id = $1 AND service_id = $2".into(), of_service.into(), 3)
+            (grants_of(which), "org_id = $1 AND service_id = $2".into(), of_service.into(), 3)
         }
         SetAside::Predefined { .. } => {
-            let grants = "custody = $3 AND connection_id IN \
-                          (SELECT id FROM connections WHERE catalog_id = $1 AND COALESCE(client_id, '') = $2)";
-            let of_grants = format!("SELECT connection_id FROM grants WHERE {grants}");
-            (grants.to_string(), format!("per_user = 0 AND id IN ({of_grants})"), of_grants, 4)
+            let of_grants = format!("SELECT connection_id FROM grants WHERE {}", grants_of(which));
+            (grants_of(which), format!("per_user = 0 AND id IN ({of_grants})"), of_grants, 4)
         }
     };
     let (r, t) = (format!("${reason_at}"), format!("${}", reason_at + 1));
@@ -443,6 +474,31 @@ mod tests {
             SetAsideCount { connections: 6, grants: 20 },
         ),
     ];
+
+    db_test!(a_set_aside_names_the_peoples_own_grants_it_takes, async |pool: &AnyPool| {
+        for (which, selected, _, counts) in CASES {
+            sqlx::query("DELETE FROM organisations").execute(pool).await.unwrap();
+            seed(pool).await;
+            // Each login-user connection also holds its organisation's admin's own grant.
+            let own = "INSERT INTO grants (connection_id, user_key, access_token, authorised_by_name, authorised_at, \
+                       updated_at, custody) VALUES ($1, $2, 'sealed', 'Ada', 1, 1, $3)";
+            let mut expected = Vec::new();
+            for id in 1..=80 {
+                let (org, _, per_user, custody) = attributes(id);
+                if per_user {
+                    sql!(own, id, org, custody).execute(pool).await.unwrap();
+                    if selected(id) {
+                        expected.push((id, org));
+                    }
+                }
+            }
+            let mut conn = pool.acquire().await.unwrap();
+            assert_eq!(own_grants_to_set_aside(&mut conn, which).await.unwrap(), expected, "{which:?}");
+            assert_eq!(expected.len(), 10);
+            let grants = counts.grants + 10;
+            assert_eq!(set_aside(&mut conn, which, "moved", 50).await.unwrap().grants, grants, "{which:?}");
+        }
+    });
 
     db_test!(a_set_aside_takes_the_grants_it_selects_and_touches_nothing_else, async |pool: &AnyPool| {
         for (which, selected, marked, counts) in CASES {

@@ -1,6 +1,7 @@
 //! Webhooks: an organisation's endpoints (their signing secrets sealed, see `crate::vault`), the
-//! outbox of events still to deliver (one row per endpoint, claimed with a lease so one instance
-//! delivers each), and the log of delivery attempts. Every query of an endpoint names the
+//! outbox of events still to deliver (one row per endpoint; an instance works an endpoint while it
+//! holds the endpoint's lease, and takes each row's own lease just before sending it), and the log
+//! of delivery attempts. Every query of an endpoint names the
 //! organisation.
 
 use crate::error::Result;
@@ -87,25 +88,40 @@ pub async fn endpoint_for_delivery<'e>(db: impl Exec<'e>, id: i64) -> Result<Opt
     Ok(r.map(endpoint))
 }
 
+/// How many endpoints an organisation has.
+pub async fn count<'e>(db: impl Exec<'e>, org_id: i64) -> Result<i64> {
+    Ok(sql_scalar!("SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1", org_id).fetch_one(db).await?)
+}
+
 /// The ids of an organisation's endpoints (the outbox gets a row for each).
 pub async fn endpoint_ids<'e>(db: impl Exec<'e>, org_id: i64) -> Result<Vec<i64>> {
     Ok(sql_scalar!("SELECT id FROM webhook_endpoints WHERE org_id = $1 ORDER BY id", org_id).fetch_all(db).await?)
 }
 
 /// Both sealed secrets at once (a rotation): the new one, and the one before it with the time it
-/// stops signing.
-pub async fn set_secrets<'e>(
-    db: impl Exec<'e>,
-    id: i64,
-    secret: &str,
-    previous: Option<&str>,
-    previous_until: Option<i64>,
-    now: i64,
-) -> Result<()> {
+/// stops signing; only if the endpoint is the organisation's and its secret is still `current`
+/// (false: another rotation came first).
+pub struct Rotation<'a> {
+    pub org_id: i64,
+    pub id: i64,
+    pub current: Option<&'a str>,
+    pub secret: &'a str,
+    pub previous: Option<&'a str>,
+    pub previous_until: Option<i64>,
+}
+
+pub async fn set_secrets<'e>(db: impl Exec<'e>, r: Rotation<'_>, now: i64) -> Result<bool> {
     let sql = "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_until = $3, rotated_at = $4 \
-               WHERE id = $5";
-    sql!(sql, secret, previous, previous_until, now, id).execute(db).await?;
-    Ok(())
+               WHERE org_id = $5 AND id = $6 AND COALESCE(secret, '') = COALESCE($7, '')";
+    let done = sql!(sql, r.secret, r.previous, r.previous_until, now, r.org_id, r.id, r.current).execute(db).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Forgets the previous secrets whose overlap is over: how many.
+pub async fn clear_previous_secrets<'e>(db: impl Exec<'e>, now: i64) -> Result<u64> {
+    let sql = "UPDATE webhook_endpoints SET previous_secret = NULL, previous_until = NULL \
+               WHERE previous_until IS NOT NULL AND previous_until <= $1";
+    Ok(sql!(sql, now).execute(db).await?.rows_affected())
 }
 
 pub async fn delete<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<bool> {
@@ -150,13 +166,37 @@ pub struct OutboxRecord {
     pub attempts: i64,
 }
 
-/// Up to `limit` outbox rows due now that nobody holds (a lease that ran out is nobody's), oldest
-/// first: each one's id and endpoint.
-pub async fn due<'e>(db: impl Exec<'e>, now: i64, limit: i64) -> Result<Vec<(i64, i64)>> {
-    let sql = "SELECT id, endpoint_id FROM webhook_outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL \
-               AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1) ORDER BY id LIMIT $2";
-    let rows = sql!(sql, now, limit).fetch_all(db).await?;
-    Ok(rows.into_iter().map(|r| (r.get("id"), r.get("endpoint_id"))).collect())
+/// Up to `limit` endpoints with an event due now that no instance works (a lease that ran out is
+/// nobody's), the one with the oldest such event first.
+pub async fn due_endpoints<'e>(db: impl Exec<'e>, now: i64, limit: i64) -> Result<Vec<i64>> {
+    let sql = "SELECT o.endpoint_id FROM webhook_outbox o JOIN webhook_endpoints e ON e.id = o.endpoint_id \
+               WHERE o.delivered_at IS NULL AND o.gave_up_at IS NULL AND o.next_attempt_at <= $1 \
+               AND (e.lease_until IS NULL OR e.lease_until < $1) \
+               GROUP BY o.endpoint_id ORDER BY MIN(o.id) LIMIT $2";
+    Ok(sql_scalar!(sql, now, limit).fetch_all(db).await?)
+}
+
+/// Takes or renews the lease of an endpoint: its events are then `owner`'s to deliver until
+/// `until`. A conditional UPDATE of one row, so of several instances one holds it.
+pub async fn hold_endpoint<'e>(db: impl Exec<'e>, id: i64, owner: &str, now: i64, until: i64) -> Result<bool> {
+    let sql = "UPDATE webhook_endpoints SET lease_owner = $1, lease_until = $2 \
+               WHERE id = $3 AND (lease_owner = $1 OR lease_until IS NULL OR lease_until < $4)";
+    let r = sql!(sql, owner, until, id, now).execute(db).await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Gives an endpoint's lease back (if it is still `owner`'s).
+pub async fn release_endpoint<'e>(db: impl Exec<'e>, id: i64, owner: &str) -> Result<()> {
+    let sql = "UPDATE webhook_endpoints SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2";
+    sql!(sql, id, owner).execute(db).await?;
+    Ok(())
+}
+
+/// The oldest outbox row of an endpoint that is due now and that nobody holds.
+pub async fn next_due<'e>(db: impl Exec<'e>, endpoint_id: i64, now: i64) -> Result<Option<i64>> {
+    let sql = "SELECT id FROM webhook_outbox WHERE endpoint_id = $1 AND delivered_at IS NULL AND gave_up_at IS NULL \
+               AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2) ORDER BY id LIMIT 1";
+    Ok(sql_scalar!(sql, endpoint_id, now).fetch_optional(db).await?)
 }
 
 /// Takes the lease of an outbox row unless it was delivered, given up, or is held by someone
@@ -296,9 +336,11 @@ pub async fn deliveries<'e>(
 
 /// Forgets every lease: at start-up of the embedded (single-instance) SQLite mode, a lease can
 /// only be left over from a process that died (its delivery is then tried again).
-pub async fn clear_leases<'e>(db: impl Exec<'e>) -> Result<u64> {
+pub async fn clear_leases(pool: &sqlx::AnyPool) -> Result<u64> {
+    let sql = "UPDATE webhook_endpoints SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL";
+    sqlx::query(sql).execute(pool).await?;
     let sql = "UPDATE webhook_outbox SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL";
-    Ok(sqlx::query(sql).execute(db).await?.rows_affected())
+    Ok(sqlx::query(sql).execute(pool).await?.rows_affected())
 }
 
 /// Forgets the outbox rows (and their attempts) that ended before `before`.

@@ -1,10 +1,13 @@
-//! Delivery: a background task in each instance looks for outbox rows that are due (at once when
-//! woken, else every [`POLL`]), oldest first, takes each one's lease with a conditional UPDATE (so of several
-//! instances one delivers it; a lease left by a process that died runs out), POSTs the signed
-//! body through the guarded outbound client, logs the attempt (status, latency) and, unless the
+//! Delivery: a background task in each instance looks for endpoints with outbox rows due (at once
+//! when woken, else every [`POLL`]) that no instance works, takes each one's lease with a
+//! conditional UPDATE (so of several instances one works it; a lease left by a process that died
+//! runs out) and works it in a task of its own, so a slow receiver holds up only its own events.
+//! That task sends the endpoint's due events one at a time, oldest first, renewing the
+//! endpoint's lease and taking the event's own just before its POST: it POSTs the signed body
+//! through the guarded outbound client, logs the attempt (status, latency) and, unless the
 //! receiver answered 2xx, backs off exponentially ([`backoff_ms`]) until a day after the event,
-//! when it gives up. Each endpoint gets its events one at a time, in order (a retry comes when its
-//! back-off is over, after what happened since). At least once: a receiver dedupes by event id.
+//! when it gives up (a retry comes when its back-off is over, after what happened since). At least
+//! once: a receiver dedupes by event id.
 
 use super::{sign, Webhooks};
 use crate::error::Result;
@@ -14,13 +17,13 @@ use std::time::{Duration, Instant};
 
 /// How often each instance looks for due events.
 pub const POLL: Duration = Duration::from_secs(1);
-/// At most this many deliveries at once per instance.
-const BATCH: i64 = 16;
+/// At most this many endpoints worked at once per instance.
+pub const ENDPOINTS_AT_ONCE: usize = 64;
 /// Events are tried for this long after they happen.
 pub const GIVE_UP_AFTER_MS: i64 = 24 * 3600 * 1000;
 /// The longest wait between two attempts.
 const MAX_BACKOFF_MS: i64 = 3600 * 1000;
-/// The receiver's answer is read up to this size (and ignored).
+/// The receiver's answer is read up to this size, ignored, and the rest dropped unread.
 const MAX_ANSWER: usize = 64 * 1024;
 /// Ended events (and their log) are kept this long.
 const KEEP_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -48,17 +51,15 @@ impl Webhooks {
         i64::try_from(self.infra.outbound.config().timeout.as_millis()).unwrap_or(i64::MAX / 4) + 10_000
     }
 
-    /// Starts the delivery task.
+    /// Starts the delivery task: each round it starts a task for every endpoint with events due
+    /// that no instance works, and never waits for them; once an hour it forgets old events.
     pub fn spawn_delivery(self: &Arc<Self>) {
         let me = self.clone();
         tokio::spawn(async move {
             let mut last_purge = 0;
             loop {
-                match me.deliver_due().await {
-                    // A full batch: there may be more at once.
-                    Ok(n) if n >= BATCH as usize => continue,
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "webhook delivery could not read the outbox"),
+                if let Err(e) = me.start_due().await {
+                    tracing::warn!(error = %e, "webhook delivery could not read the outbox");
                 }
                 let now = me.infra.clock.now_ms();
                 if now - last_purge > 3600 * 1000 {
@@ -68,51 +69,85 @@ impl Webhooks {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "could not remove old webhook events"),
                     }
+                    if let Err(e) = store::clear_previous_secrets(&me.infra.store.pool, now).await {
+                        tracing::warn!(error = %e, "could not forget retired webhook secrets");
+                    }
                 }
                 let _ = tokio::time::timeout(POLL, me.wake.notified()).await;
             }
         });
     }
 
-    /// Delivers what is due and nobody holds: how many this instance took.
-    pub async fn deliver_due(&self) -> Result<usize> {
+    /// Takes the lease of each endpoint with events due that no instance works (up to
+    /// [`ENDPOINTS_AT_ONCE`] at a time in this instance) and delivers its events in a task of its
+    /// own: how many it started.
+    pub async fn start_due(self: &Arc<Self>) -> Result<usize> {
+        let free = self.running.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
         let now = self.infra.clock.now_ms();
         let pool = &self.infra.store.pool;
-        let owner = crate::auth::session::new_token();
-        // By endpoint, oldest first: each endpoint gets its events in order, the endpoints side
-        // by side.
-        let mut taken: Vec<(i64, Vec<i64>)> = Vec::new();
-        let mut n = 0;
-        for (id, endpoint) in store::due(pool, now, BATCH).await? {
-            if store::claim(pool, id, &owner, now, now + self.lease_ms()).await? {
-                n += 1;
-                match taken.iter_mut().find(|(e, _)| *e == endpoint) {
-                    Some((_, ids)) => ids.push(id),
-                    None => taken.push((endpoint, vec![id])),
-                }
+        let mut started = 0;
+        for endpoint in store::due_endpoints(pool, now, i64::try_from(free).unwrap_or(1)).await? {
+            let Ok(place) = self.running.clone().try_acquire_owned() else { break };
+            let owner = crate::auth::session::new_token();
+            if !store::hold_endpoint(pool, endpoint, &owner, now, now + self.lease_ms()).await? {
+                continue;
             }
+            let me = self.clone();
+            tokio::spawn(async move {
+                let _place = place;
+                if let Err(e) = me.work_endpoint(endpoint, &owner).await {
+                    tracing::warn!(error = %e, endpoint_id = endpoint, "a webhook delivery could not be recorded");
+                }
+                if let Err(e) = store::release_endpoint(&me.infra.store.pool, endpoint, &owner).await {
+                    tracing::warn!(error = %e, endpoint_id = endpoint, "a webhook endpoint's lease runs out instead");
+                }
+            });
+            started += 1;
         }
-        let owner = &owner;
-        let endpoints = taken.into_iter().map(|(_, ids)| async move {
-            for id in ids {
-                if let Err(e) = self.deliver_one(id, owner).await {
-                    tracing::warn!(error = %e, "a webhook delivery could not be recorded");
-                }
+        Ok(started)
+    }
+
+    /// Delivers an endpoint's due events one at a time, oldest first, while `owner` holds the
+    /// endpoint's lease (renewed before each): each one's own lease is taken just before its POST.
+    async fn work_endpoint(&self, endpoint: i64, owner: &str) -> Result<()> {
+        let pool = &self.infra.store.pool;
+        loop {
+            let now = self.infra.clock.now_ms();
+            let until = now + self.lease_ms();
+            if !store::hold_endpoint(pool, endpoint, owner, now, until).await? {
+                tracing::warn!(endpoint_id = endpoint, "a webhook endpoint's lease was lost");
+                return Ok(());
             }
-        });
-        futures_util::future::join_all(endpoints).await;
-        Ok(n)
+            let Some(id) = store::next_due(pool, endpoint, now).await? else { return Ok(()) };
+            if !store::claim(pool, id, owner, now, until).await? {
+                return Ok(());
+            }
+            self.deliver_one(id, owner).await?;
+        }
     }
 
     /// One attempt at one outbox row whose lease `owner` holds.
     async fn deliver_one(&self, id: i64, owner: &str) -> Result<()> {
         let pool = &self.infra.store.pool;
         let Some(row) = store::outbox_row(pool, id).await? else { return Ok(()) };
+        // No endpoint: it was deleted, and its outbox rows with it.
         let Some(endpoint) = store::endpoint_for_delivery(pool, row.endpoint_id).await? else { return Ok(()) };
         let now = self.infra.clock.now_ms();
-        let secrets = self.signing_secrets(&endpoint, now)?;
         let started = Instant::now();
-        let answer = self.post(&endpoint.url, &row, &secrets, now).await;
+        // What cannot be sent is an attempt too: logged, backed off, given up after a day.
+        let answer = match self.signing_secrets(&endpoint, now) {
+            Err(e) => {
+                tracing::error!(endpoint_id = endpoint.id, error = %e, "a webhook signing secret cannot be opened");
+                Err("the endpoint's signing secret cannot be opened with Liaison's keys; rotate it".to_string())
+            }
+            Ok(_) if endpoint.url.starts_with("http:") && !self.allow_http => {
+                Err("plain http is no longer allowed (allow_http_urls is off): register an https URL".to_string())
+            }
+            Ok(secrets) => self.post(&endpoint.url, &row, &secrets, now).await,
+        };
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let (status, error) = match &answer {
             Ok(status) => (Some(i64::from(*status)), None),
@@ -174,10 +209,17 @@ impl Webhooks {
             .body(row.payload.clone())
             .build()
             .map_err(|_| "the request could not be built from the endpoint's URL".to_string())?;
-        match self.infra.outbound.execute_limited(req, MAX_ANSWER).await {
-            Ok(r) => Ok(r.status),
-            Err(e) => Err(e.to_string()),
+        let mut answer = self.infra.outbound.send(req).await.map_err(|e| e.to_string())?;
+        let status = answer.status().as_u16();
+        // Read a little of the answer (ignored), and drop the rest: its size changes nothing.
+        let mut read = 0;
+        while read < MAX_ANSWER {
+            match answer.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                Ok(None) | Err(_) => break,
+            }
         }
+        Ok(status)
     }
 }
 

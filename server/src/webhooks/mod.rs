@@ -26,6 +26,9 @@ pub use event::{Event, EventType};
 
 /// After a rotation, the previous secret signs too for this long.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
+/// The most endpoints an organisation may have: each change writes a row for each, in its
+/// transaction, and each is tried for a day.
+pub const MAX_ENDPOINTS: i64 = 20;
 /// An endpoint URL's longest length.
 const MAX_URL: usize = 2048;
 /// What a member who is not an admin is told.
@@ -42,6 +45,8 @@ pub struct Webhooks {
     pub allow_http: bool,
     /// Wakes the delivery task (a test event is sent at once).
     pub wake: tokio::sync::Notify,
+    /// A place for each endpoint worked at once by this instance (`deliver`).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 fn delivery_view(d: DeliveryRecord) -> DeliveryView {
@@ -65,7 +70,8 @@ fn no_endpoint() -> Error {
 
 impl Webhooks {
     pub fn new(infra: Infra, vault: Arc<Vault>, allow_http: bool) -> Self {
-        Webhooks { infra, vault, allow_http, wake: tokio::sync::Notify::new() }
+        let running = Arc::new(tokio::sync::Semaphore::new(deliver::ENDPOINTS_AT_ONCE));
+        Webhooks { infra, vault, allow_http, wake: tokio::sync::Notify::new(), running }
     }
 
     fn view(&self, e: &EndpointRecord) -> EndpointView {
@@ -119,7 +125,20 @@ impl Webhooks {
         let secret = sign::new_secret();
         let now = self.infra.clock.now_ms();
         let mut tx = self.infra.store.pool.begin().await?;
-        let id = store::create(&mut *tx, org_id, url.as_str(), &description, actor, now).await?;
+        if store::count(&mut *tx, org_id).await? >= MAX_ENDPOINTS {
+            let message = format!(
+                "An organisation can have at most {MAX_ENDPOINTS} webhook endpoints. Remove one first, or send several \
+                 kinds of event to one receiver."
+            );
+            return Err(AppError::new(ErrorCode::Conflict, message).into());
+        }
+        let id = match store::create(&mut *tx, org_id, url.as_str(), &description, actor, now).await {
+            Err(Error::Db(e)) if crate::error::is_unique_violation(&e) => {
+                let message = "This URL is already registered for this organisation.".into();
+                return Err(Error::Field { field: "url", message });
+            }
+            other => other?,
+        };
         let sealed = self.vault.seal(SecretColumn::WebhookSecret.at(id), &secret)?;
         secrets::set(&mut *tx, SecretColumn::WebhookSecret, id, Some(&sealed)).await?;
         crate::store::audit::By::new(Some(org_id), actor, now)
@@ -146,7 +165,18 @@ impl Webhooks {
             .transpose()?;
         let until = previous.as_ref().map(|_| now + ROTATION_OVERLAP_MS);
         let mut tx = self.infra.store.pool.begin().await?;
-        store::set_secrets(&mut *tx, id, &sealed, previous.as_deref(), until, now).await?;
+        let rotation = store::Rotation {
+            org_id,
+            id,
+            current: e.secret.as_deref(),
+            secret: &sealed,
+            previous: previous.as_deref(),
+            previous_until: until,
+        };
+        if !store::set_secrets(&mut *tx, rotation, now).await? {
+            let message = "The secret was rotated meanwhile. Reload the page; rotate again only if you need to.";
+            return Err(AppError::new(ErrorCode::Conflict, message).into());
+        }
         crate::store::audit::By::new(Some(org_id), actor, now)
             .record(&mut *tx, "webhook.rotate_secret", &id.to_string(), None)
             .await?;
@@ -178,12 +208,20 @@ impl Webhooks {
         Ok(rows.into_iter().map(delivery_view).collect())
     }
 
-    /// Queues a `webhook.test` event for one endpoint and wakes the delivery: its event id.
+    /// Queues a `webhook.test` event for one endpoint and wakes the delivery: its event id. One
+    /// at a time: while one is still to be delivered, another is refused.
     pub async fn send_test(&self, org_id: i64, actor: &str, id: i64) -> Result<String> {
         store::endpoint_by_id(&self.infra.store.pool, org_id, id).await?.ok_or_else(no_endpoint)?;
         let now = self.infra.clock.now_ms();
         let mut conn = self.infra.store.pool.acquire().await?;
-        let event_id = event::record_test(&mut conn, org_id, id, actor, now).await?;
+        let event_id = match event::record_test(&mut conn, org_id, id, actor, now).await {
+            Err(Error::Db(e)) if crate::error::is_unique_violation(&e) => {
+                let message = "A test event for this endpoint is still being delivered: see the delivery log, and \
+                               send another once it is delivered or given up.";
+                return Err(AppError::new(ErrorCode::Conflict, message).into());
+            }
+            other => other?,
+        };
         self.wake.notify_one();
         Ok(event_id)
     }

@@ -65,6 +65,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_new_secret_is_not_printed_by_debug() {
+        let secret = new_secret();
+        let endpoint = app::webhooks::EndpointView {
+            id: 1,
+            url: "https://hooks.example/in".into(),
+            description: String::new(),
+            created_by: "ada".into(),
+            created_at: 0,
+            rotated_at: None,
+            previous_secret_until: None,
+        };
+        let shown = format!("{:?}", app::webhooks::NewEndpointSecret { endpoint, secret: secret.clone() });
+        assert!(!shown.contains(&secret[6..]) && shown.contains("hooks.example"), "{shown}");
+    }
+
+    #[test]
     fn the_signature_is_the_hmac_of_the_timestamp_a_dot_and_the_body() {
         // printf '%s' '1700000000.{}' | openssl dgst -sha256 -hmac 'whsec_test'
         let expected = "35495024f4ef3f94e5a93e22221544c4b75e9a42300cd965ab81cb85cd994e91";

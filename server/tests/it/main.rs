@@ -18,3 +18,5 @@ mod provider;
 mod quirks;
 mod webhooks;
 mod retries;
+mod webhooks_delivery;
+mod webhooks_events;

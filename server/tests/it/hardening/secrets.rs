@@ -128,6 +128,22 @@ async fn no_secret_is_left_in_the_database_the_logs_the_answers_or_the_audit_log
         seen.keep(&setup(&client).await);
         let session = client.cookie.lock().unwrap().clone().unwrap();
         secrets.push(session.split_once('=').unwrap().1.to_string());
+        // A webhook endpoint, its secret rotated: both secrets shown once, each sealed at rest.
+        fp.set_at("/hook", Fault::json(200, json!({})));
+        let hooks = format!("{}/api/admin/v1/organisations/1/webhooks", server.url);
+        let admin = reqwest::Client::new();
+        let r =
+            admin.post(&hooks).bearer_auth(ADMIN_TOKEN).json(&json!({ "url": fp.url("/hook") })).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{label}");
+        let created: Value = r.json().await.unwrap();
+        let rotate = format!("{hooks}/{}/rotate", created["endpoint"]["id"]);
+        let rotated: Value = admin.post(&rotate).bearer_auth(ADMIN_TOKEN).send().await.unwrap().json().await.unwrap();
+        for answer in [created, rotated] {
+            let secret = answer["secret"].as_str().unwrap().to_string();
+            assert!(secret.starts_with("whsec_"), "{label}: {answer}");
+            seen.answers.push(answer.to_string().replace(&secret, "<shown once>"));
+            secrets.push(secret);
+        }
         let callback =
             seen.keep(&client.call("reserve_callback", json!({})).await)["callback_url"].as_str().unwrap().to_string();
         let provider = Provider::start(json!([provider::client("liaison", CLIENT_SECRET, &callback)])).await;
