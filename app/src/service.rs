@@ -175,7 +175,14 @@ pub struct ServiceSpec {
     /// the API base path is refused either way.
     #[serde(default)]
     pub allow_encoded_slashes: bool,
+    /// How many days a refresh token lasts unused before the provider lets it lapse (OAuth 2.0
+    /// with the authorisation code only): Liaison refreshes an idle grant before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_idle_days: Option<u32>,
 }
+
+/// The longest refresh token idle lifetime a service may give, in days (ten years).
+pub const MAX_REFRESH_IDLE_DAYS: u32 = 3650;
 
 impl ServiceSpec {
     /// The URL used to refresh tokens.
@@ -245,6 +252,8 @@ pub struct ServiceForm {
     pub error_in_200: bool,
     pub extra_authorize_params: Vec<(String, String)>,
     pub extra_token_params: Vec<(String, String)>,
+    /// Days a refresh token lasts unused at the provider; empty when it does not say.
+    pub refresh_idle_days: String,
 }
 
 /// A custom service's form, parsed.
@@ -426,6 +435,28 @@ impl ServiceForm {
         };
         let extra_authorize_params = params("extra_authorize_params", &self.extra_authorize_params);
         let extra_token_params = params("extra_token_params", &self.extra_token_params);
+        let refresh_idle_days = match self.refresh_idle_days.trim() {
+            "" => None,
+            days => match days.parse::<u32>() {
+                Ok(n) if (1..=MAX_REFRESH_IDLE_DAYS).contains(&n) => {
+                    if grant_type != Some(GrantType::AuthorizationCode) {
+                        fail(
+                            "refresh_idle_days",
+                            "Only an OAuth 2.0 service with the authorisation code has refresh tokens that lapse."
+                                .into(),
+                        );
+                    }
+                    Some(n)
+                }
+                _ => {
+                    fail(
+                        "refresh_idle_days",
+                        format!("Enter a number of days from 1 to {MAX_REFRESH_IDLE_DAYS}, or leave it empty."),
+                    );
+                    None
+                }
+            },
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -458,6 +489,7 @@ impl ServiceForm {
                 extra_token_params,
                 scopes,
                 allow_encoded_slashes: false,
+                refresh_idle_days,
             },
             client_id: Some(client_id.to_string()).filter(|c| oauth && !c.is_empty()),
             client_secret: client_secret.filter(|_| oauth),
@@ -492,6 +524,7 @@ impl ServiceForm {
             error_in_200: spec.error_in_200,
             extra_authorize_params: spec.extra_authorize_params.clone().into_iter().collect(),
             extra_token_params: spec.extra_token_params.clone().into_iter().collect(),
+            refresh_idle_days: spec.refresh_idle_days.map(|d| d.to_string()).unwrap_or_default(),
         }
     }
 }

@@ -44,7 +44,8 @@ pub const ENTRUSTING_FIELDS: &[&str] = &[
 ];
 
 /// The fields that change what a person sees or is asked for, never where a secret goes.
-pub const HARMLESS_FIELDS: &[&str] = &["name", "scopes", "scope_delimiter", "pkce", "extra_authorize_params"];
+pub const HARMLESS_FIELDS: &[&str] =
+    &["name", "scopes", "scope_delimiter", "pkce", "extra_authorize_params", "refresh_idle_days"];
 
 /// The fingerprint of the endpoints a secret is entrusted to (hex SHA-256 of their canonical form).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +103,7 @@ mod tests {
             token_url: "https://id.acme.example/token".into(),
             revoke_url: "https://id.acme.example/revoke".into(),
             api_base_urls: vec!["https://api.acme.example/v1/".into(), "https://eu.acme.example/".into()],
+            refresh_idle_days: "30".into(),
             ..ServiceForm::default()
         };
         form.parse(false, false).map(|p| p.spec).unwrap_or_else(|e| panic!("{e:?}"))
@@ -120,6 +122,7 @@ mod tests {
         renamed.scopes.push(app::service::Scope { name: "extra".into(), display: "Extra".into() });
         renamed.pkce = !renamed.pkce;
         renamed.scope_delimiter = app::service::ScopeDelimiter::Comma;
+        renamed.refresh_idle_days = Some(90);
         assert_eq!(Custody::of(&renamed, Some("acme-client")), base, "no endpoint moved");
         let mut reordered = spec();
         reordered.api_base_urls.reverse();

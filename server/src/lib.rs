@@ -129,6 +129,7 @@ pub async fn serve(config: Config) -> Result<()> {
     }));
     backend.services.settle_custody_at_start().await?;
     backend.webhooks.spawn_delivery();
+    backend.credentials.spawn_keep_alive();
     let leptos = LeptosOptions::builder()
         .output_name("liaison")
         .site_root(config.site_root.display().to_string())

@@ -88,6 +88,7 @@ pub struct Fields {
     error_in_200: RwSignal<bool>,
     extra_authorize_params: RwSignal<String>,
     extra_token_params: RwSignal<String>,
+    refresh_idle_days: RwSignal<String>,
 }
 
 impl Default for Fields {
@@ -136,6 +137,7 @@ impl Fields {
             error_in_200: RwSignal::new(f.error_in_200),
             extra_authorize_params: s(&params_to_text(&f.extra_authorize_params)),
             extra_token_params: s(&params_to_text(&f.extra_token_params)),
+            refresh_idle_days: s(&f.refresh_idle_days),
         }
     }
 
@@ -170,6 +172,7 @@ impl Fields {
             error_in_200: self.error_in_200.get_untracked(),
             extra_authorize_params: params_from_text(&self.extra_authorize_params.get_untracked()),
             extra_token_params: params_from_text(&self.extra_token_params.get_untracked()),
+            refresh_idle_days: self.refresh_idle_days.get_untracked(),
         }
     }
 
@@ -267,6 +270,9 @@ pub fn ServiceFields(
                 <Check id="error_in_200" label="Errors come with HTTP 200" value=f.error_in_200 hint="As GitHub does."/>
                 <Area id="extra_authorize_params" label="Extra authorise parameters" value=f.extra_authorize_params error=field("extra_authorize_params") hint="One per line: key=value, e.g. access_type=offline."/>
                 <Area id="extra_token_params" label="Extra token parameters" value=f.extra_token_params error=field("extra_token_params") hint="One per line: key=value."/>
+                <Show when=code>
+                    <TextInput id="service-refresh_idle_days" label="Refresh token idle lifetime (days)" value=f.refresh_idle_days error=field("refresh_idle_days") hint="If the provider lets an unused refresh token lapse, after how many days; Liaison refreshes an idle grant before then. Empty if it does not."/>
+                </Show>
             </details>
         </Show>
     }

@@ -520,3 +520,26 @@ fn every_problem_is_reported_at_once() {
         ]
     );
 }
+
+#[test]
+fn the_refresh_token_idle_lifetime_is_optional_days_for_the_authorisation_code() {
+    let parsed = |f: ServiceForm| f.parse(false, false).unwrap().spec.refresh_idle_days;
+    assert_eq!(parsed(code()), None);
+    assert_eq!(parsed(ServiceForm { refresh_idle_days: " 90 ".into(), ..code() }), Some(90));
+    assert_eq!(parsed(ServiceForm { refresh_idle_days: "3650".into(), ..code() }), Some(3650));
+    for bad in ["0", "-3", "3651", "90d", "1.5"] {
+        only(
+            &ServiceForm { refresh_idle_days: bad.into(), ..code() },
+            "refresh_idle_days",
+            "Enter a number of days from 1 to 3650, or leave it empty.",
+        );
+    }
+    only(
+        &ServiceForm { refresh_idle_days: "90".into(), ..machine() },
+        "refresh_idle_days",
+        "Only an OAuth 2.0 service with the authorisation code has refresh tokens that lapse.",
+    );
+    // The edit form shows what is stored.
+    let spec = ServiceForm { refresh_idle_days: "90".into(), ..code() }.parse(false, false).unwrap().spec;
+    assert_eq!(ServiceForm::from_spec(&spec, None).refresh_idle_days, "90");
+}

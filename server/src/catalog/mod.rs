@@ -66,6 +66,8 @@ struct RawService {
     scopes: Vec<RawScope>,
     #[serde(default)]
     retries: Option<RawRetries>,
+    #[serde(default)]
+    refresh_idle_days: Option<i64>,
 }
 
 fn default_delimiter() -> String {
@@ -294,6 +296,17 @@ impl Check {
             }
         }
         let retries = raw.retries.as_ref().map(|r| self.retries(r));
+        let refresh_idle_days = raw.refresh_idle_days.and_then(|d| {
+            let days = u32::try_from(d).ok().filter(|n| (1..=app::service::MAX_REFRESH_IDLE_DAYS).contains(n));
+            if days.is_none() {
+                let max = app::service::MAX_REFRESH_IDLE_DAYS;
+                self.fail("refresh_idle_days", format!("{d} is not a number of days from 1 to {max}"));
+            }
+            if auth_type != Some(AuthType::OAuth2) || grant_type != Some(GrantType::AuthorizationCode) {
+                self.fail("refresh_idle_days", "is only for OAuth 2.0 with the authorization_code grant".into());
+            }
+            days
+        });
         let mut seen = HashSet::new();
         for s in &raw.scopes {
             if s.name.is_empty() || s.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -334,6 +347,7 @@ impl Check {
                 extra_token_params: raw.extra_token_params,
                 scopes: raw.scopes.into_iter().map(|s| Scope { name: s.name, display: s.display }).collect(),
                 allow_encoded_slashes: raw.allow_encoded_slashes,
+                refresh_idle_days,
             },
         })
         .filter(|_| self.problems.is_empty())

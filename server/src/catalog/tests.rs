@@ -227,3 +227,30 @@ fn the_shipped_rate_limits_are_where_providers_document_them() {
         assert!((1..=MAX_RETRIES).contains(&r.default), "{id}");
     }
 }
+
+#[test]
+fn an_idle_lifetime_is_a_number_of_days_for_the_authorisation_code_only() {
+    let catalog = Catalog::load(None).unwrap_or_else(|p| panic!("{}", p.join("\n")));
+    assert_eq!(catalog.get("google").unwrap().refresh_idle_days, Some(180));
+    assert_eq!(catalog.get("microsoft").unwrap().refresh_idle_days, Some(90));
+    assert_eq!(catalog.get("github").unwrap().refresh_idle_days, None);
+    assert_eq!(parse(GOOD, "f.toml").unwrap()[0].refresh_idle_days, None);
+    let with = |days: &str| {
+        GOOD.replace("scope_delimiter = \"comma\"", &format!("scope_delimiter = \"comma\"\nrefresh_idle_days = {days}"))
+    };
+    assert_eq!(parse(&with("30"), "f.toml").unwrap()[0].refresh_idle_days, Some(30));
+    assert_eq!(parse(&with("3650"), "f.toml").unwrap()[0].refresh_idle_days, Some(3650));
+    for bad in ["0", "-1", "3651"] {
+        let p = problems(&with(bad));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("refresh_idle_days") && p[0].contains(bad), "{p:?}");
+    }
+    let machine = with("30").replace("grant_type = \"authorization_code\"", "grant_type = \"client_credentials\"");
+    let p = problems(&machine);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("refresh_idle_days") && p[0].contains("authorization_code"), "{p:?}");
+    // A spec stored without it reads as none, and one without it is stored without it.
+    let stored = serde_json::to_value(&parse(GOOD, "f.toml").unwrap()[0].spec).unwrap();
+    assert!(stored.get("refresh_idle_days").is_none(), "{stored}");
+    assert_eq!(serde_json::from_value::<ServiceSpec>(stored).unwrap().refresh_idle_days, None);
+}

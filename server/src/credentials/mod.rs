@@ -9,6 +9,7 @@
 
 pub mod attach;
 pub mod authorise;
+pub mod keep_alive;
 pub mod refresh;
 pub mod revoke;
 pub mod token;

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod embed_tokens;
 pub mod flows;
 pub mod grants;
+pub mod idle_grants;
 pub mod members;
 pub mod migrations;
 pub mod orgs;

@@ -265,7 +265,7 @@ async fn every_catalogue_service_is_met_with_its_own_settings() {
         for key in ["name", "grant_type", "client_secret", "token_url", "revoke_url", "api_base_urls"] {
             form[key] = fault_form[key].clone();
         }
-        for key in ["authorize_url", "refresh_url", "callback_key"] {
+        for key in ["authorize_url", "refresh_url", "callback_key", "refresh_idle_days"] {
             form[key] = json!("");
         }
         form["param_type"] = json!("header");
