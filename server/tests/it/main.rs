@@ -18,6 +18,6 @@ mod operator_clients;
 mod provider;
 mod quirks;
 mod retries;
+mod webhooks;
 mod webhooks_delivery;
 mod webhooks_events;
-mod webhooks;
