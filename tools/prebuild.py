@@ -12,6 +12,7 @@ so a change to cargo-leptos or to the metadata that would make the two disagree 
 instead of silently building everything twice on a fresh machine.
 """
 import os
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -19,9 +20,23 @@ import tomllib
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Settings of cargo-leptos that change its commands in ways this file does not copy.
+UNSUPPORTED = ["bin-cargo-args", "bin-profile-release", "bin-target-triple", "bin-target-dir",
+               "bin-cargo-command", "lib-cargo-command", "front-target-dir", "features"]
+# Rust flags from the environment: cargo-leptos merges them with its own for the wasm (in cargo's
+# order of precedence); rather than copy that, the prebuild steps aside and cargo-leptos builds.
+RUSTFLAGS_VARIABLES = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS",
+                       "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS"]
+
+
 def leptos_metadata():
     with open(os.path.join(TOP, "Cargo.toml"), "rb") as f:
-        return tomllib.load(f)["workspace"]["metadata"]["leptos"][0]
+        m = tomllib.load(f)["workspace"]["metadata"]["leptos"][0]
+    unsupported = [k for k in UNSUPPORTED if k in m]
+    if unsupported:
+        sys.exit(f"tools/prebuild.py does not know how cargo-leptos uses {', '.join(unsupported)} "
+                 "([[workspace.metadata.leptos]] in Cargo.toml): teach it, or remove the setting")
+    return m
 
 
 def config_rustflags():
@@ -72,16 +87,18 @@ def main():
     builds = commands(target_dir)
     if sys.argv[1:] == ["--print"]:
         for name, cmd, env in builds:
-            print(name + ":", " ".join(f"{k}={v!r}" for k, v in env.items()), " ".join(cmd))
+            print(name + ":", " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.join(cmd))
+        return 0
+    set_flags = [v for v in RUSTFLAGS_VARIABLES if os.environ.get(v)]
+    if set_flags:
+        print(f"prebuild: skipped ({', '.join(set_flags)} set); cargo-leptos builds everything", file=sys.stderr)
         return 0
     logs = os.path.join(target_dir, "setup-logs")
     os.makedirs(logs, exist_ok=True)
     running = []
     for name, cmd, env in builds:
         log = open(os.path.join(logs, f"prebuild-{name}.log"), "w")
-        # RUSTFLAGS from the caller would change every fingerprint: the same as cargo-leptos's only.
-        full_env = {k: v for k, v in os.environ.items() if k != "RUSTFLAGS"}
-        full_env.update(env)
+        full_env = dict(os.environ, **env)
         running.append((name, log, subprocess.Popen(cmd, cwd=TOP, env=full_env, stdout=log, stderr=subprocess.STDOUT)))
     failed = False
     for name, log, proc in running:

@@ -39,6 +39,11 @@ if ! rustup component list --installed | grep -qx rust-src; then
   say "adding the rust-src component"
   rustup component add rust-src
 fi
+# tools/prebuild.py reads Cargo.toml with Python's tomllib (3.11 and later).
+if ! python3 -c 'import tomllib' 2>/dev/null; then
+  say "installing Python 3 (3.11 or later)"
+  apt_install python3
+fi
 if ! command -v npm >/dev/null 2>&1; then
   say "installing Node.js and npm"
   apt_install nodejs npm
@@ -50,12 +55,19 @@ fi
 
 logs="$CARGO_TARGET_DIR/setup-logs"
 mkdir -p "$logs"
+# One setup at a time (make run and make test started together would build the same tool in the
+# same directory and remove it under each other).
+exec 9>"$logs/.lock"
+if ! flock -n 9; then
+  say "another tools/setup.sh is running; waiting for it"
+  flock 9
+fi
 jobs_started=()
 # Runs "$@" in the background, its output in $logs/$1.log.
 background() {
   local name=$1; shift
   ( started=$SECONDS; status=0; "$@" || status=$?
-    echo "[$name: exit $status after $((SECONDS - started)) s; CPU time, user and system, below]"
+    echo "[$name: exit $status after $((SECONDS - started)) s; its CPU time (times: shell, children) follows]"
     times; exit $status ) > "$logs/$name.log" 2>&1 &
   jobs_started+=("$name:$!")
 }
@@ -68,7 +80,7 @@ install_tool() {
   CARGO_TARGET_DIR="$build" CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=false \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 CARGO_PROFILE_RELEASE_DEBUG=0 \
     cargo install --config 'profile.release.package.brotli.opt-level=3' \
-    --config 'profile.release.package.brotli-decompressor.opt-level=3' "$@"
+    --config 'profile.release.package.brotli-decompressor.opt-level=3' "$@" || return
   rm -rf "$build"
 }
 
@@ -95,7 +107,7 @@ if [ $# -gt 0 ]; then
   if [ ${#jobs_started[@]} -gt 0 ]; then say "meanwhile: $*"; fi
   started=$SECONDS
   "$@" || status=$?
-  say "$1 $2: exit $status after $((SECONDS - started)) s"
+  say "$*: exit $status after $((SECONDS - started)) s"
 fi
 for job in "${jobs_started[@]}"; do
   name=${job%%:*}

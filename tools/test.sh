@@ -40,10 +40,10 @@ LIAISON_DATA_DIR="$e2e_data/data" LIAISON_ALLOW_HTTP_URLS=true LIAISON_ALLOW_PRI
   LIAISON_ADMIN_TOKEN=e2e-admin-token-0123456789abcdef0123 LIAISON_EMBED_ORIGINS=http://localhost:3200 \
   LIAISON_EMBED_SECRET=e2e-embed-secret-0123456789abcdef0123 \
   LIAISON_EMBED_THEME="accent=#0b6e4f; accent_text=#ffffff; radius=4px; font=serif; scheme=light" \
-  cargo leptos end-to-end --release --split --precompress 2>&1 | tee "$e2e_data/e2e.log"
+  CARGO_TERM_COLOR=never cargo leptos end-to-end --release --split --precompress 2>&1 | tee "$e2e_data/e2e.log"
 step "cargo-leptos compiled nothing that tools/prebuild.py had compiled (they build the same way)"
 if grep -E '^\s*Compiling (server|app|frontend) ' "$e2e_data/e2e.log"; then
-  echo "cargo-leptos rebuilt what tools/prebuild.py built: its commands no longer match cargo-leptos's (python3 tools/prebuild.py --print)" >&2
+  echo "cargo-leptos rebuilt what tools/prebuild.py built: its commands no longer match cargo-leptos's (python3 tools/prebuild.py --print), or a source file changed during the run" >&2
   exit 1
 fi
 step "every picture docs/user-guide.md shows was taken by this run's browser tests"

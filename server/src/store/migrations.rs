@@ -38,7 +38,12 @@ impl MigrationSource<'static> for Embedded {
             Dialect::Sqlite => files::SQLITE,
             Dialect::Postgres => files::POSTGRES,
         };
-        Box::pin(async move { files.iter().map(|(name, sql)| parse(name, sql)).collect() })
+        Box::pin(async move {
+            let mut migrations = files.iter().map(|(name, sql)| parse(name, sql)).collect::<Result<Vec<_>, _>>()?;
+            // In the order of their versions, as sqlx orders a directory.
+            migrations.sort_by_key(|m| m.version);
+            Ok(migrations)
+        })
     }
 }
 
