@@ -8,6 +8,7 @@ use crate::harness::*;
 use crate::lifecycle::{self, create_connection, create_service, exec, land, start, ADMIN_TOKEN};
 use crate::webhooks::{nth, received, register, said, HOOK};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn catalog_entry(token_url: &str) -> String {
     format!(
@@ -65,6 +66,9 @@ async fn a_moved_predefined_service_tells_each_persons_grant_removed() {
         // The operator moves the token endpoint: Bob's grant is removed at start, and told.
         std::fs::write(&file, catalog_entry("https://elsewhere.acme.invalid/token")).unwrap();
         let server = Server::with_local_providers(&db, &env);
+        // On PostgreSQL the first server may have stopped still holding the endpoint's lease (it
+        // had just delivered event 1; leases are cleared at start on SQLite only): it lapses.
+        server.advance_clock(Duration::from_secs(60));
         let got = events(&fp, 2).await;
         let e = &got[1];
         assert_eq!(
