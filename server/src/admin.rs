@@ -5,6 +5,7 @@
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
 
+mod reconnect;
 mod webhooks;
 
 use crate::actor::{link_from_path, Actor};
@@ -38,6 +39,7 @@ where
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
         .merge(webhooks::routes())
+        .merge(reconnect::routes())
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata", get(get_meta).put(put_meta))
 }
 

@@ -27,6 +27,7 @@ pub mod members;
 pub mod metadata;
 pub mod metrics;
 pub mod outbound;
+pub mod reconnect;
 pub mod routes;
 pub mod services;
 pub mod store;

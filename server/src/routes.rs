@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/oauth/start/{link_name}", get(crate::flows::start::start))
         .route("/oauth/callback/{key}", get(crate::flows::finish::callback))
+        .route("/reconnect/{token}", get(crate::reconnect::page))
         .route("/embed/start", get(crate::embed::start))
         .route("/theme.css", get(theme_css))
         .merge(crate::admin::routes())
@@ -102,9 +103,18 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, frame_ancestors))
         .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+            |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %logged_path(req.uri().path())),
         ))
         .with_state(state)
+}
+
+/// The path as logged: a reconnect link's token is a credential, never written down.
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/reconnect/") {
+        "/reconnect/…"
+    } else {
+        path
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

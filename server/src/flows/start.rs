@@ -38,6 +38,18 @@ impl Flows {
     /// Issues a nonce for `user_id` in the browser session `session_hash` and returns the start
     /// URL that carries it. Expired nonces are pruned on the way.
     pub async fn issue_start(&self, user_id: i64, session_hash: &str, c: &ConnectionRecord) -> Result<String> {
+        self.issue_start_as(user_id, session_hash, c, false).await
+    }
+
+    /// [`Flows::issue_start`], for a reconnect link when `by_link` (its person may then authorise
+    /// a connection they could not manage otherwise).
+    pub async fn issue_start_as(
+        &self,
+        user_id: i64,
+        session_hash: &str,
+        c: &ConnectionRecord,
+        by_link: bool,
+    ) -> Result<String> {
         let nonce = crate::auth::session::new_token();
         let now = self.infra.clock.now_ms();
         starts::prune(&self.infra.store.pool, now).await?;
@@ -46,6 +58,7 @@ impl Flows {
             user_id,
             connection_id: c.id,
             expires_at: now + START_TTL_MS,
+            by_link,
         };
         starts::issue(&self.infra.store.pool, &crate::auth::session::token_hash(&nonce), &start).await?;
         Ok(format!("{}?n={nonce}", bare_url(&c.link_name)))
@@ -53,13 +66,14 @@ impl Flows {
 
     /// Consumes the nonce of a start link: it must have been issued to this session, this person
     /// and this connection, and not have expired. Presented once, it is gone, whatever the outcome.
+    /// True if a reconnect link issued it.
     pub async fn take_start(
         &self,
         viewer: &Viewer,
         session_hash: &str,
         connection_id: i64,
         nonce: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let refused = || AppError::new(ErrorCode::FlowInvalid, NOT_STARTED).into();
         let Some(nonce) = nonce.filter(|n| !n.is_empty() && n.len() <= 128) else { return Err(refused()) };
         let Some(start) = starts::take(&self.infra.store.pool, &crate::auth::session::token_hash(nonce)).await? else {
@@ -76,7 +90,7 @@ impl Flows {
             );
             return Err(refused());
         }
-        Ok(())
+        Ok(start.by_link)
     }
 
     /// Starts an authorisation for `viewer` in the browser session `session_hash` with the start
@@ -90,14 +104,21 @@ impl Flows {
         nonce: Option<&str>,
     ) -> Result<String> {
         let c = actor::connection(&self.infra.store, viewer.org_id, link_name).await?;
-        if c.internal || (!c.per_user && !actor::can_manage(viewer, &c)) {
-            return Err(AppError::new(
+        let forbidden = || {
+            Error::from(AppError::new(
                 ErrorCode::Forbidden,
                 "Only the person who created this connection and admins can authorise it.",
-            )
-            .into());
+            ))
+        };
+        let may = c.per_user || actor::can_manage(viewer, &c);
+        if c.internal || (!may && nonce.is_none()) {
+            return Err(forbidden());
         }
-        self.take_start(viewer, session_hash, c.id, nonce).await?;
+        // Someone who may not manage the connection may still authorise it with a start link a
+        // reconnect link issued them.
+        if !self.take_start(viewer, session_hash, c.id, nonce).await? && !may {
+            return Err(forbidden());
+        }
         let resolved = self.services.resolve(viewer.org_id, &c.service).await?;
         if !resolved.spec.needs_popup() {
             return Err(flow_error("This connection does not use a browser authorisation.").into());

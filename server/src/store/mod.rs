@@ -15,6 +15,7 @@ pub mod idle_grants;
 pub mod members;
 pub mod migrations;
 pub mod orgs;
+pub mod reconnect_links;
 pub mod secrets;
 pub mod services;
 pub mod sessions;

@@ -15,12 +15,17 @@ pub struct Start {
     pub user_id: i64,
     pub connection_id: i64,
     pub expires_at: i64,
+    /// Issued by a reconnect link: its person may authorise the connection even if they could
+    /// not manage it otherwise.
+    pub by_link: bool,
 }
 
 pub async fn issue<'e>(db: impl Exec<'e>, nonce_hash: &str, s: &Start) -> Result<()> {
-    let sql = "INSERT INTO oauth_starts (nonce_hash, session_hash, user_id, connection_id, expires_at) \
-               VALUES ($1, $2, $3, $4, $5)";
-    sql!(sql, nonce_hash, &s.session_hash, s.user_id, s.connection_id, s.expires_at).execute(db).await?;
+    let sql = "INSERT INTO oauth_starts (nonce_hash, session_hash, user_id, connection_id, expires_at, by_link) \
+               VALUES ($1, $2, $3, $4, $5, $6)";
+    sql!(sql, nonce_hash, &s.session_hash, s.user_id, s.connection_id, s.expires_at, i64::from(s.by_link))
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -28,13 +33,14 @@ pub async fn issue<'e>(db: impl Exec<'e>, nonce_hash: &str, s: &Start) -> Result
 /// One statement, so two concurrent presentations cannot both get it.
 pub async fn take<'e>(db: impl Exec<'e>, nonce_hash: &str) -> Result<Option<Start>> {
     let sql =
-        "DELETE FROM oauth_starts WHERE nonce_hash = $1 RETURNING session_hash, user_id, connection_id, expires_at";
+        "DELETE FROM oauth_starts WHERE nonce_hash = $1 RETURNING session_hash, user_id, connection_id, expires_at, by_link";
     let r = sql!(sql, nonce_hash).fetch_optional(db).await?;
     Ok(r.map(|r| Start {
         session_hash: r.get("session_hash"),
         user_id: r.get("user_id"),
         connection_id: r.get("connection_id"),
         expires_at: r.get("expires_at"),
+        by_link: r.get::<i64, _>("by_link") != 0,
     }))
 }
 

@@ -17,6 +17,7 @@ mod metrics;
 mod operator_clients;
 mod provider;
 mod quirks;
+mod reconnect_links;
 mod retries;
 mod webhooks;
 mod webhooks_delivery;

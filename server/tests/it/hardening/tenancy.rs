@@ -442,6 +442,8 @@ fn route_attacks(w: &World) -> Vec<Attack> {
     let rotate = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/rotate";
     let deliveries = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/deliveries";
     let test = "/api/admin/v1/organisations/{org_id}/webhooks/{id}/test";
+    let links = "/api/admin/v1/organisations/{org_id}/reconnect-links";
+    let link = "/api/admin/v1/organisations/{org_id}/reconnect-links/{id}";
     let hook_of = |rest: &str| format!("/api/admin/v1/organisations/{other}/webhooks/{}{rest}", w.webhook);
     let mut v = vec![
         // The admin token is the operator's; with another organisation's id nothing of Acme's.
@@ -509,6 +511,36 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         http(Anon, "POST", rotate, hook_of("/rotate"), admin(), None, Refused(404, "not_found")),
         http(Anon, "GET", deliveries, hook_of("/deliveries"), admin(), None, Refused(404, "not_found")),
         http(Anon, "POST", test, hook_of("/test"), admin(), None, Refused(404, "not_found")),
+        // Reconnect links: another organisation's id lists nothing of Acme's, cannot make one for
+        // Acme's connection or revoke one; a made-up link opens nothing.
+        http(Anon, "GET", links, format!("/api/admin/v1/organisations/{other}/reconnect-links"), admin(), None, Own),
+        http(
+            Anon,
+            "POST",
+            links,
+            format!("/api/admin/v1/organisations/{other}/reconnect-links"),
+            admin(),
+            Some(json!({ "link_name": "zephyr_books", "user_id": 1 })),
+            Refused(404, "not_found"),
+        ),
+        http(
+            Anon,
+            "DELETE",
+            link,
+            format!("/api/admin/v1/organisations/{other}/reconnect-links/1"),
+            admin(),
+            None,
+            Refused(404, "not_found"),
+        ),
+        http(
+            Eve,
+            "GET",
+            "/reconnect/{token}",
+            "/reconnect/made-up-reconnect-token".into(),
+            Auth::Session(Eve),
+            None,
+            Refused(400, "flow_invalid"),
+        ),
         http(Eve, "GET", "/healthz", "/healthz".into(), Auth::Session(Eve), None, Own),
         http(Eve, "GET", "/favicon.ico", "/favicon.ico".into(), Auth::Session(Eve), None, Own),
         http(Eve, "GET", "/theme.css", "/theme.css".into(), Auth::Session(Eve), None, Own),
@@ -535,6 +567,14 @@ fn route_attacks(w: &World) -> Vec<Attack> {
         ("POST", rotate, format!("/api/admin/v1/organisations/1/webhooks/{}/rotate", w.webhook), None),
         ("GET", deliveries, format!("/api/admin/v1/organisations/1/webhooks/{}/deliveries", w.webhook), None),
         ("POST", test, format!("/api/admin/v1/organisations/1/webhooks/{}/test", w.webhook), None),
+        ("GET", links, "/api/admin/v1/organisations/1/reconnect-links".to_string(), None),
+        (
+            "POST",
+            links,
+            "/api/admin/v1/organisations/1/reconnect-links".to_string(),
+            Some(json!({ "link_name": "zephyr_books", "user_id": 1 })),
+        ),
+        ("DELETE", link, "/api/admin/v1/organisations/1/reconnect-links/1".to_string(), None),
         ("GET", meta, "/api/admin/v1/organisations/1/connections/zephyr_books/metadata".to_string(), None),
         (
             "PUT",

@@ -1,0 +1,208 @@
+//! Reconnect links: an admin gives one member of the organisation a single-use link, valid for a
+//! chosen time, that re-authorises one connection (or adds the member's own grant to a login-user
+//! connection). The token is shown once, in the answer to the creation; only its SHA-256 is kept.
+//! Opening the link, signed in as that member, uses it (once: two concurrent uses, one wins) and
+//! issues an ordinary start link of the popup flow (`crate::flows::start`). Every refusal
+//! (unknown, expired, revoked, used, someone else's, another organisation's) reads the same.
+//! Creation, use and revocation are audited; the token never is.
+
+use crate::error::Result;
+use crate::flows::Flows;
+use crate::infra::Infra;
+use crate::store::audit::By;
+use crate::store::connections as conns;
+use crate::store::reconnect_links::{self as links, Link, NewLink};
+use app::error::{AppError, ErrorCode};
+use app::model::Viewer;
+
+/// The shortest, default and longest validity of a link, in minutes.
+pub const MIN_MINUTES: i64 = 10;
+pub const DEFAULT_MINUTES: i64 = 24 * 60;
+pub const MAX_MINUTES: i64 = 7 * 24 * 60;
+
+/// What every link that cannot be used answers, whatever the reason.
+pub const REFUSED: &str = "This reconnect link cannot be used: it may have expired, been used or revoked, or be meant \
+                           for someone else. Ask an admin of your organisation for a new one.";
+
+/// The answer to a creation: the only time the token is shown.
+#[derive(Debug, serde::Serialize)]
+pub struct Created {
+    pub id: i64,
+    pub url: String,
+    pub expires_at: i64,
+}
+
+/// A link as listed, with the connection's link name.
+#[derive(Debug, serde::Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub link: Link,
+    pub link_name: Option<String>,
+}
+
+fn refused() -> crate::error::Error {
+    AppError::new(ErrorCode::FlowInvalid, REFUSED).into()
+}
+
+/// Creates a link for the person `user_id` of the organisation to re-authorise the connection
+/// `link_name`, valid `minutes` (default a day, 10 minutes to 7 days).
+pub async fn create(
+    infra: &Infra,
+    org_id: i64,
+    link_name: &str,
+    user_id: i64,
+    minutes: Option<i64>,
+    by: &str,
+) -> Result<Created> {
+    let minutes = minutes.unwrap_or(DEFAULT_MINUTES);
+    if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
+        return Err(AppError::new(
+            ErrorCode::Validation,
+            format!("A reconnect link is valid from {MIN_MINUTES} minutes to {MAX_MINUTES} minutes (7 days)."),
+        )
+        .into());
+    }
+    let now = infra.clock.now_ms();
+    let db = &infra.store.pool;
+    let c = match conns::by_link(db, org_id, link_name).await? {
+        Some(c) if !c.internal => c,
+        _ => return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
+    };
+    let Some(person) = crate::store::members::person(db, org_id, user_id, now).await? else {
+        return Err(AppError::new(ErrorCode::NotFound, "There is no person with that id in this organisation.").into());
+    };
+    let token = crate::auth::session::new_token();
+    let expires_at = now + minutes * 60_000;
+    let mut tx = db.begin().await?;
+    let id = links::create(
+        &mut *tx,
+        &NewLink {
+            org_id,
+            connection_id: c.id,
+            user_id,
+            token_hash: &crate::auth::session::token_hash(&token),
+            created_by_name: by,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    let detail = format!("for {}, valid {minutes} minutes", person.email);
+    By::new(Some(org_id), by, now).record(&mut *tx, "reconnect link created", &c.link_name, Some(&detail)).await?;
+    tx.commit().await?;
+    tracing::info!(org_id, link_id = id, "reconnect link created");
+    Ok(Created { id, url: format!("{}reconnect/{token}", infra.public_url), expires_at })
+}
+
+/// The organisation's links, newest first, without their tokens.
+pub async fn list(infra: &Infra, org_id: i64) -> Result<Vec<Listed>> {
+    let db = &infra.store.pool;
+    let mut out = Vec::new();
+    for link in links::list(db, org_id).await? {
+        let link_name = conns::by_id(db, org_id, link.connection_id).await?.map(|c| c.link_name);
+        out.push(Listed { link, link_name });
+    }
+    Ok(out)
+}
+
+/// Revokes a link of the organisation that was neither used nor revoked.
+pub async fn revoke(infra: &Infra, org_id: i64, id: i64, by: &str) -> Result<()> {
+    let now = infra.clock.now_ms();
+    let mut tx = infra.store.pool.begin().await?;
+    if !links::revoke(&mut *tx, org_id, id, now).await? {
+        return Err(AppError::new(ErrorCode::NotFound, "There is no usable reconnect link with that id.").into());
+    }
+    By::new(Some(org_id), by, now).record(&mut *tx, "reconnect link revoked", &format!("link {id}"), None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Uses the link of `token` for `viewer` in the browser session `session_hash`: the start URL of
+/// the connection's popup flow, with a nonce for this session.
+pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &str) -> Result<(String, String)> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(refused());
+    }
+    let infra = &flows.infra;
+    let db = &infra.store.pool;
+    let hash = crate::auth::session::token_hash(token);
+    let Some(link) = links::by_token(db, viewer.org_id, &hash).await? else {
+        tracing::warn!("reconnect link refused: unknown in this organisation");
+        return Err(refused());
+    };
+    if link.user_id != viewer.user_id {
+        tracing::warn!(link_id = link.id, "reconnect link refused: meant for someone else");
+        return Err(refused());
+    }
+    let Some(c) = conns::by_id(db, viewer.org_id, link.connection_id).await? else { return Err(refused()) };
+    let now = infra.clock.now_ms();
+    let mut tx = db.begin().await?;
+    if !links::take(&mut *tx, link.id, now).await? {
+        tracing::warn!(link_id = link.id, "reconnect link refused: used, revoked or expired");
+        return Err(refused());
+    }
+    By::new(Some(viewer.org_id), &viewer.email, now)
+        .record(&mut *tx, "reconnect link used", &c.link_name, None)
+        .await?;
+    tx.commit().await?;
+    let url = flows.issue_start_as(viewer.user_id, session_hash, &c, true).await?;
+    Ok((c.name, url))
+}
+
+/// `GET /reconnect/{token}`, from an email or a chat (another site, so no redirect straight into
+/// the flow: `/oauth/start` only starts from Liaison's own pages). Signed out: to sign-in; the
+/// person opens the link again once signed in. Signed in: uses the link and answers a page whose
+/// button opens the start link in this tab; the flow ends on the Connections page.
+pub async fn page(
+    req: crate::flows::request::FlowRequest,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::{IntoResponse, Redirect};
+    let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
+        return Redirect::to("/login").into_response();
+    };
+    let (status, title, body) = match open(&req.flows, &viewer, &session.0, &token).await {
+        Ok((name, url)) => (
+            StatusCode::OK,
+            "Reconnect",
+            format!(
+                "<p>Authorise <strong>{}</strong> again: the provider asks you to sign in and consent.</p>\
+                 <p><a href=\"{}\">Continue to the provider</a></p>",
+                escape(&name),
+                escape(&url)
+            ),
+        ),
+        Err(e) => {
+            let e: AppError = e.into();
+            let data = serde_json::json!({ "code": e.code.as_str(), "message": e.message }).to_string();
+            let body = format!(
+                "<p id=\"result\" data-result=\"{}\">{}</p><p><a href=\"{}\">Back to Connections</a></p>",
+                escape(&data),
+                escape(&e.message),
+                app::api::HOME
+            );
+            (crate::error::status(e.code), "Not reconnected", body)
+        }
+    };
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Liaison</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body><main><h1>{title}</h1>{body}</main></body></html>"
+    );
+    let csp = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        axum::response::Html(html),
+    )
+        .into_response()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
