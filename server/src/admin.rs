@@ -1,7 +1,7 @@
 //! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
 //! connections, read and set the metadata of any connection of an organisation
-//! (`crate::metadata`), and manage an organisation's webhook endpoints (`webhooks`), with the
-//! operator's admin token. Bearer-token only: cookies are never accepted
+//! (`crate::metadata`), manage an organisation's webhook endpoints (`webhooks`) and its
+//! reconnect links (`reconnect`), with the operator's admin token. Bearer-token only: cookies are never accepted
 //! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
 //! is configured.
 
