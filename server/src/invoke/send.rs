@@ -2,7 +2,8 @@
 //! every attempt as `crate::credentials::attach` puts it (the same target each time), one refresh
 //! and one more attempt on a 401 when a refresh could help, and the retries the call asked for
 //! ([`super::retry`]). Every wait goes through the server's clock ([`crate::clock::Clock::sleep`])
-//! and none passes the call's time limit: an answer whose wait would is returned as it is.
+//! and none passes the call's time limit, nor leaves too little of it for another attempt
+//! ([`Api::min_attempt`]): an answer whose wait would is returned as it is.
 
 use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
@@ -94,7 +95,7 @@ impl Api {
             }
             let status = resp.status().as_u16();
             if may_retry && retry::retryable(status) {
-                let asked = retry::asked_wait(resp.headers(), resolved.retries.as_ref(), clock.now_ms());
+                let asked = retry::asked_wait(resp.headers(), status, resolved.retries.as_ref(), clock.now_ms());
                 let wait = asked.unwrap_or_else(|| retry::backoff(u32::from(retried) + 1, rand::random()));
                 if self.fits(wait, deadline, &spec.name, Some(status)) {
                     // The answer is let go first: no connection is held through the wait.
@@ -108,11 +109,24 @@ impl Api {
         }
     }
 
-    /// Whether a wait of `wait` from now ends before `deadline` (said in the log either way).
+    /// The least time an attempt after a wait must have: 5 s, or a quarter of the call's time
+    /// limit when that is more.
+    fn min_attempt(&self) -> Duration {
+        (self.settings.timeout / 4).max(Duration::from_secs(5))
+    }
+
+    /// Whether a wait of `wait` from now still leaves room for an attempt ([`Self::min_attempt`])
+    /// before `deadline` (said in the log either way).
     fn fits(&self, wait: Duration, deadline: i64, service: &str, status: Option<u16>) -> bool {
         let wait_ms = millis(wait);
-        if self.infra.clock.now_ms().saturating_add(wait_ms) >= deadline {
-            tracing::info!(service, status, wait_ms, "api call: not retried, the wait would pass the time limit");
+        let end = self.infra.clock.now_ms().saturating_add(wait_ms).saturating_add(millis(self.min_attempt()));
+        if end >= deadline {
+            tracing::info!(
+                service,
+                status,
+                wait_ms,
+                "api call: not retried, the wait would leave no time for an attempt"
+            );
             return false;
         }
         tracing::info!(service, status, wait_ms, "api call: retrying after a wait");

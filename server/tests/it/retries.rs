@@ -137,6 +137,8 @@ async fn one_request(mut sock: tokio::net::TcpStream, steps: Arc<Mutex<VecDeque<
     }
 }
 
+mod limits;
+
 const KEY: &str = "retry-key-0001-secret";
 
 /// Liaison with an API-key connection `keyed` to the upstream, made by its first admin (signed
