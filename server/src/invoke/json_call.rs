@@ -206,7 +206,7 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         let out = outgoing(&t, request)?;
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
         let retries = ask.retries(&out.method, t.found.resolved.retries.as_ref())?;
-        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
+        let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         let host = log.call.host.clone();
         let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, &host))
             .await

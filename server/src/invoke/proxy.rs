@@ -208,7 +208,7 @@ pub async fn handle(
             }
         };
         let out = Outgoing { method: parts.method.clone(), url, headers, body };
-        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
+        let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
         if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {

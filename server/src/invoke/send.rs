@@ -3,7 +3,9 @@
 //! and one more attempt on a 401 when a refresh could help, and the retries the call asked for
 //! ([`super::retry`]). Every wait goes through the server's clock ([`crate::clock::Clock::sleep`])
 //! and none passes the call's time limit, nor leaves too little of it for another attempt
-//! ([`Api::min_attempt`]): an answer whose wait would is returned as it is.
+//! ([`Api::min_attempt`]): an answer whose wait would is returned as it is. After each wait the
+//! caller and the connection are checked again ([`Api::still`]): a token revoked or a connection
+//! revoked or deleted meanwhile gets no further request.
 
 use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
@@ -12,7 +14,8 @@ use crate::invoke::retry;
 use crate::invoke::target::Target;
 use crate::invoke::Api;
 use crate::outbound::OutboundError;
-use axum::http::{header, HeaderValue, StatusCode};
+use app::error::ErrorCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -23,10 +26,12 @@ fn millis(d: Duration) -> i64 {
 
 impl Api {
     /// Sends a call with the connection's credential, with up to `retries` more attempts (only
-    /// for a body that can be sent again), counting every request sent in `attempts`.
+    /// for a body that can be sent again), counting every request sent in `attempts`. `call` is
+    /// the call's own headers: its token is checked again before a retry.
     pub(super) async fn send(
         &self,
         t: &Target,
+        call: &HeaderMap,
         mut out: Outgoing,
         retries: u8,
         attempts: &mut u32,
@@ -81,6 +86,7 @@ impl Api {
                         let wait = retry::backoff(u32::from(retried) + 1, rand::random());
                         if self.fits(wait, deadline, &spec.name, None) {
                             clock.sleep(wait).await;
+                            self.still(t, call).await?;
                             retried += 1;
                             continue;
                         }
@@ -101,12 +107,31 @@ impl Api {
                     // The answer is let go first: no connection is held through the wait.
                     drop(resp);
                     clock.sleep(wait).await;
+                    self.still(t, call).await?;
                     retried += 1;
                     continue;
                 }
             }
             return Ok(resp);
         }
+    }
+
+    /// Whether the call may still go on after a wait: its token still names a caller who can
+    /// use the same connection, which can still be called (from the memos while nothing changed,
+    /// as at the start of a call). The refusal is the one a new call would get.
+    async fn still(&self, t: &Target, call: &HeaderMap) -> Result<(), ApiError> {
+        let caller = self.tokens.authenticate(call).await?;
+        let link = &t.found.c.link_name;
+        let now = self.target(&caller, link).await?;
+        if now.found.c.id != t.found.c.id || now.user_key != t.user_key {
+            return Err(ApiError::new(
+                ErrorCode::ConnectionNotFound,
+                format!(
+                    "The connection \"{link}\" was replaced while the call waited to be retried. Send the call again."
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The least time an attempt after a wait must have: 5 s, or a quarter of the call's time

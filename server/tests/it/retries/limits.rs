@@ -1,5 +1,6 @@
-//! Retries against the call's time limit: a wait that would leave no time for another attempt is
-//! not waited for (the answer is the one the service gave).
+//! Retries against the call's time limit and against changes made while a call waits: a wait
+//! that would leave no time for another attempt is not waited for (the answer is the one the
+//! service gave), and a connection revoked during a wait gets no further request.
 
 use super::*;
 
@@ -15,5 +16,25 @@ async fn a_retry_after_that_leaves_no_time_for_an_attempt_answers_the_429() {
         assert_eq!((r.status, r.body.as_str(), r.attempts()), (429, "slow down", Some("1")), "{label}");
         assert_eq!(moved(&db), before, "{label}: no wait at all");
         assert_eq!(up.seen().len(), 1, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_revoked_during_the_wait_gets_no_further_request() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, up, token, admin) = setup_with_admin(&db).await;
+        let gate = Arc::new(tokio::sync::Notify::new());
+        up.script(&[Step::Held(gate.clone(), Box::new(retry_after(503, "1"))), answer(200, "never")]);
+        let revoke = async {
+            eventually("the first attempt", || async { (!up.seen().is_empty()).then_some(()) }).await;
+            let r = admin.call("revoke_connection", json!({ "link_name": "keyed" })).await;
+            assert_eq!(r.status, 200, "{label}: {}", r.body);
+            gate.notify_one();
+        };
+        let (r, ()) = tokio::join!(proxy(&server, &token, "GET", &[("Liaison-Retries", "3")], ""), revoke);
+        assert_eq!((r.status, r.json()["code"].as_str()), (409, Some("connection_revoked")), "{label}: {}", r.body);
+        assert_eq!(r.attempts(), Some("1"), "{label}");
+        assert_eq!(up.seen().len(), 1, "{label}: nothing sent after the revoke");
     }
 }
