@@ -107,10 +107,10 @@ pub(super) fn too_large(limit: usize) -> ApiError {
 }
 
 /// A body too large to be kept for retries.
-fn not_replayable(keep: usize) -> ApiError {
+pub(super) fn not_replayable(keep: usize) -> ApiError {
     ApiError::new(
         ErrorCode::BodyTooLarge,
-        format!("A call with retries can carry at most {keep} bytes of body, which Liaison keeps to send again. Send less, or call without Liaison-Retries."),
+        format!("A call with retries can carry at most {keep} bytes of body, which Liaison keeps to send again. Send less, or call without Liaison-Retries (retries in invoke)."),
     )
 }
 

@@ -1,6 +1,7 @@
 //! Retries against the call's time limit and against changes made while a call waits: a wait
 //! that would leave no time for another attempt is not waited for (the answer is the one the
-//! service gave), and a connection revoked during a wait gets no further request.
+//! service gave), a connection revoked during a wait gets no further request, and `invoke` keeps
+//! no body past the proxy's limit for retries.
 
 use super::*;
 
@@ -37,4 +38,21 @@ async fn a_connection_revoked_during_the_wait_gets_no_further_request() {
         assert_eq!(r.attempts(), Some("1"), "{label}");
         assert_eq!(up.seen().len(), 1, "{label}: nothing sent after the revoke");
     }
+}
+
+#[tokio::test]
+async fn invoke_with_retries_refuses_a_body_it_would_have_to_keep() {
+    let db = sqlite().await;
+    let (server, up, token) = setup(&db).await;
+    up.script(&[]);
+    let big = "x".repeat(1024 * 1024 + 1);
+    let call = json!({ "connection": "keyed", "method": "PUT", "url": "/items", "body": big, "retries": 1 });
+    let r = invoke(&server, &token, call).await;
+    assert_eq!((r.status, r.json()["code"].as_str()), (413, Some("body_too_large")), "{}", r.body);
+    assert!(r.json()["message"].as_str().unwrap().contains("retries in invoke"), "{}", r.body);
+    assert!(up.seen().is_empty(), "nothing reached the service");
+    let call = json!({ "connection": "keyed", "method": "PUT", "url": "/items", "body": big });
+    let r = invoke(&server, &token, call).await;
+    assert_eq!((r.status, r.json()["status"].as_i64()), (200, Some(200)), "{}", r.body);
+    assert!(up.seen()[0].body.len() >= big.len(), "without retries it is sent");
 }
