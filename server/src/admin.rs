@@ -157,7 +157,7 @@ async fn get_meta(
     };
     match c {
         Ok(c) => match crate::metadata::read(&admin.connections.infra, &c).await {
-            Ok(v) => Json(v).into_response(),
+            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
             Err(e) => error(e.into()),
         },
         Err(r) => r,
@@ -180,7 +180,7 @@ async fn put_meta(
     };
     match named(&admin, org_id, &link).await {
         Ok(c) => match crate::metadata::write(&admin.connections.infra, &c, &body, "admin API").await {
-            Ok(v) => Json(v).into_response(),
+            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
             Err(e) => error(e.into()),
         },
         Err(r) => r,

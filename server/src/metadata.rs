@@ -101,9 +101,14 @@ pub async fn write(infra: &Infra, c: &ConnectionRecord, raw: &[u8], actor: &str)
     let text = check(raw)?;
     let now = infra.clock.now_ms();
     let mut tx = infra.store.pool.begin().await?;
-    sql!("UPDATE connections SET metadata = $1 WHERE id = $2 AND org_id = $3", text.as_str(), c.id, c.org_id)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sql!("UPDATE connections SET metadata = $1 WHERE id = $2 AND org_id = $3", text.as_str(), c.id, c.org_id)
+            .execute(&mut *tx)
+            .await?;
+    // Deleted since it was looked up: nothing saved, nothing to record.
+    if done.rows_affected() == 0 {
+        return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into());
+    }
     audit::By::new(Some(c.org_id), actor, now).record(&mut *tx, "connection.metadata", &c.link_name, None).await?;
     tx.commit().await?;
     Ok(serde_json::from_str(&text).unwrap_or_default())

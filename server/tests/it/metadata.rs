@@ -126,6 +126,10 @@ async fn the_admin_api_reads_and_sets_the_metadata_of_any_connection() {
     let a = send(http.put(&url).bearer_auth(ADMIN_TOKEN).body(r#"{"tenant": "acme-eu"}"#)).await;
     assert_eq!((a.status, &a.body), (200, &json!({ "tenant": "acme-eu" })));
     assert_eq!(send(http.get(&url).bearer_auth(ADMIN_TOKEN)).await.body, json!({ "tenant": "acme-eu" }));
+    for req in [http.get(&url), http.put(&url).body(r#"{"tenant": "acme-eu"}"#)] {
+        let r = req.bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    }
     assert_eq!(get(&server, &token, "keyed").await.body, json!({ "tenant": "acme-eu" }), "scripts see it");
 
     let a = send(http.put(&url).bearer_auth(ADMIN_TOKEN).body("[]")).await;
