@@ -1,7 +1,8 @@
 //! Retries against the call's time limit and against changes made while a call waits: a wait
 //! that would leave no time for another attempt is not waited for (the answer is the one the
 //! service gave), a connection revoked during a wait gets no further request, and `invoke` keeps
-//! no body past the proxy's limit for retries.
+//! no body past the proxy's limit for retries; a service's own `Liaison-*` headers never reach the
+//! script.
 
 use super::*;
 
@@ -55,4 +56,18 @@ async fn invoke_with_retries_refuses_a_body_it_would_have_to_keep() {
     let r = invoke(&server, &token, call).await;
     assert_eq!((r.status, r.json()["status"].as_i64()), (200, Some(200)), "{}", r.body);
     assert!(up.seen()[0].body.len() >= big.len(), "without retries it is sent");
+}
+
+#[tokio::test]
+async fn a_services_liaison_headers_never_reach_the_script() {
+    let db = sqlite().await;
+    let (server, up, token) = setup(&db).await;
+    let forged = || vec![("liaison-attempts", "9".to_string()), ("liaison-whatever", "x".to_string())];
+    up.script(&[Step::Answer(200, forged(), "ok")]);
+    let r = proxy(&server, &token, "GET", &[], "").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.headers.keys().all(|k| !k.as_str().starts_with("liaison-")), "{:?}", r.headers);
+    up.script(&[Step::Answer(200, forged(), "ok")]);
+    let r = proxy(&server, &token, "GET", &[("Liaison-Retries", "1")], "").await;
+    assert_eq!((r.attempts(), r.headers.get("liaison-whatever")), (Some("1"), None), "{:?}", r.headers);
 }
