@@ -58,8 +58,10 @@ fn check_value(v: &Value, depth: usize) -> std::result::Result<(), AppError> {
         return Err(invalid(format!("The metadata nests more than {MAX_DEPTH} levels deep. Keep it flat.")));
     }
     match v {
+        Value::String(text) => hidden(text)?,
         Value::Object(map) => {
             for (key, inner) in map {
+                hidden(key)?;
                 let plain = key.to_ascii_lowercase().replace('-', "_");
                 if CREDENTIAL_KEYS.contains(&plain.as_str()) {
                     return Err(invalid(format!(
@@ -75,6 +77,17 @@ fn check_value(v: &Value, depth: usize) -> std::result::Result<(), AppError> {
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Refuses text with the invisible formatting characters names refuse (directional overrides,
+/// zero-width spaces…): the details page shows the metadata.
+fn hidden(text: &str) -> std::result::Result<(), AppError> {
+    if text.chars().any(app::model::is_format_character) {
+        return Err(invalid(
+            "The metadata cannot contain invisible formatting characters (such as right-to-left marks or zero-width spaces).",
+        ));
     }
     Ok(())
 }
@@ -146,5 +159,12 @@ mod tests {
             assert!(refused(&raw).contains("names a credential"), "{key}");
         }
         assert!(check(br#"{"token_type": "bearer", "tokens_left": 3}"#).is_ok(), "only the names themselves");
+        for raw in [r#"{"a": "pay\u202Eexe"}"#, r#"{"ac\u200Bcount": 1}"#, r#"{"a": ["\uFEFF"]}"#] {
+            assert!(refused(raw).contains("invisible formatting characters"), "{raw}");
+        }
+        assert!(
+            check(r#"{"name": "می\u200Cخواهم", "k": "क्\u200Dष"}"#.as_bytes()).is_ok(),
+            "joiners are letters' business"
+        );
     }
 }
