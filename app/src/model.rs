@@ -139,7 +139,7 @@ impl DisplayName {
 /// soft hyphen, the zero-width space, directional marks, embeddings, overrides and isolates,
 /// invisible operators, the byte order mark. The zero-width joiner and non-joiner (U+200C, U+200D)
 /// are not among them: Persian and Indic names and emoji sequences are written with them.
-fn is_format_character(c: char) -> bool {
+pub fn is_format_character(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'

@@ -15,7 +15,7 @@ use crate::store::connections as conns;
 use crate::store::Store;
 use app::connection::{ConnectionForm, ConnectionQuery};
 use app::error::{AppError, ErrorCode};
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -60,6 +60,27 @@ fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// The most a connection form or a webhook endpoint sent to the admin API may weigh.
+const BODY_BYTES: usize = 256 * 1024;
+
+/// A request's body, read once its token is checked: at most `limit` bytes (one more is read, so
+/// a body just past the limit is told apart), else a validation answer saying `too_large`.
+#[allow(clippy::result_large_err)]
+async fn read_body(body: axum::body::Body, limit: usize, too_large: String) -> Result<bytes::Bytes, Response> {
+    match axum::body::to_bytes(body, limit + 1).await {
+        Ok(b) if b.len() <= limit => Ok(b),
+        _ => Err(error(AppError::new(ErrorCode::Validation, too_large))),
+    }
+}
+
+/// A JSON body of at most [`BODY_BYTES`], read once the token is checked; `what` says what it
+/// must be.
+#[allow(clippy::result_large_err)]
+async fn json_body<T: serde::de::DeserializeOwned>(body: axum::body::Body, what: &str) -> Result<T, Response> {
+    let raw = read_body(body, BODY_BYTES, format!("The body may be at most {BODY_BYTES} bytes.")).await?;
+    serde_json::from_slice(&raw).map_err(|_| error(AppError::new(ErrorCode::Validation, what.to_string())))
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -73,17 +94,14 @@ async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
     }
 }
 
-async fn create(
-    State(admin): State<Arc<Admin>>,
-    Path(org_id): Path<i64>,
-    headers: HeaderMap,
-    body: Result<Json<ConnectionForm>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(r) = authorise(&admin, &headers) {
+async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if let Err(r) = authorise(&admin, &parts.headers) {
         return r;
     }
-    let Ok(Json(form)) = body else {
-        return error(AppError::new(ErrorCode::Validation, "The body must be a JSON connection form."));
+    let form: ConnectionForm = match json_body(body, "The body must be a JSON connection form.").await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let actor = match actor(&admin, org_id).await {
         Ok(a) => a,
@@ -141,7 +159,7 @@ async fn get_meta(
     };
     match c {
         Ok(c) => match crate::metadata::read(&admin.connections.infra, &c).await {
-            Ok(v) => Json(v).into_response(),
+            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
             Err(e) => error(e.into()),
         },
         Err(r) => r,
@@ -151,16 +169,20 @@ async fn get_meta(
 async fn put_meta(
     State(admin): State<Arc<Admin>>,
     Path((org_id, link)): Path<(i64, String)>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    req: Request,
 ) -> Response {
-    let c = match authorise(&admin, &headers) {
-        Ok(()) => named(&admin, org_id, &link).await,
+    let (parts, body) = req.into_parts();
+    if let Err(r) = authorise(&admin, &parts.headers) {
+        return r;
+    }
+    let max = crate::metadata::MAX_BYTES;
+    let body = match read_body(body, max, format!("The metadata may be at most {max} bytes.")).await {
+        Ok(b) => b,
         Err(r) => return r,
     };
-    match c {
+    match named(&admin, org_id, &link).await {
         Ok(c) => match crate::metadata::write(&admin.connections.infra, &c, &body, "admin API").await {
-            Ok(v) => Json(v).into_response(),
+            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
             Err(e) => error(e.into()),
         },
         Err(r) => r,

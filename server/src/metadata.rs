@@ -17,21 +17,30 @@ use sqlx::Row;
 pub const MAX_BYTES: usize = 4 * 1024;
 /// How deep objects and lists may nest (the object itself is level 1).
 pub const MAX_DEPTH: usize = 4;
-/// Keys refused at any level (compared without case, `-` read as `_`): where a secret would go.
-const CREDENTIAL_KEYS: &[&str] = &[
+/// Keys refused at any level, compared as lowercase letters and digits only (`clientSecret`,
+/// `client-secret` and `client_secret` are one): these names themselves…
+const CREDENTIAL_KEYS: &[&str] = &["password", "passwd", "pwd", "pass", "secret", "token", "idtoken", "authorization"];
+/// … and any name ending so: where a secret would go (`token_type`, `tokens_left` are fine).
+const CREDENTIAL_ENDINGS: &[&str] = &[
+    "secret",
     "password",
     "passwd",
-    "secret",
-    "client_secret",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "api_key",
+    "privatekey",
     "apikey",
-    "private_key",
-    "authorization",
+    "accesstoken",
+    "refreshtoken",
+    "authtoken",
+    "bearertoken",
+    "sessiontoken",
+    "idtoken",
+    "secretaccesskey",
 ];
+
+/// Whether a metadata key names a credential.
+fn credential_key(key: &str) -> bool {
+    let plain: String = key.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+    CREDENTIAL_KEYS.contains(&plain.as_str()) || CREDENTIAL_ENDINGS.iter().any(|e| plain.ends_with(e))
+}
 
 fn invalid(message: impl Into<String>) -> AppError {
     AppError::new(ErrorCode::Validation, message)
@@ -58,10 +67,11 @@ fn check_value(v: &Value, depth: usize) -> std::result::Result<(), AppError> {
         return Err(invalid(format!("The metadata nests more than {MAX_DEPTH} levels deep. Keep it flat.")));
     }
     match v {
+        Value::String(text) => hidden(text)?,
         Value::Object(map) => {
             for (key, inner) in map {
-                let plain = key.to_ascii_lowercase().replace('-', "_");
-                if CREDENTIAL_KEYS.contains(&plain.as_str()) {
+                hidden(key)?;
+                if credential_key(key) {
                     return Err(invalid(format!(
                         "The metadata key {key:?} names a credential. Metadata is shown to everyone who can see the connection: keep secrets out of it (Liaison holds the connection's credential itself)."
                     )));
@@ -75,6 +85,17 @@ fn check_value(v: &Value, depth: usize) -> std::result::Result<(), AppError> {
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Refuses text with the invisible formatting characters names refuse (directional overrides,
+/// zero-width spaces…): the details page shows the metadata.
+fn hidden(text: &str) -> std::result::Result<(), AppError> {
+    if text.chars().any(app::model::is_format_character) {
+        return Err(invalid(
+            "The metadata cannot contain invisible formatting characters (such as right-to-left marks or zero-width spaces).",
+        ));
     }
     Ok(())
 }
@@ -101,9 +122,14 @@ pub async fn write(infra: &Infra, c: &ConnectionRecord, raw: &[u8], actor: &str)
     let text = check(raw)?;
     let now = infra.clock.now_ms();
     let mut tx = infra.store.pool.begin().await?;
-    sql!("UPDATE connections SET metadata = $1 WHERE id = $2 AND org_id = $3", text.as_str(), c.id, c.org_id)
-        .execute(&mut *tx)
-        .await?;
+    let done =
+        sql!("UPDATE connections SET metadata = $1 WHERE id = $2 AND org_id = $3", text.as_str(), c.id, c.org_id)
+            .execute(&mut *tx)
+            .await?;
+    // Deleted since it was looked up: nothing saved, nothing to record.
+    if done.rows_affected() == 0 {
+        return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into());
+    }
     audit::By::new(Some(c.org_id), actor, now).record(&mut *tx, "connection.metadata", &c.link_name, None).await?;
     tx.commit().await?;
     Ok(serde_json::from_str(&text).unwrap_or_default())
@@ -136,10 +162,35 @@ mod tests {
         assert!(refused(r#"{"a": [[[[1]]]]}"#).contains("more than 4 levels"));
         let big = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_BYTES));
         assert!(refused(&big).contains("at most 4096"));
-        for key in ["password", "API-Key", "client_secret", "Access_Token", "token"] {
+        for key in [
+            "password",
+            "API-Key",
+            "client_secret",
+            "Access_Token",
+            "token",
+            "clientSecret",
+            "accessToken",
+            "refreshToken",
+            "privateKey",
+            "authToken",
+            "bearer_token",
+            "session_token",
+            "aws_secret_access_key",
+            "x_api_key",
+            "pwd",
+            "pass",
+        ] {
             let raw = format!("{{\"ok\": 1, \"nested\": {{\"{key}\": \"x\"}}}}");
             assert!(refused(&raw).contains("names a credential"), "{key}");
         }
-        assert!(check(br#"{"token_type": "bearer", "tokens_left": 3}"#).is_ok(), "only the names themselves");
+        let fine = br#"{"token_type": "bearer", "tokens_left": 3, "tokenType": "x", "bypass": 1, "account_id": 2}"#;
+        assert!(check(fine).is_ok(), "only the names themselves");
+        for raw in [r#"{"a": "pay\u202Eexe"}"#, r#"{"ac\u200Bcount": 1}"#, r#"{"a": ["\uFEFF"]}"#] {
+            assert!(refused(raw).contains("invisible formatting characters"), "{raw}");
+        }
+        assert!(
+            check(r#"{"name": "می\u200Cخواهم", "k": "क्\u200Dष"}"#.as_bytes()).is_ok(),
+            "joiners are letters' business"
+        );
     }
 }

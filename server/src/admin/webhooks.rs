@@ -4,10 +4,9 @@
 //! log, send it a test event. Every route names the organisation; an endpoint of another is not
 //! found.
 
-use super::{actor, authorise, Admin};
+use super::{actor, authorise, json_body, Admin};
 use crate::error::app_response as error;
-use app::error::{AppError, ErrorCode};
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -52,18 +51,15 @@ async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers:
     }
 }
 
-async fn create(
-    State(admin): State<Arc<Admin>>,
-    Path(org_id): Path<i64>,
-    headers: HeaderMap,
-    body: Result<Json<NewEndpoint>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
+async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let by = match checked(&admin, &parts.headers, org_id).await {
         Ok(by) => by,
         Err(r) => return r,
     };
-    let Ok(Json(form)) = body else {
-        return error(AppError::new(ErrorCode::Validation, "The body must be JSON: {\"url\": \"https://…\"}."));
+    let form: NewEndpoint = match json_body(body, "The body must be JSON: {\"url\": \"https://…\"}.").await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     match admin.webhooks.create(org_id, &by, &form.url, &form.description).await {
         Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),

@@ -4,7 +4,7 @@
 //! with the retries it asks for (`retries`, `retry_non_idempotent`: [`super::retry`]).
 
 use crate::error::ApiError;
-use crate::invoke::proxy::{invalid, outbound_error, too_large, Logged, OutBody, Outgoing};
+use crate::invoke::proxy::{invalid, not_replayable, outbound_error, too_large, Logged, OutBody, Outgoing};
 use crate::invoke::retry::{Ask, Asked, ATTEMPTS_HEADER};
 use crate::invoke::target::Target;
 use crate::invoke::target::{end_to_end, invoke_url, ORIGIN_STATE};
@@ -206,7 +206,12 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
         let out = outgoing(&t, request)?;
         log.call.host = out.url.host_str().unwrap_or_default().to_string();
         let retries = ask.retries(&out.method, t.found.resolved.retries.as_ref())?;
-        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
+        // As on the proxy: a body sent again is kept, so it may be at most so big.
+        let keep = crate::invoke::retry::REPLAY_BYTES;
+        if retries > 0 && matches!(&out.body, OutBody::Bytes(b) if b.len() > keep) {
+            return Err(not_replayable(keep));
+        }
+        let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         let host = log.call.host.clone();
         let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, &host))
             .await

@@ -116,7 +116,7 @@ pub fn document(public_url: &str) -> Value {
             "/api/v1/connections/{link_name}/proxy": Value::Object(proxy_root),
             "/api/v1/connections/{link_name}/metadata": {
                 "get": metadata_op("Read the connection's metadata", "Any API token of the organisation may read it.", false),
-                "put": metadata_op("Replace the connection's metadata", "Only the token of an admin or of the connection's creator (not an integration's internal connection: the admin API sets those). The whole object is replaced; send {} to clear it. Refused, with nothing saved: anything but a JSON object, more than 4 KiB, more than 4 levels deep, or a key named like a credential (password, secret, token, api_key…): metadata is never a place for a secret.", true),
+                "put": metadata_op("Replace the connection's metadata", "Only the token of an admin or of the connection's creator (not an integration's internal connection: the admin API sets those). The whole object is replaced; send {} to clear it. Refused, with nothing saved: anything but a JSON object, more than 4 KiB, more than 4 levels deep, a key named like a credential (password, secret, token, api_key, clientSecret…), or invisible formatting characters (right-to-left overrides, zero-width spaces): metadata is never a place for a secret. One object per connection (shared by the people of a per-user one); the last write wins.", true),
             },
             "/api/v1/invoke": {
                 "post": {
@@ -158,7 +158,7 @@ pub fn document(public_url: &str) -> Value {
                         "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                         "query": { "type": "object", "additionalProperties": {} },
                         "body": { "description": "A string is sent as its text; any other JSON value is sent as the JSON text written here (Content-Type application/json unless given)." },
-                        "retries": { "description": "As the proxy's Liaison-Retries header: 0 to 5, or \"default\".", "oneOf": [{ "type": "integer", "minimum": 0, "maximum": 5 }, { "const": "default" }] },
+                        "retries": { "description": "As the proxy's Liaison-Retries header: 0 to 5, or \"default\". With retries, the body sent to the service may be at most 1 MiB (body_too_large).", "oneOf": [{ "type": "integer", "minimum": 0, "maximum": 5 }, { "const": "default" }] },
                         "retry_non_idempotent": { "type": "boolean", "default": false, "description": "Retry a POST or PATCH too." },
                     },
                 },

@@ -107,10 +107,10 @@ pub(super) fn too_large(limit: usize) -> ApiError {
 }
 
 /// A body too large to be kept for retries.
-fn not_replayable(keep: usize) -> ApiError {
+pub(super) fn not_replayable(keep: usize) -> ApiError {
     ApiError::new(
         ErrorCode::BodyTooLarge,
-        format!("A call with retries can carry at most {keep} bytes of body, which Liaison keeps to send again. Send less, or call without Liaison-Retries."),
+        format!("A call with retries can carry at most {keep} bytes of body, which Liaison keeps to send again. Send less, or call without Liaison-Retries (retries in invoke)."),
     )
 }
 
@@ -208,7 +208,7 @@ pub async fn handle(
             }
         };
         let out = Outgoing { method: parts.method.clone(), url, headers, body };
-        let resp = api.send(&t, out, retries, &mut log.call.attempts).await?;
+        let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
         if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {

@@ -1,7 +1,8 @@
 //! Retries of the scripts' API, opt-in per call (`Liaison-Retries: N` on the proxy, `retries` in
 //! `invoke`): who may be retried (idempotent methods, others only when the caller says so), on
 //! what (a failed exchange, 429, 502, 503, 504), and after how long (`Retry-After` in seconds or
-//! as an HTTP date, a service's documented reset header, else exponential back-off with jitter).
+//! as an HTTP date, a service's documented reset header on a 429, else exponential back-off with
+//! jitter).
 //! The waiting itself, and the call's time limit, are in [`super::send`].
 
 pub use crate::catalog::retries::{ResetFormat, RetryDefaults, MAX_RETRIES};
@@ -104,12 +105,16 @@ pub fn retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
-/// How long an answer asks to be left alone: `Retry-After` (seconds, or an HTTP date, RFC 9110
-/// §10.2.3), else the service's reset header; `None` when neither says (or says nonsense). A
-/// time already past is no wait.
-pub fn asked_wait(headers: &HeaderMap, defaults: Option<&RetryDefaults>, now_ms: i64) -> Option<Duration> {
+/// How long an answer with `status` asks to be left alone: `Retry-After` (seconds, or an HTTP
+/// date, RFC 9110 §10.2.3), else, for a 429 only, the service's reset header (services such as
+/// GitHub send it on every answer: on a 502, 503 or 504 it says nothing of the outage); `None`
+/// when neither says (or says nonsense). A time already past is no wait.
+pub fn asked_wait(headers: &HeaderMap, status: u16, defaults: Option<&RetryDefaults>, now_ms: i64) -> Option<Duration> {
     if let Some(wait) = headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| retry_after(v, now_ms)) {
         return Some(wait);
+    }
+    if status != 429 {
+        return None;
     }
     let d = defaults?;
     let text = headers.get(d.reset_header.as_deref()?)?.to_str().ok()?.trim();

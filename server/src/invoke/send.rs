@@ -2,7 +2,10 @@
 //! every attempt as `crate::credentials::attach` puts it (the same target each time), one refresh
 //! and one more attempt on a 401 when a refresh could help, and the retries the call asked for
 //! ([`super::retry`]). Every wait goes through the server's clock ([`crate::clock::Clock::sleep`])
-//! and none passes the call's time limit: an answer whose wait would is returned as it is.
+//! and none passes the call's time limit, nor leaves too little of it for another attempt
+//! ([`Api::min_attempt`]): an answer whose wait would is returned as it is. After each wait the
+//! caller and the connection are checked again ([`Api::still`]): a token revoked or a connection
+//! revoked or deleted meanwhile gets no further request.
 
 use crate::credentials::attach::{attach, Credential};
 use crate::error::ApiError;
@@ -11,7 +14,8 @@ use crate::invoke::retry;
 use crate::invoke::target::Target;
 use crate::invoke::Api;
 use crate::outbound::OutboundError;
-use axum::http::{header, HeaderValue, StatusCode};
+use app::error::ErrorCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,10 +26,12 @@ fn millis(d: Duration) -> i64 {
 
 impl Api {
     /// Sends a call with the connection's credential, with up to `retries` more attempts (only
-    /// for a body that can be sent again), counting every request sent in `attempts`.
+    /// for a body that can be sent again), counting every request sent in `attempts`. `call` is
+    /// the call's own headers: its token is checked again before a retry.
     pub(super) async fn send(
         &self,
         t: &Target,
+        call: &HeaderMap,
         mut out: Outgoing,
         retries: u8,
         attempts: &mut u32,
@@ -80,6 +86,7 @@ impl Api {
                         let wait = retry::backoff(u32::from(retried) + 1, rand::random());
                         if self.fits(wait, deadline, &spec.name, None) {
                             clock.sleep(wait).await;
+                            self.still(t, call).await?;
                             retried += 1;
                             continue;
                         }
@@ -94,12 +101,13 @@ impl Api {
             }
             let status = resp.status().as_u16();
             if may_retry && retry::retryable(status) {
-                let asked = retry::asked_wait(resp.headers(), resolved.retries.as_ref(), clock.now_ms());
+                let asked = retry::asked_wait(resp.headers(), status, resolved.retries.as_ref(), clock.now_ms());
                 let wait = asked.unwrap_or_else(|| retry::backoff(u32::from(retried) + 1, rand::random()));
                 if self.fits(wait, deadline, &spec.name, Some(status)) {
                     // The answer is let go first: no connection is held through the wait.
                     drop(resp);
                     clock.sleep(wait).await;
+                    self.still(t, call).await?;
                     retried += 1;
                     continue;
                 }
@@ -108,11 +116,42 @@ impl Api {
         }
     }
 
-    /// Whether a wait of `wait` from now ends before `deadline` (said in the log either way).
+    /// Whether the call may still go on after a wait: its token still names a caller who can
+    /// use the same connection, which can still be called (from the memos while nothing changed,
+    /// as at the start of a call). The refusal is the one a new call would get.
+    async fn still(&self, t: &Target, call: &HeaderMap) -> Result<(), ApiError> {
+        let caller = self.tokens.authenticate(call).await?;
+        let link = &t.found.c.link_name;
+        let now = self.target(&caller, link).await?;
+        if now.found.c.id != t.found.c.id || now.user_key != t.user_key {
+            return Err(ApiError::new(
+                ErrorCode::ConnectionNotFound,
+                format!(
+                    "The connection \"{link}\" was replaced while the call waited to be retried. Send the call again."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The least time an attempt after a wait must have: 5 s, or a quarter of the call's time
+    /// limit when that is more.
+    fn min_attempt(&self) -> Duration {
+        (self.settings.timeout / 4).max(Duration::from_secs(5))
+    }
+
+    /// Whether a wait of `wait` from now still leaves room for an attempt ([`Self::min_attempt`])
+    /// before `deadline` (said in the log either way).
     fn fits(&self, wait: Duration, deadline: i64, service: &str, status: Option<u16>) -> bool {
         let wait_ms = millis(wait);
-        if self.infra.clock.now_ms().saturating_add(wait_ms) >= deadline {
-            tracing::info!(service, status, wait_ms, "api call: not retried, the wait would pass the time limit");
+        let end = self.infra.clock.now_ms().saturating_add(wait_ms).saturating_add(millis(self.min_attempt()));
+        if end >= deadline {
+            tracing::info!(
+                service,
+                status,
+                wait_ms,
+                "api call: not retried, the wait would leave no time for an attempt"
+            );
             return false;
         }
         tracing::info!(service, status, wait_ms, "api call: retrying after a wait");

@@ -273,8 +273,8 @@ pub const ORIGIN_STATE: &[&str] = &[
 
 /// The end-to-end headers of a message: hop-by-hop ones removed, with those its `Connection`
 /// header names; towards the service, Liaison's own ([`NEVER_UPSTREAM`], and every `Liaison-*`
-/// header); from it, those that
-/// would set state on Liaison's origin ([`ORIGIN_STATE`]).
+/// header); from it, those that would set state on Liaison's origin ([`ORIGIN_STATE`]), and any
+/// `Liaison-*` one.
 pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
     let named: Vec<String> = headers
         .get_all("connection")
@@ -287,8 +287,9 @@ pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
     for (name, value) in headers {
         let n = name.as_str();
         let own = if upstream { NEVER_UPSTREAM } else { ORIGIN_STATE };
-        // Liaison's own request headers (`Liaison-Retries`…) are for Liaison, not the service.
-        let liaisons = upstream && n.starts_with("liaison-");
+        // Liaison's own headers (`Liaison-Retries`…, `Liaison-Attempts`) are for Liaison, not the
+        // service, and only Liaison says them to the script: a service's are dropped both ways.
+        let liaisons = n.starts_with("liaison-");
         if HOP_BY_HOP.contains(&n) || named.iter().any(|x| x == n) || own.contains(&n) || liaisons {
             continue;
         }

@@ -1,7 +1,8 @@
 //! Connection metadata over HTTP: scripts read it with any token of the organisation and set it
 //! with the token of an admin or the connection's creator; the admin API reads and sets it for any
 //! connection of an organisation; a bad object is refused with a sentence and nothing is saved;
-//! the details page's data carries it; another organisation never sees it.
+//! the details page's data carries it; another organisation never sees it; the admin API checks
+//! its token before it reads a body, and bounds the body.
 
 use crate::hardening::cli_user;
 use crate::harness::*;
@@ -125,6 +126,10 @@ async fn the_admin_api_reads_and_sets_the_metadata_of_any_connection() {
     let a = send(http.put(&url).bearer_auth(ADMIN_TOKEN).body(r#"{"tenant": "acme-eu"}"#)).await;
     assert_eq!((a.status, &a.body), (200, &json!({ "tenant": "acme-eu" })));
     assert_eq!(send(http.get(&url).bearer_auth(ADMIN_TOKEN)).await.body, json!({ "tenant": "acme-eu" }));
+    for req in [http.get(&url), http.put(&url).body(r#"{"tenant": "acme-eu"}"#)] {
+        let r = req.bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    }
     assert_eq!(get(&server, &token, "keyed").await.body, json!({ "tenant": "acme-eu" }), "scripts see it");
 
     let a = send(http.put(&url).bearer_auth(ADMIN_TOKEN).body("[]")).await;
@@ -155,4 +160,72 @@ async fn the_admin_api_reads_and_sets_the_metadata_of_any_connection() {
     assert!(a.body["message"].as_str().unwrap().contains("admin API"));
     let a = send(http.put(admin_url(&server, 1, "mailer_system")).bearer_auth(ADMIN_TOKEN).body(r#"{"x": 1}"#)).await;
     assert_eq!(a.status, 200);
+}
+
+/// A request announcing a 3 MB body of which only the first `sent` bytes are sent, and the answer
+/// read as soon as it comes (the server answers without reading the rest, or it would wait).
+async fn announced(server: &Server, method: &str, path: &str, token: Option<&str>, sent: usize) -> Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = server.url.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{auth}content-length: {}\r\n\r\n",
+        3 * 1024 * 1024
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&vec![b' '; sent]).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n =
+            tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut chunk)).await.unwrap().unwrap_or(0);
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap();
+            if body.len() >= length || n == 0 {
+                let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+                return Answer { status, body: serde_json::from_str(body).unwrap_or(Value::Null) };
+            }
+        }
+        assert!(n > 0, "closed without an answer: {text}");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_checks_its_token_before_reading_a_body_and_bounds_it() {
+    let db = sqlite().await;
+    let server = lifecycle::start_open(&db);
+    let admin = server.client();
+    keyed_connection(&admin, "https://api.keyed.example", "metadata-key-0004", "Job").await;
+    let meta = "/api/admin/v1/organisations/1/connections/keyed/metadata";
+
+    // Past axum's own 2 MB: still the JSON validation answer, with the limit in words, and
+    // without a token the answer comes before the body is read.
+    let a = announced(&server, "PUT", meta, Some(ADMIN_TOKEN), 8192).await;
+    assert_eq!((a.status, a.body["code"].as_str()), (422, Some("validation")), "{}", a.body);
+    assert!(a.body["message"].as_str().unwrap().contains("at most 4096 bytes"), "{}", a.body);
+    let a = announced(&server, "PUT", meta, None, 0).await;
+    assert_eq!((a.status, a.body["code"].as_str()), (401, Some("unauthenticated")), "{}", a.body);
+
+    for path in ["/api/admin/v1/organisations/1/connections", "/api/admin/v1/organisations/1/webhooks"] {
+        let a = announced(&server, "POST", path, None, 0).await;
+        assert_eq!((a.status, a.body["code"].as_str()), (401, Some("unauthenticated")), "{path}: {}", a.body);
+    }
+    // One byte past the limit: read whole, refused.
+    let big = format!("{{\"url\": \"https://hooks.example/{}\"}}", "x".repeat(256 * 1024 - 32));
+    assert_eq!(big.len(), 256 * 1024 + 1);
+    let http = reqwest::Client::new();
+    for path in ["connections", "webhooks"] {
+        let url = format!("{}/api/admin/v1/organisations/1/{path}", server.url);
+        let a = send(http.post(&url).bearer_auth(ADMIN_TOKEN).body(big.clone())).await;
+        assert_eq!((a.status, a.body["code"].as_str()), (422, Some("validation")), "{path}: {}", a.body);
+        assert!(a.body["message"].as_str().unwrap().contains("at most 262144 bytes"), "{path}: {}", a.body);
+    }
 }

@@ -19,6 +19,8 @@ enum Step {
     Answer(u16, Vec<(&'static str, String)>, &'static str),
     /// Reads the request, then resets the connection (RST) without a byte of answer.
     Reset,
+    /// Reads the request, waits to be let go, then takes the step it holds.
+    Held(Arc<tokio::sync::Notify>, Box<Step>),
 }
 
 fn answer(status: u16, body: &'static str) -> Step {
@@ -115,8 +117,13 @@ async fn one_request(mut sock: tokio::net::TcpStream, steps: Arc<Mutex<VecDeque<
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
     seen.lock().unwrap().push(Seen { method, headers, body });
-    let step = steps.lock().unwrap().pop_front().unwrap_or(answer(200, "fallback"));
+    let mut step = steps.lock().unwrap().pop_front().unwrap_or(answer(200, "fallback"));
+    if let Step::Held(gate, then) = step {
+        gate.notified().await;
+        step = *then;
+    }
     match step {
+        Step::Held(..) => {}
         Step::Reset => {
             sock.set_zero_linger().unwrap();
             drop(sock);
@@ -136,6 +143,8 @@ async fn one_request(mut sock: tokio::net::TcpStream, steps: Arc<Mutex<VecDeque<
         }
     }
 }
+
+mod limits;
 
 const KEY: &str = "retry-key-0001-secret";
 

@@ -43,19 +43,31 @@ fn retry_after_wins_over_the_services_reset_header() {
     };
     let reset = ((NOW / 1000) + 42).to_string();
     let both = headers(&[("retry-after", "5"), ("x-ratelimit-reset", &reset)]);
-    assert_eq!(asked_wait(&both, Some(&github), NOW), Some(Duration::from_secs(5)));
+    assert_eq!(asked_wait(&both, 429, Some(&github), NOW), Some(Duration::from_secs(5)));
     let only_reset = headers(&[("x-ratelimit-reset", &reset)]);
-    assert_eq!(asked_wait(&only_reset, Some(&github), NOW), Some(Duration::from_secs(42)));
-    assert_eq!(asked_wait(&only_reset, None, NOW), None, "a service without defaults reads only Retry-After");
+    assert_eq!(asked_wait(&only_reset, 429, Some(&github), NOW), Some(Duration::from_secs(42)));
+    assert_eq!(asked_wait(&only_reset, 429, None, NOW), None, "a service without defaults reads only Retry-After");
+    for outage in [502, 503, 504] {
+        assert_eq!(
+            asked_wait(&only_reset, outage, Some(&github), NOW),
+            None,
+            "{outage}: the reset header is the rate limit's"
+        );
+        assert_eq!(
+            asked_wait(&both, outage, Some(&github), NOW),
+            Some(Duration::from_secs(5)),
+            "{outage}: Retry-After still"
+        );
+    }
     let discord = RetryDefaults {
         default: 2,
         reset_header: Some("x-ratelimit-reset-after".into()),
         reset_format: ResetFormat::Seconds,
     };
     let after = headers(&[("x-ratelimit-reset-after", "1.25")]);
-    assert_eq!(asked_wait(&after, Some(&discord), NOW), Some(Duration::from_millis(1250)));
+    assert_eq!(asked_wait(&after, 429, Some(&discord), NOW), Some(Duration::from_millis(1250)));
     let junk = headers(&[("retry-after", "soon"), ("x-ratelimit-reset-after", "-3")]);
-    assert_eq!(asked_wait(&junk, Some(&discord), NOW), None);
+    assert_eq!(asked_wait(&junk, 429, Some(&discord), NOW), None);
 }
 
 #[test]
