@@ -81,6 +81,13 @@ async fn json_body<T: serde::de::DeserializeOwned>(body: axum::body::Body, what:
     serde_json::from_slice(&raw).map_err(|_| error(AppError::new(ErrorCode::Validation, what.to_string())))
 }
 
+/// The token checked, then the organisation: who acts, as the audit log names them.
+#[allow(clippy::result_large_err)]
+async fn checked(admin: &Admin, headers: &HeaderMap, org_id: i64) -> Result<String, Response> {
+    authorise(admin, headers)?;
+    Ok(actor(admin, org_id).await?.label)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -3,10 +3,9 @@
 //! connection (its URL, with the token, is in this answer only), list the links (never a token),
 //! revoke one. A link of another organisation is not found.
 
-use super::{actor, authorise, Admin};
+use super::{checked, json_body, Admin};
 use crate::error::app_response as error;
-use app::error::{AppError, ErrorCode};
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -32,11 +31,6 @@ struct NewLink {
     minutes: Option<i64>,
 }
 
-async fn checked(admin: &Admin, headers: &HeaderMap, org_id: i64) -> Result<String, Response> {
-    authorise(admin, headers)?;
-    Ok(actor(admin, org_id).await?.label)
-}
-
 async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
     if let Err(r) = checked(&admin, &headers, org_id).await {
         return r;
@@ -47,21 +41,17 @@ async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers:
     }
 }
 
-async fn create(
-    State(admin): State<Arc<Admin>>,
-    Path(org_id): Path<i64>,
-    headers: HeaderMap,
-    body: Result<Json<NewLink>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
+/// The token is checked before the body is read (`json_body`: within a bound).
+async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let by = match checked(&admin, &parts.headers, org_id).await {
         Ok(by) => by,
         Err(r) => return r,
     };
-    let Ok(Json(form)) = body else {
-        return error(AppError::new(
-            ErrorCode::Validation,
-            "The body must be JSON: {\"link_name\": \"…\", \"user_id\": 1, \"minutes\": 1440}.",
-        ));
+    let what = "The body must be JSON: {\"link_name\": \"…\", \"user_id\": 1, \"minutes\": 1440}.";
+    let form: NewLink = match json_body(body, what).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     let infra = &admin.connections.infra;
     match crate::reconnect::create(infra, org_id, &form.link_name, form.user_id, form.minutes, &by).await {

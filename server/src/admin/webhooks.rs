@@ -4,7 +4,7 @@
 //! log, send it a test event. Every route names the organisation; an endpoint of another is not
 //! found.
 
-use super::{actor, authorise, json_body, Admin};
+use super::{checked, json_body, Admin};
 use crate::error::app_response as error;
 use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -32,13 +32,6 @@ struct NewEndpoint {
     url: String,
     #[serde(default)]
     description: String,
-}
-
-/// The admin API's label in the audit log and the events, once the token and organisation are
-/// checked.
-async fn checked(admin: &Admin, headers: &HeaderMap, org_id: i64) -> Result<String, Response> {
-    authorise(admin, headers)?;
-    Ok(actor(admin, org_id).await?.label)
 }
 
 async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
