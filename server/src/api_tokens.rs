@@ -105,7 +105,7 @@ impl ApiTokens {
         let prefix: String = token.chars().take(TOKEN_PREFIX.len() + SHOWN).collect();
         let now = self.clock.now_ms();
         let expires_at = days.map(|d| now + i64::from(d) * DAY_MS);
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.store.begin().await?;
         let hash = session::token_hash(&token);
         let id = api_tokens::create(
             &mut *tx,
@@ -138,7 +138,7 @@ impl ApiTokens {
 
     pub async fn revoke_api_token_of(&self, viewer: &Viewer, id: i64) -> Result<()> {
         let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !api_tokens::revoke(&mut *tx, viewer.org_id, viewer.user_id, id, now).await? {
             return Err(AppError::new(ErrorCode::NotFound, "You have no live API token with that id.").into());
         }

@@ -93,7 +93,7 @@ async fn write(store: &Store, items: &[Item], now: i64) -> Result<()> {
             }
         }
     }
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.begin().await?;
     api_tokens::record_calls(&mut tx, store.kind, &calls).await?;
     for id in connections {
         conns::touch(&mut *tx, id, now).await?;

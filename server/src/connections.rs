@@ -138,7 +138,7 @@ impl Connections {
             return Err(AppError::validation(problems.0).into());
         }
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let id = conns::create(
             &mut *tx,
             NewConnection {
@@ -293,7 +293,7 @@ impl Connections {
             a != b
         };
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         conns::update_details(&mut *tx, c.id, name.as_str(), &scopes, now).await?;
         if changed && matches!(c.status, ConnectionStatus::Connected | ConnectionStatus::Error) {
             let reason = "The scopes changed: connect again to grant them.";
@@ -329,7 +329,7 @@ impl Connections {
     async fn end(&self, c: &ConnectionRecord, actor: &str, ending: Ending) -> Result<()> {
         self.credentials.revoke_grants(c, actor).await?;
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let (action, event) = match ending {
             Ending::Revoke => {
                 grants::delete_grants(&mut *tx, c.id).await?;

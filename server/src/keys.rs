@@ -104,7 +104,7 @@ async fn record_active_key(store: &Store, target: &str) -> Result<()> {
     if previous.as_deref() == Some(target) {
         return Ok(());
     }
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.begin().await?;
     let sql = "INSERT INTO vault_ring (id, active_key, version) VALUES (1, $1, 1) ON CONFLICT (id) DO UPDATE \
                SET active_key = $1, version = vault_ring.version + 1, refused_key = NULL, refused_at = NULL";
     sql!(sql, target).execute(&mut *tx).await?;

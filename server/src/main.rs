@@ -165,7 +165,7 @@ async fn admin(config: &Config, command: AdminCommand) -> Result<()> {
     store.migrate().await?;
     let hash = server::auth::password::hash(password.expose().to_string()).await?;
     let now = server::clock::from_config(config).now_ms();
-    let mut tx = store.pool.begin().await?;
+    let mut tx = store.begin().await?;
     let org_id = match orgs::id_by_name(&mut *tx, org.as_str()).await? {
         Some(id) => id,
         None => orgs::create(&mut *tx, org.as_str(), now).await?,

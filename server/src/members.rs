@@ -78,7 +78,7 @@ impl Members {
 
     pub async fn revoke_member_token(&self, viewer: &Viewer, user_id: i64, token_id: i64) -> Result<()> {
         let (person, by) = self.person_for(viewer, user_id).await?;
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         if !api_tokens::revoke(&mut *tx, viewer.org_id, person.id, token_id, by.at).await? {
             return Err(AppError::new(ErrorCode::NotFound, "This person has no live API token with that id.").into());
         }
@@ -91,7 +91,7 @@ impl Members {
 
     pub async fn end_member_sessions(&self, viewer: &Viewer, user_id: i64) -> Result<()> {
         let (person, by) = self.person_for(viewer, user_id).await?;
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let ended = members::end_sessions(&mut *tx, viewer.org_id, person.id).await?;
         by.record(&mut *tx, "member.end_sessions", &person.email, Some(&format!("{ended} session(s)"))).await?;
         tx.commit().await?;
@@ -110,7 +110,7 @@ impl Members {
         }
         let org = viewer.org_id;
         // First their access: nothing of theirs works from the next request on, whatever follows.
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let tokens = members::revoke_tokens(&mut *tx, org, person.id, by.at).await?;
         let sessions = members::end_sessions(&mut *tx, org, person.id).await?;
         let detail = format!("{tokens} API token(s) revoked, {sessions} session(s) ended");
@@ -128,7 +128,7 @@ impl Members {
             }
         }
         let by = audit::By { at: self.infra.clock.now_ms(), ..by };
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         for id in members::connections_with_own_grant(&mut *tx, org, person.id).await? {
             if let Some(c) = conns::by_id(&mut *tx, org, id).await? {
                 let event = Event::new(EventType::GrantRemoved, &c, Some(c.status), &viewer.email).of_user(person.id);

@@ -121,7 +121,7 @@ pub fn shown(value: &Value) -> String {
 pub async fn write(infra: &Infra, c: &ConnectionRecord, raw: &[u8], actor: &str) -> Result<Value> {
     let text = check(raw)?;
     let now = infra.clock.now_ms();
-    let mut tx = infra.store.pool.begin().await?;
+    let mut tx = infra.store.begin().await?;
     let done =
         sql!("UPDATE connections SET metadata = $1 WHERE id = $2 AND org_id = $3", text.as_str(), c.id, c.org_id)
             .execute(&mut *tx)

@@ -76,7 +76,7 @@ impl Sessions {
     }
 
     async fn try_start_embedded(&self, a: Arrival<'_>, provision: Provision, now: i64) -> Result<Embedded> {
-        let mut tx = self.store.pool.begin().await?;
+        let mut tx = self.store.begin().await?;
         if !embed_tokens::use_once(&mut *tx, a.token_id, a.expires_at).await? {
             tracing::warn!(origin = %a.origin, "embedded sign-in refused: token replayed");
             return Ok(Embedded::Replayed);

@@ -82,7 +82,7 @@ impl Sessions {
     pub async fn create_first_admin(&self, form: SetupForm) -> Result<SessionStart> {
         let hash = password::hash(form.password.expose().to_string()).await?;
         let now = self.clock.now_ms();
-        let mut tx = self.store.pool.begin().await.map_err(Error::from)?;
+        let mut tx = self.store.begin().await?;
         // Claimed first: a concurrent setup waits here and then fails, instead of racing.
         orgs::claim_setup(&mut *tx, now).await?;
         if users::any_exist(&mut *tx).await? {

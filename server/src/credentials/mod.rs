@@ -171,7 +171,7 @@ impl Credentials {
         refresh: Option<&Secret>,
     ) -> Result<()> {
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let gid = grants::upsert_grant(&mut tx, c.id, user_key, meta, now).await?;
         let sealed = self.vault.seal(SecretColumn::GrantAccessToken.at(gid), access.expose())?;
         secrets::set(&mut *tx, SecretColumn::GrantAccessToken, gid, Some(&sealed)).await?;
@@ -203,7 +203,7 @@ impl Credentials {
         let now = self.infra.clock.now_ms();
         let status = if e.is_invalid_grant() { ConnectionStatus::NeedsReauth } else { ConnectionStatus::Error };
         let recorded = async {
-            let mut tx = self.infra.store.pool.begin().await?;
+            let mut tx = self.infra.store.begin().await?;
             if c.status != ConnectionStatus::Connected {
                 conns::set_status(&mut *tx, c.id, status, Some(&app.message), now).await?;
                 if status == ConnectionStatus::NeedsReauth && c.status != status {

@@ -193,7 +193,7 @@ impl Credentials {
         }
         let now = self.infra.clock.now_ms();
         let personal = c.per_user && g.user_key != 0;
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         grants::delete_grant(&mut *tx, g.id).await?;
         let event = if personal {
             Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
@@ -256,7 +256,7 @@ impl Credentials {
                     }
                 }
                 let reason = "The provider no longer accepts this connection's authorisation. Connect it again.";
-                let mut tx = pool.begin().await?;
+                let mut tx = self.infra.store.begin().await?;
                 let event = if c.per_user && g.user_key != 0 {
                     grants::delete_grant(&mut *tx, g.id).await?;
                     Event::by_liaison(EventType::GrantRemoved, c, c.status, g.user_key)
@@ -281,7 +281,7 @@ impl Credentials {
             }
             Err(Refusal::Token(e)) if e.is_retryable() => {
                 let retry = now + backoff_ms(g.refresh_failures);
-                let mut tx = pool.begin().await?;
+                let mut tx = self.infra.store.begin().await?;
                 grants::release_lease(&mut *tx, g.id, owner, Some(retry)).await?;
                 if g.refresh_failures == 0 {
                     // The first failure of a streak is told; the recovery ends it (`store_refresh`).
@@ -295,7 +295,7 @@ impl Credentials {
             }
             Err(Refusal::Token(e)) => {
                 let message = provider_error(&resolved.spec.name, &e).message;
-                let mut tx = pool.begin().await?;
+                let mut tx = self.infra.store.begin().await?;
                 grants::release_refused(&mut *tx, g.id, owner).await?;
                 let status = if c.per_user && g.user_key != 0 {
                     c.status
@@ -378,7 +378,7 @@ impl Credentials {
             None => None,
         };
         let expires_at = tokens.expires_in.map(|s| now.saturating_add(s.saturating_mul(1000)));
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let kept = grants::store_refreshed(&mut *tx, g.id, owner, &access, refresh.as_deref(), expires_at, now).await?;
         if kept {
             audit::By::liaison(Some(c.org_id), now).record(&mut *tx, "connection.refresh", &c.link_name, None).await?;

@@ -138,7 +138,7 @@ impl Flows {
         let now = self.infra.clock.now_ms();
         let redirect_uri = self.services.callback_url(&resolved.callback_key);
         let custody = resolved.custody_of(&c);
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let id = flows::create(
             &mut *tx,
             flows::NewFlow {

@@ -48,7 +48,7 @@ impl Services {
         let now = self.infra.clock.now_ms();
         callback_keys::prune(&self.infra.store.pool, now).await?;
         let key = mint();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         callback_keys::give(&mut tx, &key, viewer.org_id, now + KEY_TTL_MS).await?;
         tx.commit().await?;
         Ok(NewServiceKey { callback_url: self.callback_url(&key), key })

@@ -103,7 +103,7 @@ impl Services {
                 continue;
             }
             let now = self.infra.clock.now_ms();
-            let mut tx = self.infra.store.pool.begin().await?;
+            let mut tx = self.infra.store.begin().await?;
             let reason = crate::custody::MOVED_REASON;
             let which = SetAside::Predefined { catalog_id: &catalog_id, client_id: &own_client, custody: &recorded };
             tell_set_aside(&mut tx, which, crate::webhooks::event::LIAISON, now).await?;
@@ -196,7 +196,7 @@ impl Services {
         require_admin(viewer, ADMINS_ONLY)?;
         let parsed = form.parse(self.allow_http, false).map_err(AppError::validation)?;
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let key = self.take_key(&mut tx, viewer, &form.callback_key).await?;
         let client_id = parsed.client_id.as_deref();
         let id = services::create(&mut *tx, viewer.org_id, &parsed.spec, client_id, &key, viewer.user_id, now).await?;
@@ -225,7 +225,7 @@ impl Services {
             return Err(Error::Field { field: "client_secret", message: crate::custody::SECRET_AGAIN.into() });
         }
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         services::update(&mut *tx, viewer.org_id, id, &parsed.spec, parsed.client_id.as_deref(), now).await?;
         let slot = SecretColumn::ServiceClientSecret.at(id);
         match &parsed.client_secret {
@@ -274,7 +274,7 @@ impl Services {
         require_admin(viewer, ADMINS_ONLY)?;
         let existing = services::get(&self.infra.store.pool, viewer.org_id, id).await?.ok_or_else(not_found)?;
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         if services::connection_count(&mut *tx, viewer.org_id, id).await? > 0 {
             return Err(Error::InUse);
         }

@@ -115,6 +115,17 @@ impl Store {
         Ok(())
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction starts as a reader, and when another connection writes
+    /// meanwhile, SQLite refuses its first write at once ("database is locked") instead of waiting
+    /// out the busy timeout. Writers then queue at `BEGIN`, for up to the busy timeout.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.kind {
+            DbKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            DbKind::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// A trivial round trip, for the health endpoint.
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -231,4 +242,37 @@ pub mod testing {
             &self.store.pool
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::db_test;
+    use super::*;
+    use std::time::Duration;
+
+    db_test!(a_writing_transaction_that_read_first_is_not_refused_when_another_writes, async |store: &Store| {
+        // B reads, A writes meanwhile, then B writes: a deferred transaction on SQLite is refused
+        // at once ("database is locked"); one begun by `Store::begin` holds the write lock, and A
+        // waits for B instead.
+        let mut b = store.begin().await.unwrap();
+        sqlx::query("SELECT COUNT(*) FROM organisations").fetch_one(&mut *b).await.unwrap();
+        let other = store.clone();
+        let mut a = tokio::spawn(async move {
+            sqlx::query("INSERT INTO organisations (name, created_at) VALUES ('A', 1)").execute(&other.pool).await
+        });
+        // A either finishes (PostgreSQL, or a deferred B) or waits on B's lock (SQLite).
+        let a_first = tokio::time::timeout(Duration::from_millis(300), &mut a).await.ok();
+        sqlx::query("INSERT INTO organisations (name, created_at) VALUES ('B', 1)")
+            .execute(&mut *b)
+            .await
+            .unwrap_or_else(|e| panic!("{:?}: B's write refused: {e}", store.kind));
+        b.commit().await.unwrap();
+        let a = match a_first {
+            Some(done) => done,
+            None => a.await,
+        };
+        a.unwrap().unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(n, 2, "{:?}", store.kind);
+    });
 }

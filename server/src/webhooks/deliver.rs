@@ -165,7 +165,7 @@ impl Webhooks {
                 "webhook delivery failed"
             );
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let attempt = Attempt {
             org_id: row.org_id,
             endpoint_id: row.endpoint_id,

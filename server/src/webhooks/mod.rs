@@ -124,7 +124,7 @@ impl Webhooks {
         let description: String = description.trim().chars().filter(|c| !c.is_control()).take(200).collect();
         let secret = sign::new_secret();
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         if store::count(&mut *tx, org_id).await? >= MAX_ENDPOINTS {
             let message = format!(
                 "An organisation can have at most {MAX_ENDPOINTS} webhook endpoints. Remove one first, or send several \
@@ -164,7 +164,7 @@ impl Webhooks {
             .map(|c| self.vault.seal(SecretColumn::WebhookPreviousSecret.at(id), c.expose()))
             .transpose()?;
         let until = previous.as_ref().map(|_| now + ROTATION_OVERLAP_MS);
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         let rotation = store::Rotation {
             org_id,
             id,
@@ -188,7 +188,7 @@ impl Webhooks {
     /// Removes an endpoint, with what it had still to receive and its log.
     pub async fn delete(&self, org_id: i64, actor: &str, id: i64) -> Result<()> {
         let now = self.infra.clock.now_ms();
-        let mut tx = self.infra.store.pool.begin().await?;
+        let mut tx = self.infra.store.begin().await?;
         if !store::delete(&mut *tx, org_id, id).await? {
             return Err(no_endpoint());
         }

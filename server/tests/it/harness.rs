@@ -112,7 +112,9 @@ impl Server {
 
     pub fn start_with(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.command();
-        cmd.arg("serve").env("LIAISON_LISTEN", "127.0.0.1:0").env("LIAISON_LOG", "info,tower_http=debug");
+        cmd.arg("serve")
+            .env("LIAISON_LISTEN", "127.0.0.1:0")
+            .env("LIAISON_LOG", std::env::var("IT_LOG").unwrap_or_else(|_| "info,tower_http=debug".into()));
         for (k, v) in env {
             cmd.env(k, v);
         }
