@@ -6,4 +6,5 @@ pub mod dialog;
 pub mod field;
 pub mod form;
 pub mod icons;
+pub mod table;
 pub mod tabs;

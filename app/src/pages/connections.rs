@@ -8,6 +8,7 @@ use crate::api::connections;
 use crate::authorise::{AuthBanner, Authoriser, Popup};
 use crate::components::banner::{banner_view, Banner, Tone};
 use crate::components::icons::{DeleteIcon, EditIcon};
+use crate::components::table::TableHead;
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectOutcome, ConnectionForm, ConnectionQuery, ConnectionRow, ConnectionStatus};
 use crate::error::AppError;
@@ -234,18 +235,7 @@ pub fn status_badge(status: ConnectionStatus, reason: Option<String>) -> impl In
 fn ConnectionTable(rows: Vec<ConnectionRow>, act: Actions) -> impl IntoView {
     view! {
         <table class="table table-connections">
-            <caption class="visually-hidden">"Connections"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Link name"</th>
-                    <th scope="col">"Service"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Created by"</th>
-                    <th scope="col">"Created"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
+            <TableHead caption="Connections" columns={&["Name", "Link name", "Service", "Status", "Created by", "Created"]} actions="Actions"/>
             <tbody>
                 {rows.into_iter().map(|r| view! { <Row r=r act=act/> }).collect_view()}
             </tbody>

@@ -7,6 +7,7 @@ use super::FormAlert;
 use crate::api::{end_member_sessions, members, remove_member, revoke_member_token};
 use crate::components::dialog::Modal;
 use crate::components::form::Submit;
+use crate::components::table::TableHead;
 use crate::members::MemberView;
 use crate::model::{Role, Viewer};
 use crate::time::format_utc;
@@ -122,17 +123,7 @@ fn MemberTable(people: Vec<MemberView>, open: RwSignal<bool>, ask: RwSignal<Opti
     });
     view! {
         <table class="table">
-            <caption class="visually-hidden">"Members of your organisation"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Email"</th>
-                    <th scope="col">"Role"</th>
-                    <th scope="col">"Sessions"</th>
-                    <th scope="col">"API tokens"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
+            <TableHead caption="Members of your organisation" columns={&["Name", "Email", "Role", "Sessions", "API tokens"]} actions="Actions"/>
             <tbody>
                 {people
                     .into_iter()

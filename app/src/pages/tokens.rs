@@ -7,6 +7,7 @@ use crate::api::{api_tokens, create_api_token, revoke_api_token};
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
 use crate::components::form::Submit;
+use crate::components::table::TableHead;
 use crate::error::AppError;
 use crate::model::Viewer;
 use crate::time::format_utc;
@@ -167,17 +168,7 @@ fn TokenTable(
 ) -> impl IntoView {
     view! {
         <table class="table">
-            <caption class="visually-hidden">"Your API tokens"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Name"</th>
-                    <th scope="col">"Token"</th>
-                    <th scope="col">"Created"</th>
-                    <th scope="col">"Last used"</th>
-                    <th scope="col">"Expires"</th>
-                    <th scope="col"><span class="visually-hidden">"Status and actions"</span></th>
-                </tr>
-            </thead>
+            <TableHead caption="Your API tokens" columns={&["Name", "Token", "Created", "Last used", "Expires"]} actions="Status and actions"/>
             <tbody>
                 {tokens
                     .into_iter()

@@ -13,6 +13,7 @@ use crate::api::{
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
 use crate::components::form::Submit;
+use crate::components::table::TableHead;
 use crate::error::AppError;
 use crate::model::Viewer;
 use crate::time::format_utc;
@@ -172,15 +173,7 @@ fn EndpointTable(endpoints: Vec<EndpointView>, actions: Actions) -> impl IntoVie
     let Actions { act, changed, shown, sent, asking, target } = actions;
     view! {
         <table class="table">
-            <caption class="visually-hidden">"Webhook endpoints"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"URL"</th>
-                    <th scope="col">"Added"</th>
-                    <th scope="col">"Secret"</th>
-                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                </tr>
-            </thead>
+            <TableHead caption="Webhook endpoints" columns={&["URL", "Added", "Secret"]} actions="Actions"/>
             <tbody>
                 {endpoints
                     .into_iter()
@@ -231,16 +224,7 @@ fn EndpointTable(endpoints: Vec<EndpointView>, actions: Actions) -> impl IntoVie
 fn DeliveryTable(rows: Vec<DeliveryView>) -> impl IntoView {
     view! {
         <table class="table" data-testid="webhook-deliveries">
-            <caption class="visually-hidden">"Latest delivery attempts, newest first"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"When"</th>
-                    <th scope="col">"Event"</th>
-                    <th scope="col">"Attempt"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Latency"</th>
-                </tr>
-            </thead>
+            <TableHead caption="Latest delivery attempts, newest first" columns={&["When", "Event", "Attempt", "Status", "Latency"]}/>
             <tbody>
                 {rows
                     .into_iter()
