@@ -8,6 +8,7 @@ use crate::connection::{
 use crate::error::AppError;
 use crate::members::MemberView;
 use crate::model::{Password, Viewer};
+use crate::reconnect::{NewReconnectLink, ReconnectLinkView};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
 use crate::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
@@ -147,14 +148,15 @@ pub async fn create_first_admin(
     )
 }
 
-/// Signs in with email and password.
+/// Signs in with email and password, then goes on to `next` when it is a reconnect link the
+/// person opened signed out (anything else: the Connections page).
 #[server(prefix = "/rpc", endpoint = "sign_in")]
-pub async fn sign_in(email: String, password: Password) -> Result<(), AppError> {
+pub async fn sign_in(email: String, password: Password, next: Option<String>) -> Result<(), AppError> {
     ssr::finish(
         async {
             let started = ssr::backend()?.sign_in(&email, &password, &ssr::identity()).await?;
             ssr::set_cookie(&started.set_cookie)?;
-            leptos_axum::redirect(HOME);
+            leptos_axum::redirect(next.as_deref().and_then(crate::reconnect::after_sign_in).unwrap_or(HOME));
             Ok(())
         }
         .await,
@@ -363,4 +365,26 @@ pub async fn webhook_deliveries() -> Result<Vec<DeliveryView>, AppError> {
 #[server(prefix = "/rpc", endpoint = "send_test_webhook", input = Json)]
 pub async fn send_test_webhook(id: i64) -> Result<String, AppError> {
     ssr::with_viewer(|b, v| async move { b.send_test_webhook(&v, id).await }).await
+}
+
+/// The reconnect links of one connection (admins).
+#[server(prefix = "/rpc", endpoint = "reconnect_links", input = Json)]
+pub async fn reconnect_links(link_name: String) -> Result<Vec<ReconnectLinkView>, AppError> {
+    ssr::with_viewer(|b, v| async move { b.reconnect_links(&v, link_name).await }).await
+}
+
+/// Makes a reconnect link for a person and a connection (admins): its URL, shown once.
+#[server(prefix = "/rpc", endpoint = "create_reconnect_link", input = Json)]
+pub async fn create_reconnect_link(
+    link_name: String,
+    user_id: i64,
+    minutes: i64,
+) -> Result<NewReconnectLink, AppError> {
+    ssr::with_viewer(|b, v| async move { b.create_reconnect_link(&v, link_name, user_id, minutes).await }).await
+}
+
+/// Revokes a reconnect link not used yet (admins).
+#[server(prefix = "/rpc", endpoint = "revoke_reconnect_link", input = Json)]
+pub async fn revoke_reconnect_link(id: i64) -> Result<(), AppError> {
+    ssr::with_viewer(|b, v| async move { b.revoke_reconnect_link(&v, id).await }).await
 }

@@ -8,6 +8,7 @@ use crate::connection::{
 use crate::error::Result;
 use crate::members::MemberView;
 use crate::model::{Password, SetupForm, Viewer};
+use crate::reconnect::{NewReconnectLink, ReconnectLinkView};
 use crate::service::ServiceForm;
 use crate::tokens::{ApiTokenView, NewApiToken};
 use crate::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
@@ -142,4 +143,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn webhook_deliveries(&self, viewer: &Viewer) -> Result<Vec<DeliveryView>>;
     /// Sends a test event to an endpoint (admins): its event id.
     async fn send_test_webhook(&self, viewer: &Viewer, id: i64) -> Result<String>;
+
+    /// The reconnect links of one connection, newest first, never their tokens (admins).
+    async fn reconnect_links(&self, viewer: &Viewer, link_name: String) -> Result<Vec<ReconnectLinkView>>;
+    /// Makes a single-use link that lets the person `user_id` authorise the connection again,
+    /// valid `minutes` (admins); its URL is in the answer and nowhere else, ever.
+    async fn create_reconnect_link(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        user_id: i64,
+        minutes: i64,
+    ) -> Result<NewReconnectLink>;
+    /// Revokes a reconnect link not used yet (admins).
+    async fn revoke_reconnect_link(&self, viewer: &Viewer, id: i64) -> Result<()>;
 }

@@ -14,6 +14,7 @@ mod lazy;
 pub mod members;
 pub mod model;
 pub mod pages;
+pub mod reconnect;
 pub mod service;
 pub mod time;
 pub mod tokens;

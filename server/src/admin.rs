@@ -15,8 +15,9 @@ use crate::store::connections as conns;
 use crate::store::Store;
 use app::connection::{ConnectionForm, ConnectionQuery};
 use app::error::{AppError, ErrorCode};
-use axum::extract::{FromRef, Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRef, FromRequestParts, Path, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -43,20 +44,74 @@ where
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata", get(get_meta).put(put_meta))
 }
 
-/// Checks the bearer token; the answer does not tell a wrong token from a disabled API.
-#[allow(clippy::result_large_err)]
-fn authorise(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| crate::auth::session::token_hash(t.trim()));
-    match (&admin.token_hash, presented) {
-        (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(()),
-        _ => Err(error(AppError::new(
-            ErrorCode::Unauthenticated,
-            "The admin API needs `Authorization: Bearer <admin_token>` with the token from Liaison's configuration.",
-        ))),
+/// The operator, their bearer token checked (the answer does not tell a wrong token from a
+/// disabled API). Taken before the body, so nothing is read for a caller without the token.
+pub struct Operator;
+
+impl<S> FromRequestParts<S> for Operator
+where
+    S: Send + Sync,
+    Arc<Admin>: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let admin = Arc::<Admin>::from_ref(state);
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| crate::auth::session::token_hash(t.trim()));
+        match (&admin.token_hash, presented) {
+            (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(Operator),
+            _ => Err(error(AppError::new(
+                ErrorCode::Unauthenticated,
+                "The admin API needs `Authorization: Bearer <admin_token>` with the token from Liaison's configuration.",
+            ))),
+        }
+    }
+}
+
+/// The operator acting on the organisation `{org_id}` of the path, which exists: who acts, as
+/// the audit log names them.
+pub struct OrgAdmin(pub Actor);
+
+impl<S> FromRequestParts<S> for OrgAdmin
+where
+    S: Send + Sync,
+    Arc<Admin>: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Operator::from_request_parts(parts, state).await?;
+        let admin = Arc::<Admin>::from_ref(state);
+        let no_org = || error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."));
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| no_org())?;
+        let org_id = params.iter().find(|(k, _)| *k == "org_id").and_then(|(_, v)| v.parse::<i64>().ok());
+        let org_id = org_id.ok_or_else(no_org)?;
+        match crate::store::orgs::exists(&admin.store.pool, org_id).await {
+            Ok(true) => Ok(OrgAdmin(Actor { org_id, user_id: None, label: "admin API".into() })),
+            Ok(false) => Err(no_org()),
+            Err(e) => Err(error(e.into())),
+        }
+    }
+}
+
+/// The answer to a call: `status` with the value as JSON, or the error.
+fn answer<T: serde::Serialize>(status: StatusCode, r: crate::error::Result<T>) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(e) => error(e.into()),
+    }
+}
+
+/// The answer to a call that returns nothing: 204, or the error.
+fn done(r: crate::error::Result<()>) -> Response {
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(e.into()),
     }
 }
 
@@ -81,143 +136,83 @@ async fn json_body<T: serde::de::DeserializeOwned>(body: axum::body::Body, what:
     serde_json::from_slice(&raw).map_err(|_| error(AppError::new(ErrorCode::Validation, what.to_string())))
 }
 
-/// The token checked, then the organisation: who acts, as the audit log names them.
-#[allow(clippy::result_large_err)]
-async fn checked(admin: &Admin, headers: &HeaderMap, org_id: i64) -> Result<String, Response> {
-    authorise(admin, headers)?;
-    Ok(actor(admin, org_id).await?.label)
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-#[allow(clippy::result_large_err)]
-async fn actor(admin: &Admin, org_id: i64) -> Result<Actor, Response> {
-    match crate::store::orgs::exists(&admin.store.pool, org_id).await {
-        Ok(true) => Ok(Actor { org_id, user_id: None, label: "admin API".into() }),
-        Ok(false) => Err(error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."))),
-        Err(e) => Err(error(e.into())),
-    }
-}
-
-async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    if let Err(r) = authorise(&admin, &parts.headers) {
-        return r;
-    }
-    let form: ConnectionForm = match json_body(body, "The body must be a JSON connection form.").await {
+async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(actor): OrgAdmin, req: Request) -> Response {
+    let form: ConnectionForm = match json_body(req.into_body(), "The body must be a JSON connection form.").await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let actor = match actor(&admin, org_id).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    match admin.connections.create_connection(&actor, &form, true, None).await {
-        Ok((link_name, next)) => {
-            (StatusCode::CREATED, Json(serde_json::json!({ "link_name": link_name, "next": next }))).into_response()
-        }
-        Err(e) => error(e.into()),
-    }
+    let created = admin.connections.create_connection(&actor, &form, true, None).await;
+    answer(
+        StatusCode::CREATED,
+        created.map(|(link_name, next)| serde_json::json!({ "link_name": link_name, "next": next })),
+    )
 }
 
-async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorise(&admin, &headers) {
-        return r;
-    }
-    if let Err(r) = actor(&admin, org_id).await {
-        return r;
-    }
+async fn list(State(admin): State<Arc<Admin>>, OrgAdmin(actor): OrgAdmin) -> Response {
     let q = ConnectionQuery { internal: true, ..Default::default() };
-    match conns::page(&admin.store, org_id, &q, 1000).await {
-        Ok((rows, _)) => Json(
-            rows.iter()
-                .map(|c| serde_json::json!({ "link_name": c.link_name, "name": c.name, "status": c.status, "service": c.service }))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(e) => error(e.into()),
-    }
+    let rows = conns::page(&admin.store, actor.org_id, &q, 1000).await.map(|(rows, _)| {
+        rows.iter()
+            .map(|c| serde_json::json!({ "link_name": c.link_name, "name": c.name, "status": c.status, "service": c.service }))
+            .collect::<Vec<_>>()
+    });
+    answer(StatusCode::OK, rows)
 }
 
 /// The connection of that link name in the organisation, any kind.
-#[allow(clippy::result_large_err)]
-async fn named(admin: &Admin, org_id: i64, link: &str) -> Result<conns::ConnectionRecord, Response> {
-    let found = match link_from_path(link) {
-        Ok(l) => conns::by_link(&admin.store.pool, org_id, l.as_str()).await,
-        Err(e) => return Err(error(e.into())),
-    };
-    match found {
-        Ok(Some(c)) => Ok(c),
-        Ok(None) => Err(error(AppError::new(ErrorCode::NotFound, "There is no connection with that link name."))),
-        Err(e) => Err(error(e.into())),
+async fn named(admin: &Admin, org_id: i64, link: &str) -> crate::error::Result<conns::ConnectionRecord> {
+    let l = link_from_path(link)?;
+    match conns::by_link(&admin.store.pool, org_id, l.as_str()).await? {
+        Some(c) => Ok(c),
+        None => Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
     }
 }
 
-async fn get_meta(
-    State(admin): State<Arc<Admin>>,
-    Path((org_id, link)): Path<(i64, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let c = match authorise(&admin, &headers) {
-        Ok(()) => named(&admin, org_id, &link).await,
-        Err(r) => return r,
-    };
-    match c {
-        Ok(c) => match crate::metadata::read(&admin.connections.infra, &c).await {
-            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
-            Err(e) => error(e.into()),
-        },
-        Err(r) => r,
-    }
+/// Metadata is no place for a secret, but it is not for caches either.
+fn no_store(r: Response) -> Response {
+    let mut r = r;
+    r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn get_meta(State(admin): State<Arc<Admin>>, _: Operator, Path((org_id, link)): Path<(i64, String)>) -> Response {
+    let read = async { crate::metadata::read(&admin.connections.infra, &named(&admin, org_id, &link).await?).await };
+    no_store(answer(StatusCode::OK, read.await))
 }
 
 async fn put_meta(
     State(admin): State<Arc<Admin>>,
+    _: Operator,
     Path((org_id, link)): Path<(i64, String)>,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    if let Err(r) = authorise(&admin, &parts.headers) {
-        return r;
-    }
     let max = crate::metadata::MAX_BYTES;
-    let body = match read_body(body, max, format!("The metadata may be at most {max} bytes.")).await {
+    let body = match read_body(req.into_body(), max, format!("The metadata may be at most {max} bytes.")).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    match named(&admin, org_id, &link).await {
-        Ok(c) => match crate::metadata::write(&admin.connections.infra, &c, &body, "admin API").await {
-            Ok(v) => ([(header::CACHE_CONTROL, "no-store")], Json(v)).into_response(),
-            Err(e) => error(e.into()),
-        },
-        Err(r) => r,
-    }
+    let write = async {
+        crate::metadata::write(&admin.connections.infra, &named(&admin, org_id, &link).await?, &body, "admin API").await
+    };
+    no_store(answer(StatusCode::OK, write.await))
 }
 
 async fn remove(
     State(admin): State<Arc<Admin>>,
-    Path((org_id, link)): Path<(i64, String)>,
-    headers: HeaderMap,
+    OrgAdmin(actor): OrgAdmin,
+    Path((_, link)): Path<(i64, String)>,
 ) -> Response {
-    if let Err(r) = authorise(&admin, &headers) {
-        return r;
-    }
-    let actor = match actor(&admin, org_id).await {
-        Ok(a) => a,
-        Err(r) => return r,
+    let removed = async {
+        match named(&admin, actor.org_id, &link).await {
+            Ok(c) if c.internal => admin.connections.delete_connection(&actor, &c).await,
+            Ok(_) | Err(crate::error::Error::App(AppError { code: ErrorCode::NotFound, .. })) => {
+                Err(AppError::new(ErrorCode::NotFound, "There is no internal connection with that link name.").into())
+            }
+            Err(e) => Err(e),
+        }
     };
-    let found = match link_from_path(&link) {
-        Ok(l) => conns::by_link(&admin.store.pool, org_id, l.as_str()).await,
-        Err(e) => return error(e.into()),
-    };
-    match found {
-        Ok(Some(c)) if c.internal => match admin.connections.delete_connection(&actor, &c).await {
-            Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(e) => error(e.into()),
-        },
-        Ok(_) => error(AppError::new(ErrorCode::NotFound, "There is no internal connection with that link name.")),
-        Err(e) => error(e.into()),
-    }
+    done(removed.await)
 }

@@ -30,6 +30,7 @@ use app::connection::{
 };
 use app::error::Result;
 use app::model::{Password, SetupForm, Viewer};
+use app::reconnect::{NewReconnectLink, ReconnectLinkView};
 use app::service::ServiceForm;
 use app::tokens::{ApiTokenView, NewApiToken};
 use app::webhooks::{DeliveryView, EndpointView, NewEndpointSecret};
@@ -295,5 +296,23 @@ impl Backend for ServerBackend {
 
     async fn send_test_webhook(&self, viewer: &Viewer, id: i64) -> Result<String> {
         Ok(self.webhooks.send_test_as(viewer, id).await?)
+    }
+
+    async fn reconnect_links(&self, viewer: &Viewer, link_name: String) -> Result<Vec<ReconnectLinkView>> {
+        Ok(crate::reconnect::list_as(&self.flows.infra, viewer, &link_name).await?)
+    }
+
+    async fn create_reconnect_link(
+        &self,
+        viewer: &Viewer,
+        link_name: String,
+        user_id: i64,
+        minutes: i64,
+    ) -> Result<NewReconnectLink> {
+        Ok(crate::reconnect::create_as(&self.flows.infra, viewer, &link_name, user_id, minutes).await?)
+    }
+
+    async fn revoke_reconnect_link(&self, viewer: &Viewer, id: i64) -> Result<()> {
+        Ok(crate::reconnect::revoke_as(&self.flows.infra, viewer, id).await?)
     }
 }

@@ -193,6 +193,9 @@ fn spawn_session_sweeper(store: Store, clock: Arc<dyn Clock>) {
             if let Err(e) = store::flows::purge(&store.pool, clock.now_ms()).await {
                 tracing::warn!(error = %e, "could not remove old authorisation flows");
             }
+            if let Err(e) = reconnect::purge(&store, clock.now_ms()).await {
+                tracing::warn!(error = %e, "could not remove old reconnect links");
+            }
         }
     });
 }

@@ -6,6 +6,7 @@
 //! (unknown, expired, revoked, used, someone else's, another organisation's) reads the same.
 //! Creation, use and revocation are audited; the token never is.
 
+use crate::actor::require_admin;
 use crate::error::Result;
 use crate::flows::Flows;
 use crate::infra::Infra;
@@ -14,34 +15,37 @@ use crate::store::connections as conns;
 use crate::store::reconnect_links::{self as links, Link, NewLink};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
-
-/// The shortest, default and longest validity of a link, in minutes.
-pub const MIN_MINUTES: i64 = 10;
-pub const DEFAULT_MINUTES: i64 = 24 * 60;
-pub const MAX_MINUTES: i64 = 7 * 24 * 60;
+use app::reconnect::{
+    after_sign_in, LinkState, NewReconnectLink, ReconnectLinkView, DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES,
+};
 
 /// What every link that cannot be used answers, whatever the reason.
 pub const REFUSED: &str = "This reconnect link cannot be used: it may have expired, been used or revoked, or be meant \
                            for someone else. Ask an admin of your organisation for a new one.";
 
-/// The answer to a creation: the only time the token is shown.
-#[derive(Debug, serde::Serialize)]
-pub struct Created {
-    pub id: i64,
-    pub url: String,
-    pub expires_at: i64,
-}
+/// How long a link is kept after it expired (the audit log keeps what happened to it).
+const KEEP_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// A link as listed, with the connection's link name.
-#[derive(Debug, serde::Serialize)]
-pub struct Listed {
-    #[serde(flatten)]
-    pub link: Link,
-    pub link_name: Option<String>,
-}
+/// What the people who manage links may do with them.
+const WHAT: &str = "make, see or revoke reconnect links";
 
 fn refused() -> crate::error::Error {
     AppError::new(ErrorCode::FlowInvalid, REFUSED).into()
+}
+
+fn view(l: Link, now: i64) -> ReconnectLinkView {
+    ReconnectLinkView {
+        state: LinkState::of(l.used_at, l.revoked_at, l.expires_at, now),
+        id: l.id,
+        link_name: l.link_name,
+        user_id: l.user_id,
+        person: l.email,
+        created_by: l.created_by_name,
+        created_at: l.created_at,
+        expires_at: l.expires_at,
+        used_at: l.used_at,
+        revoked_at: l.revoked_at,
+    }
 }
 
 /// Creates a link for the person `user_id` of the organisation to re-authorise the connection
@@ -53,7 +57,7 @@ pub async fn create(
     user_id: i64,
     minutes: Option<i64>,
     by: &str,
-) -> Result<Created> {
+) -> Result<NewReconnectLink> {
     let minutes = minutes.unwrap_or(DEFAULT_MINUTES);
     if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
         return Err(AppError::new(
@@ -72,8 +76,7 @@ pub async fn create(
         return Err(AppError::new(ErrorCode::NotFound, "There is no person with that id in this organisation.").into());
     };
     let token = crate::auth::session::new_token();
-    let expires_at = now + minutes * 60_000;
-    let mut tx = db.begin().await?;
+    let mut tx = infra.store.begin().await?;
     let id = links::create(
         &mut *tx,
         &NewLink {
@@ -83,38 +86,71 @@ pub async fn create(
             token_hash: &crate::auth::session::token_hash(&token),
             created_by_name: by,
             created_at: now,
-            expires_at,
+            expires_at: now + minutes * 60_000,
         },
     )
     .await?;
     let detail = format!("for {}, valid {minutes} minutes", person.email);
     By::new(Some(org_id), by, now).record(&mut *tx, "reconnect link created", &c.link_name, Some(&detail)).await?;
+    let link = links::by_id(&mut *tx, org_id, id).await?.ok_or(sqlx::Error::RowNotFound)?;
     tx.commit().await?;
     tracing::info!(org_id, link_id = id, "reconnect link created");
-    Ok(Created { id, url: format!("{}reconnect/{token}", infra.public_url), expires_at })
+    Ok(NewReconnectLink { link: view(link, now), url: format!("{}reconnect/{token}", infra.public_url) })
 }
 
-/// The organisation's links, newest first, without their tokens.
-pub async fn list(infra: &Infra, org_id: i64) -> Result<Vec<Listed>> {
+/// The organisation's links (of one connection, when given), newest first, without their tokens.
+pub async fn list(infra: &Infra, org_id: i64, link_name: Option<&str>) -> Result<Vec<ReconnectLinkView>> {
     let db = &infra.store.pool;
-    let mut out = Vec::new();
-    for link in links::list(db, org_id).await? {
-        let link_name = conns::by_id(db, org_id, link.connection_id).await?.map(|c| c.link_name);
-        out.push(Listed { link, link_name });
-    }
-    Ok(out)
+    let connection_id = match link_name {
+        None => None,
+        Some(l) => match conns::by_link(db, org_id, l).await? {
+            Some(c) if !c.internal => Some(c.id),
+            _ => return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
+        },
+    };
+    let now = infra.clock.now_ms();
+    Ok(links::list(db, org_id, connection_id).await?.into_iter().map(|l| view(l, now)).collect())
 }
 
 /// Revokes a link of the organisation that was neither used nor revoked.
 pub async fn revoke(infra: &Infra, org_id: i64, id: i64, by: &str) -> Result<()> {
     let now = infra.clock.now_ms();
-    let mut tx = infra.store.pool.begin().await?;
+    let mut tx = infra.store.begin().await?;
     if !links::revoke(&mut *tx, org_id, id, now).await? {
         return Err(AppError::new(ErrorCode::NotFound, "There is no usable reconnect link with that id.").into());
     }
     By::new(Some(org_id), by, now).record(&mut *tx, "reconnect link revoked", &format!("link {id}"), None).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// [`list`] of one connection, for an admin of the organisation (the details page).
+pub async fn list_as(infra: &Infra, viewer: &Viewer, link_name: &str) -> Result<Vec<ReconnectLinkView>> {
+    require_admin(viewer, WHAT)?;
+    list(infra, viewer.org_id, Some(link_name)).await
+}
+
+/// [`create`], by an admin of the organisation.
+pub async fn create_as(
+    infra: &Infra,
+    viewer: &Viewer,
+    link_name: &str,
+    user_id: i64,
+    minutes: i64,
+) -> Result<NewReconnectLink> {
+    require_admin(viewer, WHAT)?;
+    create(infra, viewer.org_id, link_name, user_id, Some(minutes), &viewer.email).await
+}
+
+/// [`revoke`], by an admin of the organisation.
+pub async fn revoke_as(infra: &Infra, viewer: &Viewer, id: i64) -> Result<()> {
+    require_admin(viewer, WHAT)?;
+    revoke(infra, viewer.org_id, id, &viewer.email).await
+}
+
+/// Removes links that expired more than 30 days before `now`.
+pub async fn purge(store: &crate::store::Store, now: i64) -> Result<u64> {
+    links::purge(&store.pool, now - KEEP_MS).await
 }
 
 /// Uses the link of `token` for `viewer` in the browser session `session_hash`: the start URL of
@@ -136,7 +172,7 @@ pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &st
     }
     let Some(c) = conns::by_id(db, viewer.org_id, link.connection_id).await? else { return Err(refused()) };
     let now = infra.clock.now_ms();
-    let mut tx = db.begin().await?;
+    let mut tx = infra.store.begin().await?;
     if !links::take(&mut *tx, link.id, now).await? {
         tracing::warn!(link_id = link.id, "reconnect link refused: used, revoked or expired");
         return Err(refused());
@@ -160,7 +196,12 @@ pub async fn page(
     use axum::http::{header, StatusCode};
     use axum::response::{IntoResponse, Redirect};
     let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
-        return Redirect::to("/login").into_response();
+        // Signed out: sign-in leads back here (a token of any other shape is refused anyway).
+        let back = format!("/reconnect/{token}");
+        return match after_sign_in(&back) {
+            Some(back) => Redirect::to(&format!("/login?next={back}")).into_response(),
+            None => Redirect::to("/login").into_response(),
+        };
     };
     let (status, title, body) = match open(&req.flows, &viewer, &session.0, &token).await {
         Ok((name, url)) => (

@@ -1,19 +1,21 @@
 //! Connection details: status, service, scopes, who authorised it and when, when the token
 //! expires (never the token), the person's own grant for login-user connections, its actions
 //! (Reconnect, Edit, Revoke or Enable, Delete: the list's own dialogs), its recent calls from the
-//! call log, its metadata (read-only: scripts and the admin API set it), and code that calls the
-//! service through the connection from a script.
+//! call log, its metadata (read-only: scripts and the admin API set it), its reconnect links
+//! (admins), and code that calls the service through the connection from a script.
 
 use super::chrome::{signed_in, Chrome};
 use super::connection_actions::{ActionDialogs, Actions};
 use super::connections::{connect_now, status_badge, Notice, NoticeBanner};
+use super::reconnect_links::ReconnectLinks;
 use crate::api::{connection, connection_calls};
 use crate::authorise::{AuthBanner, Authoriser};
 use crate::calls::CallView;
 use crate::components::copy::CopyButton;
+use crate::components::table::TableHead;
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectionDetails, ConnectionRow, ConnectionStatus};
-use crate::model::Viewer;
+use crate::model::{Role, Viewer};
 use crate::time::format_utc;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
@@ -43,6 +45,7 @@ pub fn snippet(lang: &str, proxy_url: &str) -> String {
 
 #[component]
 fn Details(viewer: Viewer) -> impl IntoView {
+    let admin = viewer.role == Role::Admin;
     let params = use_params_map();
     let link = move || params.get().get("link").unwrap_or_default();
     let auth = Authoriser::new();
@@ -62,7 +65,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading the connection…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(d) => Either::Left(view! { <DetailsView d=d act=act/> }),
+                        Ok(d) => Either::Left(view! { <DetailsView d=d act=act admin=admin/> }),
                         Err(e) => Either::Right(view! {
                             <div class="alert alert-error" role="alert">{e.message}" "<a href=crate::api::HOME>"Back to Connections"</a></div>
                         }),
@@ -75,7 +78,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
 }
 
 #[component]
-fn DetailsView(d: ConnectionDetails, act: Actions) -> impl IntoView {
+fn DetailsView(d: ConnectionDetails, act: Actions, admin: bool) -> impl IntoView {
     let Actions { auth, notice, changed, .. } = act;
     let row = d.row.clone();
     // Each button aims the dialogs at this connection as it is now, as a list row's buttons do.
@@ -164,6 +167,10 @@ fn DetailsView(d: ConnectionDetails, act: Actions) -> impl IntoView {
                 <button type="button" class="button button-danger" on:click=move |_| { aim_delete(); act.asking_delete.set(true); }>"Delete"</button>
             })}
         </p>
+        {(admin && !row.internal).then(|| {
+            let needs_reauth = row.status == ConnectionStatus::NeedsReauth;
+            view! { <ReconnectLinks link=link.clone() needs_reauth=needs_reauth/> }
+        })}
         <RecentCalls link=link.clone() changed=changed/>
         <section class="snippets" aria-labelledby="snippets-title">
             <h2 id="snippets-title">"Use it from a script"</h2>
@@ -202,17 +209,7 @@ fn RecentCalls(link: String, changed: RwSignal<u32>) -> impl IntoView {
 fn CallTable(calls: Vec<CallView>) -> impl IntoView {
     view! {
         <table class="table table-calls">
-            <caption class="visually-hidden">"Recent calls, newest first"</caption>
-            <thead>
-                <tr>
-                    <th scope="col">"Time"</th>
-                    <th scope="col">"Caller"</th>
-                    <th scope="col">"Method"</th>
-                    <th scope="col">"Host"</th>
-                    <th scope="col">"Status"</th>
-                    <th scope="col">"Latency"</th>
-                </tr>
-            </thead>
+            <TableHead caption="Recent calls, newest first" columns={&["Time", "Caller", "Method", "Host", "Status", "Latency"]}/>
             <tbody>
                 {calls.into_iter().map(|c| {
                     let failed = c.failed();

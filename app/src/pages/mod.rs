@@ -9,6 +9,7 @@ pub mod login;
 pub mod members;
 pub mod new_connection;
 pub mod new_service;
+pub mod reconnect_links;
 pub mod service_form;
 pub mod setup;
 pub mod tokens;

@@ -3,13 +3,12 @@
 //! connection (its URL, with the token, is in this answer only), list the links (never a token),
 //! revoke one. A link of another organisation is not found.
 
-use super::{checked, json_body, Admin};
-use crate::error::app_response as error;
+use super::{answer, done, json_body, Admin, OrgAdmin};
 use axum::extract::{FromRef, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -31,42 +30,22 @@ struct NewLink {
     minutes: Option<i64>,
 }
 
-async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = checked(&admin, &headers, org_id).await {
-        return r;
-    }
-    match crate::reconnect::list(&admin.connections.infra, org_id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn list(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin) -> Response {
+    answer(StatusCode::OK, crate::reconnect::list(&admin.connections.infra, by.org_id, None).await)
 }
 
 /// The token is checked before the body is read (`json_body`: within a bound).
-async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let by = match checked(&admin, &parts.headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
+async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, req: Request) -> Response {
     let what = "The body must be JSON: {\"link_name\": \"…\", \"user_id\": 1, \"minutes\": 1440}.";
-    let form: NewLink = match json_body(body, what).await {
+    let form: NewLink = match json_body(req.into_body(), what).await {
         Ok(f) => f,
         Err(r) => return r,
     };
     let infra = &admin.connections.infra;
-    match crate::reconnect::create(infra, org_id, &form.link_name, form.user_id, form.minutes, &by).await {
-        Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
-        Err(e) => error(e.into()),
-    }
+    let made = crate::reconnect::create(infra, by.org_id, &form.link_name, form.user_id, form.minutes, &by.label).await;
+    answer(StatusCode::CREATED, made)
 }
 
-async fn revoke(State(admin): State<Arc<Admin>>, Path((org_id, id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
-    match crate::reconnect::revoke(&admin.connections.infra, org_id, id, &by).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn revoke(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, Path((_, id)): Path<(i64, i64)>) -> Response {
+    done(crate::reconnect::revoke(&admin.connections.infra, by.org_id, id, &by.label).await)
 }

@@ -4,13 +4,12 @@
 //! log, send it a test event. Every route names the organisation; an endpoint of another is not
 //! found.
 
-use super::{checked, json_body, Admin};
-use crate::error::app_response as error;
+use super::{answer, done, json_body, Admin, OrgAdmin};
 use axum::extract::{FromRef, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -34,75 +33,36 @@ struct NewEndpoint {
     description: String,
 }
 
-async fn list(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, headers: HeaderMap) -> Response {
-    if let Err(r) = checked(&admin, &headers, org_id).await {
-        return r;
-    }
-    match admin.webhooks.list(org_id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn list(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin) -> Response {
+    answer(StatusCode::OK, admin.webhooks.list(by.org_id).await)
 }
 
-async fn create(State(admin): State<Arc<Admin>>, Path(org_id): Path<i64>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let by = match checked(&admin, &parts.headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
-    let form: NewEndpoint = match json_body(body, "The body must be JSON: {\"url\": \"https://…\"}.").await {
+async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, req: Request) -> Response {
+    let form: NewEndpoint = match json_body(req.into_body(), "The body must be JSON: {\"url\": \"https://…\"}.").await
+    {
         Ok(f) => f,
         Err(r) => return r,
     };
-    match admin.webhooks.create(org_id, &by, &form.url, &form.description).await {
-        Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
-        Err(e) => error(e.into()),
-    }
+    answer(StatusCode::CREATED, admin.webhooks.create(by.org_id, &by.label, &form.url, &form.description).await)
 }
 
-async fn rotate(State(admin): State<Arc<Admin>>, Path((org_id, id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
-    match admin.webhooks.rotate(org_id, &by, id).await {
-        Ok(rotated) => Json(rotated).into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn rotate(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, Path((_, id)): Path<(i64, i64)>) -> Response {
+    answer(StatusCode::OK, admin.webhooks.rotate(by.org_id, &by.label, id).await)
 }
 
-async fn remove(State(admin): State<Arc<Admin>>, Path((org_id, id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
-    match admin.webhooks.delete(org_id, &by, id).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn remove(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, Path((_, id)): Path<(i64, i64)>) -> Response {
+    done(admin.webhooks.delete(by.org_id, &by.label, id).await)
 }
 
 async fn deliveries(
     State(admin): State<Arc<Admin>>,
-    Path((org_id, id)): Path<(i64, i64)>,
-    headers: HeaderMap,
+    OrgAdmin(by): OrgAdmin,
+    Path((_, id)): Path<(i64, i64)>,
 ) -> Response {
-    if let Err(r) = checked(&admin, &headers, org_id).await {
-        return r;
-    }
-    match admin.webhooks.deliveries(org_id, Some(id)).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => error(e.into()),
-    }
+    answer(StatusCode::OK, admin.webhooks.deliveries(by.org_id, Some(id)).await)
 }
 
-async fn test(State(admin): State<Arc<Admin>>, Path((org_id, id)): Path<(i64, i64)>, headers: HeaderMap) -> Response {
-    let by = match checked(&admin, &headers, org_id).await {
-        Ok(by) => by,
-        Err(r) => return r,
-    };
-    match admin.webhooks.send_test(org_id, &by, id).await {
-        Ok(event_id) => (StatusCode::ACCEPTED, Json(serde_json::json!({ "event_id": event_id }))).into_response(),
-        Err(e) => error(e.into()),
-    }
+async fn test(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, Path((_, id)): Path<(i64, i64)>) -> Response {
+    let sent = admin.webhooks.send_test(by.org_id, &by.label, id).await;
+    answer(StatusCode::ACCEPTED, sent.map(|event_id| serde_json::json!({ "event_id": event_id })))
 }

@@ -1,12 +1,15 @@
 //! Reconnect links (issue 20): the admin API makes a single-use link for one member and one
 //! connection; opened by that member it starts the ordinary authorisation flow against the real
 //! provider, once. Used, expired, revoked, someone else's or another organisation's links are
-//! refused in the same words; the token is never listed nor logged.
+//! refused in the same words; the token is never listed nor logged. The details page's server
+//! functions make, list and revoke links (admins only), and sign-in leads back to a link opened
+//! signed out, and nowhere else.
 
 use crate::hardening::cli_user;
 use crate::harness::*;
 use crate::lifecycle::{
     create_connection, create_service, details, land, liaison_and_provider, member, service_form, start, ADMIN_TOKEN,
+    MEMBER_PASSWORD,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -82,10 +85,11 @@ async fn a_reconnect_link_reauthorises_once_for_its_member_only() {
         }
 
         let (link_id, token) = make(&server, bob_id, "team_crm", None).await;
-        // Signed out: to sign-in, and nothing is used.
+        // Signed out: to sign-in, which leads back to the link; nothing is used.
         let stranger = server.client();
         let r = open(&stranger, &token).await;
-        assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, "/login"), "{label}");
+        let back = format!("/login?next=/reconnect/{token}");
+        assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, back.as_str()), "{label}");
         // Someone else of the organisation (the admin herself) is refused, and does not burn it.
         refused(&open(&ada, &token).await, "another person");
         // Another organisation's admin cannot see it or revoke it; its people cannot use it.
@@ -102,6 +106,7 @@ async fn a_reconnect_link_reauthorises_once_for_its_member_only() {
         assert_eq!(list[0]["id"], link_id);
         assert_eq!(list[0]["link_name"], "team_crm");
         assert_eq!(list[0]["used_at"], Value::Null);
+        assert_eq!((list[0]["person"].as_str(), list[0]["state"].as_str()), (Some(BOB), Some("usable")), "{label}");
         let ttl = list[0]["expires_at"].as_i64().unwrap() - list[0]["created_at"].as_i64().unwrap();
         assert_eq!(ttl, 24 * 3600 * 1000, "{label}");
 
@@ -170,5 +175,87 @@ async fn two_concurrent_uses_of_a_link_one_wins() {
         for r in answers.iter().filter(|r| r.status != 200) {
             refused(r, "the losers");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_details_page_makes_lists_and_revokes_links_and_sign_in_leads_back_to_one() {
+    for db in databases().await {
+        let label = db.label();
+        let (server, ada, provider) = liaison_and_provider(&db).await;
+        let bob = member(&db, &server, BOB).await;
+        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
+        let id = create_service(&ada, service_form(&ada, &provider, "authorization_code").await).await;
+        for name in ["Team CRM", "Other CRM"] {
+            let r = create_connection(
+                &ada,
+                json!({ "name": name, "service": { "kind": "custom", "id": id }, "scopes": ["openid"] }),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{label}: {}", r.body);
+        }
+        let make = |minutes: i64| json!({ "link_name": "team_crm", "user_id": bob_id, "minutes": minutes });
+
+        // Admins only; a member can neither make, see nor revoke one.
+        let r = bob.call("create_reconnect_link", make(60)).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (403, Some("forbidden")), "{label}");
+        let r = ada.call("create_reconnect_link", make(60)).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let made = r.json();
+        let url = made["url"].as_str().unwrap().to_string();
+        let token = url.rsplit('/').next().unwrap().to_string();
+        assert_eq!(url, format!("{}/reconnect/{token}", server.url), "{label}");
+        assert_eq!((made["person"].as_str(), made["state"].as_str()), (Some(BOB), Some("usable")), "{label}");
+        assert_eq!(made["expires_at"].as_i64().unwrap() - made["created_at"].as_i64().unwrap(), 3_600_000);
+        assert_eq!(ada.call("create_reconnect_link", make(5)).await.status, 422, "{label}: too short");
+        assert_eq!(bob.call("reconnect_links", json!({ "link_name": "team_crm" })).await.status, 403, "{label}");
+        assert_eq!(ada.call("reconnect_links", json!({ "link_name": "no_such" })).await.status, 404, "{label}");
+        let list = ada.call("reconnect_links", json!({ "link_name": "team_crm" })).await.json();
+        assert_eq!((list[0]["id"].clone(), list.as_array().map(Vec::len)), (made["id"].clone(), Some(1)), "{label}");
+        assert!(!list.to_string().contains(&token), "{label}: the token listed");
+        let other = ada.call("reconnect_links", json!({ "link_name": "other_crm" })).await.json();
+        assert_eq!(other, json!([]), "{label}: only the connection's own links");
+
+        // Bob, signed out, opens it: sign-in leads him back to it, and it starts his flow.
+        let browser = server.client();
+        let r = open(&browser, &token).await;
+        let next = r.headers["location"].to_str().unwrap().strip_prefix("/login?next=").unwrap().to_string();
+        let r = browser.rpc("sign_in", &[("email", BOB), ("password", MEMBER_PASSWORD), ("next", &next)]).await;
+        assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (200, next.as_str()), "{label}");
+        let r = open(&browser, &token).await;
+        assert_eq!(r.status, 200, "{label}: {}", r.body);
+        let authorize = start(&browser, &start_url_in(&r.body), "bob-details-0123456789abcdef").await;
+        let callback = provider.approve_as(&authorize, "bob").await;
+        assert_eq!(land(&browser, &server, &callback).await.status, 200, "{label}");
+        assert_eq!(details(&ada, "team_crm").await["row"]["status"], "connected", "{label}");
+        let list = ada.call("reconnect_links", json!({ "link_name": "team_crm" })).await.json();
+        assert_eq!(list[0]["state"], "used", "{label}: {list}");
+
+        // Sign-in leads nowhere else: other sites, other paths, an encoded way out.
+        for next in [
+            "https://evil.example/",
+            "//evil.example/reconnect/x",
+            "/settings/developer-space/members",
+            "/reconnect/../login",
+            "/reconnect/x%2F..%2Fy",
+        ] {
+            let c = server.client();
+            let r = c.rpc("sign_in", &[("email", BOB), ("password", MEMBER_PASSWORD), ("next", next)]).await;
+            assert_eq!(r.headers["location"].to_str().unwrap(), "/settings/developer-space/connections", "{next}");
+        }
+
+        // Revoked from the page: listed so, and refused.
+        let r = ada.call("create_reconnect_link", make(7 * 24 * 60)).await;
+        let (id2, token2) = (
+            r.json()["id"].as_i64().unwrap(),
+            r.json()["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+        );
+        assert_eq!(bob.call("revoke_reconnect_link", json!({ "id": id2 })).await.status, 403, "{label}");
+        assert_eq!(ada.call("revoke_reconnect_link", json!({ "id": id2 })).await.status, 200, "{label}");
+        assert_eq!(ada.call("revoke_reconnect_link", json!({ "id": id2 })).await.status, 404, "{label}: twice");
+        let list = ada.call("reconnect_links", json!({ "link_name": "team_crm" })).await.json();
+        assert_eq!((list[0]["id"].as_i64(), list[0]["state"].as_str()), (Some(id2), Some("revoked")), "{label}");
+        refused(&open(&bob, &token2).await, "revoked from the page");
+        assert!(!server.log().contains(&token2) && !server.log().contains(&token), "{label}: a token in the log");
     }
 }

@@ -99,6 +99,8 @@ struct World {
     callback_a: String,
     /// Acme's webhook endpoint.
     webhook: i64,
+    /// Acme's reconnect link, for Bob on zephyr_books.
+    reconnect: i64,
 }
 
 impl World {
@@ -233,6 +235,11 @@ async fn world(db: Db) -> World {
     let r = ada.call("create_webhook_endpoint", json!({ "url": WEBHOOK_A, "description": "Acme's console" })).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let webhook = r.json()["endpoint"]["id"].as_i64().unwrap();
+    let r = ada
+        .call("create_reconnect_link", json!({ "link_name": "zephyr_books", "user_id": bob_id, "minutes": 60 }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let reconnect = r.json()["id"].as_i64().unwrap();
     World {
         db,
         server,
@@ -254,6 +261,7 @@ async fn world(db: Db) -> World {
         other_org,
         callback_a,
         webhook,
+        reconnect,
     }
 }
 
@@ -273,6 +281,7 @@ async fn acme_rows(db: &Db) -> Vec<String> {
         "SELECT * FROM api_calls WHERE org_id = 1 ORDER BY id",
         "SELECT * FROM webhook_endpoints WHERE org_id = 1 ORDER BY id",
         "SELECT * FROM webhook_outbox WHERE org_id = 1 ORDER BY id",
+        "SELECT * FROM reconnect_links WHERE org_id = 1 ORDER BY id",
     ] {
         all.push(format!("-- {sql}"));
         all.extend(dump(db, sql).await);
@@ -359,6 +368,31 @@ fn rpc_attacks(w: &World) -> Vec<Attack> {
         rpc(Bob, "delete_webhook_endpoint", json!({ "id": w.webhook }), forbidden),
         rpc(Eve, "send_test_webhook", json!({ "id": w.webhook }), nf),
         rpc(Bob, "send_test_webhook", json!({ "id": w.webhook }), forbidden),
+        // Reconnect links: admins, of their own organisation's connections and people only.
+        rpc(Eve, "reconnect_links", link("zephyr_books"), nf),
+        rpc(Eve, "reconnect_links", link("other_books"), Own),
+        rpc(Bob, "reconnect_links", link("zephyr_books"), forbidden),
+        rpc(Mallory, "reconnect_links", link("other_books"), forbidden),
+        rpc(
+            Eve,
+            "create_reconnect_link",
+            json!({ "link_name": "zephyr_books", "user_id": w.bob_id, "minutes": 60 }),
+            nf,
+        ),
+        rpc(
+            Eve,
+            "create_reconnect_link",
+            json!({ "link_name": "other_books", "user_id": w.bob_id, "minutes": 60 }),
+            nf,
+        ),
+        rpc(
+            Bob,
+            "create_reconnect_link",
+            json!({ "link_name": "zephyr_books", "user_id": w.bob_id, "minutes": 60 }),
+            forbidden,
+        ),
+        rpc(Eve, "revoke_reconnect_link", json!({ "id": w.reconnect }), nf),
+        rpc(Bob, "revoke_reconnect_link", json!({ "id": w.reconnect }), forbidden),
         rpc(Eve, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         rpc(Bob, "authorisation_status", json!({ "ticket": TICKET_A }), nf),
         Attack {
@@ -527,7 +561,7 @@ fn route_attacks(w: &World) -> Vec<Attack> {
             Anon,
             "DELETE",
             link,
-            format!("/api/admin/v1/organisations/{other}/reconnect-links/1"),
+            format!("/api/admin/v1/organisations/{other}/reconnect-links/{}", w.reconnect),
             admin(),
             None,
             Refused(404, "not_found"),
