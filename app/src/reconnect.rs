@@ -1,6 +1,7 @@
 //! Reconnect links as admins see them (a connection's details page and the admin API): who a link
 //! is for, until when, and whether it was used or revoked. Never the link's token, which is shown
-//! once, in [`NewReconnectLink`], when the link is made.
+//! once, in [`NewReconnectLink`], when the link is made. And the one rule of where sign-in may
+//! lead a person on to ([`after_sign_in`]: a reconnect link they opened signed out, nothing else).
 
 use serde::{Deserialize, Serialize};
 

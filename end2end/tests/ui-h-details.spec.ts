@@ -57,7 +57,7 @@ test("the details page lists the connection's recent calls and offers its action
   expect(axe.violations.map((v) => `${v.id} ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
 
   // Its actions beside Reconnect, through the list's own dialogs.
-  await expect(page.getByRole("button", { name: "Reconnect" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Reconnect", exact: true })).toBeVisible();
   await page.getByRole("button", { name: "Edit", exact: true }).click();
   const edit = page.getByRole("dialog", { name: "Edit “Acme CRM EU”" });
   await expect(edit.getByLabel("Connection Name")).toHaveValue("Acme CRM EU");

@@ -134,7 +134,7 @@ async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/api/v1/") {
         return next.run(req).await;
     }
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let (method, path) = (req.method().clone(), crate::routes::logged_path(req.uri().path()).to_string());
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

@@ -1,4 +1,4 @@
-//! The admin API (`/api/admin/v1/…`): built-in integrations create and remove *internal*
+//! The admin API (`/api/admin/v1/…`, every route listed in `routes`): built-in integrations create and remove *internal*
 //! connections, read and set the metadata of any connection of an organisation
 //! (`crate::metadata`), manage an organisation's webhook endpoints (`webhooks`) and its
 //! reconnect links (`reconnect`), with the operator's admin token. Bearer-token only: cookies are never accepted
@@ -17,9 +17,9 @@ use app::connection::{ConnectionForm, ConnectionQuery};
 use app::error::{AppError, ErrorCode};
 use axum::extract::{FromRef, FromRequestParts, Path, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 
@@ -39,42 +39,37 @@ where
     Router::new()
         .route("/api/admin/v1/organisations/{org_id}/connections", get(list).post(create))
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}", delete(remove))
-        .merge(webhooks::routes())
-        .merge(reconnect::routes())
         .route("/api/admin/v1/organisations/{org_id}/connections/{link_name}/metadata", get(get_meta).put(put_meta))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}", delete(webhooks::remove))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/api/admin/v1/organisations/{org_id}/webhooks/{id}/test", post(webhooks::test))
+        .route("/api/admin/v1/organisations/{org_id}/reconnect-links", get(reconnect::list).post(reconnect::create))
+        .route("/api/admin/v1/organisations/{org_id}/reconnect-links/{id}", delete(reconnect::revoke))
 }
 
-/// The operator, their bearer token checked (the answer does not tell a wrong token from a
-/// disabled API). Taken before the body, so nothing is read for a caller without the token.
-pub struct Operator;
-
-impl<S> FromRequestParts<S> for Operator
-where
-    S: Send + Sync,
-    Arc<Admin>: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let admin = Arc::<Admin>::from_ref(state);
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| crate::auth::session::token_hash(t.trim()));
-        match (&admin.token_hash, presented) {
-            (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(Operator),
-            _ => Err(error(AppError::new(
-                ErrorCode::Unauthenticated,
-                "The admin API needs `Authorization: Bearer <admin_token>` with the token from Liaison's configuration.",
-            ))),
-        }
+/// Checks the operator's bearer token (the answer does not tell a wrong token from a disabled
+/// API).
+#[allow(clippy::result_large_err)]
+fn operator(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| crate::auth::session::token_hash(t.trim()));
+    match (&admin.token_hash, presented) {
+        (Some(expected), Some(given)) if constant_time_eq(expected.as_bytes(), given.as_bytes()) => Ok(()),
+        _ => Err(error(AppError::new(
+            ErrorCode::Unauthenticated,
+            "The admin API needs `Authorization: Bearer <admin_token>` with the token from Liaison's configuration.",
+        ))),
     }
 }
 
-/// The operator acting on the organisation `{org_id}` of the path, which exists: who acts, as
-/// the audit log names them.
+/// The operator (their bearer token checked) acting on the organisation `{org_id}` of the path,
+/// which exists: who acts, as the audit log names them. An extractor of the request's head, so
+/// every handler checks both before it reads a body.
 pub struct OrgAdmin(pub Actor);
 
 impl<S> FromRequestParts<S> for OrgAdmin
@@ -85,8 +80,8 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        Operator::from_request_parts(parts, state).await?;
         let admin = Arc::<Admin>::from_ref(state);
+        operator(&admin, &parts.headers)?;
         let no_org = || error(AppError::new(ErrorCode::NotFound, "There is no organisation with that id."));
         let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| no_org())?;
         let org_id = params.iter().find(|(k, _)| *k == "org_id").and_then(|(_, v)| v.parse::<i64>().ok());
@@ -178,15 +173,19 @@ fn no_store(r: Response) -> Response {
     r
 }
 
-async fn get_meta(State(admin): State<Arc<Admin>>, _: Operator, Path((org_id, link)): Path<(i64, String)>) -> Response {
-    let read = async { crate::metadata::read(&admin.connections.infra, &named(&admin, org_id, &link).await?).await };
+async fn get_meta(
+    State(admin): State<Arc<Admin>>,
+    OrgAdmin(by): OrgAdmin,
+    Path((_, link)): Path<(i64, String)>,
+) -> Response {
+    let read = async { crate::metadata::read(&admin.connections.infra, &named(&admin, by.org_id, &link).await?).await };
     no_store(answer(StatusCode::OK, read.await))
 }
 
 async fn put_meta(
     State(admin): State<Arc<Admin>>,
-    _: Operator,
-    Path((org_id, link)): Path<(i64, String)>,
+    OrgAdmin(by): OrgAdmin,
+    Path((_, link)): Path<(i64, String)>,
     req: Request,
 ) -> Response {
     let max = crate::metadata::MAX_BYTES;
@@ -195,7 +194,8 @@ async fn put_meta(
         Err(r) => return r,
     };
     let write = async {
-        crate::metadata::write(&admin.connections.infra, &named(&admin, org_id, &link).await?, &body, "admin API").await
+        crate::metadata::write(&admin.connections.infra, &named(&admin, by.org_id, &link).await?, &body, "admin API")
+            .await
     };
     no_store(answer(StatusCode::OK, write.await))
 }

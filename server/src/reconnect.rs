@@ -1,10 +1,18 @@
 //! Reconnect links: an admin gives one member of the organisation a single-use link, valid for a
 //! chosen time, that re-authorises one connection (or adds the member's own grant to a login-user
-//! connection). The token is shown once, in the answer to the creation; only its SHA-256 is kept.
-//! Opening the link, signed in as that member, uses it (once: two concurrent uses, one wins) and
-//! issues an ordinary start link of the popup flow (`crate::flows::start`). Every refusal
-//! (unknown, expired, revoked, used, someone else's, another organisation's) reads the same.
-//! Creation, use and revocation are audited; the token never is.
+//! connection). Admins make, list and revoke them on a connection's details page (`*_as`, the
+//! server functions) or through the admin API (`crate::admin::reconnect`). The token is shown
+//! once, in the answer to the creation; only its SHA-256 is kept; links are removed 30 days after
+//! they expire (`purge`, from the session sweeper).
+//!
+//! The member's journey: [`page`] (`GET /reconnect/{token}`); signed out, to `/login?next=…`,
+//! whose sign-in leads back here (`app::api::sign_in`, which goes on only where
+//! `app::reconnect::after_sign_in` allows); signed in as that member, [`open`] uses the link (once:
+//! of two concurrent uses one wins) and issues an ordinary start link of the popup flow
+//! (`crate::flows::start`) in the same transaction; the page's button follows it to the provider,
+//! and the callback ends on the Connections page. Every refusal (unknown, expired, revoked, used,
+//! someone else's, another organisation's) reads the same. Creation, use and revocation are
+//! audited; the token never is.
 
 use crate::actor::require_admin;
 use crate::error::Result;
@@ -112,7 +120,7 @@ pub async fn list(infra: &Infra, org_id: i64, link_name: Option<&str>) -> Result
     Ok(links::list(db, org_id, connection_id).await?.into_iter().map(|l| view(l, now)).collect())
 }
 
-/// Revokes a link of the organisation that was neither used nor revoked.
+/// Revokes a link of the organisation that is still usable (not used, revoked or expired).
 pub async fn revoke(infra: &Infra, org_id: i64, id: i64, by: &str) -> Result<()> {
     let now = infra.clock.now_ms();
     let mut tx = infra.store.begin().await?;
@@ -180,15 +188,16 @@ pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &st
     By::new(Some(viewer.org_id), &viewer.email, now)
         .record(&mut *tx, "reconnect link used", &c.link_name, None)
         .await?;
+    // In the same transaction: a link is never used up without its start link.
+    let url = flows.issue_start_in(&mut tx, viewer.user_id, session_hash, &c, true).await?;
     tx.commit().await?;
-    let url = flows.issue_start_as(viewer.user_id, session_hash, &c, true).await?;
     Ok((c.name, url))
 }
 
 /// `GET /reconnect/{token}`, from an email or a chat (another site, so no redirect straight into
-/// the flow: `/oauth/start` only starts from Liaison's own pages). Signed out: to sign-in; the
-/// person opens the link again once signed in. Signed in: uses the link and answers a page whose
-/// button opens the start link in this tab; the flow ends on the Connections page.
+/// the flow: `/oauth/start` only starts from Liaison's own pages). Signed out: to sign-in, which
+/// leads back here. Signed in: uses the link and answers a page whose button opens the start link
+/// in this tab; the flow ends on the Connections page.
 pub async fn page(
     req: crate::flows::request::FlowRequest,
     axum::extract::Path(token): axum::extract::Path<String>,

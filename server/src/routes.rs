@@ -108,8 +108,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The path as logged: a reconnect link's token is a credential, never written down.
-fn logged_path(path: &str) -> &str {
+/// The path as logged (every log line that names a request's path uses it): a reconnect link's
+/// token is a credential, never written down.
+pub(crate) fn logged_path(path: &str) -> &str {
     if path.starts_with("/reconnect/") {
         "/reconnect/…"
     } else {
@@ -159,7 +160,7 @@ async fn same_origin(State(state): State<AppState>, req: Request, next: Next) ->
     {
         return next.run(req).await;
     }
-    tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");
+    tracing::warn!(method = %req.method(), path = %logged_path(req.uri().path()), "cross-origin request refused");
     crate::error::app_response(AppError::new(
         ErrorCode::CrossOriginRefused,
         "This request did not come from Liaison's own pages, so it was refused. Reload Liaison and try again.",

@@ -16,6 +16,7 @@ use crate::components::table::TableHead;
 use crate::components::tabs::Tabs;
 use crate::connection::{ConnectionDetails, ConnectionRow, ConnectionStatus};
 use crate::model::{Role, Viewer};
+use crate::reconnect::NewReconnectLink;
 use crate::time::format_utc;
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
@@ -58,6 +59,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
         navigate(&format!("{}?deleted={}", crate::api::HOME, row.link_name), Default::default())
     });
     let act = Actions::new(auth, notice, changed).leaving_on_delete(back);
+    let shown_link = RwSignal::new(None);
     view! {
         <Chrome viewer=viewer current="connections">
             <AuthBanner auth=auth/>
@@ -65,7 +67,7 @@ fn Details(viewer: Viewer) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading the connection…"</p> }>
                 {move || Suspend::new(async move {
                     match details.await {
-                        Ok(d) => Either::Left(view! { <DetailsView d=d act=act admin=admin/> }),
+                        Ok(d) => Either::Left(view! { <DetailsView d=d act=act admin=admin shown_link=shown_link/> }),
                         Err(e) => Either::Right(view! {
                             <div class="alert alert-error" role="alert">{e.message}" "<a href=crate::api::HOME>"Back to Connections"</a></div>
                         }),
@@ -78,7 +80,12 @@ fn Details(viewer: Viewer) -> impl IntoView {
 }
 
 #[component]
-fn DetailsView(d: ConnectionDetails, act: Actions, admin: bool) -> impl IntoView {
+fn DetailsView(
+    d: ConnectionDetails,
+    act: Actions,
+    admin: bool,
+    shown_link: RwSignal<Option<NewReconnectLink>>,
+) -> impl IntoView {
     let Actions { auth, notice, changed, .. } = act;
     let row = d.row.clone();
     // Each button aims the dialogs at this connection as it is now, as a list row's buttons do.
@@ -169,7 +176,7 @@ fn DetailsView(d: ConnectionDetails, act: Actions, admin: bool) -> impl IntoView
         </p>
         {(admin && !row.internal).then(|| {
             let needs_reauth = row.status == ConnectionStatus::NeedsReauth;
-            view! { <ReconnectLinks link=link.clone() needs_reauth=needs_reauth/> }
+            view! { <ReconnectLinks link=link.clone() needs_reauth=needs_reauth shown=shown_link/> }
         })}
         <RecentCalls link=link.clone() changed=changed/>
         <section class="snippets" aria-labelledby="snippets-title">

@@ -19,8 +19,10 @@ use leptos::prelude::*;
 const VALIDITIES: &[(i64, &str)] =
     &[(60, "1 hour"), (DEFAULT_MINUTES, "1 day"), (3 * 24 * 60, "3 days"), (7 * 24 * 60, "7 days")];
 
+/// `shown` holds a new link's URL: owned by the page, so that the details being read again (after
+/// any action on the page) do not take it away before it is copied.
 #[component]
-pub fn ReconnectLinks(link: String, needs_reauth: bool) -> impl IntoView {
+pub fn ReconnectLinks(link: String, needs_reauth: bool, shown: RwSignal<Option<NewReconnectLink>>) -> impl IntoView {
     let act = Submit::new();
     let changed = RwSignal::new(0u32);
     let listed = {
@@ -28,7 +30,8 @@ pub fn ReconnectLinks(link: String, needs_reauth: bool) -> impl IntoView {
         crate::api::resource(move || (link.clone(), changed.get()), |(l, _)| reconnect_links(l))
     };
     let people = crate::api::resource(|| (), |_| members());
-    let shown = RwSignal::new(None::<NewReconnectLink>);
+    // A link just made shows here only on its own connection's page.
+    let here = link.clone();
     let lead = if needs_reauth {
         "This connection needs authorising again. If someone else should do it, make them a link: "
     } else {
@@ -52,7 +55,7 @@ pub fn ReconnectLinks(link: String, needs_reauth: bool) -> impl IntoView {
                     })
                 }}
             </Transition>
-            {move || shown.get().map(|s| view! { <ShownLink shown=s/> })}
+            {move || shown.get().filter(|s| s.link.link_name == here).map(|s| view! { <ShownLink shown=s/> })}
             <FormAlert error=act.error/>
             <Transition fallback=|| view! { <p>"Loading the links…"</p> }>
                 {move || Suspend::new(async move {

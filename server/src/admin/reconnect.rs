@@ -1,26 +1,14 @@
-//! The admin API's reconnect-link routes (`/api/admin/v1/organisations/{org_id}/reconnect-links…`,
+//! The admin API's reconnect-link handlers (`/api/admin/v1/organisations/{org_id}/reconnect-links…`,
 //! the operator's bearer token), over `crate::reconnect`: create a link for a member and a
 //! connection (its URL, with the token, is in this answer only), list the links (never a token),
 //! revoke one. A link of another organisation is not found.
 
 use super::{answer, done, json_body, Admin, OrgAdmin};
-use axum::extract::{FromRef, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get};
-use axum::Router;
 use serde::Deserialize;
 use std::sync::Arc;
-
-pub fn routes<S>() -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-    Arc<Admin>: FromRef<S>,
-{
-    Router::new()
-        .route("/api/admin/v1/organisations/{org_id}/reconnect-links", get(list).post(create))
-        .route("/api/admin/v1/organisations/{org_id}/reconnect-links/{id}", delete(revoke))
-}
 
 #[derive(Deserialize)]
 struct NewLink {
@@ -30,12 +18,12 @@ struct NewLink {
     minutes: Option<i64>,
 }
 
-async fn list(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin) -> Response {
+pub(super) async fn list(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin) -> Response {
     answer(StatusCode::OK, crate::reconnect::list(&admin.connections.infra, by.org_id, None).await)
 }
 
 /// The token is checked before the body is read (`json_body`: within a bound).
-async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, req: Request) -> Response {
+pub(super) async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, req: Request) -> Response {
     let what = "The body must be JSON: {\"link_name\": \"…\", \"user_id\": 1, \"minutes\": 1440}.";
     let form: NewLink = match json_body(req.into_body(), what).await {
         Ok(f) => f,
@@ -46,6 +34,10 @@ async fn create(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, req: Re
     answer(StatusCode::CREATED, made)
 }
 
-async fn revoke(State(admin): State<Arc<Admin>>, OrgAdmin(by): OrgAdmin, Path((_, id)): Path<(i64, i64)>) -> Response {
+pub(super) async fn revoke(
+    State(admin): State<Arc<Admin>>,
+    OrgAdmin(by): OrgAdmin,
+    Path((_, id)): Path<(i64, i64)>,
+) -> Response {
     done(crate::reconnect::revoke(&admin.connections.infra, by.org_id, id, &by.label).await)
 }

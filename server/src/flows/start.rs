@@ -38,13 +38,16 @@ impl Flows {
     /// Issues a nonce for `user_id` in the browser session `session_hash` and returns the start
     /// URL that carries it. Expired nonces are pruned on the way.
     pub async fn issue_start(&self, user_id: i64, session_hash: &str, c: &ConnectionRecord) -> Result<String> {
-        self.issue_start_as(user_id, session_hash, c, false).await
+        let mut conn = self.infra.store.pool.acquire().await?;
+        self.issue_start_in(&mut conn, user_id, session_hash, c, false).await
     }
 
-    /// [`Flows::issue_start`], for a reconnect link when `by_link` (its person may then authorise
-    /// a connection they could not manage otherwise).
-    pub async fn issue_start_as(
+    /// [`Flows::issue_start`] on `db` (a reconnect link issues its start link in the transaction
+    /// that uses the link: both or neither), with `by_link` for a reconnect link (its person may
+    /// then authorise a connection they could not manage otherwise).
+    pub async fn issue_start_in(
         &self,
+        db: &mut sqlx::AnyConnection,
         user_id: i64,
         session_hash: &str,
         c: &ConnectionRecord,
@@ -52,7 +55,7 @@ impl Flows {
     ) -> Result<String> {
         let nonce = crate::auth::session::new_token();
         let now = self.infra.clock.now_ms();
-        starts::prune(&self.infra.store.pool, now).await?;
+        starts::prune(&mut *db, now).await?;
         let start = Start {
             session_hash: session_hash.to_string(),
             user_id,
@@ -60,7 +63,7 @@ impl Flows {
             expires_at: now + START_TTL_MS,
             by_link,
         };
-        starts::issue(&self.infra.store.pool, &crate::auth::session::token_hash(&nonce), &start).await?;
+        starts::issue(&mut *db, &crate::auth::session::token_hash(&nonce), &start).await?;
         Ok(format!("{}?n={nonce}", bare_url(&c.link_name)))
     }
 

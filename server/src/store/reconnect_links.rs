@@ -78,10 +78,11 @@ pub async fn by_id<'e>(db: impl Exec<'e>, org_id: i64, id: i64) -> Result<Option
     Ok(sql!(&sql, org_id, id).fetch_optional(db).await?.as_ref().map(from_row))
 }
 
-/// Revokes a link of the organisation not used or revoked yet; false if there is none.
+/// Revokes a link of the organisation still usable at `now` (not used, revoked or expired);
+/// false if there is none.
 pub async fn revoke<'e>(db: impl Exec<'e>, org_id: i64, id: i64, now: i64) -> Result<bool> {
     let sql = "UPDATE reconnect_links SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND used_at IS NULL \
-               AND revoked_at IS NULL";
+               AND revoked_at IS NULL AND expires_at > $3";
     Ok(sql!(sql, org_id, id, now).execute(db).await?.rows_affected() == 1)
 }
 
@@ -158,6 +159,9 @@ mod tests {
         assert!(!take(pool, ids[0], 6).await.unwrap(), "once");
         assert!(!revoke(pool, 1, ids[0], 7).await.unwrap(), "used: not revoked");
         assert!(!take(pool, ids[1], 11_000).await.unwrap(), "expired");
+        assert!(!revoke(pool, 1, ids[1], 11_000).await.unwrap(), "expired: not revoked");
+        assert!(revoke(pool, 1, ids[1], 10_999).await.unwrap());
+        assert!(!take(pool, ids[1], 10_999).await.unwrap(), "revoked");
     });
 
     db_test!(purge_removes_only_what_expired_before_the_cut, async |pool: &AnyPool| {

@@ -84,13 +84,13 @@ mod tests {
     db_test!(a_transaction_moves_the_stamp_when_it_commits_and_not_when_it_rolls_back, async |store: &Store| {
         one_of_each(store).await;
         let start = read(&store.pool).await.unwrap();
-        let mut tx = store.pool.begin().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
         sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
         sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(read(&store.pool).await.unwrap(), start, "{:?}: rolled back", store.kind);
 
-        let mut tx = store.pool.begin().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
         sqlx::query("UPDATE connections SET status = 'revoked' WHERE id = 1").execute(&mut *tx).await.unwrap();
         sqlx::query("DELETE FROM grants WHERE id = 1").execute(&mut *tx).await.unwrap();
         // Not visible to others before the commit.

@@ -112,9 +112,7 @@ impl Server {
 
     pub fn start_with(db: &Db, env: &[(&str, &str)]) -> Server {
         let mut cmd = db.command();
-        cmd.arg("serve")
-            .env("LIAISON_LISTEN", "127.0.0.1:0")
-            .env("LIAISON_LOG", std::env::var("IT_LOG").unwrap_or_else(|_| "info,tower_http=debug".into()));
+        cmd.arg("serve").env("LIAISON_LISTEN", "127.0.0.1:0").env("LIAISON_LOG", log_filter());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -354,4 +352,12 @@ pub async fn setup(client: &Client) -> Reply {
             ],
         )
         .await
+}
+
+/// The servers' log filter: info, and what `IT_LOG` says of named targets (e.g.
+/// `IT_LOG=sqlx::query=debug`); a bare level there is ignored, so the log stays at info at least.
+fn log_filter() -> String {
+    let more = std::env::var("IT_LOG").unwrap_or_default();
+    let targets: Vec<&str> = more.split(',').filter(|d| d.contains('=')).collect();
+    format!("info,tower_http=debug,{}", targets.join(","))
 }

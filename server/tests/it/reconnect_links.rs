@@ -231,6 +231,14 @@ async fn the_details_page_makes_lists_and_revokes_links_and_sign_in_leads_back_t
         let list = ada.call("reconnect_links", json!({ "link_name": "team_crm" })).await.json();
         assert_eq!(list[0]["state"], "used", "{label}: {list}");
 
+        // The sign-in form posted before the page's wasm has loaded: a plain redirect there too.
+        let plain = server.client();
+        let headers = [("origin", server.url.as_str()), ("sec-fetch-site", "same-origin"), ("accept", "text/html")];
+        let r = plain
+            .rpc_with("sign_in", &[("email", BOB), ("password", MEMBER_PASSWORD), ("next", &next)], &headers)
+            .await;
+        assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (302, next.as_str()), "{label}");
+
         // Sign-in leads nowhere else: other sites, other paths, an encoded way out.
         for next in [
             "https://evil.example/",

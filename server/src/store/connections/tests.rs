@@ -25,7 +25,7 @@ async fn seed(store: &Store) -> Vec<Row> {
         sqlx::query(sql).execute(&store.pool).await.unwrap();
     }
     let mut rows = Vec::new();
-    let mut tx = store.pool.begin().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
     for i in 0..1_300i64 {
         let org = if i % 97 == 0 { 2 } else { 1 };
         let row = Row {
