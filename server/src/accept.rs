@@ -3,7 +3,8 @@
 //! connections), a cap on the connections served at once (the rest wait in the operating system's
 //! queue), and a time limit on each page, server-function and admin API request. It keeps what
 //! `axum::serve` gave: the client's address as `ConnectInfo`, and a graceful shutdown that stops
-//! accepting and lets the requests in flight finish.
+//! accepting and lets the requests in flight finish. And how a request's path is written in the log
+//! (`logged_path`), for every line that names one.
 
 use app::error::{AppError, ErrorCode};
 use axum::body::Body;
@@ -128,13 +129,23 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
+/// The path as logged (every log line that names a request's path uses it): a reconnect link's
+/// token is a credential, never written down.
+pub(crate) fn logged_path(path: &str) -> &str {
+    if path.starts_with("/reconnect/") {
+        "/reconnect/…"
+    } else {
+        path
+    }
+}
+
 /// Pages, server functions and the admin API answer within `limit`, their request body included;
 /// the scripts' API (`/api/v1/`) has its own limit, and its proxied answers stream.
 async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
     if req.uri().path().starts_with("/api/v1/") {
         return next.run(req).await;
     }
-    let (method, path) = (req.method().clone(), crate::routes::logged_path(req.uri().path()).to_string());
+    let (method, path) = (req.method().clone(), logged_path(req.uri().path()).to_string());
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

@@ -103,19 +103,9 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, frame_ancestors))
         .layer(TraceLayer::new_for_http().make_span_with(
-            |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %logged_path(req.uri().path())),
+            |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %crate::accept::logged_path(req.uri().path())),
         ))
         .with_state(state)
-}
-
-/// The path as logged (every log line that names a request's path uses it): a reconnect link's
-/// token is a credential, never written down.
-pub(crate) fn logged_path(path: &str) -> &str {
-    if path.starts_with("/reconnect/") {
-        "/reconnect/…"
-    } else {
-        path
-    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
@@ -160,7 +150,7 @@ async fn same_origin(State(state): State<AppState>, req: Request, next: Next) ->
     {
         return next.run(req).await;
     }
-    tracing::warn!(method = %req.method(), path = %logged_path(req.uri().path()), "cross-origin request refused");
+    tracing::warn!(method = %req.method(), path = %crate::accept::logged_path(req.uri().path()), "cross-origin request refused");
     crate::error::app_response(AppError::new(
         ErrorCode::CrossOriginRefused,
         "This request did not come from Liaison's own pages, so it was refused. Reload Liaison and try again.",
