@@ -38,6 +38,25 @@ async fn make(server: &Server, user_id: i64, link: &str, minutes: Option<i64>) -
     (v["id"].as_i64().unwrap(), url.rsplit('/').next().unwrap().to_string())
 }
 
+/// Liaison beside the real provider, its admin Ada, the member Bob, and a custom service of the
+/// provider (authorization code).
+struct Team {
+    server: Server,
+    ada: Client,
+    provider: crate::provider::Provider,
+    bob: Client,
+    bob_id: i64,
+    service: i64,
+}
+
+async fn team(db: &Db) -> Team {
+    let (server, ada, provider) = liaison_and_provider(db).await;
+    let bob = member(db, &server, BOB).await;
+    let bob_id = bob.me().await["user_id"].as_i64().unwrap();
+    let service = create_service(&ada, service_form(&ada, &provider, "authorization_code").await).await;
+    Team { server, ada, provider, bob, bob_id, service }
+}
+
 /// Opens the link as a person does from an email: from another site.
 async fn open(client: &Client, token: &str) -> Reply {
     client.send_get_with(&format!("/reconnect/{token}"), &[("sec-fetch-site", "cross-site")]).await
@@ -59,12 +78,8 @@ fn start_url_in(page: &str) -> String {
 async fn a_reconnect_link_reauthorises_once_for_its_member_only() {
     for db in databases().await {
         let label = db.label();
-        let (server, ada, provider) = liaison_and_provider(&db).await;
-        let bob = member(&db, &server, BOB).await;
-        let me = bob.me().await;
-        let bob_id = me["user_id"].as_i64().unwrap();
+        let Team { server, ada, provider, bob, bob_id, service: id } = team(&db).await;
         let ada_id = ada.me().await["user_id"].as_i64().unwrap();
-        let id = create_service(&ada, service_form(&ada, &provider, "authorization_code").await).await;
         // A shared connection Ada created: Bob may not manage it, but the link lets him authorise it.
         let r = create_connection(
             &ada,
@@ -158,10 +173,7 @@ async fn a_reconnect_link_reauthorises_once_for_its_member_only() {
 async fn two_concurrent_uses_of_a_link_one_wins() {
     for db in databases().await {
         let label = db.label();
-        let (server, ada, provider) = liaison_and_provider(&db).await;
-        let bob = member(&db, &server, BOB).await;
-        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
-        let id = create_service(&ada, service_form(&ada, &provider, "authorization_code").await).await;
+        let Team { server, ada, bob, bob_id, service: id, .. } = team(&db).await;
         let r = create_connection(
             &ada,
             json!({ "name": "Team CRM", "service": { "kind": "custom", "id": id }, "scopes": ["openid"], "per_user": true }),
@@ -182,10 +194,7 @@ async fn two_concurrent_uses_of_a_link_one_wins() {
 async fn the_details_page_makes_lists_and_revokes_links_and_sign_in_leads_back_to_one() {
     for db in databases().await {
         let label = db.label();
-        let (server, ada, provider) = liaison_and_provider(&db).await;
-        let bob = member(&db, &server, BOB).await;
-        let bob_id = bob.me().await["user_id"].as_i64().unwrap();
-        let id = create_service(&ada, service_form(&ada, &provider, "authorization_code").await).await;
+        let Team { server, ada, provider, bob, bob_id, service: id } = team(&db).await;
         for name in ["Team CRM", "Other CRM"] {
             let r = create_connection(
                 &ada,
