@@ -7,25 +7,31 @@
 //!
 //! The member's journey: [`page`] (`GET /reconnect/{token}`); signed out, to `/login?next=…`,
 //! whose sign-in leads back here (`app::api::sign_in`, which goes on only where
-//! `app::reconnect::after_sign_in` allows); signed in as that member, [`open`] uses the link (once:
-//! of two concurrent uses one wins) and issues an ordinary start link of the popup flow
-//! (`crate::flows::start`) in the same transaction; the page's button follows it to the provider,
-//! and the callback ends on the Connections page. Every refusal (unknown, expired, revoked, used,
+//! `app::reconnect::after_sign_in` allows); signed in as that member, a page (opening or reloading
+//! it uses nothing) whose button goes to [`proceed`] (`…/continue`), where [`open`] uses the link
+//! (once: of two concurrent uses one wins) and issues an ordinary start link of the popup flow
+//! (`crate::flows::start`) in the same transaction; the tab follows it to the provider, and the
+//! callback ends on the Connections page. Every refusal (unknown, expired, revoked, used,
 //! someone else's, another organisation's) reads the same. Creation, use and revocation are
 //! audited; the token never is.
 
 use crate::actor::require_admin;
 use crate::error::Result;
+use crate::flows::request::FlowRequest;
 use crate::flows::Flows;
 use crate::infra::Infra;
 use crate::store::audit::By;
 use crate::store::connections as conns;
+use crate::store::connections::ConnectionRecord;
 use crate::store::reconnect_links::{self as links, Link, NewLink};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::reconnect::{
     after_sign_in, LinkState, NewReconnectLink, ReconnectLinkView, DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES,
 };
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 /// What every link that cannot be used answers, whatever the reason.
 pub const REFUSED: &str = "This reconnect link cannot be used: it may have expired, been used or revoked, or be meant \
@@ -161,13 +167,11 @@ pub async fn purge(store: &crate::store::Store, now: i64) -> Result<u64> {
     links::purge(&store.pool, now - KEEP_MS).await
 }
 
-/// Uses the link of `token` for `viewer` in the browser session `session_hash`: the start URL of
-/// the connection's popup flow, with a nonce for this session.
-pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &str) -> Result<(String, String)> {
-    if token.is_empty() || token.len() > 128 {
+/// The link of `token` and its connection, if `viewer` may use it now (nothing is changed).
+async fn usable(infra: &Infra, viewer: &Viewer, token: &str) -> Result<(Link, ConnectionRecord)> {
+    if after_sign_in(&format!("/reconnect/{token}")).is_none() {
         return Err(refused());
     }
-    let infra = &flows.infra;
     let db = &infra.store.pool;
     let hash = crate::auth::session::token_hash(token);
     let Some(link) = links::by_token(db, viewer.org_id, &hash).await? else {
@@ -178,7 +182,19 @@ pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &st
         tracing::warn!(link_id = link.id, "reconnect link refused: meant for someone else");
         return Err(refused());
     }
+    if LinkState::of(link.used_at, link.revoked_at, link.expires_at, infra.clock.now_ms()) != LinkState::Usable {
+        tracing::warn!(link_id = link.id, "reconnect link refused: used, revoked or expired");
+        return Err(refused());
+    }
     let Some(c) = conns::by_id(db, viewer.org_id, link.connection_id).await? else { return Err(refused()) };
+    Ok((link, c))
+}
+
+/// Uses the link of `token` for `viewer` in the browser session `session_hash`: the start URL of
+/// the connection's popup flow, with a nonce for this session.
+pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &str) -> Result<String> {
+    let infra = &flows.infra;
+    let (link, c) = usable(infra, viewer, token).await?;
     let now = infra.clock.now_ms();
     let mut tx = infra.store.begin().await?;
     if !links::take(&mut *tx, link.id, now).await? {
@@ -191,50 +207,75 @@ pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &st
     // In the same transaction: a link is never used up without its start link.
     let url = flows.issue_start_in(&mut tx, viewer.user_id, session_hash, &c, true).await?;
     tx.commit().await?;
-    Ok((c.name, url))
+    Ok(url)
+}
+
+/// Signed out: to sign-in, which leads back to the link (a token of any other shape is refused
+/// anyway, so it goes to plain sign-in).
+fn to_sign_in(token: &str) -> Response {
+    let back = format!("/reconnect/{token}");
+    match after_sign_in(&back) {
+        Some(back) => Redirect::to(&format!("/login?next={back}")).into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
 }
 
 /// `GET /reconnect/{token}`, from an email or a chat (another site, so no redirect straight into
-/// the flow: `/oauth/start` only starts from Liaison's own pages). Signed out: to sign-in, which
-/// leads back here. Signed in: uses the link and answers a page whose button opens the start link
-/// in this tab; the flow ends on the Connections page.
-pub async fn page(
-    req: crate::flows::request::FlowRequest,
-    axum::extract::Path(token): axum::extract::Path<String>,
-) -> axum::response::Response {
-    use axum::http::{header, StatusCode};
-    use axum::response::{IntoResponse, Redirect};
-    let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
-        // Signed out: sign-in leads back here (a token of any other shape is refused anyway).
-        let back = format!("/reconnect/{token}");
-        return match after_sign_in(&back) {
-            Some(back) => Redirect::to(&format!("/login?next={back}")).into_response(),
-            None => Redirect::to("/login").into_response(),
-        };
-    };
-    let (status, title, body) = match open(&req.flows, &viewer, &session.0, &token).await {
-        Ok((name, url)) => (
+/// the flow: `/oauth/start` only starts from Liaison's own pages). Signed in as the link's person:
+/// a page whose button leads on to [`proceed`]; opening (or reloading) the page uses nothing.
+pub async fn page(req: FlowRequest, Path(token): Path<String>) -> Response {
+    let Some(viewer) = req.identity.viewer else { return to_sign_in(&token) };
+    match usable(&req.flows.infra, &viewer, &token).await {
+        Ok((_, c)) => html(
             StatusCode::OK,
             "Reconnect",
-            format!(
+            &format!(
                 "<p>Authorise <strong>{}</strong> again: the provider asks you to sign in and consent.</p>\
-                 <p><a href=\"{}\">Continue to the provider</a></p>",
-                escape(&name),
-                escape(&url)
+                 <p><a href=\"/reconnect/{}/continue\">Continue to the provider</a></p>",
+                escape(&c.name),
+                escape(&token)
             ),
         ),
-        Err(e) => {
-            let e: AppError = e.into();
-            let data = serde_json::json!({ "code": e.code.as_str(), "message": e.message }).to_string();
-            let body = format!(
-                "<p id=\"result\" data-result=\"{}\">{}</p><p><a href=\"{}\">Back to Connections</a></p>",
-                escape(&data),
-                escape(&e.message),
-                app::api::HOME
-            );
-            (crate::error::status(e.code), "Not reconnected", body)
-        }
+        Err(e) => refusal(e),
+    }
+}
+
+/// `GET /reconnect/{token}/continue`, the page's button: uses the link and sends this tab to the
+/// start link of the flow; the flow ends on the Connections page. Only from Liaison's own page:
+/// from anywhere else, back to that page, with nothing used.
+pub async fn proceed(req: FlowRequest, Path(token): Path<String>, headers: HeaderMap) -> Response {
+    let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
+        return to_sign_in(&token);
     };
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    if site != "same-origin" {
+        return match after_sign_in(&format!("/reconnect/{token}")) {
+            Some(page) => Redirect::to(page).into_response(),
+            None => refusal(refused()),
+        };
+    }
+    match open(&req.flows, &viewer, &session.0, &token).await {
+        Ok(url) => (StatusCode::SEE_OTHER, [(header::LOCATION, url), (header::CACHE_CONTROL, "no-store".into())])
+            .into_response(),
+        Err(e) => refusal(e),
+    }
+}
+
+/// A refusal, in the page's words, with its code for the tests and the browser.
+fn refusal(e: crate::error::Error) -> Response {
+    let e: AppError = e.into();
+    let data = serde_json::json!({ "code": e.code.as_str(), "message": e.message }).to_string();
+    let body = format!(
+        "<p id=\"result\" data-result=\"{}\">{}</p><p><a href=\"{}\">Back to Connections</a></p>",
+        escape(&data),
+        escape(&e.message),
+        app::api::HOME
+    );
+    html(crate::error::status(e.code), "Not reconnected", &body)
+}
+
+/// A page of these routes: no script, no form, framed by nobody, never cached, no referrer.
+fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Liaison</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
@@ -248,7 +289,7 @@ pub async fn page(
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
-        axum::response::Html(html),
+        Html(html),
     )
         .into_response()
 }

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/start/{link_name}", get(crate::flows::start::start))
         .route("/oauth/callback/{key}", get(crate::flows::finish::callback))
         .route("/reconnect/{token}", get(crate::reconnect::page))
+        .route("/reconnect/{token}/continue", get(crate::reconnect::proceed))
         .route("/embed/start", get(crate::embed::start))
         .route("/theme.css", get(theme_css))
         .merge(crate::admin::routes())

@@ -68,10 +68,18 @@ fn refused(r: &Reply, what: &str) {
     assert!(!r.body.contains("/oauth/start/"), "{what}: {}", r.body);
 }
 
-/// The start link the page's button leads to.
-fn start_url_in(page: &str) -> String {
-    let at = page.find("href=\"/oauth/start/").unwrap_or_else(|| panic!("no start link: {page}"));
-    page[at + 6..].split('"').next().unwrap().replace("&amp;", "&")
+/// Follows the page's button (from Liaison's own page), as the browser does.
+async fn press(client: &Client, token: &str) -> Reply {
+    client.send_get_with(&format!("/reconnect/{token}/continue"), &[("sec-fetch-site", "same-origin")]).await
+}
+
+/// The start link the page's button leads to: the button is there, and following it uses the
+/// link and answers the start link of the flow.
+async fn go_on(client: &Client, page: &str, token: &str) -> String {
+    assert!(page.contains(&format!("href=\"/reconnect/{token}/continue\"")), "no button: {page}");
+    let r = press(client, token).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    r.headers["location"].to_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -125,12 +133,18 @@ async fn a_reconnect_link_reauthorises_once_for_its_member_only() {
         let ttl = list[0]["expires_at"].as_i64().unwrap() - list[0]["created_at"].as_i64().unwrap();
         assert_eq!(ttl, 24 * 3600 * 1000, "{label}");
 
-        // Bob opens it: a page whose button starts the ordinary flow in his session.
+        // Bob opens it: a page whose button starts the ordinary flow in his session. Opening it
+        // again (a reload) uses nothing; nor does the button's address reached from elsewhere.
+        assert_eq!(open(&bob, &token).await.status, 200, "{label}");
+        let r = bob.send_get_with(&format!("/reconnect/{token}/continue"), &[("sec-fetch-site", "cross-site")]).await;
+        let back = format!("/reconnect/{token}");
+        assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (303, back.as_str()), "{label}");
         let r = open(&bob, &token).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
-        let url = start_url_in(&r.body);
+        let url = go_on(&bob, &r.body, &token).await;
         assert!(url.starts_with("/oauth/start/team_crm?n="), "{label}: {url}");
         refused(&open(&bob, &token).await, "used");
+        refused(&press(&bob, &token).await, "used, by its button");
         let authorize = start(&bob, &url, "bob-reconnect-0123456789abcdef").await;
         let callback = provider.approve_as(&authorize, "bob").await;
         assert_eq!(land(&bob, &server, &callback).await.status, 200, "{label}");
@@ -181,10 +195,10 @@ async fn two_concurrent_uses_of_a_link_one_wins() {
         .await;
         assert_eq!(r.json()[0], "team_crm", "{label}");
         let (_, token) = make(&server, bob_id, "team_crm", None).await;
-        let answers = futures_util::future::join_all((0..6).map(|_| open(&bob, &token))).await;
-        let won = answers.iter().filter(|r| r.status == 200).count();
+        let answers = futures_util::future::join_all((0..6).map(|_| press(&bob, &token))).await;
+        let won = answers.iter().filter(|r| r.status == 303).count();
         assert_eq!(won, 1, "{label}: {:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
-        for r in answers.iter().filter(|r| r.status != 200) {
+        for r in answers.iter().filter(|r| r.status != 303) {
             refused(r, "the losers");
         }
     }
@@ -233,7 +247,7 @@ async fn the_details_page_makes_lists_and_revokes_links_and_sign_in_leads_back_t
         assert_eq!((r.status, r.headers["location"].to_str().unwrap()), (200, next.as_str()), "{label}");
         let r = open(&browser, &token).await;
         assert_eq!(r.status, 200, "{label}: {}", r.body);
-        let authorize = start(&browser, &start_url_in(&r.body), "bob-details-0123456789abcdef").await;
+        let authorize = start(&browser, &go_on(&browser, &r.body, &token).await, "bob-details-0123456789abcdef").await;
         let callback = provider.approve_as(&authorize, "bob").await;
         assert_eq!(land(&browser, &server, &callback).await.status, 200, "{label}");
         assert_eq!(details(&ada, "team_crm").await["row"]["status"], "connected", "{label}");
