@@ -1,6 +1,6 @@
 import type { Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { approveInPopup, expectConsoleError, guideShot, hydrated, signIn, expect, test } from "./helpers";
+import { approveInPopup, expectConsoleError, guideShot, hydrated, provider, signIn, expect, test } from "./helpers";
 
 // Runs after ui-people.spec.ts (files run in name order on one server): the member Bob exists, and
 // the custom service "Acme ID" (id 1) from ui-flows.spec.ts.
@@ -27,6 +27,8 @@ test("an admin makes a reconnect link on a connection and the member uses it in 
   const popupOpened = page.waitForEvent("popup");
   await page.getByRole("button", { name: "Create and Connect" }).click();
   const popup = await popupOpened;
+  // Closed at the provider (the flow has started: its status is known to the page's wait).
+  await popup.waitForURL((u) => u.port === String(provider.port));
   await popup.close();
   await expect(page.getByText("The authorisation window was closed before access was granted.")).toBeVisible();
 
