@@ -75,14 +75,17 @@ impl std::fmt::Debug for NewReconnectLink {
     }
 }
 
+/// Whether `token` has the shape of a reconnect link's token as Liaison makes them (1 to 128
+/// characters of the URL-safe base64 alphabet).
+pub fn is_token(token: &str) -> bool {
+    (1..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The one place sign-in may send a person on to, besides the Connections page: a reconnect link
-/// they opened signed out (`/reconnect/<token>`, the token as Liaison makes them). Anything else
-/// (another site, another path, an encoded slash) is `None`.
+/// they opened signed out (`/reconnect/<token>`, see [`is_token`]). Anything else (another site,
+/// another path, an encoded slash) is `None`.
 pub fn after_sign_in(next: &str) -> Option<&str> {
-    let token = next.strip_prefix("/reconnect/")?;
-    let ok =
-        (1..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then_some(next)
+    next.strip_prefix("/reconnect/").is_some_and(is_token).then_some(next)
 }
 
 #[cfg(test)]

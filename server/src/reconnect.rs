@@ -27,7 +27,7 @@ use crate::store::reconnect_links::{self as links, Link, NewLink};
 use app::error::{AppError, ErrorCode};
 use app::model::Viewer;
 use app::reconnect::{
-    after_sign_in, LinkState, NewReconnectLink, ReconnectLinkView, DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES,
+    is_token, LinkState, NewReconnectLink, ReconnectLinkView, DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES,
 };
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -62,6 +62,15 @@ fn view(l: Link, now: i64) -> ReconnectLinkView {
     }
 }
 
+/// The connection of that link name in the organisation, if links may be made for it (any but an
+/// integration's internal connection).
+async fn linkable(infra: &Infra, org_id: i64, link_name: &str) -> Result<ConnectionRecord> {
+    match conns::by_link(&infra.store.pool, org_id, link_name).await? {
+        Some(c) if !c.internal => Ok(c),
+        _ => Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
+    }
+}
+
 /// Creates a link for the person `user_id` of the organisation to re-authorise the connection
 /// `link_name`, valid `minutes` (default a day, 10 minutes to 7 days).
 pub async fn create(
@@ -82,10 +91,7 @@ pub async fn create(
     }
     let now = infra.clock.now_ms();
     let db = &infra.store.pool;
-    let c = match conns::by_link(db, org_id, link_name).await? {
-        Some(c) if !c.internal => c,
-        _ => return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
-    };
+    let c = linkable(infra, org_id, link_name).await?;
     let Some(person) = crate::store::members::person(db, org_id, user_id, now).await? else {
         return Err(AppError::new(ErrorCode::NotFound, "There is no person with that id in this organisation.").into());
     };
@@ -117,10 +123,7 @@ pub async fn list(infra: &Infra, org_id: i64, link_name: Option<&str>) -> Result
     let db = &infra.store.pool;
     let connection_id = match link_name {
         None => None,
-        Some(l) => match conns::by_link(db, org_id, l).await? {
-            Some(c) if !c.internal => Some(c.id),
-            _ => return Err(AppError::new(ErrorCode::NotFound, "There is no connection with that link name.").into()),
-        },
+        Some(l) => Some(linkable(infra, org_id, l).await?.id),
     };
     let now = infra.clock.now_ms();
     Ok(links::list(db, org_id, connection_id).await?.into_iter().map(|l| view(l, now)).collect())
@@ -169,7 +172,7 @@ pub async fn purge(store: &crate::store::Store, now: i64) -> Result<u64> {
 
 /// The link of `token` and its connection, if `viewer` may use it now (nothing is changed).
 async fn usable(infra: &Infra, viewer: &Viewer, token: &str) -> Result<(Link, ConnectionRecord)> {
-    if after_sign_in(&format!("/reconnect/{token}")).is_none() {
+    if !is_token(token) {
         return Err(refused());
     }
     let db = &infra.store.pool;
@@ -213,11 +216,8 @@ pub async fn open(flows: &Flows, viewer: &Viewer, session_hash: &str, token: &st
 /// Signed out: to sign-in, which leads back to the link (a token of any other shape is refused
 /// anyway, so it goes to plain sign-in).
 fn to_sign_in(token: &str) -> Response {
-    let back = format!("/reconnect/{token}");
-    match after_sign_in(&back) {
-        Some(back) => Redirect::to(&format!("/login?next={back}")).into_response(),
-        None => Redirect::to("/login").into_response(),
-    }
+    let to = if is_token(token) { format!("/login?next=/reconnect/{token}") } else { "/login".to_string() };
+    Redirect::to(&to).into_response()
 }
 
 /// `GET /reconnect/{token}`, from an email or a chat (another site, so no redirect straight into
@@ -249,9 +249,10 @@ pub async fn proceed(req: FlowRequest, Path(token): Path<String>, headers: Heade
     };
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
     if site != "same-origin" {
-        return match after_sign_in(&format!("/reconnect/{token}")) {
-            Some(page) => Redirect::to(page).into_response(),
-            None => refusal(refused()),
+        return if is_token(&token) {
+            Redirect::to(&format!("/reconnect/{token}")).into_response()
+        } else {
+            refusal(refused())
         };
     }
     match open(&req.flows, &viewer, &session.0, &token).await {
