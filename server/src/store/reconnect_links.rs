@@ -108,7 +108,7 @@ pub async fn purge<'e>(db: impl Exec<'e>, before: i64) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::db_test;
+    use crate::store::testing::{db_test, org_with_person};
     use sqlx::AnyPool;
 
     /// Two organisations, each with a person and two connections; a link for each connection.
@@ -118,13 +118,7 @@ mod tests {
                           VALUES ($1, $2, $3, $3, 'gh', 'S', '[]', 0, 'not_connected', 'Ada', 1, 1)";
         let mut ids = Vec::new();
         for org in [1i64, 2] {
-            sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
-                .execute(pool)
-                .await
-                .unwrap();
-            let user = "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) \
-                        VALUES ($1, $1, $2, 'Bob', 'member', 'x', 1)";
-            sql!(user, org, format!("bob{org}@example.com")).execute(pool).await.unwrap();
+            org_with_person(pool, org, "Bob", "member").await;
             for c in [org * 10, org * 10 + 1] {
                 sql!(connection, c, org, format!("c{c}")).execute(pool).await.unwrap();
                 let hash = format!("hash-{c}");

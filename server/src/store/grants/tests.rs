@@ -1,5 +1,5 @@
 use super::*;
-use crate::store::testing::db_test;
+use crate::store::testing::{db_test, org_with_person};
 use sqlx::AnyPool;
 
 /// Two organisations, each with a custom service and connections to the catalogue service
@@ -7,13 +7,7 @@ use sqlx::AnyPool;
 /// `old` or `new`) and a flow in progress.
 async fn seed(pool: &sqlx::AnyPool) {
     for org in [1i64, 2] {
-        sql!("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, 1)", org, format!("Org {org}"))
-            .execute(pool)
-            .await
-            .unwrap();
-        let user = "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) \
-                    VALUES ($1, $1, $2, 'Ada', 'admin', 'x', 1)";
-        sql!(user, org, format!("ada{org}@example.com")).execute(pool).await.unwrap();
+        org_with_person(pool, org, "Ada", "admin").await;
         let service = "INSERT INTO services (id, org_id, name, name_key, spec, callback_key, created_at, \
                        updated_at) VALUES ($1, $2, 'S', 's', '{}', $3, 1, 1)";
         sql!(service, org * 7, org, format!("c-{org}")).execute(pool).await.unwrap();
