@@ -314,6 +314,26 @@ test("a closed popup ends the wait with a message", async ({ page }) => {
   await expect(page.getByText("The authorisation window was closed before access was granted.")).toBeVisible();
 });
 
+test("a popup closed before it reached Liaison's start page ends the wait in words, with no failed request", async ({
+  page,
+  context,
+}) => {
+  await signIn(page);
+  // The popup's way to /oauth/start is held, so the page waits on a flow that has not started (its
+  // status answers "pending": a 404 there would be a console error, which fails the test).
+  await context.route("**/oauth/start/**", () => new Promise(() => {}));
+  const r = row(page, "Denied One");
+  await r.hover();
+  const popupOpened = page.waitForEvent("popup");
+  await r.getByRole("button", { name: "Connect Denied One" }).click();
+  const popup = await popupOpened;
+  const polled = page.waitForResponse((res) => res.url().endsWith("/rpc/authorisation_status"));
+  expect((await polled).status()).toBe(200);
+  await popup.close();
+  await expect(page.getByText("The authorisation window was closed before access was granted.")).toBeVisible();
+  await context.unrouteAll({ behavior: "ignoreErrors" });
+});
+
 test("a blocked popup offers the same flow in the tab, which comes back to the list", async ({ page }) => {
   await page.addInitScript(() => {
     window.open = () => null;

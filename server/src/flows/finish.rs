@@ -12,7 +12,7 @@ use crate::credentials::Authorised;
 use crate::error::{Error, Result};
 use crate::store::{connections as conns, flows};
 use app::connection::FlowStatus;
-use app::error::{AppError, ErrorCode};
+use app::error::ErrorCode;
 use app::model::Viewer;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -125,10 +125,15 @@ impl Flows {
     /// How the flow with this ticket ended, for the page that started it (same session only).
     pub async fn flow_status(&self, viewer: &Viewer, session_hash: &str, ticket: &str) -> Result<FlowStatus> {
         check_ticket(ticket)?;
-        let flow = flows::by_ticket(&self.infra.store.pool, viewer.org_id, ticket)
+        // No flow of this session with this ticket: its popup has not reached /oauth/start yet
+        // (or never will: the page stops waiting when the popup closes). Another session's or
+        // organisation's ticket reads the same, so nothing of its flow shows.
+        let Some(flow) = flows::by_ticket(&self.infra.store.pool, viewer.org_id, ticket)
             .await?
             .filter(|f| f.session_hash == session_hash)
-            .ok_or_else(|| Error::from(AppError::new(ErrorCode::NotFound, "There is no such authorisation.")))?;
+        else {
+            return Ok(FlowStatus::Pending);
+        };
         let link = conns::by_id(&self.infra.store.pool, viewer.org_id, flow.connection_id)
             .await?
             .map(|c| c.link_name)

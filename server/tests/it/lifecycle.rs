@@ -221,6 +221,8 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         assert_eq!(details(&client, "acme_crm").await["row"]["status"], "not_connected");
 
         let ticket = "ticket-0123456789abcdef";
+        // Asked before the popup reaches /oauth/start: still waiting, not an error.
+        assert_eq!(status(&client, ticket).await, json!({ "state": "pending" }));
         let authorize = start(&client, &url, ticket).await;
         let q = provider::query(&authorize);
         assert!(authorize.starts_with(&format!("{}/auth?", provider.issuer)), "{authorize}");
@@ -234,6 +236,9 @@ async fn the_whole_lifecycle_against_a_real_provider() {
         assert_eq!(page.status, 200, "{}", page.body);
         assert!(page.body.contains("Connected") && page.body.contains("postMessage"), "{}", page.body);
         assert_eq!(status(&client, ticket).await, json!({ "state": "connected", "link_name": "acme_crm" }));
+        // Another session, of a member of the same organisation, reads nothing of it.
+        let bob = member(&db, &server, "bob@acme.example").await;
+        assert_eq!(status(&bob, ticket).await, json!({ "state": "pending" }), "{label}");
         // The same answer again: refused, nothing changes.
         let replay = land(&client, &server, &callback).await;
         assert_eq!(replay.status, 400);
