@@ -121,3 +121,27 @@ test("a first visit whose page code cannot be fetched keeps the server's page an
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
 });
+
+test("before a page is hydrated its forms cannot be sent, and would post rather than put their fields in the address", async ({
+  page,
+}) => {
+  await signIn(page);
+  // No code arrives (held, so nothing fails in the console): the server's pages stay as they are.
+  const code = /\/pkg\/[^/]*\.wasm$/;
+  await page.route(code, () => new Promise(() => {}));
+  for (const path of [
+    "/settings/developer-space/connections/new/custom/2", // an API key or a client secret
+    "/settings/developer-space/services/new", // a client secret
+    "/settings/developer-space/api-tokens",
+  ]) {
+    await page.goto(path, { waitUntil: "domcontentloaded" });
+    const form = page.locator("form.form").first();
+    await expect(form).toHaveAttribute("method", "post");
+    await expect(form.locator('button[type="submit"]')).toBeDisabled();
+    expect(await page.locator("body").getAttribute("data-hydrated")).toBeNull();
+  }
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+  await page.goto("/settings/developer-space/api-tokens");
+  await hydrated(page);
+  await expect(page.locator("form.form").first().locator('button[type="submit"]')).toBeEnabled();
+});

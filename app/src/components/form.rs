@@ -37,6 +37,16 @@ impl Submitted {
     }
 }
 
+/// False until the page is hydrated (its submit handlers attached), then true. A form's submit
+/// button stays disabled while it is false: before hydration the browser would send the form
+/// itself, and a form without a method of its own sends its fields (an API key, a client secret)
+/// in the address, into history and logs. (An effect runs only in the browser, after hydration.)
+pub fn hydrated() -> ReadSignal<bool> {
+    let (ready, set_ready) = signal(false);
+    Effect::new(move |_| set_ready.set(true));
+    ready
+}
+
 /// Where a form's last submit stands: running, and the error it answered with.
 #[derive(Clone, Copy)]
 pub struct Submit {

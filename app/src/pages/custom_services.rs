@@ -122,6 +122,7 @@ fn EditForm(
     let f = Fields::of(&view.form());
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
+    let ready = crate::components::form::hydrated();
     // What saving would cost, as the server says, once asked: shown before the save goes ahead.
     let impact = RwSignal::new(None::<(ServiceForm, Vec<String>)>);
     let field =
@@ -182,14 +183,14 @@ fn EditForm(
         "Needed for the client credentials grant and by most providers."
     };
     view! {
-        <form class="form" novalidate on:submit=submit>
+        <form method="post" class="form" novalidate on:submit=submit>
             {form_alert(error)}
             <p class="field-hint">"Redirect URL: "<code>{view.callback_url.clone()}</code></p>
             <ServiceFields f=f field=field secret_hint=secret_hint/>
             {warning}
             <div class="dialog-actions">
                 <button type="button" class="button" on:click=move |_| open.set(false)>"Cancel"</button>
-                <button type="submit" class="button button-primary" disabled=move || busy.get()>
+                <button type="submit" class="button button-primary" disabled=move || busy.get() || !ready.get()>
                     {move || if impact.with(Option::is_some) { "Yes, Update" } else { "Update" }}
                 </button>
             </div>

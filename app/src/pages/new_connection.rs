@@ -177,6 +177,7 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
     let error = RwSignal::new(None::<AppError>);
     let created = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let ready = crate::components::form::hydrated();
     let auth = Authoriser::new();
     let navigate = use_navigate();
     // The link name follows the name until the person edits it.
@@ -270,7 +271,7 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
         {move || created.get().and_then(|l| matches!(auth.state.get(), AuthState::Failed { .. }).then(|| view! {
             <p>"“"{l}"” is in the "<a href=crate::api::HOME>"Connections list"</a>" as not connected; connect it from there when you are ready."</p>
         }))}
-        <form class="form form-wide" novalidate on:submit=submit>
+        <form method="post" class="form form-wide" novalidate on:submit=submit>
             {general}
             <TextInput id="connection-name" label="Connection Name" value=name error=field("name")/>
             <div on:input=move |_| link_touched.set(true)>
@@ -317,7 +318,7 @@ fn ConnectionFormView(service: ServiceSummary) -> impl IntoView {
                 <TextInput id="connection-password" label="Password" kind="password" value=password error=field("password")/>
             })}
             <div class="form-actions">
-                <button type="submit" class="button button-primary" disabled=move || busy.get()>
+                <button type="submit" class="button button-primary" disabled=move || busy.get() || !ready.get()>
                     {move || if busy.get() { "Creating…" } else { "Create and Connect" }}
                 </button>
             </div>

@@ -39,6 +39,7 @@ fn NewService(viewer: Viewer) -> impl IntoView {
     let f = Fields::default();
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
+    let ready = crate::components::form::hydrated();
     let issuer = RwSignal::new(String::new());
     // The redirect URL of the service this form makes, given by the server as the form opens in the
     // browser: the provider asks for it before it gives the client ID and secret. (Asked for from
@@ -125,11 +126,11 @@ fn NewService(viewer: Viewer) -> impl IntoView {
                     Err(m) => Either::Right(view! { <p class="alert alert-error" role="alert">{m}</p> }),
                 })}
             </section>
-            <form class="form form-wide" novalidate on:submit=submit>
+            <form method="post" class="form form-wide" novalidate on:submit=submit>
                 {form_alert(error)}
                 <ServiceFields f=f field=field/>
                 <div class="form-actions">
-                    <button type="submit" class="button button-primary" disabled=move || busy.get()>
+                    <button type="submit" class="button button-primary" disabled=move || busy.get() || !ready.get()>
                         {move || if busy.get() { "Creating…" } else { "Create Service" }}
                     </button>
                 </div>

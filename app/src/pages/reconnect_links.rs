@@ -6,7 +6,7 @@
 use super::{field_error, FormAlert};
 use crate::api::{create_reconnect_link, members, reconnect_links, revoke_reconnect_link};
 use crate::components::copy::CopyButton;
-use crate::components::form::Submit;
+use crate::components::form::{hydrated, Submit};
 use crate::components::table::TableHead;
 use crate::error::{AppError, FieldError};
 use crate::members::MemberView;
@@ -78,6 +78,7 @@ fn NewLinkForm(
     changed: RwSignal<u32>,
 ) -> impl IntoView {
     let create = Submit::new();
+    let ready = hydrated();
     let person = RwSignal::new(String::new());
     let minutes = RwSignal::new(DEFAULT_MINUTES.to_string());
     let error: Signal<Option<AppError>> = create.error.into();
@@ -98,7 +99,7 @@ fn NewLinkForm(
         });
     };
     view! {
-        <form class="form form-inline" novalidate on:submit=on_submit>
+        <form method="post" class="form form-inline" novalidate on:submit=on_submit>
             <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
             <div class="field" class:field-invalid=move || person_error.get().is_some()>
                 <label for="field-reconnect-person">"Person"</label>
@@ -136,7 +137,7 @@ fn NewLinkForm(
                         .collect_view()}
                 </select>
             </div>
-            <button type="submit" class="button" disabled=move || create.pending.get()>
+            <button type="submit" class="button" disabled=move || create.pending.get() || !ready.get()>
                 {move || if create.pending.get() { "Making the link…" } else { "Make a reconnect link" }}
             </button>
         </form>

@@ -6,7 +6,7 @@ use super::{field_error, FormAlert};
 use crate::api::{api_tokens, create_api_token, revoke_api_token};
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
-use crate::components::form::Submit;
+use crate::components::form::{hydrated, Submit};
 use crate::components::table::TableHead;
 use crate::error::AppError;
 use crate::model::Viewer;
@@ -23,6 +23,7 @@ pub fn ApiTokensPage() -> impl IntoView {
 #[component]
 fn Tokens(viewer: Viewer) -> impl IntoView {
     let create = Submit::new();
+    let ready = hydrated();
     let revoke = Submit::new();
     // Bumped by each change, to list the tokens again.
     let changed = RwSignal::new(0u32);
@@ -56,7 +57,7 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                 "A script sends a token as " <code>"Authorization: Bearer <token>"</code>
                 " to call a service through one of your organisation's connections. A token acts as you: keep it as secret as a password, and revoke it when it is no longer used."
             </p>
-            <form class="form form-inline" novalidate on:submit=on_submit>
+            <form method="post" class="form form-inline" novalidate on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
                 <div class="field" class:field-invalid=move || name_error.get().is_some()>
                     <label for="field-token-name">"Token name"</label>
@@ -106,7 +107,7 @@ fn Tokens(viewer: Viewer) -> impl IntoView {
                         {move || expiry_error.get().unwrap_or_default()}
                     </p>
                 </div>
-                <button type="submit" class="button button-primary" disabled=move || create.pending.get()>
+                <button type="submit" class="button button-primary" disabled=move || create.pending.get() || !ready.get()>
                     {move || if create.pending.get() { "Creating…" } else { "Create token" }}
                 </button>
             </form>

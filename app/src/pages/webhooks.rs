@@ -12,7 +12,7 @@ use crate::api::{
 };
 use crate::components::copy::CopyButton;
 use crate::components::dialog::ConfirmDialog;
-use crate::components::form::Submit;
+use crate::components::form::{hydrated, Submit};
 use crate::components::table::TableHead;
 use crate::error::AppError;
 use crate::model::Viewer;
@@ -29,6 +29,7 @@ pub fn WebhooksPage() -> impl IntoView {
 #[component]
 fn Webhooks(viewer: Viewer) -> impl IntoView {
     let create = Submit::new();
+    let ready = hydrated();
     let act = Submit::new();
     // Bumped by each change (and each test event sent), to list again.
     let changed = RwSignal::new(0u32);
@@ -63,7 +64,7 @@ fn Webhooks(viewer: Viewer) -> impl IntoView {
                 <code>"Liaison-Signature"</code>
                 " header with the endpoint's secret, and tries again for a day until the endpoint answers 2xx."
             </p>
-            <form class="form form-inline" novalidate on:submit=on_submit>
+            <form method="post" class="form form-inline" novalidate on:submit=on_submit>
                 <FormAlert error=Signal::derive(move || error.get().filter(|e| e.fields.is_empty()))/>
                 <div class="field" class:field-invalid=move || url_error.get().is_some()>
                     <label for="field-webhook-url">"Endpoint URL"</label>
@@ -91,7 +92,7 @@ fn Webhooks(viewer: Viewer) -> impl IntoView {
                     <label for="field-webhook-description">"Description"</label>
                     <input id="field-webhook-description" name="description" type="text" autocomplete="off" bind:value=description/>
                 </div>
-                <button type="submit" class="button button-primary" disabled=move || create.pending.get()>
+                <button type="submit" class="button button-primary" disabled=move || create.pending.get() || !ready.get()>
                     {move || if create.pending.get() { "Adding…" } else { "Add endpoint" }}
                 </button>
             </form>
