@@ -277,7 +277,9 @@ pub async fn delete_connection(link_name: String) -> Result<(), AppError> {
     ssr::with_viewer(|b, v| async move { b.delete_connection(&v, link_name).await }).await
 }
 
-/// How the authorisation with this ticket (started in this browser session) has ended.
+/// How the authorisation with this ticket (started in this browser session) has ended: `pending`
+/// while it runs, and for a ticket with no flow of this session (its popup has not reached
+/// `/oauth/start`, or it is another session's ticket, of which nothing shows).
 #[server(prefix = "/rpc", endpoint = "authorisation_status", input = Json)]
 pub async fn authorisation_status(ticket: String) -> Result<FlowStatus, AppError> {
     let session = ssr::identity().session;

@@ -8,7 +8,8 @@
 // may CREATE DATABASE; databases named liaison_bench_* are made and dropped); BENCH_SECONDS (wrk
 // duration of each proxy measurement, default 5); BENCH_OUT (default BENCHMARKS.md); BENCH_ONLY
 // (some of proxy,storm,pages,weight: those only, results printed as JSON, BENCHMARKS.md untouched);
-// BENCH_PERF=DIR (Linux perf samples Liaison during its proxy runs; flat reports in DIR);
+// BENCH_PERF=DIR (Linux perf samples Liaison in proxy runs of their own, after the measured ones;
+// flat reports in DIR; BENCHMARKS.md is then left as it is);
 // BENCH_HOLD=1 (the proxy hop's set-up is kept up, its wrk commands printed, for profiling by hand);
 // BENCH_REPORT_FROM=FILE (no run: the report and BENCHMARKS.md written from a full run's kept figures).
 
@@ -286,39 +287,45 @@ function cpuUs(pid) {
   return (sum * 1e6) / CLK_TCK;
 }
 
-/// With BENCH_PERF=DIR: `perf record` of `pid` for `seconds`, its flat report written to DIR/name.txt.
-function perfRecord(pid, seconds, name) {
+/// With BENCH_PERF=DIR: `perf record` of `pid` while `load` runs (a wrk run of its own, outside the
+/// measured ones, whose figures it would skew), its flat report written to DIR/name.txt.
+async function perfRecord(pid, name, load) {
   const dir = process.env.BENCH_PERF;
-  if (!dir) return Promise.resolve();
+  if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
   const data = path.join(tmp, `${name}.data`);
-  return new Promise((resolve) => {
-    const p = spawn('perf', ['record', '-F', '1999', '-p', String(pid), '-o', data, '--', 'sleep', String(seconds)], {
+  const recorded = new Promise((resolve, reject) => {
+    const p = spawn('perf', ['record', '-F', '999', '-p', String(pid), '-o', data, '--', 'sleep', String(SECONDS - 1)], {
       stdio: 'ignore',
     });
-    p.on('exit', () => {
-      const report = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--percent-limit', '0.7', '--sort', 'dso,symbol'], {
-        encoding: 'utf8',
-        maxBuffer: 64 << 20,
-      });
-      fs.writeFileSync(path.join(dir, `${name}.txt`), report.stdout || report.stderr);
-      resolve();
-    });
+    p.on('error', (e) => reject(new Error(`BENCH_PERF needs Linux perf (Debian's linux-perf): ${e.message}`)));
+    p.on('exit', resolve);
   });
+  await Promise.all([load(), recorded]);
+  const report = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '--percent-limit', '0.7', '--sort', 'dso,symbol'], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  fs.writeFileSync(path.join(dir, `${name}.txt`), report.stdout || report.stderr);
+  log(`  perf profile of Liaison: ${path.join(dir, `${name}.txt`)}`);
 }
 
 /// A 10 MB download and a 10 MB upload, one at a time, through nginx and through Liaison: MB/s
-/// (median of five each), and how far Liaison's RSS rose above its level before them (sampled
-/// every 5 ms while they stream).
+/// (median of 15 each; every byte counted by curl), and how far Liaison's peak RSS (VmHWM, reset
+/// by the kernel's clear_refs before each of its transfers) rose above its RSS before them.
 async function largeBodies(l, viaLiaison, viaNginx, auth) {
   const file = path.join(tmp, 'upload.bin');
   fs.writeFileSync(file, crypto.randomBytes(BIG));
   const curl = (args) =>
     new Promise((resolve, reject) => {
-      const child = track(spawn('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', ...args]), 'curl');
+      const format = '%{http_code} %{time_total} %{size_upload} %{size_download}';
+      const child = track(spawn('curl', ['-sS', '-o', '/dev/null', '-w', format, ...args]), 'curl');
       child.on('exit', (code) => {
-        const [status, seconds] = child.output.trim().split(' ');
+        const [status, seconds, up, down] = child.output.trim().split(' ');
         if (code !== 0 || status !== '200') return reject(new Error(`curl ${args.join(' ')}: ${code} ${child.output}`));
+        if (Math.max(Number(up), Number(down)) !== BIG) {
+          return reject(new Error(`curl ${args.join(' ')}: ${up} bytes up, ${down} down, not ${BIG}`));
+        }
         resolve(Number(seconds));
       });
     });
@@ -330,24 +337,21 @@ async function largeBodies(l, viaLiaison, viaNginx, auth) {
   const out = {};
   const before = rssKb(l.pid).rss;
   let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssKb(l.pid).rss);
-  }, 5);
-  try {
-    for (const [way, run] of Object.entries(runs)) {
-      for (const [name, base, h] of [['nginx', viaNginx, {}], ['liaison', viaLiaison, auth]]) {
-        await run(base, h); // warm-up
-        const mbps = [];
-        for (let i = 0; i < 5; i++) mbps.push(BIG / 1e6 / (await run(base, h)));
-        out[`${name}@${way}`] = median(mbps);
-        log(`  ${way} 10 MB through ${name}: ${median(mbps).toFixed(0)} MB/s`);
+  for (const [way, run] of Object.entries(runs)) {
+    for (const [name, base, h] of [['nginx', viaNginx, {}], ['liaison', viaLiaison, auth]]) {
+      await run(base, h); // warm-up
+      const mbps = [];
+      for (let i = 0; i < 15; i++) {
+        if (name === 'liaison') fs.writeFileSync(`/proc/${l.pid}/clear_refs`, '5');
+        mbps.push(BIG / 1e6 / (await run(base, h)));
+        if (name === 'liaison') peak = Math.max(peak, rssKb(l.pid).hwm);
       }
+      out[`${name}@${way}`] = median(mbps);
+      log(`  ${way} 10 MB through ${name}: ${median(mbps).toFixed(0)} MB/s`);
     }
-  } finally {
-    clearInterval(sampler);
   }
   out.rssGrowthKb = peak - before;
-  log(`  Liaison RSS while streaming: +${out.rssGrowthKb} KiB`);
+  log(`  Liaison peak RSS while streaming: +${out.rssGrowthKb} KiB`);
   return out;
 }
 
@@ -404,7 +408,6 @@ async function proxyHop() {
       const sampling = name === 'liaison' && c === 64;
       const cpuBefore = cpuUs(owner[name]);
       const run = wrk(url, { connections: c, seconds: SECONDS, headers });
-      if (name === 'liaison') perfRecord(l.pid, SECONDS - 1, `liaison-c${c}`);
       if (sampling) {
         await sleep((SECONDS * 1000) / 2);
         loadRss = rssKb(l.pid);
@@ -418,6 +421,9 @@ async function proxyHop() {
   }
   loadRss.hwm = rssKb(l.pid).hwm;
   results.proxy = hop;
+  for (const c of [1, 64]) {
+    await perfRecord(l.pid, `liaison-c${c}`, () => wrk(via, { connections: c, seconds: SECONDS, headers: auth }));
+  }
   results.large = await largeBodies(l, `${l.base}/api/v1/connections/bench_api/proxy`, `http://127.0.0.1:${px}`, auth);
 
   // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
@@ -949,14 +955,18 @@ function report(m, loadStart) {
       hopRows.push([`c=${c}`, label, us(r.p50_us), us(r.p99_us), added, rps(r.rps)]);
     }
   }
-  const added = (name, c, p = 'p50_us') => Math.max(1, P[`${name}@${c}`][p] - P[`upstream@${c}`][p]);
-  const ratioAdded1 = added('liaison', 1) / added('nginx', 1);
-  const ratioAdded64 = added('liaison', 64) / added('nginx', 64);
+  // An added time at or below zero is noise (the proxy answered faster than the upstream alone):
+  // its ratio means nothing, and a budget on it does not pass.
+  const added = (name, c, p = 'p50_us') => P[`${name}@${c}`][p] - P[`upstream@${c}`][p];
+  const ratio = (a, b) => (a > 0 && b > 0 ? a / b : NaN);
+  const times = (r) => (Number.isNaN(r) ? 'n/a (an added time ≤ 0: noise)' : `${r.toFixed(2)}×`);
+  const ratioAdded1 = ratio(added('liaison', 1), added('nginx', 1));
+  const ratioAdded64 = ratio(added('liaison', 64), added('nginx', 64));
   const ratioTput64 = P['liaison@64'].rps / P['nginx@64'].rps;
   const ratioTput1 = P['liaison@1'].rps / P['nginx@1'].rps;
-  const ratioAdded1p99 = added('liaison', 1, 'p99_us') / added('nginx', 1, 'p99_us');
-  budget('Proxy: Liaison added p50 / nginx added p50 (c=1)', '≤ 2.0×', `${ratioAdded1.toFixed(2)}×`, ratioAdded1 <= 2);
-  budget('Proxy: Liaison added p99 / nginx added p99 (c=1)', '≤ 2.0×', `${ratioAdded1p99.toFixed(2)}×`, ratioAdded1p99 <= 2);
+  const ratioAdded1p99 = ratio(added('liaison', 1, 'p99_us'), added('nginx', 1, 'p99_us'));
+  budget('Proxy: Liaison added p50 / nginx added p50 (c=1)', '≤ 2.0×', times(ratioAdded1), ratioAdded1 <= 2);
+  budget('Proxy: Liaison added p99 / nginx added p99 (c=1)', '≤ 2.0×', times(ratioAdded1p99), ratioAdded1p99 <= 2);
   budget('Proxy: Liaison throughput / nginx throughput (c=64)', '≥ 0.8×', `${ratioTput64.toFixed(2)}×`, ratioTput64 >= 0.8);
   const cpuRows = [];
   for (const c of [1, 64]) {
@@ -1032,13 +1042,13 @@ function report(m, loadStart) {
   const sections = [
     ['Proxy hop (wrk, ' + SECONDS + ' s each after 1 s warm-up; added = over the upstream directly, p50 / p99)',
       table(['conc.', 'path', 'p50', 'p99', 'added p50 / p99', 'throughput'], hopRows) +
-        `\n\nLiaison / nginx: added p50 ${ratioAdded1.toFixed(2)}× (c=1), ${ratioAdded64.toFixed(2)}× (c=64); ` +
+        `\n\nLiaison / nginx: added p50 ${times(ratioAdded1)} (c=1), ${times(ratioAdded64)} (c=64); ` +
         `throughput ${ratioTput1.toFixed(2)}× (c=1), ${ratioTput64.toFixed(2)}× (c=64).`],
     ['CPU per proxied call (utime + stime of the proxying process, its workers included, over the measured run, divided by its calls)',
       table(['conc.', 'nginx', 'Liaison', 'Liaison / nginx'], cpuRows)],
-    ['Large bodies through the proxy (curl, one at a time, median of 5; the upstream serves and takes them)',
+    ['Large bodies through the proxy (curl, one at a time, median of 15; the upstream serves them, and reads each upload whole before it answers)',
       table(['body', 'nginx', 'Liaison', 'Liaison / nginx'], largeRows) +
-        `\n\nLiaison's RSS while they streamed: at most ${((B.rssGrowthKb * 1024) / 1e6).toFixed(2)} MB above its level before them (sampled every 5 ms).`],
+        `\n\nLiaison's peak RSS while they streamed: ${((B.rssGrowthKb * 1024) / 1e6).toFixed(2)} MB above its RSS before them (VmHWM, reset before each transfer).`],
     [`Refresh storm (${STORM} concurrent proxy calls on an expired token, oidc-provider with refresh-token rotation)`,
       table(['setup', 'refreshes at provider', 'API calls ok at provider', 'errors', 'p50', 'p99', 'storm wall time'], stormRows)],
     [`Pages: /rpc/connections with ${ROWS.toLocaleString('en')} connections (wrk, 1 connection, 3 s; time to full answer on loopback)`,
@@ -1116,9 +1126,11 @@ try {
     if (only.includes('proxy')) await proxyHop();
     if (only.includes('storm')) await refreshStorm();
     if (only.includes('pages')) await pages();
-    if (only.length === 4) {
+    // A run with perf beside it writes no BENCHMARKS.md (its profiles are what it is for).
+    if (only.length === 4 && !process.env.BENCH_PERF) {
       const m = machine();
-      const keep = path.join(os.tmpdir(), 'liaison-bench-results.json');
+      const keep = path.join(root, 'target', 'bench-results.json');
+      fs.mkdirSync(path.dirname(keep), { recursive: true });
       fs.writeFileSync(keep, JSON.stringify({ results, machine: m, loadStart }));
       log(`figures kept in ${keep} (BENCH_REPORT_FROM=${keep} writes the report again)`);
       report(m, loadStart);

@@ -1,7 +1,8 @@
-//! Forms that post to a server function. The `<form>` is a plain POST to the function's URL, so
-//! it works before the wasm has loaded; once hydrated, the page handles the submit itself and
-//! shows the answer's errors in place. (`ActionForm` does the same, but decodes the form into the
-//! function's arguments with serde_qs: code the pages do not need, since they name each field.)
+//! Forms that post to a server function. Sign-in and setup are a plain POST to the function's URL,
+//! so they work before the wasm has loaded; the other forms wait for it ([`hydrated`]). Once
+//! hydrated, the page handles the submit itself and shows the answer's errors in place.
+//! (`ActionForm` does the same, but decodes the form into the function's arguments with serde_qs:
+//! code the pages do not need, since they name each field.)
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -37,13 +38,18 @@ impl Submitted {
     }
 }
 
-/// False until the page is hydrated (its submit handlers attached), then true. A form's submit
-/// button stays disabled while it is false: before hydration the browser would send the form
-/// itself, and a form without a method of its own sends its fields (an API key, a client secret)
-/// in the address, into history and logs. (An effect runs only in the browser, after hydration.)
+/// False until the page is hydrated (its submit handlers attached), then true. The submit button
+/// of a form the page handles itself stays disabled while it is false: before hydration the
+/// browser would send the form on its own, to the page's address (which takes no POST), its named
+/// fields in the body. Those forms say `method="post"` too, so that nothing a form holds (a
+/// webhook's URL may carry a token) can land in an address, its history or a log line. Gated on
+/// the target, as `crate::mark_hydrated` is: the server always renders the button disabled.
 pub fn hydrated() -> ReadSignal<bool> {
     let (ready, set_ready) = signal(false);
+    #[cfg(target_arch = "wasm32")]
     Effect::new(move |_| set_ready.set(true));
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = set_ready;
     ready
 }
 

@@ -43,7 +43,7 @@ async fn serve(addr: SocketAddr, reuse_port: bool, up: String) {
                 async move { rq.get(url).send().await.expect("send").bytes().await.expect("body") }
             }),
         );
-        axum::serve(listener, app).await.expect("serve");
+        axum::serve(listener, app).tcp_nodelay(true).await.expect("serve");
         return;
     }
     loop {
