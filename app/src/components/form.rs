@@ -96,3 +96,31 @@ impl Submit {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every form a page handles itself says `method="post"`, and one without an `action` of its
+    /// own (which would work before hydration) keeps its submit button disabled until hydration:
+    /// before it, the browser would send the form by itself, as a GET with its fields in the
+    /// address, when it has no method. The edit dialog opens only on a click, so after hydration.
+    #[test]
+    fn page_forms_post_and_wait_for_hydration() {
+        let pages = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages");
+        let mut wrong = Vec::new();
+        for entry in std::fs::read_dir(&pages).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            for line in text.lines().filter(|l| l.contains("<form ") && l.contains("on:submit")) {
+                if !line.contains(r#"method="post""#) {
+                    wrong.push(format!("{name}: no method=\"post\": {}", line.trim()));
+                }
+                let gated = line.contains("action=") || text.contains("hydrated()") || name == "connection_actions.rs";
+                if !gated {
+                    wrong.push(format!("{name}: its submit does not wait for hydration (form::hydrated)"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+}

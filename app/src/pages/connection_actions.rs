@@ -253,7 +253,7 @@ fn EditDialog(
     let general = move || error.get().filter(|e| e.fields.is_empty()).map(|e| e.message);
     view! {
         <Modal open=open title=Signal::derive(move || format!("Edit “{}”", target.get().map(|t| t.name).unwrap_or_default())) id="dialog-edit">
-            <form class="form" novalidate on:submit=save>
+            <form method="post" class="form" novalidate on:submit=save>
                 <p class="field-hint">"The link name and the service stay as they are. Changed scopes apply at the next authorisation."</p>
                 {move || general().map(|m| view! { <div class="alert alert-error" role="alert">{m}</div> })}
                 <div class="field" class:field-invalid=move || name_error().is_some()>
