@@ -1,9 +1,9 @@
-//! The admin API (`/api/admin/v1/…`, every route listed in `routes`): built-in integrations create and remove *internal*
-//! connections, read and set the metadata of any connection of an organisation
-//! (`crate::metadata`), manage an organisation's webhook endpoints (`webhooks`) and its
-//! reconnect links (`reconnect`), with the operator's admin token. Bearer-token only: cookies are never accepted
-//! here, so the same-origin rule of the browser routes does not apply. Off unless `admin_token`
-//! is configured.
+//! The admin API (`/api/admin/v1/…`, every route listed in `routes`): built-in integrations
+//! create and remove *internal* connections, read and set the metadata of any connection of an
+//! organisation (`crate::metadata`), manage an organisation's webhook endpoints (`webhooks`) and
+//! its reconnect links (`reconnect`), with the operator's admin token. Bearer-token only: cookies
+//! are never accepted here, so the same-origin rule of the browser routes does not apply. Off
+//! unless `admin_token` is configured.
 
 mod reconnect;
 mod webhooks;

@@ -247,7 +247,7 @@ pub async fn proceed(req: FlowRequest, Path(token): Path<String>, headers: Heade
     let (Some(viewer), Some(session)) = (req.identity.viewer, req.identity.session) else {
         return to_sign_in(&token);
     };
-    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    let site = crate::auth::csrf::fetch_site(&headers).unwrap_or("none");
     if site != "same-origin" {
         return if is_token(&token) {
             Redirect::to(&format!("/reconnect/{token}")).into_response()

@@ -4,13 +4,20 @@
 
 use axum::http::{HeaderMap, Method};
 
+/// What the browser says of where the request comes from (`Sec-Fetch-Site`: `same-origin`,
+/// `same-site`, `cross-site`, or `none` for an address typed or a bookmark); None when it does not
+/// say.
+pub fn fetch_site(headers: &HeaderMap) -> Option<&str> {
+    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+}
+
 /// Whether a request may change state.
 pub fn is_same_origin(method: &Method, headers: &HeaderMap, public_origin: &str, trust_host: bool) -> bool {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(site) = header("sec-fetch-site") {
+    if let Some(site) = fetch_site(headers) {
         return site == "same-origin";
     }
     match header("origin") {

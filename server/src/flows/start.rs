@@ -192,7 +192,7 @@ pub async fn start(
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    let site = crate::auth::csrf::fetch_site(&headers).unwrap_or("none");
     if !matches!(site, "same-origin" | "none") {
         return page(
             StatusCode::FORBIDDEN,
