@@ -382,7 +382,8 @@ async function proxyHop() {
   });
   const token = (await s.call('create_api_token', { name: 'bench' })).token;
   const auth = { authorization: `Bearer ${token}` };
-  const via = `${l.base}/api/v1/connections/bench_api/proxy/v1/me`;
+  const proxied = `${l.base}/api/v1/connections/bench_api/proxy`;
+  const via = `${proxied}/v1/me`;
   const check = await fetch(via, { headers: auth });
   const checkBody = await check.text();
   if (check.status !== 200 || !checkBody.includes('"sub":"bench"')) throw new Error(`proxy check: ${check.status} ${checkBody}`);
@@ -424,7 +425,7 @@ async function proxyHop() {
   for (const c of [1, 64]) {
     await perfRecord(l.pid, `liaison-c${c}`, () => wrk(via, { connections: c, seconds: SECONDS, headers: auth }));
   }
-  results.large = await largeBodies(l, `${l.base}/api/v1/connections/bench_api/proxy`, `http://127.0.0.1:${px}`, auth);
+  results.large = await largeBodies(l, proxied, `http://127.0.0.1:${px}`, auth);
 
   // Where Liaison's hop goes (c=1): answers that stop after each step of the path.
   const steps = [
