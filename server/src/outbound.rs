@@ -1,5 +1,6 @@
 //! The outbound HTTP client for everything Liaison sends to third parties (token and revoke
-//! endpoints, later the API proxy). It promises: no redirect is ever followed (a 3xx comes back as
+//! endpoints, webhooks, discovery on reqwest; the scripts' API calls on hyper-util's client, in
+//! [`hop`]). It promises, for both: no redirect is ever followed (a 3xx comes back as
 //! a response), every call has a total and a connect time limit, a response body larger than the
 //! limit is refused, only http and https are spoken, and no connection is made to a loopback,
 //! private, link-local or otherwise internal address the operator did not allow (`private`:
@@ -13,7 +14,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod hop;
 mod private;
+pub use hop::HopBody;
 pub use private::{metadata_address, Cidr, PrivateNetwork, METADATA};
 
 /// How outbound calls are limited.
@@ -91,11 +94,20 @@ impl OutboundError {
 #[derive(Clone)]
 pub struct Outbound {
     client: reqwest::Client,
+    hop: hop::Hop,
     cfg: Arc<OutboundConfig>,
 }
 
 impl Outbound {
     pub fn new(cfg: OutboundConfig) -> Result<Outbound, OutboundError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        Self::with_roots(cfg, roots)
+    }
+
+    /// The client whose API calls trust `roots` (the webpki roots, or a test's own).
+    fn with_roots(cfg: OutboundConfig, roots: rustls::RootCertStore) -> Result<Outbound, OutboundError> {
+        let hop = hop::Hop::new(&cfg, roots)?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.timeout)
@@ -106,7 +118,7 @@ impl Outbound {
             .user_agent(concat!("Liaison/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OutboundError::Connect(format!("the outbound HTTP client could not be set up: {e}")))?;
-        Ok(Outbound { client, cfg: Arc::new(cfg) })
+        Ok(Outbound { client, hop, cfg: Arc::new(cfg) })
     }
 
     /// The client, to build requests with; send them with [`Outbound::execute`], never directly.
@@ -129,6 +141,20 @@ impl Outbound {
     pub async fn send(&self, req: reqwest::Request) -> Result<reqwest::Response, OutboundError> {
         let host = check_url(req.url(), &self.cfg.allow_private)?;
         self.client.execute(req).await.map_err(|e| map_error(e, &host))
+    }
+
+    /// Sends one of the scripts' API calls under the rules of this module (within `timeout`,
+    /// the answer's body included) and returns the answer with its body unread, for streaming or
+    /// for [`read_limited`].
+    pub async fn send_api(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+        headers: http::HeaderMap,
+        body: axum::body::Body,
+        timeout: Duration,
+    ) -> Result<http::Response<HopBody>, OutboundError> {
+        self.hop.send(&self.cfg, method, url, headers, body, timeout).await
     }
 
     /// Checks a destination before it is saved (a webhook endpoint): the scheme, and that the
@@ -159,29 +185,33 @@ impl Outbound {
     ) -> Result<OutboundResponse, OutboundError> {
         let host = check_url(req.url(), &self.cfg.allow_private)?;
         let resp = self.client.execute(req).await.map_err(|e| map_error(e, &host))?;
-        read_limited(resp, limit, &host).await
+        read_limited(http::Response::from(resp), limit, |e| map_error(e, &host)).await
     }
 }
 
-/// Reads a whole response body, refusing one over `limit` bytes.
-pub async fn read_limited(
-    mut resp: reqwest::Response,
+/// Reads a whole answer (reqwest's, or an API call's), refusing a body over `limit` bytes;
+/// `error` says what a failed read was.
+pub async fn read_limited<B: http_body::Body<Data = Bytes>>(
+    resp: http::Response<B>,
     limit: usize,
-    host: &str,
+    error: impl Fn(B::Error) -> OutboundError,
 ) -> Result<OutboundResponse, OutboundError> {
-    if resp.content_length().is_some_and(|len| len > limit as u64) {
+    use http_body_util::BodyExt as _;
+    let (parts, body) = resp.into_parts();
+    let length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|len| len > limit as u64) {
         return Err(OutboundError::TooLarge { limit });
     }
-    let status = resp.status().as_u16();
-    let headers = std::mem::take(resp.headers_mut());
-    let mut body = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| map_error(e, host))? {
-        if body.len() + chunk.len() > limit {
+    let mut body = std::pin::pin!(body);
+    let mut read = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(&error)?.into_data() else { continue };
+        if read.len() + chunk.len() > limit {
             return Err(OutboundError::TooLarge { limit });
         }
-        body.extend_from_slice(&chunk);
+        read.extend_from_slice(&chunk);
     }
-    Ok(OutboundResponse { status, headers, body: body.freeze() })
+    Ok(OutboundResponse { status: parts.status.as_u16(), headers: parts.headers, body: read.freeze() })
 }
 
 /// Checks scheme and host before anything is sent; returns the host for messages.
@@ -208,6 +238,19 @@ fn check_url(url: &url::Url, allow_private: &PrivateNetwork) -> Result<String, O
 /// Turns a reqwest error into one of ours without its URL (which may carry a query string).
 fn map_error(err: reqwest::Error, host: &str) -> OutboundError {
     let err = err.without_url();
+    if err.is_timeout() {
+        return OutboundError::Timeout;
+    }
+    if err.is_builder() {
+        return OutboundError::InvalidUrl("the request could not be built from its URL and headers".into());
+    }
+    from_chain(&err, err.is_connect(), host)
+}
+
+/// What an error and its causes say, as one of ours: a name refused by the guard, else a failed
+/// connect (`connect`) or exchange, with its innermost cause (no URL: neither client puts one
+/// below the top).
+fn from_chain(err: &(dyn StdError + 'static), connect: bool, host: &str) -> OutboundError {
     let mut source: Option<&(dyn StdError + 'static)> = err.source();
     let mut innermost = None;
     while let Some(e) = source {
@@ -217,14 +260,8 @@ fn map_error(err: reqwest::Error, host: &str) -> OutboundError {
         innermost = Some(e);
         source = e.source();
     }
-    if err.is_timeout() {
-        return OutboundError::Timeout;
-    }
-    if err.is_builder() {
-        return OutboundError::InvalidUrl("the request could not be built from its URL and headers".into());
-    }
     let cause = innermost.map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
-    if err.is_connect() {
+    if connect {
         OutboundError::Connect(format!(
             "could not connect to {host} ({cause}); check the URL and that the service is up"
         ))
@@ -242,7 +279,21 @@ struct Refused {
     host: String,
 }
 
-/// Resolves with tokio and drops forbidden addresses, refusing a name that has only those.
+/// Resolves `host` with tokio and drops forbidden addresses, refusing a name that has only those
+/// (the resolver of both clients).
+async fn guarded_lookup(
+    host: String,
+    allow_private: &PrivateNetwork,
+) -> Result<Vec<SocketAddr>, Box<dyn StdError + Send + Sync>> {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+    let kept: Vec<SocketAddr> = found.iter().copied().filter(|a| allow_private.allows(a.ip())).collect();
+    if kept.is_empty() && !found.is_empty() {
+        return Err(Box::new(Refused { host }));
+    }
+    Ok(kept)
+}
+
+/// reqwest's resolver over [`guarded_lookup`].
 struct GuardedResolver {
     allow_private: PrivateNetwork,
 }
@@ -251,14 +302,7 @@ impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
         let allow_private = self.allow_private.clone();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = found.iter().copied().filter(|a| allow_private.allows(a.ip())).collect();
-            if kept.is_empty() && !found.is_empty() {
-                return Err(Box::new(Refused { host }) as Box<dyn StdError + Send + Sync>);
-            }
-            Ok(Box::new(kept.into_iter()) as Addrs)
-        })
+        Box::pin(async move { Ok(Box::new(guarded_lookup(host, &allow_private).await?.into_iter()) as Addrs) })
     }
 }
 

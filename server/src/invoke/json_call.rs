@@ -212,8 +212,7 @@ pub async fn invoke(State(api): State<Arc<Api>>, req: Request) -> Response {
             return Err(not_replayable(keep));
         }
         let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
-        let host = log.call.host.clone();
-        let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, &host))
+        let read = crate::metrics::upstream(read_limited(resp, api.settings.max_body_bytes, |e| e))
             .await
             .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
         Ok::<_, ApiError>(read)

@@ -45,7 +45,7 @@ pub(super) enum OutBody {
     /// `Content-Length: 0`: a body, of no bytes.
     Empty,
     /// Streamed from the script: sent once.
-    Stream(Option<reqwest::Body>, Arc<AtomicBool>),
+    Stream(Option<Body>, Arc<AtomicBool>),
 }
 
 /// One call's entry for the log, filled in as it goes.
@@ -211,8 +211,9 @@ pub async fn handle(
         let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
-        if resp.content_length().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
-            let read = crate::metrics::upstream(read_limited(resp, WHOLE_ANSWER_BYTES as usize, &log.call.host))
+        let length = resp.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if length.is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
+            let read = crate::metrics::upstream(read_limited(resp, WHOLE_ANSWER_BYTES as usize, |e| e))
                 .await
                 .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;
             let status = StatusCode::from_u16(read.status).map_err(|_| ApiError::internal())?;
@@ -220,8 +221,7 @@ pub async fn handle(
         }
         let status = resp.status();
         let headers = end_to_end(resp.headers(), false);
-        let stream = resp.bytes_stream().map(|c| c.map_err(|e| std::io::Error::other(e.without_url().to_string())));
-        Ok::<_, ApiError>((status, headers, Body::from_stream(stream)))
+        Ok::<_, ApiError>((status, headers, Body::new(resp.into_body())))
     }
     .await;
     let attempts = log.call.attempts;
@@ -249,7 +249,7 @@ pub async fn handle(
 }
 
 /// The script's body as a stream to the service, cut off past the limit.
-fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> reqwest::Body {
+fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> Body {
     let mut seen = 0usize;
     let stream = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -260,7 +260,7 @@ fn limited_upload(body: Body, limit: usize, over: Arc<AtomicBool>) -> reqwest::B
         }
         Ok(chunk)
     });
-    reqwest::Body::wrap_stream(stream)
+    Body::from_stream(stream)
 }
 
 pub(super) fn invalid(message: impl Into<String>) -> ApiError {

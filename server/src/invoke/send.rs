@@ -13,10 +13,10 @@ use crate::invoke::proxy::{outbound_error, too_large, OutBody, Outgoing};
 use crate::invoke::retry;
 use crate::invoke::target::Target;
 use crate::invoke::Api;
-use crate::outbound::OutboundError;
+use crate::outbound::{HopBody, OutboundError};
 use app::error::ErrorCode;
+use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -35,7 +35,7 @@ impl Api {
         mut out: Outgoing,
         retries: u8,
         attempts: &mut u32,
-    ) -> Result<reqwest::Response, ApiError> {
+    ) -> Result<http::Response<HopBody>, ApiError> {
         let (c, resolved) = (&t.found.c, &t.found.resolved);
         let spec = &resolved.spec;
         let clock = &self.infra.clock;
@@ -50,30 +50,21 @@ impl Api {
             let mut url = out.url.clone();
             let mut headers = out.headers.clone();
             attach(spec, &cred, &mut url, &mut headers)?;
-            let mut req = reqwest::Request::new(out.method.clone(), url);
-            *req.headers_mut() = headers;
             let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
-            *req.timeout_mut() = Some(self.settings.timeout.min(left));
-            let replayable = match &mut out.body {
-                OutBody::Bytes(b) => {
-                    if !b.is_empty() {
-                        *req.body_mut() = Some(reqwest::Body::from(b.clone()));
-                    }
-                    true
-                }
+            let (body, replayable) = match &mut out.body {
+                OutBody::Bytes(b) if b.is_empty() => (Body::empty(), true),
+                OutBody::Bytes(b) => (Body::from(b.clone()), true),
                 OutBody::Empty => {
-                    req.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-                    *req.body_mut() = Some(reqwest::Body::from(Bytes::new()));
-                    true
+                    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+                    (Body::empty(), true)
                 }
-                OutBody::Stream(s, _) => {
-                    *req.body_mut() = s.take();
-                    false
-                }
+                OutBody::Stream(s, _) => (s.take().unwrap_or_else(Body::empty), false),
             };
+            let sent =
+                self.infra.outbound.send_api(out.method.clone(), &url, headers, body, self.settings.timeout.min(left));
             *attempts += 1;
             let may_retry = replayable && retried < retries;
-            let resp = match crate::metrics::upstream(self.infra.outbound.send(req)).await {
+            let resp = match crate::metrics::upstream(sent).await {
                 Ok(r) => r,
                 Err(e) => {
                     if let OutBody::Stream(_, over) = &out.body {

@@ -34,9 +34,37 @@ async fn test_app() -> SocketAddr {
     serve(app).await
 }
 
+/// A GET through both of the client's paths (reqwest's `execute`, and `send_api` as the scripts'
+/// API calls go), which must come to the same: reqwest's answer is returned.
 async fn get_url(out: &Outbound, url: &str) -> Result<OutboundResponse, OutboundError> {
     let req = out.client().get(url).build().unwrap();
-    out.execute(req).await
+    let first = out.execute(req).await;
+    let limit = out.config().max_response_bytes;
+    let hop = match url::Url::parse(url) {
+        Ok(u) => match out
+            .send_api(http::Method::GET, &u, http::HeaderMap::new(), axum::body::Body::empty(), out.config().timeout)
+            .await
+        {
+            Ok(resp) => read_limited(resp, limit, |e| e).await,
+            Err(e) => Err(e),
+        },
+        Err(_) => Err(OutboundError::InvalidUrl("unparsable".into())),
+    };
+    match (&first, &hop) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(
+                (a.status, &a.body, a.headers.get("location")),
+                (b.status, &b.body, b.headers.get("location")),
+                "{url}"
+            );
+        }
+        (Err(OutboundError::Connect(_)), Err(OutboundError::Connect(b))) => {
+            assert!(!b.contains("?") && !b.contains("/x"), "{b}");
+        }
+        (Err(a), Err(b)) => assert_eq!(a, b, "{url}"),
+        _ => panic!("{url}: reqwest {first:?}, the API's client {hop:?}"),
+    }
+    first
 }
 
 #[test]
@@ -147,16 +175,19 @@ async fn chunked_server(chunks: usize) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = sock.read(&mut buf).await;
-        let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-        for _ in 0..chunks {
-            out.extend_from_slice(format!("1f4\r\n{}\r\n", "y".repeat(500)).as_bytes());
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = sock.read(&mut buf).await;
+                let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                for _ in 0..chunks {
+                    out.extend_from_slice(format!("1f4\r\n{}\r\n", "y".repeat(500)).as_bytes());
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                let _ = sock.write_all(&out).await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            });
         }
-        out.extend_from_slice(b"0\r\n\r\n");
-        let _ = sock.write_all(&out).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
     });
     addr
 }
@@ -184,6 +215,23 @@ async fn silent_server_times_out() {
     });
     let err =
         get_url(&outbound(true, 300, 1000), &format!("http://127.0.0.1:{}/?code=abc", addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::Timeout);
+}
+
+#[tokio::test]
+async fn a_body_that_stalls_past_the_time_limit_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").await;
+            held.push(sock);
+        }
+    });
+    let err = get_url(&outbound(true, 300, 1000), &format!("http://127.0.0.1:{}/", addr.port())).await.unwrap_err();
     assert_eq!(err, OutboundError::Timeout);
 }
 
@@ -316,6 +364,67 @@ async fn a_range_reaches_its_own_loopback_address_and_not_the_next() {
     // `true` reaches both, as before.
     let resp = get_url(&outbound(true, 5000, 1000), &format!("http://127.0.0.2:{}/ok", other_addr.port())).await;
     assert_eq!(&resp.unwrap().body[..], b"other");
+}
+
+/// A TLS server on loopback with a certificate for `localhost` only, answering "hello" to every
+/// request; the certificate returned is the one to trust.
+async fn tls_server() -> (SocketAddr, rustls::pki_types::CertificateDer<'static>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = made.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.key_pair.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(sock).await else { return };
+                let mut buf = [0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, cert)
+}
+
+#[tokio::test]
+async fn the_api_client_speaks_tls_and_checks_the_certificate_and_its_name() {
+    let (addr, cert) = tls_server().await;
+    let cfg = OutboundConfig { allow_private: PrivateNetwork::All, ..OutboundConfig::default() };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let trusting = Outbound::with_roots(cfg.clone(), roots).unwrap();
+    let call = |out: Outbound, host: &'static str| async move {
+        let url = url::Url::parse(&format!("https://{host}:{}/ok?key=k3y", addr.port())).unwrap();
+        let resp = out
+            .send_api(
+                http::Method::GET,
+                &url,
+                http::HeaderMap::new(),
+                axum::body::Body::empty(),
+                Duration::from_secs(5),
+            )
+            .await?;
+        read_limited(resp, 100, |e| e).await
+    };
+    let ok = call(trusting.clone(), "localhost").await.unwrap();
+    assert_eq!((ok.status, &ok.body[..]), (200, &b"hello"[..]));
+    // The same certificate under another name: refused.
+    let err = call(trusting, "127.0.0.1").await.unwrap_err();
+    assert!(matches!(&err, OutboundError::Connect(m) if m.contains("certificate") && !m.contains("k3y")), "{err:?}");
+    // The webpki roots alone do not trust a certificate of its own making.
+    let err = call(Outbound::new(cfg).unwrap(), "localhost").await.unwrap_err();
+    assert!(matches!(&err, OutboundError::Connect(m) if m.contains("certificate") && !m.contains("k3y")), "{err:?}");
 }
 
 #[test]

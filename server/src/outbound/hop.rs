@@ -1,0 +1,144 @@
+//! The scripts' API calls (the proxy and `invoke`) go out here: hyper-util's pooled client, under
+//! the same rules as every other outbound call of [`super`] — the scheme and literal-address check
+//! before anything is sent, the guarded resolver for names, the connect and total time limits, no
+//! redirect (hyper follows none: a 3xx comes back as it is), HTTP/1.1 over rustls with the webpki
+//! roots. It skips reqwest's per-request layers, which cost a proxied call about a fifth of its CPU
+//! (tools/bench/NOTES.md). The answer's body carries the call's deadline: reading it past the time
+//! limit fails as a timeout, as reqwest's total timeout did.
+
+use super::{check_url, guarded_lookup, OutboundConfig, OutboundError, MAX_CONNECT_TIMEOUT};
+use axum::body::Body;
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, USER_AGENT};
+use http::{HeaderMap, Method, Request, Response, Uri};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The pooled client; cheap to clone.
+#[derive(Clone)]
+pub(super) struct Hop {
+    client: Client<HttpsConnector<HttpConnector<Resolver>>, Body>,
+    user_agent: HeaderValue,
+}
+
+impl Hop {
+    /// The client trusting `roots` (the webpki roots; a test adds its own).
+    pub(super) fn new(cfg: &OutboundConfig, roots: rustls::RootCertStore) -> Result<Hop, OutboundError> {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| OutboundError::Connect(format!("the outbound TLS settings could not be made: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new_with_resolver(Resolver { cfg: Arc::new(cfg.clone()) });
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.timeout.min(MAX_CONNECT_TIMEOUT)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Hop {
+            client: Client::builder(TokioExecutor::new()).build(https),
+            user_agent: HeaderValue::from_static(concat!("Liaison/", env!("CARGO_PKG_VERSION"))),
+        })
+    }
+
+    /// Sends one call and returns its answer with the body unread. Liaison's User-Agent and
+    /// `Accept: */*` are added where the call has none (as for every other outbound call).
+    pub(super) async fn send(
+        &self,
+        cfg: &OutboundConfig,
+        method: Method,
+        url: &url::Url,
+        mut headers: HeaderMap,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<Response<HopBody>, OutboundError> {
+        let host = check_url(url, &cfg.allow_private)?;
+        let uri: Uri = url
+            .as_str()
+            .parse()
+            .map_err(|_| OutboundError::InvalidUrl("the request could not be built from its URL and headers".into()))?;
+        headers.entry(USER_AGENT).or_insert_with(|| self.user_agent.clone());
+        headers.entry(ACCEPT).or_insert_with(|| HeaderValue::from_static("*/*"));
+        let mut req = Request::new(body);
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        let deadline = Instant::now() + timeout;
+        let resp = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
+            Err(_) => return Err(OutboundError::Timeout),
+            Ok(Err(e)) => return Err(super::from_chain(&e, e.is_connect(), &host)),
+            Ok(Ok(resp)) => resp,
+        };
+        Ok(resp.map(|inner| HopBody { inner, deadline: Box::pin(tokio::time::sleep_until(deadline)), host }))
+    }
+}
+
+/// An answer's body, failing as [`OutboundError::Timeout`] once the call's time limit has passed.
+pub struct HopBody {
+    inner: Incoming,
+    deadline: Pin<Box<Sleep>>,
+    host: String,
+}
+
+impl http_body::Body for HopBody {
+    type Data = Bytes;
+    type Error = OutboundError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(|e| super::from_chain(&e, false, &self.host))));
+        }
+        match self.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(OutboundError::Timeout))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// hyper-util's resolver over [`guarded_lookup`]: a name with only forbidden addresses is refused.
+#[derive(Clone)]
+struct Resolver {
+    cfg: Arc<OutboundConfig>,
+}
+
+impl tower::Service<Name> for Resolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let cfg = self.cfg.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move { guarded_lookup(host, &cfg.allow_private).await.map(Vec::into_iter) })
+    }
+}
