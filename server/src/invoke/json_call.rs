@@ -82,7 +82,7 @@ fn outgoing(t: &Target, r: InvokeRequest) -> Result<Outgoing, ApiError> {
     if matches!(method, Method::CONNECT | Method::TRACE) {
         return Err(invalid(format!("`method` {method} cannot be used through Liaison.")));
     }
-    let mut url = invoke_url(&t.found.resolved.spec, &r.url)?;
+    let mut url = invoke_url(&t.found.resolved, &r.url)?;
     if !r.query.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in &r.query {

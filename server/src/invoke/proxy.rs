@@ -166,7 +166,7 @@ pub async fn handle(
         let t = api.target(&caller, &link).await?;
         log.call.connection_id = Some(t.found.c.id);
         let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
-        let url = proxy_url(&t.found.resolved.spec, raw_capture(parts.uri.path(), route), parts.uri.query())?;
+        let url = proxy_url(&t.found.resolved, raw_capture(parts.uri.path(), route), parts.uri.query())?;
         log.call.host = url.host_str().unwrap_or_default().to_string();
         let limit = api.settings.max_body_bytes;
         let length = parts

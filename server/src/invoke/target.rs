@@ -116,8 +116,8 @@ impl Api {
 
 /// The URL for a proxy path (raw, still percent-encoded, may be empty) and query under the
 /// service's first API base URL.
-pub fn proxy_url(spec: &ServiceSpec, raw_path: &str, raw_query: Option<&str>) -> Result<url::Url, ApiError> {
-    let base = spec.api_base_urls.first().ok_or_else(|| no_base(spec))?;
+pub fn proxy_url(service: &Resolved, raw_path: &str, raw_query: Option<&str>) -> Result<url::Url, ApiError> {
+    let base = service.spec.api_base_urls.first().ok_or_else(|| no_base(&service.spec))?;
     let mut joined = base.as_str().trim_end_matches('/').to_string();
     if !raw_path.is_empty() {
         joined.push('/');
@@ -129,23 +129,23 @@ pub fn proxy_url(spec: &ServiceSpec, raw_path: &str, raw_query: Option<&str>) ->
     }
     let url = url::Url::parse(&joined)
         .map_err(|_| ApiError::new(ErrorCode::InvalidRequest, "The path after /proxy/ does not make a valid URL."))?;
-    allowed(spec, url)
+    allowed(service, url)
 }
 
 /// An `invoke` URL: absolute (it must be under an API base URL) or a path under the first one.
-pub fn invoke_url(spec: &ServiceSpec, raw: &str) -> Result<url::Url, ApiError> {
+pub fn invoke_url(service: &Resolved, raw: &str) -> Result<url::Url, ApiError> {
     let raw = raw.trim();
     if raw.contains("://") {
         let url = url::Url::parse(raw).map_err(|_| {
             ApiError::new(ErrorCode::InvalidRequest, "`url` is not a valid URL: give an absolute https URL or a path.")
         })?;
-        return allowed(spec, url);
+        return allowed(service, url);
     }
     let (path, query) = match raw.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (raw, None),
     };
-    proxy_url(spec, path, query)
+    proxy_url(service, path, query)
 }
 
 fn no_base(spec: &ServiceSpec) -> ApiError {
@@ -159,7 +159,8 @@ fn no_base(spec: &ServiceSpec) -> ApiError {
 }
 
 /// The URL itself if it lies under one of the service's API base URLs.
-pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> {
+pub fn allowed(service: &Resolved, url: url::Url) -> Result<url::Url, ApiError> {
+    let spec = &service.spec;
     if spec.api_base_urls.is_empty() {
         return Err(no_base(spec));
     }
@@ -168,13 +169,15 @@ pub fn allowed(spec: &ServiceSpec, url: url::Url) -> Result<url::Url, ApiError> 
     }
     // Under a base URL whose path it stays in once decoded, whatever the decoding.
     let mut refused = None;
-    for base in &spec.api_base_urls {
-        let Ok(base) = url::Url::parse(base.as_str()) else { continue };
+    for base in &service.api_bases {
         let prefix = base.path().trim_end_matches('/');
+        let path = url.path();
+        let within =
+            prefix.is_empty() || path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         let under = base.scheme() == url.scheme()
             && base.host() == url.host()
             && base.port_or_known_default() == url.port_or_known_default()
-            && (url.path() == prefix || url.path().starts_with(&format!("{prefix}/")) || prefix.is_empty());
+            && within;
         if !under {
             continue;
         }

@@ -90,12 +90,17 @@ pub struct Resolved {
     pub callback_key: String,
     /// The catalogue's documented rate limits (none for a custom service), for API retries.
     pub retries: Option<crate::catalog::retries::RetryDefaults>,
+    /// The service's API base URLs, parsed once here rather than on every call
+    /// (`crate::invoke::target::allowed`); one that does not parse is left out (none should:
+    /// they were checked when saved).
+    pub api_bases: Vec<url::Url>,
 }
 
 impl Resolved {
     pub fn new(spec: ServiceSpec, client: Option<ConfiguredClient>, callback_key: String) -> Resolved {
         let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
-        Resolved { spec, client, custody, callback_key, retries: None }
+        let api_bases = spec.api_base_urls.iter().filter_map(|b| url::Url::parse(b.as_str()).ok()).collect();
+        Resolved { spec, client, custody, callback_key, retries: None, api_bases }
     }
 
     /// The endpoints a connection's secrets may go to now: this service's, with the connection's

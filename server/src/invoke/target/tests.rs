@@ -22,6 +22,16 @@ fn spec(bases: &[&str], auth_type: &str, param_type: &str, f: impl FnOnce(&mut S
     form.parse(false, false).unwrap().spec
 }
 
+/// [`super::proxy_url`] and [`super::invoke_url`] on `spec` resolved as a call has it (its base
+/// URLs parsed once).
+fn proxy_url(spec: &ServiceSpec, path: &str, query: Option<&str>) -> Result<url::Url, ApiError> {
+    super::proxy_url(&Resolved::new(spec.clone(), None, String::new()), path, query)
+}
+
+fn invoke_url(spec: &ServiceSpec, raw: &str) -> Result<url::Url, ApiError> {
+    super::invoke_url(&Resolved::new(spec.clone(), None, String::new()), raw)
+}
+
 fn cred(secret: &str, username: Option<&str>) -> Credential {
     Credential { secret: Secret::new(secret), username: username.map(str::to_string), version: 1, refreshable: false }
 }
