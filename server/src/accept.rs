@@ -59,7 +59,9 @@ pub async fn serve(
     let max = connections_allowed(limits.max_connections);
     let places = Arc::new(Semaphore::new(max));
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(crate::outbound::READ_BUFFER_BYTES);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
     loop {

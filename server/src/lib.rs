@@ -4,6 +4,7 @@
 pub mod accept;
 pub mod actor;
 pub mod admin;
+pub mod api_listen;
 pub mod api_tokens;
 pub mod auth;
 pub mod backend;
@@ -148,16 +149,32 @@ pub async fn serve(config: Config) -> Result<()> {
         trust_host: config.public_url.is_none(),
     };
     spawn_session_sweeper(store.clone(), clock);
+    let limits = accept::Limits::from_config(&config);
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let api = match config.api_listen {
+        None => None,
+        Some(addr) => {
+            let api = api_listen::start(addr, routes::api_router(state.clone()), limits, stopping_rx.clone())?;
+            tracing::info!(threads = api.threads(), "the scripts' API served at http://{}/api/v1/", api.bound);
+            Some(api)
+        }
+    };
     let app = routes::router(state);
     metrics::listen(&config, &store.pool).await?;
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let server = accept::serve(listener, app, accept::Limits::from_config(&config), async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(true);
-    });
+    let server = async move {
+        let served = accept::serve(listener, app, limits, async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        })
+        .await;
+        if let Some(api) = api {
+            api.finished().await;
+        }
+        served
+    };
     let grace = Duration::from_secs(config.shutdown_grace_seconds);
     tokio::select! {
         result = server => result?,

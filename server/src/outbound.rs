@@ -40,6 +40,11 @@ impl Default for OutboundConfig {
     }
 }
 
+/// The most a connection reads ahead (hyper's read buffer, ~400 KB by default), for the scripts'
+/// calls both ways and for every request Liaison serves: a large body streams through in pieces
+/// of at most this size, so it holds little memory (and a request's head must fit in it).
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// The longest a TCP (and TLS) connect may take, whatever the total time limit.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -94,9 +94,20 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(private_pages));
     // The scripts' API authenticates each call by its bearer token: no session, page guard or
     // same-origin rule in its way.
-    Router::new()
-        .merge(crate::invoke::routes())
-        .merge(pages)
+    every_answer(Router::new().merge(crate::invoke::routes()).merge(pages), frame_ancestors).with_state(state)
+}
+
+/// The scripts' API alone, for its own listener (`crate::api_listen`): the same routes and
+/// answer headers as on the main router.
+pub fn api_router(state: AppState) -> Router {
+    let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
+    every_answer(crate::invoke::routes(), frame_ancestors).with_state(state)
+}
+
+/// What every answer carries (unless it says otherwise), and the request's log span.
+fn every_answer(router: Router<AppState>, frame_ancestors: HeaderValue) -> Router<AppState> {
+    router
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -106,7 +117,6 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %crate::accept::logged_path(req.uri().path())),
         ))
-        .with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

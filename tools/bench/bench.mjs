@@ -363,8 +363,11 @@ async function proxyHop() {
   const nginx = (await nginxFrom('nginx-proxy.conf.in', 'nginx-proxy', px, { UPSTREAM: up }, '/v1/me')).proc;
   const upstream = `http://127.0.0.1:${up}`;
 
+  // Scripts call Liaison's API on its own listener (api_listen: one thread per core, no pages).
   const dataDir = path.join(tmp, 'proxy-data');
-  const l = await liaison({ dataDir });
+  const apiPort = await freePort();
+  const l = await liaison({ dataDir, env: { LIAISON_API_LISTEN: `127.0.0.1:${apiPort}` } });
+  const api = `http://127.0.0.1:${apiPort}`;
   const s = await signedIn(l.base);
   await sleep(1000);
   const idle = rssKb(l.pid);
@@ -382,7 +385,7 @@ async function proxyHop() {
   });
   const token = (await s.call('create_api_token', { name: 'bench' })).token;
   const auth = { authorization: `Bearer ${token}` };
-  const proxied = `${l.base}/api/v1/connections/bench_api/proxy`;
+  const proxied = `${api}/api/v1/connections/bench_api/proxy`;
   const via = `${proxied}/v1/me`;
   const check = await fetch(via, { headers: auth });
   const checkBody = await check.text();
@@ -431,7 +434,7 @@ async function proxyHop() {
   const steps = [
     ['refused before any lookup (no token: 401)', via, {}],
     ['unknown API token: change stamp read, token looked up in the database (401)', via, { authorization: 'Bearer lsn_unknown0123456789abcdef0123456789abcdef' }],
-    ['known token (from memory), unknown connection looked up in the database (404)', `${l.base}/api/v1/connections/nope/proxy/v1/me`, auth],
+    ['known token (from memory), unknown connection looked up in the database (404)', `${api}/api/v1/connections/nope/proxy/v1/me`, auth],
     ['the whole hop (change stamp; caller, connection, grant from memory; upstream call; call log)', via, auth],
   ];
   results.breakdown = [];

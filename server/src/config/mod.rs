@@ -98,6 +98,8 @@ struct Raw {
     embed_theme: Option<toml::Value>,
     #[serde(default)]
     metrics_listen: Option<String>,
+    #[serde(default)]
+    api_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +148,9 @@ pub struct Config {
     pub embed_theme: Option<crate::theme::Theme>,
     /// Where `/metrics` is served, on its own listener (metrics.rs); off when not set.
     pub metrics_listen: Option<SocketAddr>,
+    /// A listener of the scripts' API's own, served by one runtime per core (api_listen.rs); the
+    /// API stays on `listen` too. Off when not set.
+    pub api_listen: Option<SocketAddr>,
     /// `LIAISON_TEST_CLOCK`: the file that moves the clock (clock.rs). Debug builds only.
     #[cfg(debug_assertions)]
     pub test_clock: Option<PathBuf>,
@@ -228,6 +233,13 @@ impl Config {
                 Ok(v)
             } else {
                 Err(bad(key, format!("{v} is outside {lo}..={hi}")))
+            }
+        };
+        // An optional listener's address (`example` in the message); empty is none.
+        let address = |raw: &Option<String>, key: &str, example: &str| -> Result<Option<SocketAddr>, ConfigError> {
+            match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(a) => a.parse().map(Some).map_err(|_| bad(key, format!("`{a}` is not an address like {example}"))),
             }
         };
         let site_root =
@@ -316,13 +328,8 @@ impl Config {
             embed_secret: embed.secret.map(Secret::new),
             embed_provision: embed.provision,
             embed_theme: embed.theme,
-            metrics_listen: match raw.metrics_listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                None => None,
-                Some(m) => Some(
-                    m.parse()
-                        .map_err(|_| bad("metrics_listen", format!("`{m}` is not an address like 127.0.0.1:9090")))?,
-                ),
-            },
+            metrics_listen: address(&raw.metrics_listen, "metrics_listen", "127.0.0.1:9090")?,
+            api_listen: address(&raw.api_listen, "api_listen", "127.0.0.1:8081")?,
             api_timeout_seconds: in_range("api_timeout_seconds", raw.api_timeout_seconds, 60, 1, 3600)? as u64,
             api_max_body_bytes: in_range("api_max_body_bytes", raw.api_max_body_bytes, 10 * 1024 * 1024, 1024, 1 << 30)?
                 as usize,

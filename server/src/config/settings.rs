@@ -64,6 +64,8 @@ pub const SETTINGS: &[Setting] = &[
         doc: "With embed_provision_users, let a token whose `role` is `admin` create an admin; otherwise such a token is refused." },
     Setting { key: "embed_theme", kind: Kind::Str, secret: false, default: "(Liaison's own look)",
         doc: "The embedded pages' theme, as a TOML table or `key=value` pairs separated by `;` (e.g. `accent=#0b6e4f; radius=4px; scheme=light`). Colours (`accent`, `accent_text`, `background`, `surface`, `text`, `muted`, `border`) are `#rgb` or `#rrggbb`; `radius` is `0px` to `24px`; `font` is `system`, `sans-serif`, `serif` or `monospace`; `scheme` is `auto` (the browser's preference, the default), `light` or `dark`. Anything else, or colours under a 4.5:1 contrast with those they meet in a scheme the page may show, stops the start with the reason." },
+    Setting { key: "api_listen", kind: Kind::Str, secret: false, default: "(the API on listen only)",
+        doc: "Address and port of a listener of the scripts' API's own (e.g. `127.0.0.1:8081`): `/api/v1/` only, no pages, served by one thread per core, each accepting its share of connections and calling services with its own connection pool. Scripts that call through it spend less CPU per call; the API stays on `listen` too. Put the same TLS proxy in front of it as in front of `listen`." },
     Setting { key: "metrics_listen", kind: Kind::Str, secret: false, default: "(metrics off)",
         doc: "Address and port of a listener of its own that serves `/metrics` in Prometheus text format (e.g. `127.0.0.1:9090`); never on `listen`. It has no authentication: keep it on loopback or a private network." },
 ];

@@ -4,7 +4,9 @@
 //! redirect (hyper follows none: a 3xx comes back as it is), HTTP/1.1 over rustls with the webpki
 //! roots. It skips reqwest's per-request layers, which cost a proxied call about a fifth of its CPU
 //! (tools/bench/NOTES.md). The answer's body carries the call's deadline: reading it past the time
-//! limit fails as a timeout, as reqwest's total timeout did.
+//! limit fails as a timeout, as reqwest's total timeout did. Each thread has a pool of its own, so
+//! a connection's task runs on the runtime of the thread that uses it (the API's own listener runs
+//! one runtime per core, `crate::api_listen`).
 
 use super::{check_url, guarded_lookup, OutboundConfig, OutboundError, MAX_CONNECT_TIMEOUT};
 use axum::body::Body;
@@ -25,14 +27,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use thread_local::ThreadLocal;
 use tokio::time::{Instant, Sleep};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-/// The pooled client; cheap to clone.
+type Connector = HttpsConnector<HttpConnector<Resolver>>;
+
+/// The pooled clients, one per thread that calls; cheap to clone.
 #[derive(Clone)]
 pub(super) struct Hop {
-    client: Client<HttpsConnector<HttpConnector<Resolver>>, Body>,
+    connector: Connector,
+    clients: Arc<ThreadLocal<Client<Connector, Body>>>,
     user_agent: HeaderValue,
 }
 
@@ -54,7 +60,8 @@ impl Hop {
             .enable_http1()
             .wrap_connector(http);
         Ok(Hop {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            connector: https,
+            clients: Arc::new(ThreadLocal::new()),
             user_agent: HeaderValue::from_static(concat!("Liaison/", env!("CARGO_PKG_VERSION"))),
         })
     }
@@ -82,7 +89,12 @@ impl Hop {
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
         let deadline = Instant::now() + timeout;
-        let resp = match tokio::time::timeout_at(deadline, self.client.request(req)).await {
+        let client = self.clients.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .http1_max_buf_size(super::READ_BUFFER_BYTES)
+                .build(self.connector.clone())
+        });
+        let resp = match tokio::time::timeout_at(deadline, client.request(req)).await {
             Err(_) => return Err(OutboundError::Timeout),
             Ok(Err(e)) => return Err(super::from_chain(&e, e.is_connect(), &host)),
             Ok(Ok(resp)) => resp,

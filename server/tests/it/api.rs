@@ -17,6 +17,12 @@ pub const LINK: &str = "acme_api";
 /// provider, with an authorization-code service whose API base URL is the provider itself.
 async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, Provider) {
     let server = start_liaison(db);
+    let (client, provider) = setup_on(&server, provider_env).await;
+    (server, client, provider)
+}
+
+/// `server` set up, with the provider and the service of [`setup_with`].
+pub async fn setup_on(server: &Server, provider_env: &[(&str, &str)]) -> (Client, Provider) {
     let client = server.client();
     assert_eq!(setup(&client).await.status, 200);
     let callback = lifecycle::reserve_callback(&client).await;
@@ -26,12 +32,18 @@ async fn setup_with(db: &Db, provider_env: &[(&str, &str)]) -> (Server, Client, 
     let mut form = service_form(&client, &provider, "authorization_code").await;
     form["api_base_urls"] = json!([provider.issuer]);
     create_service(&client, form).await;
-    (server, client, provider)
+    (client, provider)
 }
 
 /// Liaison that may call local providers, with a short provider time limit (short leases).
 pub fn start_liaison(db: &Db) -> Server {
-    Server::with_local_providers(db, &[("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"), ("LIAISON_DB_MAX_CONNECTIONS", "16")])
+    start_liaison_with(db, &[])
+}
+
+/// [`start_liaison`] with `env` besides.
+pub fn start_liaison_with(db: &Db, env: &[(&str, &str)]) -> Server {
+    let ours = [("LIAISON_OUTBOUND_TIMEOUT_SECONDS", "2"), ("LIAISON_DB_MAX_CONNECTIONS", "16")];
+    Server::with_local_providers(db, &[&ours[..], env].concat())
 }
 
 /// Creates the connection and authorises it through the provider as `login`.
@@ -57,20 +69,20 @@ async fn connected_api(db: &Db, provider_env: &[(&str, &str)], name: &str) -> (S
     (server, client, provider, token)
 }
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-    token: String,
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
 }
 
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
 }
 
 impl Api {
-    fn new(server: &Server, token: &str) -> Api {
+    pub fn new(server: &Server, token: &str) -> Api {
         Api {
             base: server.url.clone(),
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
@@ -87,18 +99,18 @@ impl Api {
         Answer { status, headers, body }
     }
 
-    async fn proxy(&self, method: &str, path: &str) -> Answer {
+    pub async fn proxy(&self, method: &str, path: &str) -> Answer {
         let url = format!("{}/api/v1/connections/{LINK}/proxy/{path}", self.base);
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         self.send(self.http.request(m, url).bearer_auth(&self.token)).await
     }
 
-    async fn invoke(&self, call: Value) -> Answer {
+    pub async fn invoke(&self, call: Value) -> Answer {
         self.send(self.http.post(format!("{}/api/v1/invoke", self.base)).bearer_auth(&self.token).json(&call)).await
     }
 }
 
-fn assert_error(a: &Answer, status: u16, code: &str) {
+pub fn assert_error(a: &Answer, status: u16, code: &str) {
     assert_eq!((a.status, a.body["code"].as_str()), (status, Some(code)), "{}", a.body);
     let message = a.body["message"].as_str().unwrap();
     assert!(message.len() > 20 && message.ends_with('.'), "a sentence a person can act on: {message}");

@@ -5,6 +5,7 @@
 mod harness;
 
 mod api;
+mod api_listen;
 mod cli;
 mod doctor;
 mod faults;
