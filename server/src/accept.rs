@@ -37,12 +37,20 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The configured limits, with `max_connections` lowered to what the open-files limit (raised
+    /// as far as allowed) can hold.
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
             request_timeout: Duration::from_secs(config.request_timeout_seconds),
-            max_connections: config.max_connections,
+            max_connections: connections_allowed(config.max_connections),
         }
+    }
+
+    /// These limits for `n` listeners serving at once: the connections shared out between them
+    /// (each at least one), so that together they serve no more than these.
+    pub fn shared(self, n: usize) -> Self {
+        Self { max_connections: (self.max_connections / n.max(1)).max(1), ..self }
     }
 }
 
@@ -56,7 +64,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let timeout = limits.request_timeout;
     let app = app.layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)));
-    let max = connections_allowed(limits.max_connections);
+    let max = limits.max_connections;
     let places = Arc::new(Semaphore::new(max));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())

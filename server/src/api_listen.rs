@@ -1,41 +1,43 @@
 //! The scripts' API's own listener (`api_listen`): `/api/v1/` only (`crate::routes::api_router`),
-//! served by one single-threaded tokio runtime per core, each on a thread of its own with a socket
-//! of its own bound to the same address (`SO_REUSEPORT`: the kernel spreads new connections over
-//! them). A call is then read, handled, sent on (each thread has its own outbound pool,
-//! `crate::outbound`) and answered on one thread, with no hand-off between workers, which is
-//! where a proxied call's CPU went on the shared runtime (tools/bench/NOTES.md). The accept loop
-//! is `listen`'s (`crate::accept::serve`: the header time limit, the connection cap, shared out
-//! between the threads, and the graceful stop); the API stays on `listen` too.
+//! served on Linux by one single-threaded tokio runtime per core, each on a thread of its own with
+//! a socket of its own bound to the same address (`SO_REUSEPORT`: the kernel spreads new
+//! connections over them; elsewhere, one such thread). A connection is then read, handled and
+//! answered on one thread, which also sends its calls on (each thread has its own outbound pool,
+//! `crate::outbound`): no hand-off between the shared runtime's workers for the request itself
+//! (the stamp read's lock, the call log's writer and database round trips still cross threads).
+//! The accept loop is `listen`'s (`crate::accept::serve`: the header time limit, the connection
+//! cap, shared out between the threads, and the graceful stop); the API stays on `listen` too.
 
 use crate::accept::{self, Limits};
 use crate::error::{Error, Result};
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// The listener's threads, serving until `stopping` turns true.
 pub struct ApiListener {
     pub bound: SocketAddr,
-    threads: Vec<JoinHandle<()>>,
+    served: Vec<oneshot::Receiver<()>>,
 }
 
-/// Binds `addr` once per core (the first bind picks the port when `addr`'s is 0) and serves
-/// `app` on each; an address that cannot be bound stops the start.
+/// Binds `addr` once per thread (the first bind picks the port when `addr`'s is 0) and serves
+/// `app` on each, within `limits` all together; an address that cannot be bound stops the start.
 pub fn start(addr: SocketAddr, app: Router, limits: Limits, stopping: watch::Receiver<bool>) -> Result<ApiListener> {
-    // Elsewhere than on Unix a port is bound once: one thread.
-    let cores = if cfg!(unix) { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
-    let limits = Limits { max_connections: (limits.max_connections / cores).max(1), ..limits };
-    let mut listener = ApiListener { bound: addr, threads: Vec::with_capacity(cores) };
-    for n in 0..cores {
+    // Only Linux spreads the connections of sockets sharing a port: elsewhere, one thread.
+    let threads =
+        if cfg!(target_os = "linux") { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+    let limits = limits.shared(threads);
+    let mut listener = ApiListener { bound: addr, served: Vec::with_capacity(threads) };
+    for n in 0..threads {
         let (app, stopping, at) = (app.clone(), stopping.clone(), listener.bound);
         let (bound_tx, bound_rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
+        let (served_tx, served_rx) = oneshot::channel();
+        std::thread::Builder::new()
             .name(format!("liaison-api-{n}"))
-            .spawn(move || serve_one(at, app, limits, stopping, bound_tx))
+            .spawn(move || serve_one(at, app, limits, stopping, bound_tx, served_tx))
             .map_err(|e| Error::Config(format!("api_listen: cannot start a thread: {e}")))?;
-        listener.threads.push(thread);
+        listener.served.push(served_rx);
         match bound_rx.recv() {
             Ok(Ok(bound)) => listener.bound = bound,
             Ok(Err(e)) => return Err(Error::Config(format!("api_listen: cannot listen on {at}: {e}"))),
@@ -48,28 +50,29 @@ pub fn start(addr: SocketAddr, app: Router, limits: Limits, stopping: watch::Rec
 impl ApiListener {
     /// How many threads serve it.
     pub fn threads(&self) -> usize {
-        self.threads.len()
+        self.served.len()
     }
 
-    /// Waits until every thread has let its connections finish (after `stopping`).
+    /// Waits until every thread has stopped accepting and its connections have finished (after
+    /// `stopping`).
     pub async fn finished(self) {
-        let _ = tokio::task::spawn_blocking(move || {
-            for thread in self.threads {
-                let _ = thread.join();
-            }
-        })
-        .await;
+        for served in self.served {
+            let _ = served.await;
+        }
     }
 }
 
 /// One thread: its runtime, its socket, its accept loop; says where it bound (or why it could
-/// not) on `bound`.
+/// not) on `bound`, and on `served` when its connections have finished. The runtime stays up
+/// after that, until the process ends: what calls started on it (a database connection opened, a
+/// refresh's connection) may still serve `listen` in its grace period.
 fn serve_one(
     addr: SocketAddr,
     app: Router,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
     bound: mpsc::Sender<std::io::Result<SocketAddr>>,
+    served: oneshot::Sender<()>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -93,14 +96,17 @@ fn serve_one(
         if let Err(e) = accept::serve(listener, app, limits, stop).await {
             tracing::error!(error = %e, "the API listener stopped");
         }
+        let _ = served.send(());
+        std::future::pending::<()>().await;
     });
 }
 
-/// A listening socket on `addr` that other threads of this process may bind as well.
+/// A listening socket on `addr`; on Linux, one that this process's other threads may bind too.
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
     #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    #[cfg(target_os = "linux")]
     socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(1024)

@@ -102,6 +102,9 @@ pub struct Hot {
     source: Source,
     gate: Mutex<Gate>,
     published: watch::Sender<Published>,
+    /// The runtime Liaison started on, where the shared reads run (not on the thread of the call
+    /// that started one: `api_listen` serves calls on runtimes of their own).
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 fn open_sqlite(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
@@ -136,6 +139,7 @@ impl Hot {
             source,
             gate: Mutex::default(),
             published: watch::Sender::new(Published { read: 0, stamp: None }),
+            runtime: tokio::runtime::Handle::try_current().ok(),
         })
     }
 
@@ -177,7 +181,7 @@ impl Hot {
     /// is done, the next starts if anyone arrived meanwhile.
     fn spawn_read(self: &Arc<Self>, n: u64) {
         let this = self.clone();
-        tokio::spawn(async move {
+        let read = async move {
             let stamp = match stamp::read(&this.pool).await {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -193,7 +197,11 @@ impl Hot {
             } else {
                 g.in_flight = false;
             }
-        });
+        };
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(read)),
+            None => drop(tokio::spawn(read)),
+        }
     }
 }
 

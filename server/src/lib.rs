@@ -149,11 +149,13 @@ pub async fn serve(config: Config) -> Result<()> {
         trust_host: config.public_url.is_none(),
     };
     spawn_session_sweeper(store.clone(), clock);
-    let limits = accept::Limits::from_config(&config);
+    let mut limits = accept::Limits::from_config(&config);
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let api = match config.api_listen {
         None => None,
         Some(addr) => {
+            // `max_connections` is for the process: half for `listen`, half for the API's own.
+            limits = limits.shared(2);
             let api = api_listen::start(addr, routes::api_router(state.clone()), limits, stopping_rx.clone())?;
             tracing::info!(threads = api.threads(), "the scripts' API served at http://{}/api/v1/", api.bound);
             Some(api)

@@ -95,7 +95,8 @@ impl OutboundError {
     }
 }
 
-/// The outbound client: cheap to clone, one connection pool behind every clone.
+/// The outbound client: cheap to clone; every clone shares reqwest's pool and the API calls'
+/// pools (one per thread).
 #[derive(Clone)]
 pub struct Outbound {
     client: reqwest::Client,
@@ -261,6 +262,9 @@ fn from_chain(err: &(dyn StdError + 'static), connect: bool, host: &str) -> Outb
     while let Some(e) = source {
         if let Some(refused) = e.downcast_ref::<Refused>() {
             return OutboundError::HostNotAllowed { host: refused.host.clone() };
+        }
+        if e.is::<hop::ConnectTimedOut>() {
+            return OutboundError::Timeout;
         }
         innermost = Some(e);
         source = e.source();

@@ -72,8 +72,6 @@ pub fn router(state: AppState) -> Router {
     };
     let options = LeptosOptions::clone(&state.leptos);
     let routes = generate_route_list(app::App);
-    let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
-        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
     let pages = Router::new()
         .route("/healthz", get(healthz))
         // Pages outside the shell (the popup's result, the embed refusal) have no icon link: the
@@ -94,19 +92,19 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(private_pages));
     // The scripts' API authenticates each call by its bearer token: no session, page guard or
     // same-origin rule in its way.
-    every_answer(Router::new().merge(crate::invoke::routes()).merge(pages), frame_ancestors).with_state(state)
+    every_answer(Router::new().merge(crate::invoke::routes()).merge(pages), &state).with_state(state)
 }
 
 /// The scripts' API alone, for its own listener (`crate::api_listen`): the same routes and
 /// answer headers as on the main router.
 pub fn api_router(state: AppState) -> Router {
-    let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
-        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
-    every_answer(crate::invoke::routes(), frame_ancestors).with_state(state)
+    every_answer(crate::invoke::routes(), &state).with_state(state)
 }
 
 /// What every answer carries (unless it says otherwise), and the request's log span.
-fn every_answer(router: Router<AppState>, frame_ancestors: HeaderValue) -> Router<AppState> {
+fn every_answer(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
+        .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
     router
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -15,6 +15,19 @@ fn defaults_apply_without_file_or_environment() {
 }
 
 #[test]
+fn the_optional_listeners_take_an_address_or_nothing() {
+    let c = Config::load_from(None, &[]).unwrap();
+    assert_eq!((c.api_listen, c.metrics_listen), (None, None));
+    let c = Config::load_from(None, &env(&[("LIAISON_API_LISTEN", "127.0.0.1:8081"), ("LIAISON_METRICS_LISTEN", " ")]))
+        .unwrap();
+    assert_eq!((c.api_listen.map(|a| a.to_string()), c.metrics_listen), (Some("127.0.0.1:8081".into()), None));
+    for (key, bad) in [("LIAISON_API_LISTEN", "localhost:8081"), ("LIAISON_METRICS_LISTEN", "9090")] {
+        let e = Config::load_from(None, &env(&[(key, bad)])).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{bad}` is not an address like")), "{e}");
+    }
+}
+
+#[test]
 fn environment_overrides_file_which_overrides_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("liaison.toml");

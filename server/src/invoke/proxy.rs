@@ -211,8 +211,7 @@ pub async fn handle(
         let resp = api.send(&t, &parts.headers, out, retries, &mut log.call.attempts).await?;
         // A small answer of known length is read whole and goes out in one write; any other
         // streams.
-        let length = resp.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if length.is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
+        if http_body::Body::size_hint(resp.body()).exact().is_some_and(|n| n <= WHOLE_ANSWER_BYTES) {
             let read = crate::metrics::upstream(read_limited(resp, WHOLE_ANSWER_BYTES as usize, |e| e))
                 .await
                 .map_err(|e| outbound_error(e, &t.found.resolved.spec.name))?;

@@ -169,7 +169,7 @@ pub fn allowed(service: &Resolved, url: url::Url) -> Result<url::Url, ApiError> 
     }
     // Under a base URL whose path it stays in once decoded, whatever the decoding.
     let mut refused = None;
-    for base in &service.api_bases {
+    for base in service.api_bases() {
         let prefix = base.path().trim_end_matches('/');
         let path = url.path();
         let within =

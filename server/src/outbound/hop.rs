@@ -19,7 +19,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::error::Error as StdError;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,7 +32,7 @@ use tokio::time::{Instant, Sleep};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
-type Connector = HttpsConnector<HttpConnector<Resolver>>;
+type Connector = Timed<HttpsConnector<HttpConnector<Resolver>>>;
 
 /// The pooled clients, one per thread that calls; cheap to clone.
 #[derive(Clone)]
@@ -53,14 +53,14 @@ impl Hop {
         let mut http = HttpConnector::new_with_resolver(Resolver { cfg: Arc::new(cfg.clone()) });
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(cfg.timeout.min(MAX_CONNECT_TIMEOUT)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
         Ok(Hop {
-            connector: https,
+            // The name lookup, the TCP connect and the TLS handshake together.
+            connector: Timed { inner: https, limit: cfg.timeout.min(MAX_CONNECT_TIMEOUT) },
             clients: Arc::new(ThreadLocal::new()),
             user_agent: HeaderValue::from_static(concat!("Liaison/", env!("CARGO_PKG_VERSION"))),
         })
@@ -92,6 +92,10 @@ impl Hop {
         let client = self.clients.get_or(|| {
             Client::builder(TokioExecutor::new())
                 .http1_max_buf_size(super::READ_BUFFER_BYTES)
+                // Idle connections are closed after 90 s (as reqwest's were): without a timer
+                // hyper-util never reaps them.
+                .pool_timer(TokioTimer::new())
+                .pool_idle_timeout(Duration::from_secs(90))
                 .build(self.connector.clone())
         });
         let resp = match tokio::time::timeout_at(deadline, client.request(req)).await {
@@ -115,13 +119,13 @@ impl http_body::Body for HopBody {
     type Error = OutboundError;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, OutboundError>>> {
-        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(|e| super::from_chain(&e, false, &self.host))));
+        // The deadline first: a body that always has more ready is cut off too.
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(OutboundError::Timeout)));
         }
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(OutboundError::Timeout))),
-            Poll::Pending => Poll::Pending,
-        }
+        Pin::new(&mut self.inner)
+            .poll_frame(cx)
+            .map(|frame| frame.map(|f| f.map_err(|e| super::from_chain(&e, false, &self.host))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -130,6 +134,45 @@ impl http_body::Body for HopBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A connector whose every connection is made within `limit`, or fails with [`ConnectTimedOut`]
+/// (which `from_chain` reads as a timeout).
+#[derive(Clone)]
+pub(super) struct Timed<C> {
+    inner: C,
+    limit: Duration,
+}
+
+/// A connection not made within the connect time limit.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection was not made in time")]
+pub(super) struct ConnectTimedOut;
+
+impl<C> tower::Service<Uri> for Timed<C>
+where
+    C: tower::Service<Uri> + Send,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(done) => done.map_err(Into::into),
+                Err(_) => Err(Box::new(ConnectTimedOut) as BoxError),
+            }
+        })
     }
 }
 

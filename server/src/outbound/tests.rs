@@ -150,8 +150,9 @@ async fn odd_ipv4_forms_are_parsed_and_refused() {
 #[tokio::test]
 async fn only_http_and_https() {
     let out = outbound(true, 5000, 1000);
-    let req = reqwest::Request::new(reqwest::Method::GET, "ftp://example.com/x".parse().unwrap());
-    assert!(matches!(out.execute(req).await, Err(OutboundError::InvalidUrl(_))));
+    for url in ["ftp://example.com/x", "gopher://example.com/x"] {
+        assert!(matches!(get_url(&out, url).await, Err(OutboundError::InvalidUrl(_))), "{url}");
+    }
 }
 
 #[tokio::test]
@@ -395,6 +396,21 @@ async fn tls_server() -> (SocketAddr, rustls::pki_types::CertificateDer<'static>
         }
     });
     (addr, cert)
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_stalls_times_out() {
+    // Accepts TCP connections and says nothing: the TLS handshake never ends.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let err = get_url(&outbound(true, 300, 1000), &format!("https://127.0.0.1:{}/", addr.port())).await.unwrap_err();
+    assert_eq!(err, OutboundError::Timeout);
 }
 
 #[tokio::test]

@@ -93,7 +93,7 @@ pub struct Resolved {
     /// The service's API base URLs, parsed once here rather than on every call
     /// (`crate::invoke::target::allowed`); one that does not parse is left out (none should:
     /// they were checked when saved).
-    pub api_bases: Vec<url::Url>,
+    api_bases: Vec<url::Url>,
 }
 
 impl Resolved {
@@ -101,6 +101,11 @@ impl Resolved {
         let custody = Custody::of(&spec, client.as_ref().map(ConfiguredClient::client_id));
         let api_bases = spec.api_base_urls.iter().filter_map(|b| url::Url::parse(b.as_str()).ok()).collect();
         Resolved { spec, client, custody, callback_key, retries: None, api_bases }
+    }
+
+    /// The service's API base URLs, parsed (from `spec.api_base_urls`, once).
+    pub fn api_bases(&self) -> &[url::Url] {
+        &self.api_bases
     }
 
     /// The endpoints a connection's secrets may go to now: this service's, with the connection's

@@ -10,7 +10,8 @@ use serde_json::json;
 async fn the_apis_own_listener_serves_the_api_and_nothing_else() {
     for db in databases().await {
         let label = db.label();
-        let server = start_liaison_with(&db, &[("LIAISON_API_LISTEN", "127.0.0.1:0")]);
+        let server =
+            start_liaison_with(&db, &[("LIAISON_API_LISTEN", "127.0.0.1:0"), ("LIAISON_SHUTDOWN_GRACE_SECONDS", "5")]);
         let log = server.log();
         let base = log
             .split("the scripts' API served at ")
@@ -48,7 +49,15 @@ async fn the_apis_own_listener_serves_the_api_and_nothing_else() {
             let r = reqwest::get(format!("{base}{path}")).await.unwrap();
             assert_eq!(r.status(), 404, "{label}: {path}");
         }
-        // Both listeners let their connections finish and the process ends cleanly.
+        // Both listeners let their connections finish and the process ends cleanly, within the
+        // grace period.
+        let log = server.log.clone();
         assert!(server.stop().success(), "{label}");
+        let log = eventually("the last log line read", || {
+            let log = log.lock().unwrap().clone();
+            async move { log.contains("stopped").then_some(log) }
+        })
+        .await;
+        assert!(!log.contains("grace period over"), "{label}: {log}");
     }
 }
