@@ -204,8 +204,8 @@ async fn large_chunked_body_is_refused() {
     assert_eq!(resp.body.len(), 1000);
 }
 
-#[tokio::test]
-async fn silent_server_times_out() {
+/// A server that accepts connections, holds them and says nothing.
+async fn silent_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -214,6 +214,12 @@ async fn silent_server_times_out() {
             held.push(sock);
         }
     });
+    addr
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let addr = silent_server().await;
     let err =
         get_url(&outbound(true, 300, 1000), &format!("http://127.0.0.1:{}/?code=abc", addr.port())).await.unwrap_err();
     assert_eq!(err, OutboundError::Timeout);
@@ -401,14 +407,7 @@ async fn tls_server() -> (SocketAddr, rustls::pki_types::CertificateDer<'static>
 #[tokio::test]
 async fn a_tls_handshake_that_stalls_times_out() {
     // Accepts TCP connections and says nothing: the TLS handshake never ends.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((sock, _)) = listener.accept().await {
-            held.push(sock);
-        }
-    });
+    let addr = silent_server().await;
     let err = get_url(&outbound(true, 300, 1000), &format!("https://127.0.0.1:{}/", addr.port())).await.unwrap_err();
     assert_eq!(err, OutboundError::Timeout);
 }
