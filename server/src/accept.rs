@@ -47,8 +47,9 @@ impl Limits {
         }
     }
 
-    /// These limits for `n` listeners serving at once: the connections shared out between them
-    /// (each at least one), so that together they serve no more than these.
+    /// These limits for `n` listeners serving at once: the connections shared out between them,
+    /// each at least one (so together no more than these, unless there are more listeners than
+    /// connections). Each keeps to its share: one may be full while another has room.
     pub fn shared(self, n: usize) -> Self {
         Self { max_connections: (self.max_connections / n.max(1)).max(1), ..self }
     }

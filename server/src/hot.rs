@@ -198,6 +198,8 @@ impl Hot {
                 g.in_flight = false;
             }
         };
+        // (Once the main runtime has shut down, as the process exits, the read is dropped and
+        // later callers wait: nothing is served then.)
         match &self.runtime {
             Some(runtime) => drop(runtime.spawn(read)),
             None => drop(tokio::spawn(read)),

@@ -185,7 +185,10 @@ pub async fn serve(config: Config) -> Result<()> {
             tokio::time::sleep(grace).await;
         } => tracing::warn!("grace period over: exiting with requests still in flight"),
     }
-    store.pool.close().await;
+    // Connections still out (calls past the grace period) are not waited for long.
+    if tokio::time::timeout(Duration::from_secs(5), store.pool.close()).await.is_err() {
+        tracing::warn!("database connections still in use at exit");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -204,8 +204,9 @@ pub async fn read_limited<B: http_body::Body<Data = Bytes>>(
 ) -> Result<OutboundResponse, OutboundError> {
     use http_body_util::BodyExt as _;
     let (parts, body) = resp.into_parts();
-    let length = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if length.is_some_and(|len| len > limit as u64) {
+    // The body's own length, not the header's: an answer to HEAD, a 204 or a 304 has no body,
+    // whatever Content-Length it states.
+    if body.size_hint().exact().is_some_and(|len| len > limit as u64) {
         return Err(OutboundError::TooLarge { limit });
     }
     let mut body = std::pin::pin!(body);

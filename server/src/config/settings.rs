@@ -35,7 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "request_timeout_seconds", kind: Kind::Int, secret: false, default: "60",
         doc: "Time limit of each page, server function and admin API request, from its head to its answer, the request body included (1 to 3600, and more than outbound_timeout_seconds). Past it the answer is 503 with the code `busy`. The scripts' API has api_timeout_seconds instead." },
     Setting { key: "max_connections", kind: Kind::Int, secret: false, default: "4096",
-        doc: "The most client connections served at once (16 to 1000000); further ones wait in the operating system's queue until one closes. At start-up Liaison raises its open-files limit as far as it may, and serves fewer connections if that limit is too low (the log says so)." },
+        doc: "The most client connections served at once (16 to 1000000); further ones wait in the operating system's queue until one closes. At start-up Liaison raises its open-files limit as far as it may, and serves fewer connections if that limit is too low (the log says so). With `api_listen` set, half are served on `listen` and half on the API's own listener." },
     Setting { key: "master_key", kind: Kind::Str, secret: true, default: "(the key file)",
         doc: "The vault's keys: base64 AES-256 keys separated by commas, the active one first. When set, the key file is not used. Add a new key in front and run `liaison keys rotate` to rotate." },
     Setting { key: "key_file", kind: Kind::Str, secret: false, default: "<data_dir>/master.key",
@@ -65,7 +65,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { key: "embed_theme", kind: Kind::Str, secret: false, default: "(Liaison's own look)",
         doc: "The embedded pages' theme, as a TOML table or `key=value` pairs separated by `;` (e.g. `accent=#0b6e4f; radius=4px; scheme=light`). Colours (`accent`, `accent_text`, `background`, `surface`, `text`, `muted`, `border`) are `#rgb` or `#rrggbb`; `radius` is `0px` to `24px`; `font` is `system`, `sans-serif`, `serif` or `monospace`; `scheme` is `auto` (the browser's preference, the default), `light` or `dark`. Anything else, or colours under a 4.5:1 contrast with those they meet in a scheme the page may show, stops the start with the reason." },
     Setting { key: "api_listen", kind: Kind::Str, secret: false, default: "(the API on listen only)",
-        doc: "Address and port of a listener of the scripts' API's own (e.g. `127.0.0.1:8081`): `/api/v1/` only, no pages, served by one thread per core, each accepting its share of connections and calling services with its own connection pool. Scripts that call through it spend less CPU per call; the API stays on `listen` too. Put the same TLS proxy in front of it as in front of `listen`." },
+        doc: "Address and port of a listener of the scripts' API's own (e.g. `127.0.0.1:8081`): `/api/v1/` only, no pages, served on Linux by one thread per core (elsewhere one), each accepting its share of connections and calling services with its own connection pool. Scripts that call through it spend less CPU per call; the API stays on `listen` too, and `max_connections` is then shared, half each. Put the same TLS proxy in front of it as in front of `listen`." },
     Setting { key: "metrics_listen", kind: Kind::Str, secret: false, default: "(metrics off)",
         doc: "Address and port of a listener of its own that serves `/metrics` in Prometheus text format (e.g. `127.0.0.1:9090`); never on `listen`. It has no authentication: keep it on loopback or a private network." },
 ];

@@ -53,6 +53,10 @@ impl Hop {
         let mut http = HttpConnector::new_with_resolver(Resolver { cfg: Arc::new(cfg.clone()) });
         http.enforce_http(false);
         http.set_nodelay(true);
+        let connect_limit = cfg.timeout.min(MAX_CONNECT_TIMEOUT);
+        // Shared out between a name's addresses, so that one that never answers leaves time for
+        // the next; `Timed` bounds the lookup, the connects and the TLS handshake together.
+        http.set_connect_timeout(Some(connect_limit));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -60,7 +64,7 @@ impl Hop {
             .wrap_connector(http);
         Ok(Hop {
             // The name lookup, the TCP connect and the TLS handshake together.
-            connector: Timed { inner: https, limit: cfg.timeout.min(MAX_CONNECT_TIMEOUT) },
+            connector: Timed { inner: https, limit: connect_limit },
             clients: Arc::new(ThreadLocal::new()),
             user_agent: HeaderValue::from_static(concat!("Liaison/", env!("CARGO_PKG_VERSION"))),
         })
@@ -143,6 +147,13 @@ impl http_body::Body for HopBody {
 pub(super) struct Timed<C> {
     inner: C,
     limit: Duration,
+}
+
+#[cfg(test)]
+impl<C> Timed<C> {
+    pub(super) fn new(inner: C, limit: Duration) -> Self {
+        Timed { inner, limit }
+    }
 }
 
 /// A connection not made within the connect time limit.

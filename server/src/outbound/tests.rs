@@ -413,6 +413,42 @@ async fn a_tls_handshake_that_stalls_times_out() {
 }
 
 #[tokio::test]
+async fn a_connection_not_made_in_time_is_a_timeout() {
+    let never = tower::service_fn(|_: http::Uri| std::future::pending::<Result<(), std::io::Error>>());
+    let mut timed = hop::Timed::new(never, Duration::from_millis(50));
+    let err = tower::Service::call(&mut timed, http::Uri::from_static("https://example.com/")).await.unwrap_err();
+    // As hyper-util hands it on: the cause of its own error.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error (Connect)")]
+    struct Wrapped(#[source] Box<dyn StdError + Send + Sync>);
+    assert_eq!(from_chain(&Wrapped(err), true, "example.com"), OutboundError::Timeout);
+    let other = Wrapped(Box::new(std::io::Error::other("refused")));
+    assert!(matches!(from_chain(&other, true, "example.com"), OutboundError::Connect(_)));
+}
+
+#[tokio::test]
+async fn an_answer_without_a_body_is_read_whatever_length_it_states() {
+    // HEAD: the length of what a GET would send, and no body.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n").await;
+        }
+    });
+    let out = outbound(true, 5000, 1000);
+    let url = url::Url::parse(&format!("http://127.0.0.1:{}/big", addr.port())).unwrap();
+    let resp = out
+        .send_api(http::Method::HEAD, &url, http::HeaderMap::new(), axum::body::Body::empty(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let read = read_limited(resp, 1000, |e| e).await.unwrap();
+    assert_eq!((read.status, read.body.len(), read.headers["content-length"].to_str().unwrap()), (200, 0, "1000000"));
+}
+
+#[tokio::test]
 async fn the_api_client_speaks_tls_and_checks_the_certificate_and_its_name() {
     let (addr, cert) = tls_server().await;
     let cfg = OutboundConfig { allow_private: PrivateNetwork::All, ..OutboundConfig::default() };
