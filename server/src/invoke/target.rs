@@ -286,7 +286,9 @@ pub fn end_to_end(headers: &HeaderMap, upstream: bool) -> HeaderMap {
         .flat_map(|v| v.split(','))
         .map(|s| s.trim().to_ascii_lowercase())
         .collect();
-    let mut out = HeaderMap::with_capacity(headers.len());
+    // Room for what is added after: the credential on the way up; the answer headers every
+    // answer carries and `Liaison-Attempts` on the way down (a map that grows rehashes).
+    let mut out = HeaderMap::with_capacity(headers.len() + 4);
     for (name, value) in headers {
         let n = name.as_str();
         let own = if upstream { NEVER_UPSTREAM } else { ORIGIN_STATE };
