@@ -40,10 +40,15 @@ impl Limits {
     /// The configured limits, with `max_connections` lowered to what the open-files limit (raised
     /// as far as allowed) can hold.
     pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::serving(config, connections_allowed(config.max_connections))
+    }
+
+    /// The configured time limits, serving at most `max_connections` (no open-files check).
+    pub fn serving(config: &crate::config::Config, max_connections: usize) -> Self {
         Self {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds),
             request_timeout: Duration::from_secs(config.request_timeout_seconds),
-            max_connections: connections_allowed(config.max_connections),
+            max_connections,
         }
     }
 

@@ -182,11 +182,7 @@ pub async fn listen(config: &Config, pool: &AnyPool) -> Result<()> {
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(scrape))
         .with_state(Scrape { pool: pool.clone(), max: config.db_max_connections });
-    let limits = crate::accept::Limits {
-        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_seconds),
-        request_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
-        max_connections: 16,
-    };
+    let limits = crate::accept::Limits::serving(config, 16);
     tokio::spawn(async move {
         if let Err(e) = crate::accept::serve(listener, app, limits, std::future::pending()).await {
             tracing::error!(error = %e, "the metrics listener stopped");

@@ -2,7 +2,7 @@
 //! the same rules as every other outbound call of [`super`] — the scheme and literal-address check
 //! before anything is sent, the guarded resolver for names, the connect and total time limits, no
 //! redirect (hyper follows none: a 3xx comes back as it is), HTTP/1.1 over rustls with the webpki
-//! roots. It skips reqwest's per-request layers, which cost a proxied call about a fifth of its CPU
+//! roots. It skips reqwest's per-request layers, which cost a proxied call more than a third of its CPU
 //! (tools/bench/NOTES.md). The answer's body carries the call's deadline: reading it past the time
 //! limit fails as a timeout, as reqwest's total timeout did. Each thread has a pool of its own, so
 //! a connection's task runs on the runtime of the thread that uses it (the API's own listener runs
