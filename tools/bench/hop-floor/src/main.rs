@@ -43,7 +43,11 @@ async fn serve(addr: SocketAddr, reuse_port: bool, up: String) {
                 async move { rq.get(url).send().await.expect("send").bytes().await.expect("body") }
             }),
         );
-        axum::serve(listener, app).tcp_nodelay(true).await.expect("serve");
+        use axum::serve::ListenerExt as _;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, app).await.expect("serve");
         return;
     }
     loop {
