@@ -1,7 +1,8 @@
 //! The accept loop, Liaison's own instead of `axum::serve`, for what slow clients need: a time
 //! limit on each request's head (hyper's header read timeout, which also closes idle kept-alive
 //! connections), a cap on the connections served at once (the rest wait in the operating system's
-//! queue), and a time limit on each page, server-function and admin API request. It keeps what
+//! queue), and ([`within_time`], for the routers that need it) a time limit on each page,
+//! server-function and admin API request. It keeps what
 //! `axum::serve` gave: the client's address as `ConnectInfo`, and a graceful shutdown that stops
 //! accepting and lets the requests in flight finish. And how a request's path is written in the log
 //! (`logged_path`), for every line that names one.
@@ -60,6 +61,13 @@ impl Limits {
     }
 }
 
+/// `app` with the request time limit of `limits` ([`deadline`]). The scripts' API's own listener
+/// goes without: its calls have their own limit, and every layer costs each call.
+pub fn within_time(app: Router, limits: &Limits) -> Router {
+    let timeout = limits.request_timeout;
+    app.layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and returns once
 /// every connection has finished its requests (the caller bounds that wait).
 pub async fn serve(
@@ -68,8 +76,6 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let timeout = limits.request_timeout;
-    let app = app.layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)));
     let max = limits.max_connections;
     let places = Arc::new(Semaphore::new(max));
     let mut http = hyper::server::conn::http1::Builder::new();

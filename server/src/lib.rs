@@ -166,7 +166,7 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let server = async move {
-        let served = accept::serve(listener, app, limits, async move {
+        let served = accept::serve(listener, accept::within_time(app, &limits), limits, async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
