@@ -22,7 +22,7 @@ use axum::{Json, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower::util::MapResponseLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Clone)]
@@ -105,13 +105,16 @@ pub fn api_router(state: AppState) -> Router {
 fn every_answer(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let frame_ancestors = HeaderValue::from_str(&state.backend.embed.frame_ancestors())
         .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'"));
+    // One layer for the three (each layer costs every call of the scripts' API).
+    let headers = MapResponseLayer::new(move |mut res: Response| {
+        let h = res.headers_mut();
+        h.entry(header::X_CONTENT_TYPE_OPTIONS).or_insert_with(|| HeaderValue::from_static("nosniff"));
+        h.entry(header::REFERRER_POLICY).or_insert_with(|| HeaderValue::from_static("same-origin"));
+        h.entry(header::CONTENT_SECURITY_POLICY).or_insert_with(|| frame_ancestors.clone());
+        res
+    });
     router
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, frame_ancestors))
+        .layer(headers)
         .layer(TraceLayer::new_for_http().make_span_with(
             |req: &Request<Body>| tracing::info_span!("http", method = %req.method(), path = %crate::accept::logged_path(req.uri().path())),
         ))
