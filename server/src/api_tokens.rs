@@ -24,13 +24,14 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Who calls: the person an API token belongs to.
+/// Who calls: the person an API token belongs to (shared with the memo: a call copies no
+/// string of it).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub viewer: Viewer,
+    pub viewer: Arc<Viewer>,
     pub token_id: i64,
     /// For the call log: the person's email and the token's name.
-    pub label: String,
+    pub label: Arc<str>,
     /// The change stamp this call read (what is remembered at it or later is good for the call).
     pub fresh: Fresh,
 }
@@ -165,9 +166,9 @@ impl ApiTokens {
                 let Some(p) = api_tokens::viewer(&self.store.pool, &hash).await? else {
                     return Ok(None);
                 };
-                let label = crate::calls::caller_label(&p.person.email, &p.token_name);
+                let label = crate::calls::caller_label(&p.person.email, &p.token_name).into();
                 let known = Arc::new(KnownCaller {
-                    caller: Caller { viewer: Viewer::from(p.person), token_id: p.token_id, label, fresh },
+                    caller: Caller { viewer: Arc::new(Viewer::from(p.person)), token_id: p.token_id, label, fresh },
                     last_used: AtomicI64::new(p.last_used_at.unwrap_or(i64::MIN)),
                     expires_at: p.expires_at,
                 });

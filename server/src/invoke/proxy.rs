@@ -61,7 +61,7 @@ impl Logged {
             call: Call {
                 org_id: caller.map(|c| c.viewer.org_id).unwrap_or(0),
                 at: api.infra.clock.now_ms(),
-                actor: caller.map(|c| c.label.clone()).unwrap_or_default(),
+                actor: caller.map_or_else(|| "".into(), |c| c.label.clone()),
                 connection_id: None,
                 link_name: link.chars().take(100).collect(),
                 method: method.as_str().chars().take(20).collect(),

@@ -124,7 +124,7 @@ pub async fn touch<'e>(db: impl Exec<'e>, id: i64, now: i64) -> Result<()> {
 pub struct Call {
     pub org_id: i64,
     pub at: i64,
-    pub actor: String,
+    pub actor: std::sync::Arc<str>,
     pub connection_id: Option<i64>,
     pub link_name: String,
     pub method: String,
@@ -174,7 +174,7 @@ pub async fn record_calls(conn: &mut sqlx::AnyConnection, kind: DbKind, calls: &
             q = q
                 .bind(c.org_id)
                 .bind(c.at)
-                .bind(&c.actor)
+                .bind(&*c.actor)
                 .bind(&c.link_name)
                 .bind(&c.method)
                 .bind(&c.host)
@@ -218,7 +218,7 @@ mod tests {
             .map(|i| Call {
                 org_id: 1,
                 at: i,
-                actor: format!("ada (token {i})"),
+                actor: format!("ada (token {i})").into(),
                 connection_id: None,
                 link_name: "zephyr".into(),
                 method: "GET".into(),
