@@ -1,9 +1,9 @@
 //! The accept loop, Liaison's own instead of `axum::serve`, for what slow clients need: a time
 //! limit on each request's head (hyper's header read timeout, which also closes idle kept-alive
 //! connections), a cap on the connections served at once (the rest wait in the operating system's
-//! queue), and ([`within_time`], for the routers that need it) a time limit on each page,
-//! server-function and admin API request. It keeps what
-//! `axum::serve` gave: the client's address as `ConnectInfo`, and a graceful shutdown that stops
+//! queue), and ([`within_time`], which the main and metrics routers apply) a time limit on each
+//! page, server-function and admin API request. It keeps what `axum::serve` gave: the client's
+//! address as `ConnectInfo`, and a graceful shutdown that stops
 //! accepting and lets the requests in flight finish. And how a request's path is written in the log
 //! (`logged_path`), for every line that names one.
 
@@ -61,11 +61,11 @@ impl Limits {
     }
 }
 
-/// `app` with the request time limit of `limits` ([`deadline`]). The scripts' API's own listener
-/// goes without: its calls have their own limit, and every layer costs each call.
-pub fn within_time(app: Router, limits: &Limits) -> Router {
-    let timeout = limits.request_timeout;
-    app.layer(middleware::from_fn(move |req: Request, next: Next| deadline(timeout, req, next)))
+/// `app`'s requests answered within `limit` (`request_timeout`), except the scripts' API's, which
+/// have their own limit (`deadline`). The API's own listener (`crate::api_listen`) goes without
+/// this layer: every layer costs each call.
+pub fn within_time<S: Clone + Send + Sync + 'static>(app: Router<S>, limit: Duration) -> Router<S> {
+    app.layer(middleware::from_fn(move |req: Request, next: Next| deadline(limit, req, next)))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and returns once

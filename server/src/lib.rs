@@ -155,18 +155,19 @@ pub async fn serve(config: Config) -> Result<()> {
         None => None,
         Some(addr) => {
             // `max_connections` is for the process: half for `listen`, half for the API's own.
+            // (Its `request_timeout` goes unused there: the API's calls have their own limit.)
             limits = limits.shared(2);
             let api = api_listen::start(addr, routes::api_router(state.clone()), limits, stopping_rx.clone())?;
             tracing::info!(threads = api.threads(), "the scripts' API served at http://{}/api/v1/", api.bound);
             Some(api)
         }
     };
-    let app = routes::router(state);
+    let app = routes::router(state, limits.request_timeout);
     metrics::listen(&config, &store.pool).await?;
     tracing::info!(public_url = %public_url, database = ?store.kind, "listening on http://{bound}");
 
     let server = async move {
-        let served = accept::serve(listener, accept::within_time(app, &limits), limits, async move {
+        let served = accept::serve(listener, app, limits, async move {
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);

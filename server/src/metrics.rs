@@ -184,7 +184,7 @@ pub async fn listen(config: &Config, pool: &AnyPool) -> Result<()> {
         .with_state(Scrape { pool: pool.clone(), max: config.db_max_connections });
     let limits = crate::accept::Limits::serving(config, 16);
     tokio::spawn(async move {
-        let app = crate::accept::within_time(app, &limits);
+        let app = crate::accept::within_time(app, limits.request_timeout);
         if let Err(e) = crate::accept::serve(listener, app, limits, std::future::pending()).await {
             tracing::error!(error = %e, "the metrics listener stopped");
         }

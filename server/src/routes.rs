@@ -1,5 +1,6 @@
 //! The axum router: Leptos pages and server functions, `/healthz`, and the middleware every
-//! request passes: tracing (method and path only, never a query string), the same-origin rule,
+//! request passes: tracing (method and path only, never a query string), the headers every answer
+//! carries, the request time limit (`accept::within_time`), and for pages the same-origin rule,
 //! the session lookup, and the page guard that sends people to setup or sign-in.
 
 use crate::admin::Admin;
@@ -22,6 +23,7 @@ use axum::{Json, Router};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::sync::Arc;
+use std::time::Duration;
 use tower::util::MapResponseLayer;
 use tower_http::trace::TraceLayer;
 
@@ -61,7 +63,9 @@ impl FromRef<AppState> for PublicOrigin {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// Every route: pages, server functions, the admin API and the scripts' API, each request within
+/// `request_timeout` (`accept::within_time`; the scripts' API has its own limit).
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let backend: Arc<dyn Backend> = state.backend.clone();
     let frame = app::FrameAncestors(state.backend.embed.frame_ancestors());
     let themed = app::EmbedTheme(state.backend.embed.theme_css.is_some());
@@ -92,11 +96,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(private_pages));
     // The scripts' API authenticates each call by its bearer token: no session, page guard or
     // same-origin rule in its way.
-    every_answer(Router::new().merge(crate::invoke::routes()).merge(pages), &state).with_state(state)
+    // Within every answer's headers: a request out of time is answered with them too.
+    let all = crate::accept::within_time(Router::new().merge(crate::invoke::routes()).merge(pages), request_timeout);
+    every_answer(all, &state).with_state(state)
 }
 
 /// The scripts' API alone, for its own listener (`crate::api_listen`): the same routes and
-/// answer headers as on the main router.
+/// answer headers as on the main router, without the request time limit's layer (which the API's
+/// calls skip there too: they have their own limit).
 pub fn api_router(state: AppState) -> Router {
     every_answer(crate::invoke::routes(), &state).with_state(state)
 }

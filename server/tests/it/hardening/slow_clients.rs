@@ -182,6 +182,8 @@ async fn a_request_body_sent_too_slowly_is_answered_after_the_request_timeout() 
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains(r#""code":"busy""#), "{answer}");
     assert!(answer.contains("Try again shortly"), "{answer}");
+    // With the headers every answer carries (HTTP header names are case-insensitive).
+    assert!(answer.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{answer}");
     assert!(opened.elapsed() >= Duration::from_millis(1500), "answered after {:?}", opened.elapsed());
     // Pages and server functions sent at a normal pace are not affected.
     assert_eq!(server.client().get("/setup").await.status, 200);
